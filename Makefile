@@ -1,0 +1,49 @@
+# wainbox: the two commands a new user needs are `make run` and `make test`.
+# DATABASE_URL is used when set; otherwise cmd/wainbox-devdb finds a PostgreSQL on 127.0.0.1:5432 or
+# starts a throwaway cluster under .pgdata/ (installing PostgreSQL with apt-get when it is missing).
+
+GO ?= go
+BIN := bin/wainbox
+ADMIN_EMAIL ?= admin@wainbox.local
+
+.PHONY: run build test lint generate check-generated bench devdb clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/wainbox
+
+# run starts the whole system locally: migrations, the first admin (printed), the simulator in place
+# of Meta and Google unless WHATSAPP_ACCESS_TOKEN is set, and text logs.
+run: build
+	@set -e; \
+	DATABASE_URL="$$($(GO) run ./cmd/wainbox-devdb -database wainbox)"; export DATABASE_URL; \
+	if [ -z "$$WHATSAPP_ACCESS_TOKEN" ] && [ -z "$$SIMULATOR" ]; then export SIMULATOR=1; fi; \
+	export LOG_FORMAT="$${LOG_FORMAT:-text}"; \
+	./$(BIN) migrate; \
+	exec ./$(BIN) serve --bootstrap-admin $(ADMIN_EMAIL)
+
+# test runs every test against a real PostgreSQL (each test gets its own database) with the race
+# detector.
+test:
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+lint: check-generated
+	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+generate:
+	$(GO) tool sqlc generate
+
+# check-generated fails when db/ does not match queries/ and migrations/.
+check-generated:
+	$(GO) tool sqlc diff
+
+# bench prints one table of throughput and latency figures next to this machine's ceilings.
+bench:
+	$(GO) run ./bench
+
+devdb:
+	@$(GO) run ./cmd/wainbox-devdb -database wainbox
+
+clean:
+	rm -rf bin

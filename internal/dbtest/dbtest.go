@@ -1,0 +1,190 @@
+// Package dbtest gives tests real PostgreSQL databases. Each call to New makes a fresh database
+// cloned from a migrated template, so a test may commit, LISTEN and run River without disturbing
+// any other test or any data it did not create; the database is dropped when the test ends.
+package dbtest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
+
+	"github.com/wainbox/wainbox/internal/database"
+	"github.com/wainbox/wainbox/internal/devdb"
+	"github.com/wainbox/wainbox/migrations"
+)
+
+var (
+	serverOnce sync.Once
+	serverURL  string
+	serverErr  error
+
+	templateOnce sync.Once
+	templateName string
+	templateErr  error
+)
+
+// templateLockKey serializes template creation across test binaries running in parallel.
+const templateLockKey = 7_135_202_612
+
+// Server returns the URL of the PostgreSQL server tests use (DATABASE_URL, a local server, or a
+// throwaway cluster started by devdb).
+func Server(t testing.TB) string {
+	t.Helper()
+	serverOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		serverURL, serverErr = devdb.Ensure(ctx, &devdb.Config{})
+	})
+	if serverErr != nil {
+		t.Fatalf("no PostgreSQL for tests: %v", serverErr)
+	}
+	return serverURL
+}
+
+// New creates a fresh migrated database and returns a pool on it and its URL.
+func New(t testing.TB) (*pgxpool.Pool, string) {
+	t.Helper()
+	ctx := context.Background()
+	server := Server(t)
+	tmpl := template(t, server)
+
+	name := "wainbox_test_" + randomHex(6)
+	admin := connect(t, server)
+	if _, err := admin.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, tmpl)); err != nil {
+		t.Fatalf("error creating test database: %v", err)
+	}
+	_ = admin.Close(ctx)
+
+	url, err := devdb.WithDatabase(server, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := database.Open(ctx, url, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		pool.Close()
+		admin := connect(t, server)
+		defer admin.Close(context.Background())
+		if _, err := admin.Exec(context.Background(), fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name)); err != nil {
+			t.Errorf("error dropping test database %s: %v", name, err)
+		}
+	})
+	return pool, url
+}
+
+// template returns the name of a database migrated to the current schema, creating it once per
+// schema version. Its name carries a hash of the migrations, so a changed schema gets a new one.
+func template(t testing.TB, server string) string {
+	t.Helper()
+	templateOnce.Do(func() { templateName, templateErr = ensureTemplate(server) })
+	if templateErr != nil {
+		t.Fatalf("error preparing template database: %v", templateErr)
+	}
+	return templateName
+}
+
+func ensureTemplate(server string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	name, err := templateDBName()
+	if err != nil {
+		return "", err
+	}
+	admin, err := pgx.Connect(ctx, server)
+	if err != nil {
+		return "", fmt.Errorf("error connecting to %s: %w", server, err)
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, "SELECT pg_advisory_lock($1)", int64(templateLockKey)); err != nil {
+		return "", fmt.Errorf("error taking template lock: %w", err)
+	}
+	defer func() { _, _ = admin.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", int64(templateLockKey)) }()
+
+	var exists bool
+	if err := admin.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+		return "", fmt.Errorf("error looking for template: %w", err)
+	}
+	if exists {
+		return name, nil
+	}
+	building := name + "_build"
+	if _, err := admin.Exec(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", building)); err != nil {
+		return "", fmt.Errorf("error clearing template build: %w", err)
+	}
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+building); err != nil {
+		return "", fmt.Errorf("error creating template build: %w", err)
+	}
+	url, err := devdb.WithDatabase(server, building)
+	if err != nil {
+		return "", err
+	}
+	pool, err := database.Open(ctx, url, 4)
+	if err != nil {
+		return "", err
+	}
+	err = database.Migrate(ctx, pool, slog.New(slog.DiscardHandler))
+	pool.Close()
+	if err != nil {
+		return "", err
+	}
+	// Renaming last makes the template appear whole or not at all to other test binaries.
+	if _, err := admin.Exec(ctx, fmt.Sprintf("ALTER DATABASE %s RENAME TO %s", building, name)); err != nil {
+		return "", fmt.Errorf("error publishing template: %w", err)
+	}
+	return name, nil
+}
+
+func templateDBName() (string, error) {
+	h := sha256.New()
+	err := fs.WalkDir(migrations.FS, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(migrations.FS, path)
+		if err != nil {
+			return err
+		}
+		h.Write([]byte(path))
+		h.Write(b)
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("error hashing migrations: %w", err)
+	}
+	// River's own migrations are part of the schema too: a River upgrade needs a new template.
+	migrator, err := rivermigrate.New(riverpgxv5.New(nil), nil)
+	if err != nil {
+		return "", fmt.Errorf("error listing River migrations: %w", err)
+	}
+	fmt.Fprintf(h, "river:%d", len(migrator.AllVersions()))
+	return "wainbox_tmpl_" + hex.EncodeToString(h.Sum(nil))[:12], nil
+}
+
+func connect(t testing.TB, url string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatalf("error connecting to %s: %v", url, err)
+	}
+	return conn
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

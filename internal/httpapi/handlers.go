@@ -1,0 +1,353 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/auth"
+	"github.com/wainbox/wainbox/internal/inbox"
+)
+
+const (
+	defaultPageSize = 50
+	maxPageSize     = 200
+)
+
+type loginRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	var req loginRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if req.Email == "" || req.Password == "" {
+		writeError(w, r, errBadRequest("invalid_request", "email and password are required"))
+		return
+	}
+	user, err := s.cfg.Users.Authenticate(r.Context(), req.Email, req.Password)
+	if err != nil {
+		// The email is logged to trace attacks; the password never is.
+		logger(r).Warn("login failed", "email", req.Email)
+		writeError(w, r, err)
+		return
+	}
+	token, exp, err := s.cfg.Tokens.Issue(user.ID, user.Role)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"access_token": token,
+		"token_type":   "Bearer",
+		"expires_in":   int(time.Until(exp).Round(time.Second).Seconds()),
+		"user":         userView(&user),
+	})
+}
+
+// messageRequest is the body of a send: the text message shape of WhatsApp's own API, plus the
+// client's idempotency key.
+type messageRequest struct {
+	ClientID string `json:"client_id"`
+	Type     string `json:"type"`
+	Text     *struct {
+		Body string `json:"body"`
+	} `json:"text"`
+}
+
+func (m *messageRequest) input(principal *auth.Principal) (inbox.SendInput, error) {
+	in := inbox.SendInput{Type: m.Type, SenderUserID: principal.UserID, Sender: inbox.SenderAgent}
+	if m.ClientID == "" {
+		return in, &inbox.ValidationError{Field: "client_id", Message: "is required (a UUID the client makes once per message)"}
+	}
+	id, err := uuid.Parse(m.ClientID)
+	if err != nil {
+		return in, &inbox.ValidationError{Field: "client_id", Message: "must be a UUID"}
+	}
+	in.ClientID = id
+	if m.Type == "" {
+		return in, &inbox.ValidationError{Field: "type", Message: "is required"}
+	}
+	if m.Type == "text" && m.Text == nil {
+		return in, &inbox.ValidationError{Field: "text.body", Message: "is required"}
+	}
+	if m.Text != nil {
+		in.Text = m.Text.Body
+	}
+	return in, nil
+}
+
+func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
+	convID, err := pathID(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var req messageRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	in, err := req.input(auth.FromContext(r.Context()))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	in.ConversationID = convID
+	msg, created, err := s.cfg.Inbox.Send(r.Context(), in)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusAccepted
+		logger(r).Info("message queued", "message_id", msg.ID, "conversation_id", msg.ConversationID)
+	}
+	writeJSON(w, status, messageView(&msg))
+}
+
+type startConversationRequest struct {
+	WaID string `json:"wa_id"`
+	messageRequest
+}
+
+func (s *Server) startConversation(w http.ResponseWriter, r *http.Request) {
+	var req startConversationRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	in, err := req.input(auth.FromContext(r.Context()))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	conv, msg, created, err := s.cfg.Inbox.StartConversation(r.Context(), strings.TrimPrefix(req.WaID, "+"), in)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusAccepted
+		logger(r).Info("message queued", "message_id", msg.ID, "conversation_id", msg.ConversationID)
+	}
+	writeJSON(w, status, map[string]any{"conversation": conversationView(&conv.Conversation, &conv.Contact), "message": messageView(&msg)})
+}
+
+func (s *Server) getConversation(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	row, err := s.cfg.Inbox.GetConversation(r.Context(), id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, conversationView(&row.Conversation, &row.Contact))
+}
+
+func (s *Server) listConversations(w http.ResponseWriter, r *http.Request) {
+	limit, err := pageSize(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var cursor *inbox.ConversationCursor
+	if c := r.URL.Query().Get("cursor"); c != "" {
+		if cursor, err = decodeConversationCursor(c); err != nil {
+			writeError(w, r, err)
+			return
+		}
+	}
+	rows, err := s.cfg.Inbox.ListConversations(r.Context(), cursor, limit)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	data := make([]any, len(rows))
+	for i := range rows {
+		data[i] = conversationView(&rows[i].Conversation, &rows[i].Contact)
+	}
+	var next *string
+	if len(rows) == limit {
+		last := rows[len(rows)-1].Conversation
+		c := encodeConversationCursor(last.LastMessageAt, last.ID)
+		next = &c
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": data, "next_cursor": next})
+}
+
+func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	limit, err := pageSize(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var before int64
+	if c := r.URL.Query().Get("cursor"); c != "" {
+		if before, err = strconv.ParseInt(c, 10, 64); err != nil || before <= 0 {
+			writeError(w, r, errBadRequest("invalid_cursor", "cursor must be a next_cursor value from a previous page"))
+			return
+		}
+	}
+	msgs, err := s.cfg.Inbox.ListMessages(r.Context(), id, before, limit)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	data := make([]any, len(msgs))
+	for i := range msgs {
+		data[i] = messageView(&msgs[i])
+	}
+	var next *string
+	if len(msgs) == limit {
+		c := strconv.FormatInt(msgs[len(msgs)-1].ID, 10)
+		next = &c
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": data, "next_cursor": next})
+}
+
+func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	msg, err := s.cfg.Inbox.GetMessage(r.Context(), id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, messageView(&msg))
+}
+
+func (s *Server) retryMessage(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	msg, err := s.cfg.Inbox.Retry(r.Context(), id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	logger(r).Info("message send retried", "message_id", msg.ID, "conversation_id", msg.ConversationID)
+	writeJSON(w, http.StatusAccepted, messageView(&msg))
+}
+
+func pathID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, &apiError{Status: http.StatusNotFound, Code: "not_found", Message: fmt.Sprintf("%q is not a valid id", r.PathValue("id"))}
+	}
+	return id, nil
+}
+
+func pageSize(r *http.Request) (int, error) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return defaultPageSize, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxPageSize {
+		return 0, errBadRequest("invalid_limit", "limit must be a whole number from 1 to %d", maxPageSize)
+	}
+	return n, nil
+}
+
+// Conversation cursors are opaque to clients: base64 of "unix-nanos:id" of the last row.
+func encodeConversationCursor(at time.Time, id int64) string {
+	return base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%d:%d", at.UnixNano(), id))
+}
+
+func decodeConversationCursor(c string) (*inbox.ConversationCursor, error) {
+	bad := errBadRequest("invalid_cursor", "cursor must be a next_cursor value from a previous page")
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return nil, bad
+	}
+	nanos, id, ok := strings.Cut(string(b), ":")
+	if !ok {
+		return nil, bad
+	}
+	n, err1 := strconv.ParseInt(nanos, 10, 64)
+	i, err2 := strconv.ParseInt(id, 10, 64)
+	if err1 != nil || err2 != nil {
+		return nil, bad
+	}
+	return &inbox.ConversationCursor{LastMessageAt: time.Unix(0, n), ID: i}, nil
+}
+
+// Views: the API's JSON shapes, kept apart from the database rows so that a column added for
+// internal bookkeeping does not leak into the contract.
+
+func userView(u *db.User) map[string]any {
+	return map[string]any{"id": u.ID, "email": u.Email, "name": u.Name, "role": u.Role}
+}
+
+func conversationView(c *db.Conversation, ct *db.Contact) map[string]any {
+	return map[string]any{
+		"id":              c.ID,
+		"channel_id":      c.ChannelID,
+		"status":          c.Status,
+		"assignee_id":     c.AssigneeID,
+		"unread_count":    c.UnreadCount,
+		"last_message_at": c.LastMessageAt,
+		"created_at":      c.CreatedAt,
+		"contact": map[string]any{
+			"id":              ct.ID,
+			"wa_id":           ct.WaID,
+			"user_id":         ct.UserID,
+			"profile_name":    ct.ProfileName,
+			"last_inbound_at": ct.LastInboundAt,
+		},
+	}
+}
+
+func messageView(m *db.Message) map[string]any {
+	v := map[string]any{
+		"id":              m.ID,
+		"conversation_id": m.ConversationID,
+		"direction":       m.Direction,
+		"sender":          m.Sender,
+		"sender_user_id":  m.SenderUserID,
+		"type":            m.Type,
+		"body":            m.Body,
+		"payload":         json.RawMessage(m.Payload),
+		"status":          m.Status,
+		"wa_message_id":   m.WaMessageID,
+		"client_id":       m.ClientID,
+		"attempts":        m.Attempts,
+		"created_at":      m.CreatedAt,
+		"sent_at":         m.SentAt,
+		"delivered_at":    m.DeliveredAt,
+		"read_at":         m.ReadAt,
+		"failed_at":       m.FailedAt,
+		"error":           nil,
+	}
+	if m.ErrorCode != nil || m.Status == inbox.StatusFailed {
+		v["error"] = map[string]any{"code": m.ErrorCode, "title": m.ErrorTitle, "details": m.ErrorDetails}
+	}
+	return v
+}

@@ -1,0 +1,113 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/wainbox/wainbox/internal/auth"
+	"github.com/wainbox/wainbox/internal/inbox"
+)
+
+// maxBodyBytes bounds API request bodies; the largest legitimate one is a 4096-character message.
+const maxBodyBytes = 1 << 20
+
+// apiError is the body of every error answer: {"error":{"code","message"}}. Codes are stable
+// identifiers clients switch on; messages are for people and never carry internal error text.
+type apiError struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+func (e *apiError) Error() string { return e.Code + ": " + e.Message }
+
+func errBadRequest(code, format string, args ...any) *apiError {
+	return &apiError{Status: http.StatusBadRequest, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+var (
+	errUnauthorized = &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "a valid access token is required (Authorization: Bearer <token>)"}
+	errExpired      = &apiError{Status: http.StatusUnauthorized, Code: "token_expired", Message: "the access token has expired; log in again"}
+	errForbidden    = &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: "your role does not allow this"}
+)
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeError answers err as JSON. Domain errors map to 4xx; anything else is logged with the
+// request id and answered 500 without its text.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var (
+		ae *apiError
+		ve *inbox.ValidationError
+	)
+	switch {
+	case errors.As(err, &ae):
+	case errors.As(err, &ve):
+		ae = &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Message: ve.Field + " " + ve.Message, Field: ve.Field}
+	case errors.Is(err, inbox.ErrNotFound):
+		ae = &apiError{Status: http.StatusNotFound, Code: "not_found", Message: strings.TrimSuffix(err.Error(), ": "+inbox.ErrNotFound.Error()) + " does not exist"}
+	case errors.Is(err, inbox.ErrConflict):
+		ae = &apiError{Status: http.StatusConflict, Code: "conflict", Message: strings.TrimSuffix(err.Error(), ": "+inbox.ErrConflict.Error())}
+	case errors.Is(err, auth.ErrInvalidCredentials):
+		ae = &apiError{Status: http.StatusUnauthorized, Code: "invalid_credentials", Message: "invalid email or password"}
+	default:
+		logger(r).Error("request failed", "error", err)
+		ae = &apiError{Status: http.StatusInternalServerError, Code: "internal_error",
+			Message: "internal error; quote request id " + requestID(r.Context()) + " when reporting it"}
+	}
+	writeJSON(w, ae.Status, map[string]any{"error": ae})
+}
+
+// decodeJSON reads a JSON object body strictly: one object, known fields only, bounded size. A
+// typo in a field name is an error rather than a silently ignored value.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return &apiError{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type", Message: "send a JSON body with Content-Type: application/json"}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var (
+			syntaxErr *json.SyntaxError
+			typeErr   *json.UnmarshalTypeError
+			maxErr    *http.MaxBytesError
+		)
+		switch {
+		case errors.As(err, &maxErr):
+			return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large", Message: fmt.Sprintf("the body exceeds %d bytes", maxBodyBytes)}
+		case errors.Is(err, io.EOF):
+			return errBadRequest("invalid_json", "the body is empty; send a JSON object")
+		case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
+			return errBadRequest("invalid_json", "the body is not valid JSON")
+		case errors.As(err, &typeErr):
+			return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Field: typeErr.Field,
+				Message: fmt.Sprintf("%s must be a %s", typeErr.Field, typeErr.Type.String())}
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Field: field, Message: fmt.Sprintf("unknown field %q", field)}
+		default:
+			return errBadRequest("invalid_json", "the body is not a valid JSON object")
+		}
+	}
+	if dec.More() {
+		return errBadRequest("invalid_json", "the body must hold exactly one JSON object")
+	}
+	return nil
+}
+
+func logger(r *http.Request) *slog.Logger {
+	if l, ok := r.Context().Value(loggerKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return slog.New(slog.DiscardHandler)
+}

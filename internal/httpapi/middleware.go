@@ -1,0 +1,163 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/wainbox/wainbox/internal/auth"
+)
+
+type (
+	requestIDKey struct{}
+	loggerKey    struct{}
+)
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// validRequestID accepts a caller's X-Request-Id only when it is short and plain, so it can be
+// logged and echoed without escaping.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
+
+// withRequestID gives every request an id (the caller's X-Request-Id, or a new one), echoes it in
+// the response and puts a logger carrying it in the context.
+func withRequestID(base *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			id := r.Header.Get("X-Request-Id")
+			if !validRequestID(id) {
+				b := make([]byte, 12)
+				_, _ = rand.Read(b)
+				id = hex.EncodeToString(b)
+			}
+			w.Header().Set("X-Request-Id", id)
+			ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+			ctx = context.WithValue(ctx, loggerKey{}, base.With("request_id", id))
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer (WebSocket hijacking, flushing).
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// withAccessLog logs one line per request: method, path (never the query, which may carry
+// secrets such as Meta's verify token), status and duration.
+func withAccessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		level := slog.LevelInfo
+		if rec.status >= 500 {
+			level = slog.LevelWarn
+		}
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+			level = slog.LevelDebug
+		}
+		logger(r).LogAttrs(r.Context(), level, "http request",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", rec.status), slog.Int("bytes", rec.bytes),
+			slog.Duration("duration", time.Since(start)))
+	})
+}
+
+// withRecover turns a panic in a handler into a logged 500 instead of a dropped connection.
+func withRecover(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				logger(r).Error("handler panicked", "panic", v, "stack", string(debug.Stack()))
+				writeError(w, r, errors.New("panic"))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// requireAuth admits requests carrying a valid bearer access token and puts the principal in the
+// context; anything else is a 401 before the handler runs.
+func requireAuth(tokens *auth.Tokens) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := r.Header.Get("Authorization")
+			token, ok := strings.CutPrefix(h, "Bearer ")
+			if !ok || token == "" {
+				writeError(w, r, errUnauthorized)
+				return
+			}
+			p, err := tokens.Verify(token)
+			switch {
+			case errors.Is(err, auth.ErrExpiredToken):
+				writeError(w, r, errExpired)
+				return
+			case err != nil:
+				writeError(w, r, errUnauthorized)
+				return
+			}
+			ctx := auth.WithPrincipal(r.Context(), p)
+			ctx = context.WithValue(ctx, loggerKey{}, logger(r).With("user_id", p.UserID))
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
+}
+
+// requireRole admits principals whose role is one of roles.
+func requireRole(roles ...string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p := auth.FromContext(r.Context())
+			for _, role := range roles {
+				if p != nil && p.Role == role {
+					next.ServeHTTP(w, r)
+					return
+				}
+			}
+			writeError(w, r, errForbidden)
+		})
+	}
+}

@@ -1,0 +1,154 @@
+// Package httpapi is wainbox's HTTP surface: one route table for the agent API, the webhook, the
+// WebSocket, the admin UI and the simulator, the middleware every request passes, and the mapping
+// of domain errors to JSON answers.
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/wainbox/wainbox/internal/auth"
+	"github.com/wainbox/wainbox/internal/inbox"
+)
+
+// Access says who may call a route.
+type Access int
+
+// Access levels, from open to narrow.
+const (
+	Public Access = iota // no token: health, login, Meta's webhook, the simulator
+	Authenticated        // a bearer access token
+	AdminOnly            // a bearer access token of an admin
+	AdminBrowser         // an admin's email and password by HTTP Basic auth (River UI in a browser)
+)
+
+// Route is one entry of the route table.
+type Route struct {
+	Pattern string // a net/http ServeMux pattern with method, e.g. "GET /api/conversations/{id}"
+	Access  Access
+	Handler http.Handler
+}
+
+// Webhook is Meta's webhook endpoint.
+type Webhook interface {
+	Verify(http.ResponseWriter, *http.Request)
+	Receive(http.ResponseWriter, *http.Request)
+}
+
+// Config holds the server's dependencies. Webhook, Realtime, Simulator and RiverUI are optional:
+// their routes exist only when they are set.
+type Config struct {
+	Inbox  *inbox.Service
+	Users  *auth.Users
+	Tokens *auth.Tokens
+	Logger *slog.Logger
+	// Ready reports whether the instance can serve traffic; its error is shown by /readyz.
+	Ready     func(ctx context.Context) error
+	Webhook   Webhook
+	Realtime  http.Handler // GET /api/ws
+	Simulator http.Handler // everything under /simulator/
+	RiverUI   http.Handler // everything under /admin/river/
+}
+
+// Server handles wainbox's HTTP requests.
+type Server struct {
+	cfg    Config
+	routes []Route
+	mux    *http.ServeMux
+}
+
+// New validates cfg and builds the route table.
+func New(cfg *Config) (*Server, error) {
+	if cfg.Inbox == nil || cfg.Users == nil || cfg.Tokens == nil {
+		return nil, errors.New("httpapi: Inbox, Users and Tokens are required")
+	}
+	s := &Server{cfg: *cfg}
+	if s.cfg.Logger == nil {
+		s.cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if s.cfg.Ready == nil {
+		s.cfg.Ready = func(context.Context) error { return nil }
+	}
+	s.routes = s.routeTable()
+	s.mux = http.NewServeMux()
+	for _, rt := range s.routes {
+		h := rt.Handler
+		switch rt.Access {
+		case Authenticated:
+			h = requireAuth(s.cfg.Tokens)(h)
+		case AdminOnly:
+			h = requireAuth(s.cfg.Tokens)(requireRole(auth.RoleAdmin)(h))
+		case AdminBrowser:
+			h = requireAdminBrowser(s.cfg.Users, h)
+		}
+		s.mux.Handle(rt.Pattern, h)
+	}
+	return s, nil
+}
+
+// routeTable is every route wainbox serves. Tests enumerate it, so a new route cannot be added
+// without deciding who may call it.
+func (s *Server) routeTable() []Route {
+	hf := func(f http.HandlerFunc) http.Handler { return f }
+	routes := []Route{
+		{"GET /healthz", Public, hf(s.healthz)},
+		{"GET /readyz", Public, hf(s.readyz)},
+		{"POST /api/auth/login", Public, hf(s.login)},
+		{"GET /api/conversations", Authenticated, hf(s.listConversations)},
+		{"POST /api/conversations", Authenticated, hf(s.startConversation)},
+		{"GET /api/conversations/{id}", Authenticated, hf(s.getConversation)},
+		{"GET /api/conversations/{id}/messages", Authenticated, hf(s.listMessages)},
+		{"POST /api/conversations/{id}/messages", Authenticated, hf(s.sendMessage)},
+		{"GET /api/messages/{id}", Authenticated, hf(s.getMessage)},
+		{"POST /api/messages/{id}/retry", Authenticated, hf(s.retryMessage)},
+		// Anything else under /api/ is a JSON 404 rather than ServeMux's plain-text one; it is
+		// authenticated so unauthenticated callers learn nothing about which routes exist.
+		{"/api/", Authenticated, hf(s.notFound)},
+	}
+	if s.cfg.Webhook != nil {
+		routes = append(routes,
+			Route{"GET /webhooks/whatsapp", Public, hf(s.cfg.Webhook.Verify)},
+			Route{"POST /webhooks/whatsapp", Public, hf(s.cfg.Webhook.Receive)},
+		)
+	}
+	if s.cfg.Realtime != nil {
+		// The WebSocket authenticates in its first message, not with a header browsers cannot set.
+		routes = append(routes, Route{"GET /api/ws", Public, s.cfg.Realtime})
+	}
+	if s.cfg.Simulator != nil {
+		routes = append(routes, Route{"/simulator/", Public, s.cfg.Simulator})
+	}
+	if s.cfg.RiverUI != nil {
+		routes = append(routes, Route{"/admin/river/", AdminBrowser, s.cfg.RiverUI})
+	}
+	return routes
+}
+
+// Routes returns the route table.
+func (s *Server) Routes() []Route { return s.routes }
+
+// Handler returns the server's handler with its middleware.
+func (s *Server) Handler() http.Handler {
+	return withRequestID(s.cfg.Logger)(withAccessLog(withRecover(s.mux)))
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	if err := s.cfg.Ready(ctx); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	writeError(w, r, &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "no such route: " + r.Method + " " + r.URL.Path})
+}

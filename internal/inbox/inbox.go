@@ -1,0 +1,101 @@
+// Package inbox is the domain of wainbox: contacts, conversations and messages, and the rules that
+// keep them whole. Every write here is one transaction that also writes its realtime events and
+// the River jobs that follow from it (the transactional outbox), so what is accepted is stored.
+package inbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/realtime"
+)
+
+// Errors the API maps to HTTP statuses.
+var (
+	// ErrNotFound: the conversation or message does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the request contradicts the current state (e.g. retrying a message that is not failed).
+	ErrConflict = errors.New("conflict")
+)
+
+// ValidationError is bad input, named by the field that is wrong.
+type ValidationError struct {
+	Field   string
+	Message string
+}
+
+func (e *ValidationError) Error() string { return e.Field + ": " + e.Message }
+
+// Queue inserts River jobs inside a transaction; *river.Client[pgx.Tx] is one.
+type Queue interface {
+	InsertTx(ctx context.Context, tx pgx.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+}
+
+// Config holds the Service's dependencies.
+type Config struct {
+	Pool   *pgxpool.Pool
+	Queue  Queue
+	Ringer realtime.Ringer
+	Logger *slog.Logger
+	// SendMaxAttempts bounds the attempts of one send_message job (default 10).
+	SendMaxAttempts int
+}
+
+// Service runs the inbox's use cases.
+type Service struct {
+	pool            *pgxpool.Pool
+	queue           Queue
+	ringer          realtime.Ringer
+	logger          *slog.Logger
+	sendMaxAttempts int
+	q               *db.Queries
+}
+
+// New validates cfg and returns a Service.
+func New(cfg *Config) (*Service, error) {
+	if cfg.Pool == nil || cfg.Queue == nil {
+		return nil, errors.New("inbox: Pool and Queue are required")
+	}
+	s := &Service{
+		pool:            cfg.Pool,
+		queue:           cfg.Queue,
+		ringer:          cfg.Ringer,
+		logger:          cfg.Logger,
+		sendMaxAttempts: cfg.SendMaxAttempts,
+		q:               db.New(),
+	}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.sendMaxAttempts <= 0 {
+		s.sendMaxAttempts = 10
+	}
+	if s.ringer == nil {
+		s.ringer = noRinger{}
+	}
+	return s, nil
+}
+
+type noRinger struct{}
+
+func (noRinger) Ring() {}
+
+// Ring tells listeners that events were committed. Callers outside this package that commit
+// events through it (workers) call it after their commit.
+func (s *Service) Ring() { s.ringer.Ring() }
+
+// notFound translates pgx.ErrNoRows into ErrNotFound at the data boundary.
+func notFound(err error, what string, id int64) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("%s %d: %w", what, id, ErrNotFound)
+	}
+	return fmt.Errorf("error loading %s %d: %w", what, id, err)
+}

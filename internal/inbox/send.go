@@ -1,0 +1,236 @@
+package inbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/database"
+	"github.com/wainbox/wainbox/internal/realtime"
+)
+
+// QueueSend is the River queue of outbound sends; it has its own workers so a backlog of webhooks
+// never delays an agent's reply.
+const QueueSend = "send"
+
+// MaxTextLength is WhatsApp's limit for a text body, in characters.
+const MaxTextLength = 4096
+
+// SendMessageArgs is the send_message job: send one outbound message. Generation is the message's
+// send_generation when the job was queued; a job whose generation is no longer current does nothing.
+type SendMessageArgs struct {
+	MessageID  int64 `json:"message_id"`
+	Generation int32 `json:"generation"`
+}
+
+// Kind is the River job kind.
+func (SendMessageArgs) Kind() string { return "send_message" }
+
+// Sender kinds of a message.
+const (
+	SenderContact = "contact"
+	SenderAgent   = "agent"
+	SenderBot     = "bot"
+	SenderSystem  = "system"
+)
+
+// Message statuses.
+const (
+	StatusPending   = "pending"
+	StatusSent      = "sent"
+	StatusDelivered = "delivered"
+	StatusRead      = "read"
+	StatusFailed    = "failed"
+	StatusReceived  = "received"
+)
+
+// SendInput is an outbound message as an agent (or the bot) writes it.
+type SendInput struct {
+	ConversationID int64
+	ClientID       uuid.UUID
+	Type           string
+	Text           string
+	Sender         string // SenderAgent when empty
+	SenderUserID   int64  // the agent; 0 for the bot and the system
+}
+
+func (in *SendInput) validate() error {
+	if in.ClientID == uuid.Nil {
+		return &ValidationError{"client_id", "is required and must be a UUID"}
+	}
+	if in.Type != "text" {
+		return &ValidationError{"type", fmt.Sprintf("%q is not supported; use \"text\"", in.Type)}
+	}
+	if strings.TrimSpace(in.Text) == "" {
+		return &ValidationError{"text.body", "must not be empty"}
+	}
+	if !utf8.ValidString(in.Text) {
+		return &ValidationError{"text.body", "must be valid UTF-8"}
+	}
+	if n := utf8.RuneCountInString(in.Text); n > MaxTextLength {
+		return &ValidationError{"text.body", fmt.Sprintf("is %d characters; WhatsApp allows at most %d", n, MaxTextLength)}
+	}
+	if in.Sender == "" {
+		in.Sender = SenderAgent
+	}
+	return nil
+}
+
+// errDuplicate ends a transaction that lost a client_id race; the caller reads the winner.
+var errDuplicate = errors.New("duplicate client_id")
+
+// Send stores an outbound message with its send job and event in one transaction. created is
+// false when the sender had already used ClientID: the first message is returned and nothing is
+// written, so a client may retry a request whose answer it never saw.
+func (s *Service) Send(ctx context.Context, in SendInput) (msg db.Message, created bool, err error) {
+	if err := in.validate(); err != nil {
+		return db.Message{}, false, err
+	}
+	err = database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		msg, err = s.insertOutbound(ctx, tx, in)
+		return err
+	})
+	if errors.Is(err, errDuplicate) {
+		msg, err = s.existing(ctx, in)
+		return msg, false, err
+	}
+	if err != nil {
+		return db.Message{}, false, err
+	}
+	s.ringer.Ring()
+	return msg, true, nil
+}
+
+// insertOutbound writes the message, its job and its event in tx. Reserving the sequence first
+// locks the conversation row, which both proves the conversation exists and orders concurrent
+// sends to it.
+func (s *Service) insertOutbound(ctx context.Context, tx pgx.Tx, in SendInput) (db.Message, error) {
+	seq, err := s.q.ConversationNextOutSeq(ctx, tx, in.ConversationID)
+	if err != nil {
+		return db.Message{}, notFound(err, "conversation", in.ConversationID)
+	}
+	payload, err := json.Marshal(map[string]any{"type": "text", "text": map[string]any{"body": in.Text}})
+	if err != nil {
+		return db.Message{}, fmt.Errorf("error encoding message payload: %w", err)
+	}
+	clientID := in.ClientID
+	msg, err := s.q.MessageInsertOutbound(ctx, tx, db.MessageInsertOutboundParams{
+		ConversationID: in.ConversationID,
+		Sender:         in.Sender,
+		SenderUserID:   userID(in.SenderUserID),
+		Type:           in.Type,
+		Body:           in.Text,
+		Payload:        payload,
+		ClientID:       &clientID,
+		OutSeq:         &seq,
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return db.Message{}, errDuplicate
+	}
+	if err != nil {
+		return db.Message{}, fmt.Errorf("error storing message: %w", err)
+	}
+	if err := s.enqueueSend(ctx, tx, &msg); err != nil {
+		return db.Message{}, err
+	}
+	if err := realtime.Append(ctx, tx, realtime.KindMessageCreated, msg.ConversationID, MessageEvent(&msg)); err != nil {
+		return db.Message{}, err
+	}
+	return msg, nil
+}
+
+func (s *Service) enqueueSend(ctx context.Context, tx pgx.Tx, msg *db.Message) error {
+	_, err := s.queue.InsertTx(ctx, tx, SendMessageArgs{MessageID: msg.ID, Generation: msg.SendGeneration},
+		&river.InsertOpts{Queue: QueueSend, MaxAttempts: s.sendMaxAttempts})
+	if err != nil {
+		return fmt.Errorf("error queueing send of message %d: %w", msg.ID, err)
+	}
+	return nil
+}
+
+// existing returns the message a sender already stored under in.ClientID. Reusing a client_id for
+// different content or another conversation is a client bug, answered with ErrConflict rather than
+// silently returning a message the client did not write.
+func (s *Service) existing(ctx context.Context, in SendInput) (db.Message, error) {
+	clientID := in.ClientID
+	msg, err := s.q.MessageGetByClientID(ctx, s.pool, db.MessageGetByClientIDParams{
+		Sender: in.Sender, SenderUserID: userID(in.SenderUserID), ClientID: &clientID,
+	})
+	if err != nil {
+		return db.Message{}, fmt.Errorf("error loading message of client_id %s: %w", in.ClientID, err)
+	}
+	if msg.ConversationID != in.ConversationID || msg.Body != in.Text || msg.Type != in.Type {
+		return db.Message{}, fmt.Errorf("client_id %s was already used for another message: %w", in.ClientID, ErrConflict)
+	}
+	return msg, nil
+}
+
+// Retry queues a new send of a failed message and makes it pending again; a message in any other
+// status answers ErrConflict.
+func (s *Service) Retry(ctx context.Context, messageID int64) (db.Message, error) {
+	var msg db.Message
+	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		msg, err = s.q.MessageRequeue(ctx, tx, messageID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			if _, err := s.q.MessageGet(ctx, tx, messageID); err != nil {
+				return notFound(err, "message", messageID)
+			}
+			return fmt.Errorf("message %d is not failed: %w", messageID, ErrConflict)
+		}
+		if err != nil {
+			return fmt.Errorf("error requeueing message %d: %w", messageID, err)
+		}
+		if err := s.enqueueSend(ctx, tx, &msg); err != nil {
+			return err
+		}
+		return realtime.Append(ctx, tx, realtime.KindMessageStatus, msg.ConversationID, MessageEvent(&msg))
+	})
+	if err != nil {
+		return db.Message{}, err
+	}
+	s.ringer.Ring()
+	return msg, nil
+}
+
+// MessageEvent is the small payload of message.created and message.status events.
+func MessageEvent(m *db.Message) map[string]any {
+	ev := map[string]any{
+		"message_id": m.ID,
+		"direction":  m.Direction,
+		"sender":     m.Sender,
+		"type":       m.Type,
+		"status":     m.Status,
+		"preview":    preview(m.Body, 100),
+		"created_at": m.CreatedAt.UTC().Format(time.RFC3339Nano),
+	}
+	if m.ErrorCode != nil {
+		ev["error_code"] = *m.ErrorCode
+		ev["error_title"] = m.ErrorTitle
+	}
+	return ev
+}
+
+func preview(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n]) + "…"
+}
+
+func userID(id int64) *int64 {
+	if id == 0 {
+		return nil
+	}
+	return &id
+}

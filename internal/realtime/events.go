@@ -1,0 +1,105 @@
+// Package realtime carries changes to agents as they commit. Events are rows written in the same
+// transaction as the change they describe (Append); after the commit an instance rings a doorbell,
+// one coalesced NOTIFY, and every instance's listener reads the new rows in order and hands them to
+// its hub of WebSocket clients.
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wainbox/wainbox/db"
+)
+
+// Event kinds. Clients switch on these; they are part of the WebSocket protocol (docs/realtime.md).
+const (
+	KindMessageCreated      = "message.created"
+	KindMessageStatus       = "message.status"
+	KindConversationCreated = "conversation.created"
+	KindConversationUpdated = "conversation.updated"
+)
+
+// Channel is the LISTEN/NOTIFY channel of the doorbell.
+const Channel = "wainbox_events"
+
+// Append writes one event in the caller's transaction. The payload stays small (ids, statuses, a
+// short preview): clients fetch full objects over REST, so an event row costs little to write in
+// the hot path and to replay.
+func Append(ctx context.Context, dbtx db.DBTX, kind string, conversationID int64, payload any) error {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return fmt.Errorf("error encoding %s event: %w", kind, err)
+	}
+	var conv *int64
+	if conversationID != 0 {
+		conv = &conversationID
+	}
+	if _, err := db.New().EventInsert(ctx, dbtx, db.EventInsertParams{Kind: kind, ConversationID: conv, Payload: b}); err != nil {
+		return fmt.Errorf("error writing %s event: %w", kind, err)
+	}
+	return nil
+}
+
+// Ringer is what writers call after committing events.
+type Ringer interface {
+	Ring()
+}
+
+// Doorbell sends at most one NOTIFY at a time per instance: rings that arrive while one is being
+// sent collapse into the next. NOTIFY takes a cluster-wide lock at commit, so sending it inside
+// every domain transaction would halve their throughput (DESIGN.md); outside them, coalesced, it
+// costs one small statement per burst.
+type Doorbell struct {
+	pool   *pgxpool.Pool
+	logger *slog.Logger
+	ring   chan struct{}
+	stop   chan struct{}
+	done   sync.WaitGroup
+	once   sync.Once
+}
+
+// NewDoorbell returns a doorbell that notifies through pool; call Start to run it.
+func NewDoorbell(pool *pgxpool.Pool, logger *slog.Logger) *Doorbell {
+	return &Doorbell{pool: pool, logger: logger, ring: make(chan struct{}, 1), stop: make(chan struct{})}
+}
+
+// Ring asks for a NOTIFY without waiting for it.
+func (d *Doorbell) Ring() {
+	select {
+	case d.ring <- struct{}{}:
+	default: // a NOTIFY is already due; it will cover this commit too
+	}
+}
+
+// Start runs the sender until Stop.
+func (d *Doorbell) Start() {
+	d.done.Add(1)
+	go func() {
+		defer d.done.Done()
+		for {
+			select {
+			case <-d.stop:
+				return
+			case <-d.ring:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			// A lost doorbell only delays delivery until the listeners' safety poll.
+			if _, err := d.pool.Exec(ctx, "SELECT pg_notify($1, '')", Channel); err != nil {
+				d.logger.Warn("doorbell notify failed", "error", err)
+			}
+			cancel()
+		}
+	}()
+}
+
+// Stop ends the sender; rings after Stop are dropped.
+func (d *Doorbell) Stop() {
+	d.once.Do(func() { close(d.stop) })
+	d.done.Wait()
+}

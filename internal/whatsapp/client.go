@@ -1,0 +1,230 @@
+package whatsapp
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+const (
+	// DefaultVersion is the Graph API version wainbox is written against.
+	DefaultVersion = "v24.0"
+	// DefaultTimeout bounds one Graph API call when no HTTPClient is given; a send
+	// that takes longer is retried by the queue rather than holding a worker.
+	DefaultTimeout = 15 * time.Second
+
+	// maxResponseBytes caps how much of an answer is read: Meta's answers are tiny,
+	// and a misbehaving proxy must not make a worker buffer megabytes.
+	maxResponseBytes = 1 << 20
+	// snippetBytes is how much of a non-Meta error body goes into APIError.Message.
+	snippetBytes = 200
+)
+
+// Config configures a Client.
+type Config struct {
+	// BaseURL is the Graph API root, for example "https://graph.facebook.com" or
+	// the simulator's "http://127.0.0.1:8080/simulator/graph".
+	BaseURL string
+	// Version is the Graph API version; default DefaultVersion.
+	Version string
+	// AccessToken is the system-user token sent as a bearer token.
+	AccessToken string
+	// HTTPClient defaults to a client with DefaultTimeout.
+	HTTPClient *http.Client
+	// Logger defaults to a logger that discards everything.
+	Logger *slog.Logger
+}
+
+// Client calls the WhatsApp Cloud API. It is safe for concurrent use.
+type Client struct {
+	baseURL    string
+	version    string
+	token      string
+	httpClient *http.Client
+	logger     *slog.Logger
+}
+
+// NewClient checks the configuration and returns a Client, so that a bad base URL
+// or a missing token fails at start-up instead of at the first send.
+func NewClient(cfg *Config) (*Client, error) {
+	if cfg == nil {
+		return nil, errors.New("whatsapp client config is nil")
+	}
+	c := &Client{
+		baseURL:    strings.TrimRight(cfg.BaseURL, "/"),
+		version:    strings.Trim(cfg.Version, "/"),
+		token:      cfg.AccessToken,
+		httpClient: cfg.HTTPClient,
+		logger:     cfg.Logger,
+	}
+	if c.version == "" {
+		c.version = DefaultVersion
+	}
+	if c.httpClient == nil {
+		c.httpClient = &http.Client{Timeout: DefaultTimeout}
+	}
+	if c.logger == nil {
+		c.logger = slog.New(slog.DiscardHandler)
+	}
+	u, err := url.Parse(c.baseURL)
+	if err != nil {
+		return nil, fmt.Errorf("invalid whatsapp base URL: %w", err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("invalid whatsapp base URL %q: want http(s)://host[/path]", c.baseURL)
+	}
+	if c.token == "" {
+		return nil, errors.New("whatsapp access token is required")
+	}
+	return c, nil
+}
+
+// Send posts an outbound message to POST {BaseURL}/{Version}/{phoneNumberID}/messages.
+// A non-2xx answer is returned as *APIError; use Classify to decide what to do.
+func (c *Client) Send(ctx context.Context, phoneNumberID string, msg *OutboundMessage) (*SendResponse, error) {
+	if err := validateOutbound(phoneNumberID, msg); err != nil {
+		return nil, err
+	}
+	body := *msg
+	if body.MessagingProduct == "" {
+		body.MessagingProduct = MessagingProduct
+	}
+	if body.RecipientType == "" {
+		body.RecipientType = "individual"
+	}
+	var resp SendResponse
+	if err := c.post(ctx, phoneNumberID, &body, &resp); err != nil {
+		return nil, fmt.Errorf("error sending whatsapp %s message to %s: %w", body.Type, body.To, err)
+	}
+	if resp.MessageID() == "" {
+		// Meta accepted something without naming it; treat it as a failure to retry
+		// rather than storing a sent message that no status webhook can match.
+		return nil, fmt.Errorf("error sending whatsapp %s message to %s: answer has no message id", body.Type, body.To)
+	}
+	c.logger.DebugContext(ctx, "whatsapp message sent",
+		slog.String("phone_number_id", phoneNumberID), slog.String("wa_message_id", resp.MessageID()))
+	return &resp, nil
+}
+
+// MarkRead marks an inbound message as read, which shows the customer blue ticks.
+func (c *Client) MarkRead(ctx context.Context, phoneNumberID, waMessageID string) error {
+	if phoneNumberID == "" || waMessageID == "" {
+		return fmt.Errorf("error marking whatsapp message read: %w: phone number id and message id are required", ErrInvalidMessage)
+	}
+	body := markReadRequest{MessagingProduct: MessagingProduct, Status: "read", MessageID: waMessageID}
+	if err := c.post(ctx, phoneNumberID, &body, nil); err != nil {
+		return fmt.Errorf("error marking whatsapp message %s read: %w", waMessageID, err)
+	}
+	return nil
+}
+
+func validateOutbound(phoneNumberID string, msg *OutboundMessage) error {
+	switch {
+	case msg == nil:
+		return fmt.Errorf("%w: message is nil", ErrInvalidMessage)
+	case phoneNumberID == "":
+		return fmt.Errorf("%w: phone number id is required", ErrInvalidMessage)
+	case msg.To == "":
+		return fmt.Errorf("%w: recipient is required", ErrInvalidMessage)
+	case msg.Type == "":
+		return fmt.Errorf("%w: type is required", ErrInvalidMessage)
+	case msg.Type == MessageTypeText && (msg.Text == nil || msg.Text.Body == ""):
+		return fmt.Errorf("%w: text body is required", ErrInvalidMessage)
+	}
+	return nil
+}
+
+// post sends one JSON request to the messages endpoint and decodes a 2xx answer
+// into out (when out is not nil). Its errors are returned unwrapped for the caller
+// to wrap once.
+func (c *Client) post(ctx context.Context, phoneNumberID string, in, out any) error {
+	payload, err := json.Marshal(in)
+	if err != nil {
+		return fmt.Errorf("encoding request: %w", err)
+	}
+	endpoint := c.baseURL + "/" + c.version + "/" + url.PathEscape(phoneNumberID) + "/messages"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(payload))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+
+	resp, err := c.httpClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	respBody, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	if err != nil {
+		return fmt.Errorf("reading answer (http %d): %w", resp.StatusCode, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return c.decodeAPIError(resp.StatusCode, respBody)
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(respBody, out); err != nil {
+		return fmt.Errorf("decoding answer (http %d): %w", resp.StatusCode, err)
+	}
+	return nil
+}
+
+// metaErrorBody is Meta's error envelope.
+type metaErrorBody struct {
+	Error *struct {
+		Message      string `json:"message"`
+		Type         string `json:"type"`
+		Code         int    `json:"code"`
+		ErrorSubcode int    `json:"error_subcode"`
+		ErrorData    struct {
+			MessagingProduct string `json:"messaging_product"`
+			Details          string `json:"details"`
+		} `json:"error_data"`
+		FBTraceID string `json:"fbtrace_id"`
+	} `json:"error"`
+}
+
+func (c *Client) decodeAPIError(status int, body []byte) *APIError {
+	apiErr := &APIError{HTTPStatus: status}
+	var meta metaErrorBody
+	if err := json.Unmarshal(body, &meta); err == nil && meta.Error != nil {
+		apiErr.Code = meta.Error.Code
+		apiErr.Subcode = meta.Error.ErrorSubcode
+		apiErr.Type = meta.Error.Type
+		apiErr.Message = c.redact(meta.Error.Message)
+		apiErr.Details = c.redact(meta.Error.ErrorData.Details)
+		apiErr.FBTraceID = meta.Error.FBTraceID
+		return apiErr
+	}
+	apiErr.Message = c.redact(snippet(body))
+	return apiErr
+}
+
+// redact removes the access token from text that came back from the network, in
+// case a proxy or debug endpoint echoes the request: errors end up in logs and in
+// the database.
+func (c *Client) redact(s string) string {
+	if c.token == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, c.token, "[redacted]")
+}
+
+// snippet returns the start of a body as one short line of valid UTF-8.
+func snippet(body []byte) string {
+	if len(body) > snippetBytes {
+		body = body[:snippetBytes] // a rune cut in half is dropped by ToValidUTF8
+	}
+	return strings.Join(strings.Fields(strings.ToValidUTF8(string(body), "")), " ")
+}

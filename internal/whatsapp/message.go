@@ -1,0 +1,89 @@
+package whatsapp
+
+// MessagingProduct is the constant Meta requires in every Cloud API body.
+const MessagingProduct = "whatsapp"
+
+// Outbound message types. Only MessageTypeText has a typed payload so far; each
+// later type (image, template, interactive) adds one pointer field to OutboundMessage
+// named after it, which is the shape Meta uses.
+const (
+	MessageTypeText = "text"
+)
+
+// OutboundMessage is the body of POST /{phone_number_id}/messages in Meta's shape.
+// Send fills MessagingProduct and RecipientType when they are empty, so callers
+// only set the recipient, the type and its payload.
+type OutboundMessage struct {
+	MessagingProduct string        `json:"messaging_product"`
+	RecipientType    string        `json:"recipient_type,omitempty"`
+	To               string        `json:"to"`
+	Type             string        `json:"type"`
+	Context          *ReplyTo      `json:"context,omitempty"`
+	Text             *OutboundText `json:"text,omitempty"`
+	// BizOpaqueCallbackData comes back in every status webhook of this message,
+	// which lets a send that timed out be matched to its delivery later.
+	BizOpaqueCallbackData string `json:"biz_opaque_callback_data,omitempty"`
+}
+
+// OutboundText is the payload of a text message. PreviewURL is always sent,
+// because Meta renders link previews only when asked to.
+type OutboundText struct {
+	Body       string `json:"body"`
+	PreviewURL bool   `json:"preview_url"`
+}
+
+// ReplyTo quotes an earlier message of the conversation, which WhatsApp shows
+// above the reply.
+type ReplyTo struct {
+	MessageID string `json:"message_id"`
+}
+
+// NewTextMessage builds a text message to one customer, the common case of an
+// agent or bot reply.
+func NewTextMessage(to, body string) *OutboundMessage {
+	return &OutboundMessage{
+		MessagingProduct: MessagingProduct,
+		RecipientType:    "individual",
+		To:               to,
+		Type:             MessageTypeText,
+		Text:             &OutboundText{Body: body},
+	}
+}
+
+// SendResponse is Meta's answer to an accepted send.
+type SendResponse struct {
+	MessagingProduct string        `json:"messaging_product"`
+	Contacts         []SendContact `json:"contacts"`
+	Messages         []SentMessage `json:"messages"`
+}
+
+// SendContact maps the number we sent to onto the customer's WhatsApp ID, which
+// can differ in formatting from what we sent.
+type SendContact struct {
+	Input string `json:"input"`
+	WaID  string `json:"wa_id"`
+}
+
+// SentMessage identifies the accepted message; MessageStatus is only set by Meta
+// for some template sends (for example "accepted" or "held_for_quality_assessment").
+type SentMessage struct {
+	ID            string `json:"id"`
+	MessageStatus string `json:"message_status,omitempty"`
+}
+
+// MessageID returns the wamid of the accepted message, or "" when Meta returned
+// none, so callers need not index the slice themselves.
+func (r *SendResponse) MessageID() string {
+	if r == nil || len(r.Messages) == 0 {
+		return ""
+	}
+	return r.Messages[0].ID
+}
+
+// markReadRequest is the body that marks an inbound message as read, which also
+// shows the customer the blue ticks.
+type markReadRequest struct {
+	MessagingProduct string `json:"messaging_product"`
+	Status           string `json:"status"`
+	MessageID        string `json:"message_id"`
+}

@@ -1,0 +1,20 @@
+-- name: ChannelUpsert :one
+-- ChannelUpsert registers a business number, keeping an existing row's id. The first channel ever
+-- registered becomes the default one.
+INSERT INTO channels (phone_number_id, display_phone_number, business_account_id, name, is_default)
+VALUES (@phone_number_id, @display_phone_number, @business_account_id, @name,
+        NOT EXISTS (SELECT 1 FROM channels WHERE is_default))
+ON CONFLICT (phone_number_id) DO UPDATE
+SET display_phone_number = CASE WHEN excluded.display_phone_number <> '' THEN excluded.display_phone_number ELSE channels.display_phone_number END,
+    business_account_id  = CASE WHEN excluded.business_account_id <> '' THEN excluded.business_account_id ELSE channels.business_account_id END,
+    updated_at = now()
+RETURNING *;
+
+-- name: ChannelGetDefault :one
+SELECT * FROM channels WHERE is_default;
+
+-- name: ChannelGetByID :one
+SELECT * FROM channels WHERE id = @id;
+
+-- name: ChannelGetByPhoneNumberID :one
+SELECT * FROM channels WHERE phone_number_id = @phone_number_id;

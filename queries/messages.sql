@@ -1,0 +1,68 @@
+-- name: MessageInsertOutbound :one
+-- MessageInsertOutbound stores an outbound message unless its sender already used client_id; then
+-- it returns no row and the caller reads the first one.
+INSERT INTO messages (conversation_id, direction, sender, sender_user_id, type, body, payload, status, client_id, out_seq, send_generation)
+VALUES (@conversation_id, 'out', @sender, @sender_user_id, @type, @body, @payload, 'pending', @client_id, @out_seq, 1)
+ON CONFLICT (sender, coalesce(sender_user_id, 0), client_id) WHERE client_id IS NOT NULL DO NOTHING
+RETURNING *;
+
+-- name: MessageGetByClientID :one
+SELECT * FROM messages
+WHERE sender = @sender AND coalesce(sender_user_id, 0) = coalesce(sqlc.narg(sender_user_id)::bigint, 0) AND client_id = @client_id;
+
+-- name: MessageGet :one
+SELECT * FROM messages WHERE id = @id;
+
+-- name: MessageGetForUpdate :one
+SELECT * FROM messages WHERE id = @id FOR UPDATE;
+
+-- name: MessageListByConversation :many
+SELECT * FROM messages
+WHERE conversation_id = @conversation_id
+  AND (sqlc.narg(before_id)::bigint IS NULL OR id < sqlc.narg(before_id)::bigint)
+ORDER BY id DESC
+LIMIT @row_limit;
+
+-- name: MessageRequeue :one
+-- MessageRequeue makes a failed message pending again under a new send generation.
+UPDATE messages
+SET send_generation = send_generation + 1, status = 'pending', error_code = NULL, error_title = NULL,
+    error_details = NULL, failed_at = NULL, last_error = '', updated_at = now()
+WHERE id = @id AND status = 'failed'
+RETURNING *;
+
+-- name: MessageMarkSent :one
+-- MessageMarkSent records Meta's acceptance. A status webhook may have arrived first (the send
+-- answer and the webhook race), so the status only moves forward and sent_at keeps the earliest.
+UPDATE messages
+SET wa_message_id = @wa_message_id,
+    status = CASE WHEN status IN ('pending', 'failed') THEN 'sent' ELSE status END,
+    sent_at = coalesce(sent_at, @sent_at),
+    attempts = @attempts, last_error = '', error_code = NULL, error_title = NULL, error_details = NULL,
+    failed_at = NULL, updated_at = now()
+WHERE id = @id
+RETURNING *;
+
+-- name: MessageMarkFailed :one
+UPDATE messages
+SET status = 'failed', failed_at = @failed_at, attempts = @attempts,
+    error_code = @error_code, error_title = @error_title, error_details = @error_details,
+    last_error = @last_error, updated_at = now()
+WHERE id = @id AND status IN ('pending', 'sent', 'failed')
+RETURNING *;
+
+-- name: MessageRecordAttempt :exec
+-- MessageRecordAttempt makes a failed attempt that will be retried visible to agents.
+UPDATE messages
+SET attempts = @attempts, last_error = @last_error, updated_at = now()
+WHERE id = @id;
+
+-- name: MessageSendTarget :one
+-- MessageSendTarget loads what a send needs: the message, the number it leaves from and the
+-- customer it goes to.
+SELECT sqlc.embed(messages), channels.phone_number_id, contacts.wa_id
+FROM messages
+JOIN conversations ON conversations.id = messages.conversation_id
+JOIN channels ON channels.id = conversations.channel_id
+JOIN contacts ON contacts.id = conversations.contact_id
+WHERE messages.id = @id;
