@@ -7,6 +7,7 @@ package db
 
 import (
 	"context"
+	"time"
 )
 
 const contactGetByID = `-- name: ContactGetByID :one
@@ -15,6 +16,51 @@ SELECT id, channel_id, wa_id, user_id, profile_name, last_inbound_at, created_at
 
 func (q *Queries) ContactGetByID(ctx context.Context, db DBTX, id int64) (Contact, error) {
 	row := db.QueryRow(ctx, contactGetByID, id)
+	var i Contact
+	err := row.Scan(
+		&i.ID,
+		&i.ChannelID,
+		&i.WaID,
+		&i.UserID,
+		&i.ProfileName,
+		&i.LastInboundAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const contactUpdateInboundByUserID = `-- name: ContactUpdateInboundByUserID :one
+UPDATE contacts
+SET profile_name = CASE WHEN $1::text <> '' THEN $1::text ELSE profile_name END,
+    wa_id = CASE WHEN wa_id = '' AND $2::text <> '' AND NOT EXISTS (
+                SELECT 1 FROM contacts other WHERE other.channel_id = $3 AND other.wa_id = $2::text)
+            THEN $2::text ELSE wa_id END,
+    last_inbound_at = greatest(last_inbound_at, $4::timestamptz),
+    updated_at = now()
+WHERE channel_id = $3 AND user_id = $5::text
+RETURNING id, channel_id, wa_id, user_id, profile_name, last_inbound_at, created_at, updated_at
+`
+
+type ContactUpdateInboundByUserIDParams struct {
+	ProfileName string    `json:"profile_name"`
+	WaID        string    `json:"wa_id"`
+	ChannelID   int64     `json:"channel_id"`
+	InboundAt   time.Time `json:"inbound_at"`
+	UserID      string    `json:"user_id"`
+}
+
+// ContactUpdateInboundByUserID refreshes the contact Meta names by its business-scoped user id: a
+// non-empty profile name replaces the stored one, a phone-based wa_id fills an empty one unless
+// another contact of the channel has it, and last_inbound_at only moves forward.
+func (q *Queries) ContactUpdateInboundByUserID(ctx context.Context, db DBTX, arg ContactUpdateInboundByUserIDParams) (Contact, error) {
+	row := db.QueryRow(ctx, contactUpdateInboundByUserID,
+		arg.ProfileName,
+		arg.WaID,
+		arg.ChannelID,
+		arg.InboundAt,
+		arg.UserID,
+	)
 	var i Contact
 	err := row.Scan(
 		&i.ID,
@@ -48,6 +94,90 @@ type ContactUpsertByWaIDParams struct {
 // replaces the stored one; an empty one (an agent starting a conversation) keeps it.
 func (q *Queries) ContactUpsertByWaID(ctx context.Context, db DBTX, arg ContactUpsertByWaIDParams) (Contact, error) {
 	row := db.QueryRow(ctx, contactUpsertByWaID, arg.ChannelID, arg.WaID, arg.ProfileName)
+	var i Contact
+	err := row.Scan(
+		&i.ID,
+		&i.ChannelID,
+		&i.WaID,
+		&i.UserID,
+		&i.ProfileName,
+		&i.LastInboundAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const contactUpsertInboundByUserID = `-- name: ContactUpsertInboundByUserID :one
+INSERT INTO contacts (channel_id, wa_id, user_id, profile_name, last_inbound_at)
+VALUES ($1, '', $2::text, $3, $4::timestamptz)
+ON CONFLICT (channel_id, user_id) WHERE user_id IS NOT NULL DO UPDATE
+SET profile_name = CASE WHEN excluded.profile_name <> '' THEN excluded.profile_name ELSE contacts.profile_name END,
+    last_inbound_at = greatest(contacts.last_inbound_at, excluded.last_inbound_at),
+    updated_at = now()
+RETURNING id, channel_id, wa_id, user_id, profile_name, last_inbound_at, created_at, updated_at
+`
+
+type ContactUpsertInboundByUserIDParams struct {
+	ChannelID   int64     `json:"channel_id"`
+	UserID      string    `json:"user_id"`
+	ProfileName string    `json:"profile_name"`
+	InboundAt   time.Time `json:"inbound_at"`
+}
+
+// ContactUpsertInboundByUserID finds or creates the sender of an inbound message that carries no
+// phone number (a username user), by its business-scoped user id.
+func (q *Queries) ContactUpsertInboundByUserID(ctx context.Context, db DBTX, arg ContactUpsertInboundByUserIDParams) (Contact, error) {
+	row := db.QueryRow(ctx, contactUpsertInboundByUserID,
+		arg.ChannelID,
+		arg.UserID,
+		arg.ProfileName,
+		arg.InboundAt,
+	)
+	var i Contact
+	err := row.Scan(
+		&i.ID,
+		&i.ChannelID,
+		&i.WaID,
+		&i.UserID,
+		&i.ProfileName,
+		&i.LastInboundAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const contactUpsertInboundByWaID = `-- name: ContactUpsertInboundByWaID :one
+INSERT INTO contacts (channel_id, wa_id, user_id, profile_name, last_inbound_at)
+VALUES ($1, $2, $3, $4, $5::timestamptz)
+ON CONFLICT (channel_id, wa_id) WHERE wa_id <> '' DO UPDATE
+SET profile_name = CASE WHEN excluded.profile_name <> '' THEN excluded.profile_name ELSE contacts.profile_name END,
+    user_id = coalesce(contacts.user_id, excluded.user_id),
+    last_inbound_at = greatest(contacts.last_inbound_at, excluded.last_inbound_at),
+    updated_at = now()
+RETURNING id, channel_id, wa_id, user_id, profile_name, last_inbound_at, created_at, updated_at
+`
+
+type ContactUpsertInboundByWaIDParams struct {
+	ChannelID   int64     `json:"channel_id"`
+	WaID        string    `json:"wa_id"`
+	UserID      *string   `json:"user_id"`
+	ProfileName string    `json:"profile_name"`
+	InboundAt   time.Time `json:"inbound_at"`
+}
+
+// ContactUpsertInboundByWaID finds or creates the sender of an inbound message by its phone-based
+// id, keeping a user_id already known and moving last_inbound_at (the start of the 24-hour
+// customer-service window) only forward.
+func (q *Queries) ContactUpsertInboundByWaID(ctx context.Context, db DBTX, arg ContactUpsertInboundByWaIDParams) (Contact, error) {
+	row := db.QueryRow(ctx, contactUpsertInboundByWaID,
+		arg.ChannelID,
+		arg.WaID,
+		arg.UserID,
+		arg.ProfileName,
+		arg.InboundAt,
+	)
 	var i Contact
 	err := row.Scan(
 		&i.ID,

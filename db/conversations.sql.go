@@ -10,6 +10,30 @@ import (
 	"time"
 )
 
+const conversationClearUnread = `-- name: ConversationClearUnread :one
+UPDATE conversations SET unread_count = 0, updated_at = now()
+WHERE id = $1
+RETURNING id, channel_id, contact_id, status, assignee_id, unread_count, last_out_seq, last_message_at, created_at, updated_at
+`
+
+func (q *Queries) ConversationClearUnread(ctx context.Context, db DBTX, id int64) (Conversation, error) {
+	row := db.QueryRow(ctx, conversationClearUnread, id)
+	var i Conversation
+	err := row.Scan(
+		&i.ID,
+		&i.ChannelID,
+		&i.ContactID,
+		&i.Status,
+		&i.AssigneeID,
+		&i.UnreadCount,
+		&i.LastOutSeq,
+		&i.LastMessageAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const conversationGet = `-- name: ConversationGet :one
 SELECT conversations.id, conversations.channel_id, conversations.contact_id, conversations.status, conversations.assignee_id, conversations.unread_count, conversations.last_out_seq, conversations.last_message_at, conversations.created_at, conversations.updated_at, contacts.id, contacts.channel_id, contacts.wa_id, contacts.user_id, contacts.profile_name, contacts.last_inbound_at, contacts.created_at, contacts.updated_at
 FROM conversations
@@ -44,6 +68,28 @@ func (q *Queries) ConversationGet(ctx context.Context, db DBTX, id int64) (Conve
 		&i.Contact.LastInboundAt,
 		&i.Contact.CreatedAt,
 		&i.Contact.UpdatedAt,
+	)
+	return i, err
+}
+
+const conversationGetForUpdate = `-- name: ConversationGetForUpdate :one
+SELECT id, channel_id, contact_id, status, assignee_id, unread_count, last_out_seq, last_message_at, created_at, updated_at FROM conversations WHERE id = $1 FOR UPDATE
+`
+
+func (q *Queries) ConversationGetForUpdate(ctx context.Context, db DBTX, id int64) (Conversation, error) {
+	row := db.QueryRow(ctx, conversationGetForUpdate, id)
+	var i Conversation
+	err := row.Scan(
+		&i.ID,
+		&i.ChannelID,
+		&i.ContactID,
+		&i.Status,
+		&i.AssigneeID,
+		&i.UnreadCount,
+		&i.LastOutSeq,
+		&i.LastMessageAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
 	)
 	return i, err
 }
@@ -124,6 +170,90 @@ func (q *Queries) ConversationNextOutSeq(ctx context.Context, db DBTX, id int64)
 	var last_out_seq int64
 	err := row.Scan(&last_out_seq)
 	return last_out_seq, err
+}
+
+const conversationOpenForInbound = `-- name: ConversationOpenForInbound :one
+INSERT INTO conversations (channel_id, contact_id, status)
+VALUES ($1, $2, $3)
+ON CONFLICT (contact_id) DO UPDATE SET contact_id = excluded.contact_id
+RETURNING id, channel_id, contact_id, status, assignee_id, unread_count, last_out_seq, last_message_at, created_at, updated_at, (xmax = 0)::boolean AS inserted
+`
+
+type ConversationOpenForInboundParams struct {
+	ChannelID int64  `json:"channel_id"`
+	ContactID int64  `json:"contact_id"`
+	Status    string `json:"status"`
+}
+
+type ConversationOpenForInboundRow struct {
+	ID            int64     `json:"id"`
+	ChannelID     int64     `json:"channel_id"`
+	ContactID     int64     `json:"contact_id"`
+	Status        string    `json:"status"`
+	AssigneeID    *int64    `json:"assignee_id"`
+	UnreadCount   int32     `json:"unread_count"`
+	LastOutSeq    int64     `json:"last_out_seq"`
+	LastMessageAt time.Time `json:"last_message_at"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
+	Inserted      bool      `json:"inserted"`
+}
+
+// ConversationOpenForInbound finds the contact's conversation or opens it with @status. Either way
+// the row stays locked until the transaction ends (the no-op update takes the lock), so the status
+// the caller derives from it cannot change underneath.
+func (q *Queries) ConversationOpenForInbound(ctx context.Context, db DBTX, arg ConversationOpenForInboundParams) (ConversationOpenForInboundRow, error) {
+	row := db.QueryRow(ctx, conversationOpenForInbound, arg.ChannelID, arg.ContactID, arg.Status)
+	var i ConversationOpenForInboundRow
+	err := row.Scan(
+		&i.ID,
+		&i.ChannelID,
+		&i.ContactID,
+		&i.Status,
+		&i.AssigneeID,
+		&i.UnreadCount,
+		&i.LastOutSeq,
+		&i.LastMessageAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.Inserted,
+	)
+	return i, err
+}
+
+const conversationRecordInbound = `-- name: ConversationRecordInbound :one
+UPDATE conversations
+SET status = $1, unread_count = unread_count + $2::integer,
+    last_message_at = greatest(last_message_at, now()), updated_at = now()
+WHERE id = $3
+RETURNING id, channel_id, contact_id, status, assignee_id, unread_count, last_out_seq, last_message_at, created_at, updated_at
+`
+
+type ConversationRecordInboundParams struct {
+	Status string `json:"status"`
+	Unread int32  `json:"unread"`
+	ID     int64  `json:"id"`
+}
+
+// ConversationRecordInbound counts a new customer message as unread (@unread is 0 for what an
+// agent need not read, such as a reaction), moves the conversation to the top of the list and sets
+// the status the message leads to.
+func (q *Queries) ConversationRecordInbound(ctx context.Context, db DBTX, arg ConversationRecordInboundParams) (Conversation, error) {
+	row := db.QueryRow(ctx, conversationRecordInbound, arg.Status, arg.Unread, arg.ID)
+	var i Conversation
+	err := row.Scan(
+		&i.ID,
+		&i.ChannelID,
+		&i.ContactID,
+		&i.Status,
+		&i.AssigneeID,
+		&i.UnreadCount,
+		&i.LastOutSeq,
+		&i.LastMessageAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
 }
 
 const conversationUpsert = `-- name: ConversationUpsert :one

@@ -8,7 +8,80 @@ package db
 import (
 	"context"
 	"encoding/json"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
+
+const eventCountRange = `-- name: EventCountRange :one
+SELECT count(*)
+FROM (
+    SELECT 1
+    FROM events
+    WHERE (xid, id) > ($1::xid8, $2::bigint)
+      AND (xid, id) <= ($3::xid8, $4::bigint)
+    LIMIT $5
+) AS s
+`
+
+type EventCountRangeParams struct {
+	AfterXid pgtype.Uint64 `json:"after_xid"`
+	AfterID  int64         `json:"after_id"`
+	UptoXid  pgtype.Uint64 `json:"upto_xid"`
+	UptoID   int64         `json:"upto_id"`
+	RowLimit int32         `json:"row_limit"`
+}
+
+// EventCountRange counts the events in (after, upto], stopping at row_limit so that a client far
+// behind costs one bounded index scan.
+func (q *Queries) EventCountRange(ctx context.Context, db DBTX, arg EventCountRangeParams) (int64, error) {
+	row := db.QueryRow(ctx, eventCountRange,
+		arg.AfterXid,
+		arg.AfterID,
+		arg.UptoXid,
+		arg.UptoID,
+		arg.RowLimit,
+	)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
+const eventHead = `-- name: EventHead :one
+SELECT xid, id
+FROM events
+WHERE xid < $1::xid8
+ORDER BY xid DESC, id DESC
+LIMIT 1
+`
+
+type EventHeadRow struct {
+	Xid pgtype.Uint64 `json:"xid"`
+	ID  int64         `json:"id"`
+}
+
+// EventHead is the position of the last final event below horizon: where a reader that starts
+// now begins.
+func (q *Queries) EventHead(ctx context.Context, db DBTX, horizon pgtype.Uint64) (EventHeadRow, error) {
+	row := db.QueryRow(ctx, eventHead, horizon)
+	var i EventHeadRow
+	err := row.Scan(&i.Xid, &i.ID)
+	return i, err
+}
+
+const eventHorizon = `-- name: EventHorizon :one
+SELECT pg_snapshot_xmin(pg_current_snapshot())::xid8 AS horizon
+`
+
+// EventHorizon is the oldest transaction id still running anywhere in the cluster (the xmin of the
+// current snapshot): every transaction with a smaller id has committed or aborted, so the event
+// rows below it are final and no row can ever appear there again. Readers take only those rows.
+func (q *Queries) EventHorizon(ctx context.Context, db DBTX) (pgtype.Uint64, error) {
+	row := db.QueryRow(ctx, eventHorizon)
+	var horizon pgtype.Uint64
+	err := row.Scan(&horizon)
+	return horizon, err
+}
 
 const eventInsert = `-- name: EventInsert :one
 INSERT INTO events (kind, conversation_id, payload)
@@ -27,4 +100,152 @@ func (q *Queries) EventInsert(ctx context.Context, db DBTX, arg EventInsertParam
 	var id int64
 	err := row.Scan(&id)
 	return id, err
+}
+
+const eventListAfter = `-- name: EventListAfter :many
+SELECT e.id, e.xid, e.kind, e.conversation_id, e.payload, e.created_at, c.assignee_id
+FROM events e
+LEFT JOIN conversations c ON c.id = e.conversation_id
+WHERE (e.xid, e.id) > ($1::xid8, $2::bigint)
+  AND e.xid < $3::xid8
+ORDER BY e.xid, e.id
+LIMIT $4
+`
+
+type EventListAfterParams struct {
+	AfterXid pgtype.Uint64 `json:"after_xid"`
+	AfterID  int64         `json:"after_id"`
+	Horizon  pgtype.Uint64 `json:"horizon"`
+	RowLimit int32         `json:"row_limit"`
+}
+
+type EventListAfterRow struct {
+	ID             int64           `json:"id"`
+	Xid            pgtype.Uint64   `json:"xid"`
+	Kind           string          `json:"kind"`
+	ConversationID *int64          `json:"conversation_id"`
+	Payload        json.RawMessage `json:"payload"`
+	CreatedAt      time.Time       `json:"created_at"`
+	AssigneeID     *int64          `json:"assignee_id"`
+}
+
+// EventListAfter reads the final events after a position, in (xid, id) order, with the current
+// assignee of their conversation so permissions are decided when the event is delivered.
+// horizon must come from EventHorizon run before this statement (or in its snapshot).
+func (q *Queries) EventListAfter(ctx context.Context, db DBTX, arg EventListAfterParams) ([]EventListAfterRow, error) {
+	rows, err := db.Query(ctx, eventListAfter,
+		arg.AfterXid,
+		arg.AfterID,
+		arg.Horizon,
+		arg.RowLimit,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []EventListAfterRow{}
+	for rows.Next() {
+		var i EventListAfterRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Xid,
+			&i.Kind,
+			&i.ConversationID,
+			&i.Payload,
+			&i.CreatedAt,
+			&i.AssigneeID,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const eventListRange = `-- name: EventListRange :many
+SELECT e.id, e.xid, e.kind, e.conversation_id, e.payload, e.created_at, c.assignee_id
+FROM events e
+LEFT JOIN conversations c ON c.id = e.conversation_id
+WHERE (e.xid, e.id) > ($1::xid8, $2::bigint)
+  AND (e.xid, e.id) <= ($3::xid8, $4::bigint)
+ORDER BY e.xid, e.id
+LIMIT $5
+`
+
+type EventListRangeParams struct {
+	AfterXid pgtype.Uint64 `json:"after_xid"`
+	AfterID  int64         `json:"after_id"`
+	UptoXid  pgtype.Uint64 `json:"upto_xid"`
+	UptoID   int64         `json:"upto_id"`
+	RowLimit int32         `json:"row_limit"`
+}
+
+type EventListRangeRow struct {
+	ID             int64           `json:"id"`
+	Xid            pgtype.Uint64   `json:"xid"`
+	Kind           string          `json:"kind"`
+	ConversationID *int64          `json:"conversation_id"`
+	Payload        json.RawMessage `json:"payload"`
+	CreatedAt      time.Time       `json:"created_at"`
+	AssigneeID     *int64          `json:"assignee_id"`
+}
+
+// EventListRange reads the events in the half-open range of positions (after, upto], for replay to
+// a reconnecting client. Every event up to upto is final (upto came from a reader), so no horizon
+// is needed.
+func (q *Queries) EventListRange(ctx context.Context, db DBTX, arg EventListRangeParams) ([]EventListRangeRow, error) {
+	rows, err := db.Query(ctx, eventListRange,
+		arg.AfterXid,
+		arg.AfterID,
+		arg.UptoXid,
+		arg.UptoID,
+		arg.RowLimit,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []EventListRangeRow{}
+	for rows.Next() {
+		var i EventListRangeRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Xid,
+			&i.Kind,
+			&i.ConversationID,
+			&i.Payload,
+			&i.CreatedAt,
+			&i.AssigneeID,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const eventPosition = `-- name: EventPosition :one
+SELECT xid, id, created_at
+FROM events
+WHERE id = $1
+`
+
+type EventPositionRow struct {
+	Xid       pgtype.Uint64 `json:"xid"`
+	ID        int64         `json:"id"`
+	CreatedAt time.Time     `json:"created_at"`
+}
+
+// EventPosition resolves an event id from a client's resume message to its position.
+func (q *Queries) EventPosition(ctx context.Context, db DBTX, id int64) (EventPositionRow, error) {
+	row := db.QueryRow(ctx, eventPosition, id)
+	var i EventPositionRow
+	err := row.Scan(&i.Xid, &i.ID, &i.CreatedAt)
+	return i, err
 }

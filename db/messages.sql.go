@@ -13,6 +13,82 @@ import (
 	"github.com/google/uuid"
 )
 
+const messageApplyStatus = `-- name: MessageApplyStatus :one
+UPDATE messages
+SET status = $1, sent_at = $2, delivered_at = $3, read_at = $4,
+    failed_at = $5, error_code = $6, error_title = $7,
+    error_details = $8, updated_at = now()
+WHERE id = $9
+RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at
+`
+
+type MessageApplyStatusParams struct {
+	Status       string     `json:"status"`
+	SentAt       *time.Time `json:"sent_at"`
+	DeliveredAt  *time.Time `json:"delivered_at"`
+	ReadAt       *time.Time `json:"read_at"`
+	FailedAt     *time.Time `json:"failed_at"`
+	ErrorCode    *int32     `json:"error_code"`
+	ErrorTitle   *string    `json:"error_title"`
+	ErrorDetails *string    `json:"error_details"`
+	ID           int64      `json:"id"`
+}
+
+// MessageApplyStatus writes the outcome of a delivery status; the caller has computed it, forward
+// only, from the row it locked.
+func (q *Queries) MessageApplyStatus(ctx context.Context, db DBTX, arg MessageApplyStatusParams) (Message, error) {
+	row := db.QueryRow(ctx, messageApplyStatus,
+		arg.Status,
+		arg.SentAt,
+		arg.DeliveredAt,
+		arg.ReadAt,
+		arg.FailedAt,
+		arg.ErrorCode,
+		arg.ErrorTitle,
+		arg.ErrorDetails,
+		arg.ID,
+	)
+	var i Message
+	err := row.Scan(
+		&i.ID,
+		&i.ConversationID,
+		&i.Direction,
+		&i.Sender,
+		&i.SenderUserID,
+		&i.Type,
+		&i.Body,
+		&i.Payload,
+		&i.Status,
+		&i.WaMessageID,
+		&i.ClientID,
+		&i.OutSeq,
+		&i.SendGeneration,
+		&i.Attempts,
+		&i.LastError,
+		&i.ErrorCode,
+		&i.ErrorTitle,
+		&i.ErrorDetails,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.SentAt,
+		&i.DeliveredAt,
+		&i.ReadAt,
+		&i.FailedAt,
+	)
+	return i, err
+}
+
+const messageExistsByWaID = `-- name: MessageExistsByWaID :one
+SELECT EXISTS (SELECT 1 FROM messages WHERE wa_message_id = $1)
+`
+
+func (q *Queries) MessageExistsByWaID(ctx context.Context, db DBTX, waMessageID *string) (bool, error) {
+	row := db.QueryRow(ctx, messageExistsByWaID, waMessageID)
+	var exists bool
+	err := row.Scan(&exists)
+	return exists, err
+}
+
 const messageGet = `-- name: MessageGet :one
 SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at FROM messages WHERE id = $1
 `
@@ -92,12 +168,103 @@ func (q *Queries) MessageGetByClientID(ctx context.Context, db DBTX, arg Message
 	return i, err
 }
 
+const messageGetByWaIDForUpdate = `-- name: MessageGetByWaIDForUpdate :one
+SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at FROM messages WHERE wa_message_id = $1 FOR UPDATE
+`
+
+func (q *Queries) MessageGetByWaIDForUpdate(ctx context.Context, db DBTX, waMessageID *string) (Message, error) {
+	row := db.QueryRow(ctx, messageGetByWaIDForUpdate, waMessageID)
+	var i Message
+	err := row.Scan(
+		&i.ID,
+		&i.ConversationID,
+		&i.Direction,
+		&i.Sender,
+		&i.SenderUserID,
+		&i.Type,
+		&i.Body,
+		&i.Payload,
+		&i.Status,
+		&i.WaMessageID,
+		&i.ClientID,
+		&i.OutSeq,
+		&i.SendGeneration,
+		&i.Attempts,
+		&i.LastError,
+		&i.ErrorCode,
+		&i.ErrorTitle,
+		&i.ErrorDetails,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.SentAt,
+		&i.DeliveredAt,
+		&i.ReadAt,
+		&i.FailedAt,
+	)
+	return i, err
+}
+
 const messageGetForUpdate = `-- name: MessageGetForUpdate :one
 SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at FROM messages WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) MessageGetForUpdate(ctx context.Context, db DBTX, id int64) (Message, error) {
 	row := db.QueryRow(ctx, messageGetForUpdate, id)
+	var i Message
+	err := row.Scan(
+		&i.ID,
+		&i.ConversationID,
+		&i.Direction,
+		&i.Sender,
+		&i.SenderUserID,
+		&i.Type,
+		&i.Body,
+		&i.Payload,
+		&i.Status,
+		&i.WaMessageID,
+		&i.ClientID,
+		&i.OutSeq,
+		&i.SendGeneration,
+		&i.Attempts,
+		&i.LastError,
+		&i.ErrorCode,
+		&i.ErrorTitle,
+		&i.ErrorDetails,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.SentAt,
+		&i.DeliveredAt,
+		&i.ReadAt,
+		&i.FailedAt,
+	)
+	return i, err
+}
+
+const messageInsertInbound = `-- name: MessageInsertInbound :one
+INSERT INTO messages (conversation_id, direction, sender, type, body, payload, status, wa_message_id)
+VALUES ($1, 'in', 'contact', $2, $3, $4, 'received', $5)
+ON CONFLICT (wa_message_id) DO NOTHING
+RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at
+`
+
+type MessageInsertInboundParams struct {
+	ConversationID int64           `json:"conversation_id"`
+	Type           string          `json:"type"`
+	Body           string          `json:"body"`
+	Payload        json.RawMessage `json:"payload"`
+	WaMessageID    *string         `json:"wa_message_id"`
+}
+
+// MessageInsertInbound stores a customer's message unless its wa_message_id is stored already (a
+// redelivery); then it returns no row.
+func (q *Queries) MessageInsertInbound(ctx context.Context, db DBTX, arg MessageInsertInboundParams) (Message, error) {
+	row := db.QueryRow(ctx, messageInsertInbound,
+		arg.ConversationID,
+		arg.Type,
+		arg.Body,
+		arg.Payload,
+		arg.WaMessageID,
+	)
 	var i Message
 	err := row.Scan(
 		&i.ID,
@@ -277,6 +444,53 @@ func (q *Queries) MessageMarkFailed(ctx context.Context, db DBTX, arg MessageMar
 		arg.LastError,
 		arg.ID,
 	)
+	var i Message
+	err := row.Scan(
+		&i.ID,
+		&i.ConversationID,
+		&i.Direction,
+		&i.Sender,
+		&i.SenderUserID,
+		&i.Type,
+		&i.Body,
+		&i.Payload,
+		&i.Status,
+		&i.WaMessageID,
+		&i.ClientID,
+		&i.OutSeq,
+		&i.SendGeneration,
+		&i.Attempts,
+		&i.LastError,
+		&i.ErrorCode,
+		&i.ErrorTitle,
+		&i.ErrorDetails,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.SentAt,
+		&i.DeliveredAt,
+		&i.ReadAt,
+		&i.FailedAt,
+	)
+	return i, err
+}
+
+const messageMarkLastInboundRead = `-- name: MessageMarkLastInboundRead :one
+UPDATE messages
+SET read_at = now(), updated_at = now()
+WHERE id = (
+    SELECT m.id FROM messages m
+    WHERE m.conversation_id = $1 AND m.direction = 'in' AND m.wa_message_id IS NOT NULL
+    ORDER BY m.id DESC
+    LIMIT 1
+) AND read_at IS NULL
+RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at
+`
+
+// MessageMarkLastInboundRead stamps the conversation's latest customer message read, once: it
+// returns no row when there is none or it was read before. WhatsApp shows every earlier message
+// read with it.
+func (q *Queries) MessageMarkLastInboundRead(ctx context.Context, db DBTX, conversationID int64) (Message, error) {
+	row := db.QueryRow(ctx, messageMarkLastInboundRead, conversationID)
 	var i Message
 	err := row.Scan(
 		&i.ID,

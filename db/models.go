@@ -47,6 +47,19 @@ type Conversation struct {
 	UpdatedAt     time.Time `json:"updated_at"`
 }
 
+type EarlyStatus struct {
+	ID             int64     `json:"id"`
+	WaMessageID    string    `json:"wa_message_id"`
+	Status         string    `json:"status"`
+	StatusAt       time.Time `json:"status_at"`
+	MessageID      *int64    `json:"message_id"`
+	ErrorCode      *int32    `json:"error_code"`
+	ErrorTitle     *string   `json:"error_title"`
+	ErrorDetails   *string   `json:"error_details"`
+	WebhookEventID *int64    `json:"webhook_event_id"`
+	CreatedAt      time.Time `json:"created_at"`
+}
+
 type Event struct {
 	ID             int64           `json:"id"`
 	Xid            pgtype.Uint64   `json:"xid"`
@@ -92,4 +105,24 @@ type User struct {
 	DisabledAt   *time.Time `json:"disabled_at"`
 	CreatedAt    time.Time  `json:"created_at"`
 	UpdatedAt    time.Time  `json:"updated_at"`
+}
+
+type WebhookError struct {
+	ID             int64     `json:"id"`
+	WebhookEventID int64     `json:"webhook_event_id"`
+	Kind           string    `json:"kind"`
+	PhoneNumberID  string    `json:"phone_number_id"`
+	Code           *int32    `json:"code"`
+	Title          string    `json:"title"`
+	Details        string    `json:"details"`
+	Payload        []byte    `json:"payload"`
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+type WebhookEvent struct {
+	ID          int64      `json:"id"`
+	Sha256      []byte     `json:"sha256"`
+	Body        []byte     `json:"body"`
+	ReceivedAt  time.Time  `json:"received_at"`
+	ProcessedAt *time.Time `json:"processed_at"`
 }

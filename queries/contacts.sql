@@ -10,3 +10,41 @@ RETURNING *;
 
 -- name: ContactGetByID :one
 SELECT * FROM contacts WHERE id = @id;
+
+-- name: ContactUpdateInboundByUserID :one
+-- ContactUpdateInboundByUserID refreshes the contact Meta names by its business-scoped user id: a
+-- non-empty profile name replaces the stored one, a phone-based wa_id fills an empty one unless
+-- another contact of the channel has it, and last_inbound_at only moves forward.
+UPDATE contacts
+SET profile_name = CASE WHEN @profile_name::text <> '' THEN @profile_name::text ELSE profile_name END,
+    wa_id = CASE WHEN wa_id = '' AND @wa_id::text <> '' AND NOT EXISTS (
+                SELECT 1 FROM contacts other WHERE other.channel_id = @channel_id AND other.wa_id = @wa_id::text)
+            THEN @wa_id::text ELSE wa_id END,
+    last_inbound_at = greatest(last_inbound_at, @inbound_at::timestamptz),
+    updated_at = now()
+WHERE channel_id = @channel_id AND user_id = @user_id::text
+RETURNING *;
+
+-- name: ContactUpsertInboundByWaID :one
+-- ContactUpsertInboundByWaID finds or creates the sender of an inbound message by its phone-based
+-- id, keeping a user_id already known and moving last_inbound_at (the start of the 24-hour
+-- customer-service window) only forward.
+INSERT INTO contacts (channel_id, wa_id, user_id, profile_name, last_inbound_at)
+VALUES (@channel_id, @wa_id, sqlc.narg(user_id), @profile_name, @inbound_at::timestamptz)
+ON CONFLICT (channel_id, wa_id) WHERE wa_id <> '' DO UPDATE
+SET profile_name = CASE WHEN excluded.profile_name <> '' THEN excluded.profile_name ELSE contacts.profile_name END,
+    user_id = coalesce(contacts.user_id, excluded.user_id),
+    last_inbound_at = greatest(contacts.last_inbound_at, excluded.last_inbound_at),
+    updated_at = now()
+RETURNING *;
+
+-- name: ContactUpsertInboundByUserID :one
+-- ContactUpsertInboundByUserID finds or creates the sender of an inbound message that carries no
+-- phone number (a username user), by its business-scoped user id.
+INSERT INTO contacts (channel_id, wa_id, user_id, profile_name, last_inbound_at)
+VALUES (@channel_id, '', @user_id::text, @profile_name, @inbound_at::timestamptz)
+ON CONFLICT (channel_id, user_id) WHERE user_id IS NOT NULL DO UPDATE
+SET profile_name = CASE WHEN excluded.profile_name <> '' THEN excluded.profile_name ELSE contacts.profile_name END,
+    last_inbound_at = greatest(contacts.last_inbound_at, excluded.last_inbound_at),
+    updated_at = now()
+RETURNING *;

@@ -31,3 +31,30 @@ UPDATE conversations
 SET last_out_seq = last_out_seq + 1, last_message_at = now(), updated_at = now()
 WHERE id = @id
 RETURNING last_out_seq;
+
+-- name: ConversationOpenForInbound :one
+-- ConversationOpenForInbound finds the contact's conversation or opens it with @status. Either way
+-- the row stays locked until the transaction ends (the no-op update takes the lock), so the status
+-- the caller derives from it cannot change underneath.
+INSERT INTO conversations (channel_id, contact_id, status)
+VALUES (@channel_id, @contact_id, @status)
+ON CONFLICT (contact_id) DO UPDATE SET contact_id = excluded.contact_id
+RETURNING *, (xmax = 0)::boolean AS inserted;
+
+-- name: ConversationRecordInbound :one
+-- ConversationRecordInbound counts a new customer message as unread (@unread is 0 for what an
+-- agent need not read, such as a reaction), moves the conversation to the top of the list and sets
+-- the status the message leads to.
+UPDATE conversations
+SET status = @status, unread_count = unread_count + @unread::integer,
+    last_message_at = greatest(last_message_at, now()), updated_at = now()
+WHERE id = @id
+RETURNING *;
+
+-- name: ConversationGetForUpdate :one
+SELECT * FROM conversations WHERE id = @id FOR UPDATE;
+
+-- name: ConversationClearUnread :one
+UPDATE conversations SET unread_count = 0, updated_at = now()
+WHERE id = @id
+RETURNING *;

@@ -66,3 +66,41 @@ JOIN conversations ON conversations.id = messages.conversation_id
 JOIN channels ON channels.id = conversations.channel_id
 JOIN contacts ON contacts.id = conversations.contact_id
 WHERE messages.id = @id;
+
+-- name: MessageInsertInbound :one
+-- MessageInsertInbound stores a customer's message unless its wa_message_id is stored already (a
+-- redelivery); then it returns no row.
+INSERT INTO messages (conversation_id, direction, sender, type, body, payload, status, wa_message_id)
+VALUES (@conversation_id, 'in', 'contact', @type, @body, @payload, 'received', @wa_message_id)
+ON CONFLICT (wa_message_id) DO NOTHING
+RETURNING *;
+
+-- name: MessageExistsByWaID :one
+SELECT EXISTS (SELECT 1 FROM messages WHERE wa_message_id = @wa_message_id);
+
+-- name: MessageGetByWaIDForUpdate :one
+SELECT * FROM messages WHERE wa_message_id = @wa_message_id FOR UPDATE;
+
+-- name: MessageApplyStatus :one
+-- MessageApplyStatus writes the outcome of a delivery status; the caller has computed it, forward
+-- only, from the row it locked.
+UPDATE messages
+SET status = @status, sent_at = @sent_at, delivered_at = @delivered_at, read_at = @read_at,
+    failed_at = @failed_at, error_code = @error_code, error_title = @error_title,
+    error_details = @error_details, updated_at = now()
+WHERE id = @id
+RETURNING *;
+
+-- name: MessageMarkLastInboundRead :one
+-- MessageMarkLastInboundRead stamps the conversation's latest customer message read, once: it
+-- returns no row when there is none or it was read before. WhatsApp shows every earlier message
+-- read with it.
+UPDATE messages
+SET read_at = now(), updated_at = now()
+WHERE id = (
+    SELECT m.id FROM messages m
+    WHERE m.conversation_id = @conversation_id AND m.direction = 'in' AND m.wa_message_id IS NOT NULL
+    ORDER BY m.id DESC
+    LIMIT 1
+) AND read_at IS NULL
+RETURNING *;

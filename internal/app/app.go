@@ -28,6 +28,7 @@ import (
 	"github.com/wainbox/wainbox/internal/jobs"
 	"github.com/wainbox/wainbox/internal/realtime"
 	"github.com/wainbox/wainbox/internal/simulator"
+	"github.com/wainbox/wainbox/internal/webhook"
 	"github.com/wainbox/wainbox/internal/whatsapp"
 )
 
@@ -126,6 +127,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		Queues: map[string]river.QueueConfig{
 			river.QueueDefault: {MaxWorkers: 20},
 			inbox.QueueSend:    {MaxWorkers: 50},
+			// process_webhook jobs are short database transactions; more workers than the pool
+			// has connections would only wait for one.
+			webhook.QueueWebhooks: {MaxWorkers: 20},
 		},
 		// DESIGN.md: the default 100 ms cooldown put p99 pickup at ~320 ms; 10 ms brings it to ~3 ms.
 		FetchCooldown:     10 * time.Millisecond,
@@ -143,11 +147,29 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 
 	a.Inbox, err = inbox.New(&inbox.Config{
 		Pool: a.pool, Queue: a.river, Ringer: a.doorbell, Logger: logger, SendMaxAttempts: cfg.SendMaxAttempts,
+		BotEnabled: cfg.Gemini.APIKey != "",
 	})
 	if err != nil {
 		return nil, err
 	}
 	river.AddWorker(workers, jobs.NewSendWorker(a.Inbox, wa, logger.With("component", "send")))
+	webhookWorker, err := jobs.NewProcessWebhookWorker(a.pool, a.Inbox, logger.With("component", "webhook"))
+	if err != nil {
+		return nil, err
+	}
+	river.AddWorker(workers, webhookWorker)
+	river.AddWorker(workers, jobs.NewBotReplyWorker(logger.With("component", "bot")))
+	river.AddWorker(workers, jobs.NewMarkReadWorker(a.Inbox, wa, logger.With("component", "mark_read")))
+	webhookHandler, err := webhook.New(&webhook.Config{
+		Pool:        a.pool,
+		Queue:       a.river,
+		AppSecret:   cfg.WhatsApp.AppSecret,
+		VerifyToken: cfg.WhatsApp.VerifyToken,
+		Logger:      logger.With("component", "webhook"),
+	})
+	if err != nil {
+		return nil, err
+	}
 
 	if _, err := a.Inbox.EnsureChannel(ctx, db.ChannelUpsertParams{
 		PhoneNumberID:      cfg.WhatsApp.PhoneNumberID,
@@ -179,6 +201,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		Logger:  logger,
 		Ready:   a.ready,
 		RiverUI: a.riverUI,
+		Webhook: webhookHandler,
 	}
 	if a.sim != nil {
 		apiCfg.Simulator = a.sim.Handler()

@@ -53,48 +53,67 @@ func Server(t testing.TB) string {
 	return serverURL
 }
 
-// New creates a fresh migrated database and returns a pool on it and its URL.
+// New creates a fresh migrated database for the test and returns a pool on it and its URL. The
+// database is dropped when the test ends.
 func New(t testing.TB) (*pgxpool.Pool, string) {
 	t.Helper()
 	ctx := context.Background()
-	server := Server(t)
-	tmpl := template(t, server)
-
-	name := "wainbox_test_" + randomHex(6)
-	admin := connect(t, server)
-	if _, err := admin.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, tmpl)); err != nil {
-		t.Fatalf("error creating test database: %v", err)
-	}
-	_ = admin.Close(ctx)
-
-	url, err := devdb.WithDatabase(server, name)
+	url, drop, err := NewDatabase(ctx, Server(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	pool, err := database.Open(ctx, url, 20)
 	if err != nil {
+		drop()
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		pool.Close()
-		admin := connect(t, server)
-		defer admin.Close(context.Background())
-		if _, err := admin.Exec(context.Background(), fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name)); err != nil {
-			t.Errorf("error dropping test database %s: %v", name, err)
-		}
+		drop()
 	})
 	return pool, url
 }
 
-// template returns the name of a database migrated to the current schema, creating it once per
-// schema version. Its name carries a hash of the migrations, so a changed schema gets a new one.
-func template(t testing.TB, server string) string {
-	t.Helper()
+// NewDatabase creates a fresh migrated database on server, cloned from the template, and returns
+// its URL and a function that drops it. Benchmarks use it directly; tests use New.
+func NewDatabase(ctx context.Context, server string) (string, func(), error) {
+	tmpl, err := sharedTemplate(server)
+	if err != nil {
+		return "", nil, err
+	}
+	name := "wainbox_test_" + randomHex(6)
+	if err := adminExec(ctx, server, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, tmpl)); err != nil {
+		return "", nil, fmt.Errorf("error creating test database: %w", err)
+	}
+	url, err := devdb.WithDatabase(server, name)
+	if err != nil {
+		return "", nil, err
+	}
+	drop := func() {
+		// FORCE ends connections a test left open (a killed listener, a leaked pool).
+		_ = adminExec(context.Background(), server, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name))
+	}
+	return url, drop, nil
+}
+
+func adminExec(ctx context.Context, server, sql string) error {
+	conn, err := pgx.Connect(ctx, server)
+	if err != nil {
+		return fmt.Errorf("error connecting to %s: %w", server, err)
+	}
+	defer conn.Close(context.Background())
+	_, err = conn.Exec(ctx, sql)
+	return err
+}
+
+// sharedTemplate returns the name of a database migrated to the current schema, creating it once
+// per schema version. Its name carries a hash of the migrations, so a changed schema gets a new one.
+func sharedTemplate(server string) (string, error) {
 	templateOnce.Do(func() { templateName, templateErr = ensureTemplate(server) })
 	if templateErr != nil {
-		t.Fatalf("error preparing template database: %v", templateErr)
+		return "", fmt.Errorf("error preparing template database: %w", templateErr)
 	}
-	return templateName
+	return templateName, nil
 }
 
 func ensureTemplate(server string) (string, error) {
@@ -112,7 +131,9 @@ func ensureTemplate(server string) (string, error) {
 	if _, err := admin.Exec(ctx, "SELECT pg_advisory_lock($1)", int64(templateLockKey)); err != nil {
 		return "", fmt.Errorf("error taking template lock: %w", err)
 	}
-	defer func() { _, _ = admin.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", int64(templateLockKey)) }()
+	defer func() {
+		_, _ = admin.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", int64(templateLockKey))
+	}()
 
 	var exists bool
 	if err := admin.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
@@ -172,15 +193,6 @@ func templateDBName() (string, error) {
 	}
 	fmt.Fprintf(h, "river:%d", len(migrator.AllVersions()))
 	return "wainbox_tmpl_" + hex.EncodeToString(h.Sum(nil))[:12], nil
-}
-
-func connect(t testing.TB, url string) *pgx.Conn {
-	t.Helper()
-	conn, err := pgx.Connect(context.Background(), url)
-	if err != nil {
-		t.Fatalf("error connecting to %s: %v", url, err)
-	}
-	return conn
 }
 
 func randomHex(n int) string {

@@ -61,11 +61,15 @@ func waitStatus(t *testing.T, in *apptest.Instance, token string, id int64, want
 	t.Helper()
 	var m message
 	require.Eventually(t, func() bool {
-		in.Do("GET", fmt.Sprintf("/api/messages/%d", id), token, nil, http.StatusOK, &m)
-		return m.Status == want
-	}, 30*time.Second, 20*time.Millisecond, "message %d never became %s (last %+v)", id, want, m)
+		// No require in here: Eventually runs this on another goroutine.
+		resp := in.Request("GET", fmt.Sprintf("/api/messages/%d", id), token, nil)
+		return resp.Status == http.StatusOK && jsonUnmarshal(resp.Body, &m) == nil && m.Status == want
+	}, 30*time.Second, 20*time.Millisecond, "message %d never became %s", id, want)
 	return m
 }
+
+// sendJobs counts send jobs only: the simulator's status webhooks queue jobs of their own.
+const sendJobs = "river_job WHERE kind = 'send_message'"
 
 func count(t *testing.T, in *apptest.Instance, table string) int {
 	t.Helper()
@@ -121,7 +125,8 @@ func TestSendIsAtomicWhenTheJobInsertFails(t *testing.T) {
 	t.Parallel()
 	in := apptest.Start(t, nil)
 	tok := in.AdminToken()
-	convID, _ := startConversation(t, in, tok, "16505550001")
+	convID, first := startConversation(t, in, tok, "16505550001")
+	waitStatus(t, in, tok, first.ID, "read")
 	ctx := context.Background()
 	messagesBefore, eventsBefore := count(t, in, "messages"), count(t, in, "events")
 
@@ -147,7 +152,7 @@ func TestSendIsIdempotentOnClientID(t *testing.T) {
 	tok := in.AdminToken()
 	convID, _ := startConversation(t, in, tok, "16505550002")
 	path := fmt.Sprintf("/api/conversations/%d/messages", convID)
-	jobsBefore := count(t, in, "river_job")
+	jobsBefore := count(t, in, sendJobs)
 
 	// Twenty concurrent requests with one client_id: one message, one job, and every answer is it.
 	clientID := uuid.NewString()
@@ -178,7 +183,7 @@ func TestSendIsIdempotentOnClientID(t *testing.T) {
 	var rows int
 	require.NoError(t, in.Pool().QueryRow(context.Background(), "SELECT count(*) FROM messages WHERE client_id = $1", clientID).Scan(&rows))
 	require.Equal(t, 1, rows)
-	require.Equal(t, jobsBefore+1, count(t, in, "river_job"))
+	require.Equal(t, jobsBefore+1, count(t, in, sendJobs))
 
 	// Later repeats still answer 200 with the first message; the same key for other content is a 409.
 	var again message
@@ -223,8 +228,8 @@ func TestSendWorkerFailsPermanentErrorsAtOnce(t *testing.T) {
 	require.Equal(t, 1, failed.Attempts)
 
 	// The job was cancelled, not retried: Meta saw exactly one attempt.
-	job := onlySendJob(t, in)
-	require.Equal(t, rivertype.JobStateCancelled, job.State)
+	require.Eventually(t, func() bool { return onlySendJob(t, in).State == rivertype.JobStateCancelled },
+		10*time.Second, 20*time.Millisecond)
 	require.Len(t, in.Simulator().Sends(), 1)
 }
 
@@ -283,8 +288,11 @@ func TestSendRejectsBadInputAndWritesNothing(t *testing.T) {
 	t.Parallel()
 	in := apptest.Start(t, nil)
 	tok := in.AdminToken()
-	convID, _ := startConversation(t, in, tok, "16505550006")
+	convID, first := startConversation(t, in, tok, "16505550006")
 	path := fmt.Sprintf("/api/conversations/%d/messages", convID)
+	// Once the first message is read, the simulator's status webhooks are done and nothing else
+	// writes while the bad requests are counted.
+	waitStatus(t, in, tok, first.ID, "read")
 	valid := func() map[string]any { return textBody(uuid.NewString(), "hi") }
 	with := func(k string, v any) map[string]any { b := valid(); b[k] = v; return b }
 
@@ -318,10 +326,11 @@ func TestSendRejectsBadInputAndWritesNothing(t *testing.T) {
 		{"start: bad wa_id", "POST", "/api/conversations", "", with("wa_id", "+1 (650) 555"), 400, "invalid_request"},
 		{"start: missing wa_id", "POST", "/api/conversations", "", valid(), 400, "invalid_request"},
 		{"bad limit", "GET", path + "?limit=0", "", nil, 400, "invalid_limit"},
-		{"bad cursor", "GET", "/api/conversations?cursor=%%%", "", nil, 400, "invalid_cursor"},
+		{"bad cursor", "GET", "/api/conversations?cursor=nope", "", nil, 400, "invalid_cursor"},
+		{"bad message cursor", "GET", path + "?cursor=-4", "", nil, 400, "invalid_cursor"},
 		{"unknown route", "GET", "/api/nope", "", nil, 404, "not_found"},
 	}
-	messages, events, jobs := count(t, in, "messages"), count(t, in, "events"), count(t, in, "river_job")
+	messages, events, jobs := count(t, in, "messages"), count(t, in, "events"), count(t, in, sendJobs)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var body []byte
@@ -358,5 +367,5 @@ func TestSendRejectsBadInputAndWritesNothing(t *testing.T) {
 	}
 	require.Equal(t, messages, count(t, in, "messages"))
 	require.Equal(t, events, count(t, in, "events"))
-	require.Equal(t, jobs, count(t, in, "river_job"))
+	require.Equal(t, jobs, count(t, in, sendJobs))
 }

@@ -104,6 +104,7 @@ func (s *Server) routeTable() []Route {
 		{"POST /api/conversations/{id}/messages", Authenticated, hf(s.sendMessage)},
 		{"GET /api/messages/{id}", Authenticated, hf(s.getMessage)},
 		{"POST /api/messages/{id}/retry", Authenticated, hf(s.retryMessage)},
+		{"POST /api/conversations/{id}/read", Authenticated, hf(s.markConversationRead)},
 		// Anything else under /api/ is a JSON 404 rather than ServeMux's plain-text one; it is
 		// authenticated so unauthenticated callers learn nothing about which routes exist.
 		{"/api/", Authenticated, hf(s.notFound)},

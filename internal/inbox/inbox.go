@@ -47,6 +47,10 @@ type Config struct {
 	Logger *slog.Logger
 	// SendMaxAttempts bounds the attempts of one send_message job (default 10).
 	SendMaxAttempts int
+	// BotEnabled makes the bot answer first: conversations that customers open start in status
+	// bot, and each of their messages there queues a bot_reply job (see ReceiveTx). wainbox enables
+	// it when Gemini is configured (GEMINI_API_KEY, or the simulator's fake Gemini).
+	BotEnabled bool
 }
 
 // Service runs the inbox's use cases.
@@ -56,6 +60,7 @@ type Service struct {
 	ringer          realtime.Ringer
 	logger          *slog.Logger
 	sendMaxAttempts int
+	botEnabled      bool
 	q               *db.Queries
 }
 
@@ -70,6 +75,7 @@ func New(cfg *Config) (*Service, error) {
 		ringer:          cfg.Ringer,
 		logger:          cfg.Logger,
 		sendMaxAttempts: cfg.SendMaxAttempts,
+		botEnabled:      cfg.BotEnabled,
 		q:               db.New(),
 	}
 	if s.logger == nil {

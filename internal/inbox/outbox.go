@@ -49,6 +49,10 @@ func (s *Service) MarkSent(ctx context.Context, messageID int64, waMessageID str
 		if err != nil {
 			return fmt.Errorf("error marking message %d sent: %w", messageID, err)
 		}
+		// Status webhooks that overtook this commit were kept for it (status.go).
+		if msg, err = s.applyEarlyStatuses(ctx, tx, msg); err != nil {
+			return err
+		}
 		if err := realtime.Append(ctx, tx, realtime.KindMessageStatus, msg.ConversationID, MessageEvent(&msg)); err != nil {
 			return err
 		}

@@ -30,7 +30,8 @@ const Channel = "wainbox_events"
 
 // Append writes one event in the caller's transaction. The payload stays small (ids, statuses, a
 // short preview): clients fetch full objects over REST, so an event row costs little to write in
-// the hot path and to replay.
+// the hot path and to replay. An event with conversationID 0 belongs to no conversation and is
+// delivered to every connected user, so it must carry nothing private.
 func Append(ctx context.Context, dbtx db.DBTX, kind string, conversationID int64, payload any) error {
 	b, err := json.Marshal(payload)
 	if err != nil {
@@ -89,8 +90,12 @@ func (d *Doorbell) Start() {
 			case <-d.ring:
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			// A lost doorbell only delays delivery until the listeners' safety poll.
-			if _, err := d.pool.Exec(ctx, "SELECT pg_notify($1, '')", Channel); err != nil {
+			// The payload is the next transaction id not yet assigned (the xmax of this statement's
+			// snapshot): every event committed before this ring has a smaller xid, so a listener
+			// whose horizon has reached it has read them all, and one whose horizon has not knows
+			// it must read again soon (docs/realtime.md). A lost doorbell only delays delivery
+			// until the listeners' safety poll.
+			if _, err := d.pool.Exec(ctx, "SELECT pg_notify($1, pg_snapshot_xmax(pg_current_snapshot())::text)", Channel); err != nil {
 				d.logger.Warn("doorbell notify failed", "error", err)
 			}
 			cancel()

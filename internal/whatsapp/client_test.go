@@ -262,6 +262,8 @@ func TestClientTimeoutIsRetried(t *testing.T) {
 	t.Parallel()
 
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The server notices a client hanging up only once the body has been read.
+		_, _ = io.Copy(io.Discard, r.Body)
 		<-r.Context().Done() // hang until the client gives up
 	}))
 	t.Cleanup(srv.Close)
@@ -283,6 +285,7 @@ func TestClientContextErrorsAreRetried(t *testing.T) {
 	t.Parallel()
 
 	client := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
 		<-r.Context().Done()
 	})
 

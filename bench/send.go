@@ -1,0 +1,246 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/wainbox/wainbox/internal/app"
+	"github.com/wainbox/wainbox/internal/auth"
+	"github.com/wainbox/wainbox/internal/inbox"
+)
+
+const twoInsertSetup = `
+CREATE TABLE bench_a (id bigserial PRIMARY KEY, body text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE bench_b (id bigserial PRIMARY KEY, ref bigint NOT NULL, created_at timestamptz NOT NULL DEFAULT now());`
+
+const twoInsertScript = `BEGIN;
+INSERT INTO bench_a (body) VALUES ('hello from pgbench');
+INSERT INTO bench_b (ref) VALUES (1);
+END;
+`
+
+// benchSend measures the send API (issue 2): throughput and latency at 8 and 32 clients next to
+// the same outbox transaction called directly in Go and pgbench's two-INSERT ceiling, then the
+// end-to-end latency from POST to the simulator receiving the send, at half the measured rate.
+func benchSend(ctx context.Context, e *Env) ([]Row, error) {
+	clients := []int{8, 32}
+	pg, err := pgbenchTPS(ctx, e, twoInsertSetup, twoInsertScript, clients...)
+	if err != nil {
+		return nil, err
+	}
+
+	a, stop, err := instance(ctx, e, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+
+	admin, err := a.Users.Create(ctx, auth.NewUser{Email: "bench@example.com", Name: "Bench", Role: auth.RoleAdmin, Password: "bench password"})
+	if err != nil {
+		return nil, err
+	}
+	token, err := login(a.BaseURL(), "bench@example.com", "bench password")
+	if err != nil {
+		return nil, err
+	}
+	// One conversation per client: sends to one conversation serialize on its row (that is how
+	// their order is kept), and a support team's load spreads over many conversations.
+	convs := make([]int64, 32)
+	for i := range convs {
+		row, _, _, err := a.Inbox.StartConversation(ctx, fmt.Sprintf("1555000%04d", i), inbox.SendInput{
+			ClientID: uuid.New(), Type: "text", Text: "hello", SenderUserID: admin.ID,
+		})
+		if err != nil {
+			return nil, err
+		}
+		convs[i] = row.Conversation.ID
+	}
+
+	// The throughput phases measure the write path alone: the send queue is paused so the workers'
+	// calls to the simulator do not share the two cores with it.
+	if err := a.River().QueuePause(ctx, inbox.QueueSend, nil); err != nil {
+		return nil, err
+	}
+
+	var rows []Row
+	apiMax := 0.0
+	for _, c := range clients {
+		goRate, goLat := load(e.Duration, c, func(i, n int) error {
+			_, _, err := a.Inbox.Send(ctx, inbox.SendInput{
+				ConversationID: convs[i], ClientID: uuid.New(), Type: "text", Text: "benchmark message", SenderUserID: admin.ID,
+			})
+			return err
+		})
+		httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c, MaxConnsPerHost: c}}
+		apiRate, apiLat := load(e.Duration, c, func(i, n int) error {
+			_, err := postMessage(httpc, a.BaseURL(), token, convs[i], uuid.NewString())
+			return err
+		})
+		apiMax = max(apiMax, apiRate)
+		rows = append(rows,
+			Row{"send", fmt.Sprintf("Go outbox tx, %d writers", c), fmt.Sprintf("%.0f tx/s (p50 %s, p99 %s)", goRate, ms(goLat.percentile(0.5)), ms(goLat.percentile(0.99))),
+				fmt.Sprintf("pgbench 2 INSERTs: %.0f tx/s", pg[c]), ratio(goRate, pg[c]) + " of pgbench", ""},
+			Row{"send", fmt.Sprintf("POST /messages, %d clients", c), fmt.Sprintf("%.0f req/s (p50 %s, p99 %s)", apiRate, ms(apiLat.percentile(0.5)), ms(apiLat.percentile(0.99))),
+				fmt.Sprintf("Go outbox tx: %.0f tx/s", goRate), ratio(apiRate, goRate) + " of Go, " + ratio(apiRate, pg[c]) + " of pgbench", ">= 80% of Go"},
+		)
+	}
+
+	// End to end at half the best API rate: drop the backlog, resume the workers, and time each
+	// message from its POST to the simulator receiving it.
+	if _, err := a.Pool().Exec(ctx, "DELETE FROM river_job WHERE state = 'available' AND queue = $1", inbox.QueueSend); err != nil {
+		return nil, err
+	}
+	if err := a.River().QueueResume(ctx, inbox.QueueSend, nil); err != nil {
+		return nil, err
+	}
+	rate := apiMax / 2
+	e2e, sent, err := endToEnd(ctx, a, token, convs, rate, e.Duration)
+	if err != nil {
+		return rows, err
+	}
+	rows = append(rows, Row{"send", fmt.Sprintf("POST -> simulator received, %.0f msg/s fixed", rate),
+		fmt.Sprintf("p50 %s, p99 %s (%d messages)", ms(e2e.percentile(0.5)), ms(e2e.percentile(0.99)), sent), "", "", "p99 < 50 ms"})
+	return rows, nil
+}
+
+// load runs fn from c goroutines for d and returns the completed calls per second and their
+// latencies. Goroutine i of n always passes i, so each can own a conversation.
+func load(d time.Duration, c int, fn func(i, n int) error) (float64, latencies) {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		all  latencies
+		errs atomic.Int64
+	)
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	for i := range c {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var local latencies
+			for time.Now().Before(deadline) {
+				t := time.Now()
+				if err := fn(i, c); err != nil {
+					errs.Add(1)
+					continue
+				}
+				local = append(local, time.Since(t))
+			}
+			mu.Lock()
+			all = append(all, local...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if n := errs.Load(); n > 0 {
+		fmt.Printf("warning: %d calls failed\n", n)
+	}
+	return perSec(len(all), time.Since(start)), all
+}
+
+func postMessage(c *http.Client, base, token string, conv int64, clientID string) (int64, error) {
+	body, _ := json.Marshal(map[string]any{"client_id": clientID, "type": "text", "text": map[string]string{"body": "benchmark message"}})
+	req, err := http.NewRequest("POST", fmt.Sprintf("%s/api/conversations/%d/messages", base, conv), bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusAccepted {
+		return 0, fmt.Errorf("status %d: %s", resp.StatusCode, b)
+	}
+	var m struct {
+		ID int64 `json:"id"`
+	}
+	err = json.Unmarshal(b, &m)
+	return m.ID, err
+}
+
+func login(base, email, password string) (string, error) {
+	body, _ := json.Marshal(map[string]string{"email": email, "password": password})
+	resp, err := http.Post(base+"/api/auth/login", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.AccessToken == "" {
+		return "", fmt.Errorf("login failed: %d %v", resp.StatusCode, err)
+	}
+	return out.AccessToken, nil
+}
+
+// endToEnd posts messages at a fixed rate and measures POST start -> simulator receipt.
+func endToEnd(ctx context.Context, a *app.App, token string, convs []int64, rate float64, d time.Duration) (latencies, int, error) {
+	sim := a.Simulator()
+	sim.ResetSends()
+	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	var (
+		mu      sync.Mutex
+		started = map[string]time.Time{}
+		wg      sync.WaitGroup
+		errs    atomic.Int64
+	)
+	interval := time.Duration(float64(time.Second) / rate)
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	deadline := time.Now().Add(d)
+	i := 0
+	for now := range tick.C {
+		if now.After(deadline) {
+			break
+		}
+		conv := convs[i%len(convs)]
+		i++
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.Now()
+			id, err := postMessage(httpc, a.BaseURL(), token, conv, uuid.NewString())
+			if err != nil {
+				errs.Add(1)
+				return
+			}
+			mu.Lock()
+			started[strconv.FormatInt(id, 10)] = t
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	want := len(started)
+	waitCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	sends, err := sim.WaitForSends(waitCtx, want)
+	if err != nil {
+		return nil, 0, fmt.Errorf("simulator received %d of %d sends: %w", len(sim.Sends()), want, err)
+	}
+	var lat latencies
+	for _, s := range sends {
+		if t, ok := started[s.BizOpaqueCallbackData]; ok {
+			lat = append(lat, s.At.Sub(t))
+		}
+	}
+	if n := errs.Load(); n > 0 {
+		return lat, want, fmt.Errorf("%d posts failed", n)
+	}
+	return lat, want, nil
+}

@@ -1,0 +1,123 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/wainbox/wainbox/internal/database"
+	"github.com/wainbox/wainbox/internal/inbox"
+	"github.com/wainbox/wainbox/internal/webhook"
+)
+
+// ProcessWebhookWorker works process_webhook jobs: it applies one stored webhook (messages,
+// statuses, errors) and completes its job in the same transaction, so a webhook is applied exactly
+// when its job is done. Any failure rolls all of it back and River retries.
+type ProcessWebhookWorker struct {
+	river.WorkerDefaults[webhook.ProcessWebhookArgs]
+	pool      *pgxpool.Pool
+	inbox     *inbox.Service
+	processor *webhook.Processor
+	logger    *slog.Logger
+}
+
+// NewProcessWebhookWorker returns a process_webhook worker writing through in.
+func NewProcessWebhookWorker(pool *pgxpool.Pool, in *inbox.Service, logger *slog.Logger) (*ProcessWebhookWorker, error) {
+	if pool == nil {
+		return nil, errors.New("jobs: a pool is required")
+	}
+	p, err := webhook.NewProcessor(in)
+	if err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &ProcessWebhookWorker{pool: pool, inbox: in, processor: p, logger: logger}, nil
+}
+
+// Timeout leaves room for Meta's largest batches (a thousand statuses take a few hundred
+// milliseconds) on a slow database.
+func (w *ProcessWebhookWorker) Timeout(*river.Job[webhook.ProcessWebhookArgs]) time.Duration {
+	return 2 * time.Minute
+}
+
+// Work applies the webhook and completes the job in one transaction, then rings the doorbell and
+// logs what happened.
+func (w *ProcessWebhookWorker) Work(ctx context.Context, job *river.Job[webhook.ProcessWebhookArgs]) error {
+	var res *webhook.Result
+	err := database.InTx(ctx, w.pool, func(tx pgx.Tx) error {
+		var err error
+		if res, err = w.processor.Process(ctx, tx, job.Args.EventID); err != nil {
+			return err
+		}
+		_, err = river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("error processing webhook %d: %w", job.Args.EventID, err)
+	}
+	if res.Changed() {
+		w.inbox.Ring()
+	}
+	w.report(ctx, job, res)
+	return nil
+}
+
+// report logs a processed webhook: one line per stored message (ids only, never the text), per
+// status that failed a message or was ignored, per message error and per recorded problem.
+func (w *ProcessWebhookWorker) report(ctx context.Context, job *river.Job[webhook.ProcessWebhookArgs], res *webhook.Result) {
+	log := w.logger.With("webhook_event_id", res.EventID, "job_id", job.ID)
+	switch {
+	case res.Missing:
+		log.WarnContext(ctx, "webhook to process does not exist; nothing done")
+		return
+	case res.AlreadyProcessed:
+		log.InfoContext(ctx, "webhook was processed before; nothing done")
+		return
+	}
+	for _, r := range res.Received {
+		log.InfoContext(ctx, "inbound message stored",
+			"message_id", r.Message.ID, "conversation_id", r.Message.ConversationID, "type", r.Message.Type,
+			"conversation_status", r.Conversation.Status, "conversation_created", r.ConversationCreated,
+			"bot_reply_queued", r.BotReplyQueued)
+	}
+	for _, e := range res.MessageErrors {
+		log.WarnContext(ctx, "inbound message carries an error from Meta",
+			"message_id", e.MessageID, "conversation_id", e.ConversationID, "error_code", e.Code, "error_title", e.Title)
+	}
+	applied := 0
+	for _, s := range res.Statuses {
+		r, u := s.Result, s.Update
+		switch r.Outcome {
+		case inbox.StatusApplied:
+			applied++
+			if u.Status == inbox.StatusFailed {
+				log.WarnContext(ctx, "message failed at Meta", "message_id", r.Message.ID, "conversation_id", r.Message.ConversationID,
+					"error_code", u.ErrorCode, "error_title", u.ErrorTitle)
+			} else {
+				log.DebugContext(ctx, "message status applied", "message_id", r.Message.ID, "conversation_id", r.Message.ConversationID,
+					"status", r.Message.Status)
+			}
+		case inbox.StatusIgnored:
+			log.InfoContext(ctx, "message status ignored", "message_id", r.Message.ID, "conversation_id", r.Message.ConversationID,
+				"status", u.Status, "message_status", r.Message.Status, "reason", r.Reason)
+		case inbox.StatusKept:
+			log.InfoContext(ctx, "status for a message not recorded yet kept for later", "wa_message_id", u.WaMessageID,
+				"status", u.Status, "message_id", u.MessageID)
+		}
+	}
+	for _, p := range res.Problems {
+		log.WarnContext(ctx, "webhook content recorded, not applied", "kind", p.Kind, "phone_number_id", p.PhoneNumberID,
+			"error_code", p.Code, "title", p.Title, "details", p.Details)
+	}
+	log.DebugContext(ctx, "webhook processed", "messages", len(res.Received), "duplicates", res.Duplicates,
+		"statuses", len(res.Statuses), "statuses_applied", applied, "problems", len(res.Problems))
+}

@@ -1,0 +1,304 @@
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wainbox/wainbox/internal/auth"
+)
+
+// Position is a place in the event log. The log's order is the order of the transaction ids that
+// wrote the events, then of their ids: readers see only events whose writer has finished, and a
+// transaction that finishes later can only add events after every position already read
+// (docs/realtime.md explains why, and what order that is).
+type Position struct {
+	Xid uint64
+	ID  int64
+}
+
+// After reports whether p comes after q in the log.
+func (p Position) After(q Position) bool {
+	return p.Xid > q.Xid || (p.Xid == q.Xid && p.ID > q.ID)
+}
+
+// Event is one event of the log with what delivery needs: the conversation's assignee at the time
+// it was read, so permissions are decided at delivery, and the message clients receive, encoded
+// once for every socket.
+type Event struct {
+	Position
+	Kind           string
+	ConversationID *int64
+	AssigneeID     *int64
+	Payload        json.RawMessage
+	CreatedAt      time.Time
+	wire           []byte
+}
+
+// eventMessage is the server → client event message.
+type eventMessage struct {
+	Type           string          `json:"type"`
+	ID             int64           `json:"id"`
+	Kind           string          `json:"kind"`
+	ConversationID *int64          `json:"conversation_id"`
+	Data           json.RawMessage `json:"data"`
+	CreatedAt      time.Time       `json:"created_at"`
+}
+
+func (e *Event) encode() []byte {
+	if e.wire == nil {
+		data := e.Payload
+		if len(data) == 0 {
+			data = json.RawMessage("{}")
+		}
+		b, err := json.Marshal(eventMessage{
+			Type: "event", ID: e.ID, Kind: e.Kind, ConversationID: e.ConversationID, Data: data, CreatedAt: e.CreatedAt.UTC(),
+		})
+		if err != nil {
+			// The payload came out of a jsonb column, so it is valid JSON; keep the event
+			// (clients refetch by REST) rather than silently skip a position.
+			b, _ = json.Marshal(eventMessage{
+				Type: "event", ID: e.ID, Kind: e.Kind, ConversationID: e.ConversationID, Data: json.RawMessage("{}"), CreatedAt: e.CreatedAt.UTC(),
+			})
+		}
+		e.wire = b
+	}
+	return e.wire
+}
+
+// visibleTo reports whether p may receive e. Events of a conversation follow the one permission
+// rule of auth.CanSeeConversation with the conversation's current assignee; events of no
+// conversation go to every authenticated user.
+func (e *Event) visibleTo(p *auth.Principal) bool {
+	if p == nil {
+		return false
+	}
+	if e.ConversationID == nil {
+		return true
+	}
+	return auth.CanSeeConversation(p, e.AssigneeID)
+}
+
+// Hub hands the events the listener reads to the clients connected to this instance. Dispatch
+// never blocks on a client: each has a bounded queue that its socket's writer drains, and a client
+// whose queue overflows is marked for disconnection (it resumes from its cursor after
+// reconnecting) instead of stalling the others or growing without bound.
+type Hub struct {
+	metrics        *Metrics
+	queueSize      int
+	cursorInterval time.Duration
+
+	started chan struct{}
+
+	mu      sync.Mutex
+	clients map[*client]struct{}
+	pos     Position
+	init    bool
+}
+
+func newHub(m *Metrics, queueSize int, cursorInterval time.Duration) *Hub {
+	return &Hub{
+		metrics:        m,
+		queueSize:      queueSize,
+		cursorInterval: cursorInterval,
+		started:        make(chan struct{}),
+		clients:        make(map[*client]struct{}),
+	}
+}
+
+// start sets the position the hub starts from; the listener calls it once, when it first knows
+// where the log ends.
+func (h *Hub) start(pos Position) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.init {
+		return
+	}
+	h.pos, h.init = pos, true
+	close(h.started)
+}
+
+// Position returns the position of the last event dispatched.
+func (h *Hub) Position() Position {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.pos
+}
+
+// Clients returns the number of subscribed clients.
+func (h *Hub) Clients() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.clients)
+}
+
+// subscribe adds c and returns the hub's position: c receives every event dispatched after it
+// that comes after from (when from is later than the hub, as for a client coming from an instance
+// whose listener is ahead). Events up to the returned position are the caller's to replay.
+func (h *Hub) subscribe(ctx context.Context, c *client, from *Position) (Position, error) {
+	select {
+	case <-h.started:
+	case <-ctx.Done():
+		return Position{}, ctx.Err()
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c.mu.Lock()
+	c.skip = h.pos
+	if from != nil && from.After(h.pos) {
+		c.skip = *from
+	}
+	c.lastPosAt = time.Now()
+	c.mu.Unlock()
+	h.clients[c] = struct{}{}
+	return h.pos, nil
+}
+
+func (h *Hub) unsubscribe(c *client) {
+	h.mu.Lock()
+	delete(h.clients, c)
+	h.mu.Unlock()
+}
+
+// dispatch queues events (in log order, after the hub's position) to every client allowed to see
+// them. It runs on the listener's goroutine only.
+func (h *Hub) dispatch(events []*Event) {
+	if len(events) == 0 {
+		return
+	}
+	for _, ev := range events {
+		ev.encode()
+	}
+	last := events[len(events)-1].Position
+	b := batch{events: events, last: last, now: time.Now(), cursorInterval: h.cursorInterval, metrics: h.metrics}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.clients {
+		c.deliver(&b)
+	}
+	h.pos = last
+}
+
+// batch is one dispatch: what every client's deliver needs, and the cursor message encoded once
+// for the clients that get one.
+type batch struct {
+	events         []*Event
+	last           Position
+	now            time.Time
+	cursorInterval time.Duration
+	metrics        *Metrics
+	cursor         []byte
+}
+
+func (b *batch) cursorMessage() []byte {
+	if b.cursor == nil {
+		b.cursor = mustJSON(positionMessage{Type: "cursor", ID: b.last.ID})
+	}
+	return b.cursor
+}
+
+// outMsg is one encoded message in a client's queue.
+type outMsg struct {
+	data  []byte
+	event bool
+}
+
+// client is the hub's side of one subscribed socket.
+type client struct {
+	principal atomic.Pointer[auth.Principal]
+	// wake has room for one signal: the writer drains everything queued when it wakes.
+	wake chan struct{}
+	max  int
+
+	mu         sync.Mutex
+	queue      []outMsg
+	skip       Position // events at or before it are not queued (replayed or seen elsewhere)
+	lastPosAt  time.Time
+	overflowed bool
+	dropped    int
+}
+
+func newClient(queueSize int) *client {
+	return &client{wake: make(chan struct{}, 1), max: queueSize}
+}
+
+func (c *client) deliver(b *batch) {
+	p := c.principal.Load()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.overflowed || !b.last.After(c.skip) {
+		return
+	}
+	queued := false
+	for _, ev := range b.events {
+		if !ev.After(c.skip) || !ev.visibleTo(p) {
+			continue
+		}
+		if !c.push(outMsg{data: ev.wire, event: true}, b.metrics) {
+			return
+		}
+		queued = true
+	}
+	// A client that sees few of the events still moves its resume point forward now and then,
+	// so a reconnect after a quiet hour does not fall beyond the replay bound.
+	if !queued && b.now.Sub(c.lastPosAt) >= b.cursorInterval {
+		if !c.push(outMsg{data: b.cursorMessage()}, b.metrics) {
+			return
+		}
+		queued = true
+	}
+	if queued {
+		c.lastPosAt = b.now
+		c.signal()
+	}
+}
+
+// push appends m, or on overflow discards the queue, marks the client for disconnection and
+// returns false. c.mu is held.
+func (c *client) push(m outMsg, metrics *Metrics) bool {
+	if len(c.queue) < c.max {
+		c.queue = append(c.queue, m)
+		return true
+	}
+	n := 0
+	for _, q := range c.queue {
+		if q.event {
+			n++
+		}
+	}
+	if m.event {
+		n++
+	}
+	c.dropped += n
+	c.queue, c.overflowed = nil, true
+	metrics.EventsDropped.Add(float64(n))
+	metrics.SlowConsumers.Inc()
+	c.signal()
+	return false
+}
+
+func (c *client) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take empties the queue for the writer and says whether the client overflowed.
+func (c *client) take() ([]outMsg, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	q := c.queue
+	c.queue = nil
+	return q, c.overflowed
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only the package's own message structs are encoded here
+	}
+	return b
+}

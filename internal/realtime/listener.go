@@ -1,0 +1,320 @@
+package realtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/wainbox/wainbox/db"
+)
+
+// listener reads the event log on one dedicated connection (never one of the pool's: LISTEN needs
+// a session of its own, which a transaction-pooling proxy does not give) and hands new events to
+// the hub. It LISTENs first and reads second, so a doorbell rung between the two is not lost; it
+// reads again on every doorbell and on a safety poll that covers a doorbell lost in a crash; and
+// when the connection drops it reconnects with backoff and catches up from its position.
+type listener struct {
+	connConfig   *pgx.ConnConfig
+	hub          *Hub
+	logger       *slog.Logger
+	metrics      *Metrics
+	pollInterval time.Duration
+	batchSize    int
+	q            *db.Queries
+
+	pos Position // owned by the run goroutine
+
+	mu       sync.Mutex
+	state    string // "starting", "connected", "disconnected"
+	since    time.Time
+	lastErr  error
+	lastRead time.Time
+	pid      uint32
+	done     chan struct{}
+	running  bool
+}
+
+const (
+	listenerStarting     = "starting"
+	listenerConnected    = "connected"
+	listenerDisconnected = "disconnected"
+)
+
+func newListener(cfg *pgx.ConnConfig, hub *Hub, logger *slog.Logger, m *Metrics, pollInterval time.Duration, batchSize int) *listener {
+	return &listener{
+		connConfig:   cfg,
+		hub:          hub,
+		logger:       logger,
+		metrics:      m,
+		pollInterval: pollInterval,
+		batchSize:    batchSize,
+		q:            db.New(),
+		state:        listenerStarting,
+		since:        time.Now(),
+		done:         make(chan struct{}),
+	}
+}
+
+func (l *listener) start(ctx context.Context) {
+	l.mu.Lock()
+	l.running = true
+	l.mu.Unlock()
+	go l.run(ctx)
+}
+
+// wait blocks until a started listener has stopped.
+func (l *listener) wait() {
+	l.mu.Lock()
+	running := l.running
+	l.mu.Unlock()
+	if running {
+		<-l.done
+	}
+}
+
+func (l *listener) run(ctx context.Context) {
+	defer close(l.done)
+	const minBackoff, maxBackoff = 100 * time.Millisecond, 10 * time.Second
+	backoff := minBackoff
+	for {
+		connected, err := l.session(ctx)
+		if ctx.Err() != nil {
+			l.setState(listenerDisconnected, ctx.Err(), 0)
+			return
+		}
+		if connected {
+			backoff = minBackoff
+		}
+		l.setState(listenerDisconnected, err, 0)
+		l.metrics.ListenerReconnect.Inc()
+		// Jitter keeps the instances of a cluster from reconnecting in step after a failover.
+		delay := backoff/2 + rand.N(backoff/2+1)
+		l.logger.Warn("realtime listener lost its database connection; reconnecting",
+			"error", err, "retry_in", delay.Round(time.Millisecond), "position_xid", l.pos.Xid, "position_id", l.pos.ID)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		backoff = min(backoff*2, maxBackoff)
+	}
+}
+
+// session runs one connection until it fails; connected says whether it got as far as LISTEN.
+func (l *listener) session(ctx context.Context) (connected bool, err error) {
+	conn, err := pgx.ConnectConfig(ctx, l.connConfig)
+	if err != nil {
+		return false, fmt.Errorf("error connecting listener: %w", err)
+	}
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = conn.Close(closeCtx)
+		cancel()
+	}()
+	if _, err := conn.Exec(ctx, "LISTEN "+Channel); err != nil {
+		return false, fmt.Errorf("error listening on %s: %w", Channel, err)
+	}
+	select {
+	case <-l.hub.started:
+	default:
+		// The first connection starts at the end of the log; later ones catch up from l.pos.
+		head, err := l.head(ctx, conn)
+		if err != nil {
+			return false, err
+		}
+		l.pos = head
+		l.hub.start(head)
+	}
+	connected = true
+	l.setState(listenerConnected, nil, conn.PgConn().PID())
+	l.markRead()
+	l.logger.Info("realtime listener connected", "position_xid", l.pos.Xid, "position_id", l.pos.ID)
+
+	// target is the highest doorbell payload heard: the xid every rung event is below. While the
+	// horizon has not reached it, some rung event may still be held back by an older running
+	// transaction, so the listener reads again soon instead of waiting for the safety poll.
+	var target uint64
+	var repoll time.Duration
+	for {
+		horizon, err := l.catchUp(ctx, conn)
+		if err != nil {
+			return connected, err
+		}
+		l.markRead()
+
+		wait := l.pollInterval
+		if target > horizon {
+			repoll = min(max(2*repoll, 2*time.Millisecond), 100*time.Millisecond)
+			wait = min(repoll, wait)
+		} else {
+			repoll = 0
+		}
+		heard, err := l.waitDoorbell(ctx, conn, wait)
+		if err != nil {
+			return connected, err
+		}
+		target = max(target, heard)
+	}
+}
+
+// head is where a listener that starts now begins: the last event below the horizon.
+func (l *listener) head(ctx context.Context, conn *pgx.Conn) (Position, error) {
+	qctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	horizon, err := l.q.EventHorizon(qctx, conn)
+	if err != nil {
+		return Position{}, fmt.Errorf("error reading event horizon: %w", err)
+	}
+	row, err := l.q.EventHead(qctx, conn, horizon)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Position{}, nil
+	}
+	if err != nil {
+		return Position{}, fmt.Errorf("error reading event head: %w", err)
+	}
+	return Position{Xid: row.Xid.Uint64, ID: row.ID}, nil
+}
+
+// catchUp reads and dispatches every final event after l.pos and returns the horizon of its last
+// read.
+func (l *listener) catchUp(ctx context.Context, conn *pgx.Conn) (uint64, error) {
+	qctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	for {
+		events, horizon, err := readAfter(qctx, l.q, conn, l.pos, l.batchSize)
+		if err != nil {
+			return 0, err
+		}
+		if len(events) > 0 {
+			now := time.Now()
+			for _, ev := range events {
+				l.metrics.DispatchDelay.Observe(now.Sub(ev.CreatedAt).Seconds())
+			}
+			l.metrics.EventsRead.Add(float64(len(events)))
+			l.hub.dispatch(events)
+			l.pos = events[len(events)-1].Position
+		}
+		if len(events) < l.batchSize {
+			return horizon, nil
+		}
+	}
+}
+
+// readAfter reads up to limit final events after pos, and the horizon they were read below. The
+// horizon is taken by its own statement before the read: every transaction below it had finished
+// before the read's snapshot was taken, so all of their rows are visible to the read.
+func readAfter(ctx context.Context, q *db.Queries, dbtx db.DBTX, pos Position, limit int) ([]*Event, uint64, error) {
+	h, err := q.EventHorizon(ctx, dbtx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("error reading event horizon: %w", err)
+	}
+	horizon := h.Uint64
+	if horizon <= pos.Xid {
+		// Rows after pos have xid >= pos.Xid: none is final yet.
+		return nil, horizon, nil
+	}
+	rows, err := q.EventListAfter(ctx, dbtx, db.EventListAfterParams{
+		AfterXid: xid8(pos.Xid), AfterID: pos.ID, Horizon: h, RowLimit: int32(limit),
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("error reading events: %w", err)
+	}
+	events := make([]*Event, len(rows))
+	for i, r := range rows {
+		events[i] = &Event{
+			Position: Position{Xid: r.Xid.Uint64, ID: r.ID}, Kind: r.Kind, ConversationID: r.ConversationID,
+			AssigneeID: r.AssigneeID, Payload: r.Payload, CreatedAt: r.CreatedAt,
+		}
+	}
+	return events, horizon, nil
+}
+
+// waitDoorbell waits up to d for a doorbell and returns the highest payload among the doorbells
+// received (0 for none or an unreadable one). A timeout is the safety poll, not an error.
+func (l *listener) waitDoorbell(ctx context.Context, conn *pgx.Conn, d time.Duration) (uint64, error) {
+	wctx, cancel := context.WithTimeout(ctx, d)
+	n, err := conn.WaitForNotification(wctx)
+	cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		if errors.Is(err, context.DeadlineExceeded) && !conn.IsClosed() {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("error waiting for doorbell: %w", err)
+	}
+	heard := doorbellXid(n.Payload)
+	// Doorbells that arrived meanwhile are already buffered: take them all now, without waiting,
+	// so a burst costs one read.
+	done, stop := context.WithCancel(ctx)
+	stop()
+	for {
+		n, err := conn.WaitForNotification(done)
+		if err != nil || n == nil {
+			break
+		}
+		heard = max(heard, doorbellXid(n.Payload))
+	}
+	return heard, nil
+}
+
+func doorbellXid(payload string) uint64 {
+	x, err := strconv.ParseUint(payload, 10, 64)
+	if err != nil {
+		return 0
+	}
+	return x
+}
+
+func xid8(x uint64) pgtype.Uint64 { return pgtype.Uint64{Uint64: x, Valid: true} }
+
+func (l *listener) setState(state string, err error, pid uint32) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.state != state {
+		l.since = time.Now()
+	}
+	l.state, l.lastErr, l.pid = state, err, pid
+	if state == listenerConnected {
+		l.metrics.ListenerConnected.Set(1)
+	} else {
+		l.metrics.ListenerConnected.Set(0)
+	}
+}
+
+func (l *listener) markRead() {
+	l.mu.Lock()
+	l.lastRead = time.Now()
+	l.mu.Unlock()
+}
+
+// ready reports whether the listener is connected and reading; /readyz shows its error.
+func (l *listener) ready() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case l.state == listenerStarting:
+		return errors.New("realtime listener not connected yet")
+	case l.state == listenerDisconnected:
+		return fmt.Errorf("realtime listener disconnected since %s: %v", l.since.UTC().Format(time.RFC3339), l.lastErr)
+	case time.Since(l.lastRead) > 3*l.pollInterval+15*time.Second:
+		return fmt.Errorf("realtime listener has not read since %s", l.lastRead.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// backendPID is the listener connection's server process id, 0 when disconnected.
+func (l *listener) backendPID() uint32 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.pid
+}

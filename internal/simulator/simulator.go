@@ -1,0 +1,304 @@
+// Package simulator fakes the outside world of wainbox for development, tests and
+// benchmarks: Meta's Graph API (sends, with fault injection and status webhooks),
+// a customer's phone (signed inbound webhooks) and Gemini. Everything goes over
+// real HTTP so that the code under test is the code that runs in production.
+package simulator
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Defaults are Meta's sample values, the same as in the shared webhook fixtures.
+const (
+	DefaultPhoneNumberID      = "106540352242922"
+	DefaultDisplayPhoneNumber = "15550783881"
+	DefaultBusinessAccountID  = "102290129340398"
+	DefaultStatusDelay        = 20 * time.Millisecond
+
+	// maxBodyBytes bounds every request body the simulator reads.
+	maxBodyBytes = 1 << 20
+)
+
+// Config configures a Simulator.
+type Config struct {
+	// AccessToken is the bearer token the fake Graph API expects; "" accepts any
+	// non-empty bearer token.
+	AccessToken string
+	// AppSecret signs the webhooks the simulator posts (X-Hub-Signature-256).
+	// It is required when WebhookURL is set, as Meta always signs.
+	AppSecret string
+	// WebhookURL is where status and inbound webhooks are POSTed; "" posts nothing.
+	WebhookURL string
+	// PhoneNumberID is the business number's id; sends to any other id are refused
+	// as Meta does. Default DefaultPhoneNumberID.
+	PhoneNumberID string
+	// DisplayPhoneNumber default DefaultDisplayPhoneNumber.
+	DisplayPhoneNumber string
+	// BusinessAccountID is the entry id of every webhook; default DefaultBusinessAccountID.
+	BusinessAccountID string
+	// AutoStatuses posts sent, delivered and read status webhooks after each
+	// accepted send, each StatusDelay after the previous one.
+	AutoStatuses bool
+	// StatusDelay default DefaultStatusDelay.
+	StatusDelay time.Duration
+	// HTTPClient posts the webhooks; default a client with a 10 s timeout.
+	HTTPClient *http.Client
+	// Logger defaults to a logger that discards everything.
+	Logger *slog.Logger
+}
+
+// Send is one request received by the fake messages endpoint, accepted or refused.
+// A mark-as-read request is recorded with Type "read" and ReadMessageID set.
+type Send struct {
+	At                    time.Time `json:"at"`
+	PhoneNumberID         string    `json:"phone_number_id"`
+	To                    string    `json:"to,omitempty"`
+	Type                  string    `json:"type,omitempty"`
+	Body                  string    `json:"body,omitempty"`
+	BizOpaqueCallbackData string    `json:"biz_opaque_callback_data,omitempty"`
+	ReadMessageID         string    `json:"read_message_id,omitempty"`
+	// WAMessageID is the wamid given to an accepted send; empty when refused.
+	WAMessageID string `json:"wa_message_id,omitempty"`
+	// ErrorCode is the Meta code answered, or 500 for a plain HTTP 500.
+	ErrorCode int `json:"error_code,omitempty"`
+	// Fault names the injected fault that decided the answer, if any:
+	// "fail_next", "error_rate", "timeout" or "client_gone" (the client hung up
+	// during injected latency).
+	Fault string `json:"fault,omitempty"`
+	// Raw is the request body as received.
+	Raw []byte `json:"raw"`
+}
+
+// Simulator is the fake Meta + phone + Gemini. Create it with New, serve
+// Handler(), and Close it to stop its background webhook posting.
+type Simulator struct {
+	accessToken        string
+	appSecret          []byte
+	webhookURL         string
+	phoneNumberID      string
+	displayPhoneNumber string
+	businessAccountID  string
+	autoStatuses       bool
+	statusDelay        time.Duration
+	httpClient         *http.Client
+	logger             *slog.Logger
+	handler            http.Handler
+
+	// ctx is cancelled by Close, stopping background posts and hanging requests.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu             sync.Mutex
+	closed         bool
+	faults         Faults
+	sends          []Send
+	sendsChanged   chan struct{} // closed and replaced on every recorded send
+	geminiRequests []GeminiRequest
+}
+
+// New checks the configuration, fills defaults and returns a Simulator.
+func New(cfg *Config) (*Simulator, error) {
+	if cfg == nil {
+		return nil, errors.New("simulator config is nil")
+	}
+	s := &Simulator{
+		accessToken:        cfg.AccessToken,
+		appSecret:          []byte(cfg.AppSecret),
+		webhookURL:         cfg.WebhookURL,
+		phoneNumberID:      cmp.Or(cfg.PhoneNumberID, DefaultPhoneNumberID),
+		displayPhoneNumber: cmp.Or(cfg.DisplayPhoneNumber, DefaultDisplayPhoneNumber),
+		businessAccountID:  cmp.Or(cfg.BusinessAccountID, DefaultBusinessAccountID),
+		autoStatuses:       cfg.AutoStatuses,
+		statusDelay:        cfg.StatusDelay,
+		httpClient:         cfg.HTTPClient,
+		logger:             cfg.Logger,
+		sendsChanged:       make(chan struct{}),
+	}
+	if s.statusDelay == 0 {
+		s.statusDelay = DefaultStatusDelay
+	}
+	if s.statusDelay < 0 {
+		return nil, fmt.Errorf("invalid simulator status delay %s", s.statusDelay)
+	}
+	if s.httpClient == nil {
+		s.httpClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.webhookURL != "" {
+		u, err := url.Parse(s.webhookURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("invalid simulator webhook URL %q", s.webhookURL)
+		}
+		if len(s.appSecret) == 0 {
+			return nil, errors.New("simulator app secret is required to sign webhooks")
+		}
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.handler = s.routes()
+	return s, nil
+}
+
+// routes is the simulator's one route table.
+func (s *Simulator) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /simulator/graph/{version}/{phone_number_id}/messages", s.handleGraphMessages)
+	mux.HandleFunc("GET /simulator/faults", s.handleGetFaults)
+	mux.HandleFunc("PUT /simulator/faults", s.handlePutFaults)
+	mux.HandleFunc("GET /simulator/sends", s.handleGetSends)
+	mux.HandleFunc("DELETE /simulator/sends", s.handleDeleteSends)
+	mux.HandleFunc("POST /simulator/phone/messages", s.handlePhoneMessage)
+	mux.HandleFunc("POST /simulator/gemini/v1beta/models/{model_action}", s.handleGemini)
+	return mux
+}
+
+// Handler serves every simulator route under its full /simulator/... path, so it
+// can be mounted on the application's mux or served alone.
+func (s *Simulator) Handler() http.Handler {
+	return s.handler
+}
+
+// Close stops background status posting and releases requests hanging on an
+// injected timeout, then waits for the background goroutines to finish.
+func (s *Simulator) Close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.cancel()
+	s.wg.Wait()
+}
+
+// goBackground runs fn in a goroutine that Close waits for, unless the simulator
+// is already closed.
+func (s *Simulator) goBackground(fn func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		fn()
+	}()
+}
+
+// record stores a send and wakes every WaitForSends.
+func (s *Simulator) record(send Send) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sends = append(s.sends, send)
+	close(s.sendsChanged)
+	s.sendsChanged = make(chan struct{})
+}
+
+// Sends returns a copy of every request the messages endpoint received, in
+// arrival order.
+func (s *Simulator) Sends() []Send {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.sends)
+}
+
+// WaitForSends blocks until at least n sends were recorded and returns them, or
+// returns the context's error. Tests use it instead of sleeping.
+func (s *Simulator) WaitForSends(ctx context.Context, n int) ([]Send, error) {
+	for {
+		s.mu.Lock()
+		if len(s.sends) >= n {
+			sends := slices.Clone(s.sends)
+			s.mu.Unlock()
+			return sends, nil
+		}
+		changed := s.sendsChanged
+		s.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("error waiting for %d simulator sends: %w", n, ctx.Err())
+		}
+	}
+}
+
+// ResetSends forgets the recorded sends, for example between benchmark phases.
+func (s *Simulator) ResetSends() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sends = nil
+}
+
+func (s *Simulator) handleGetSends(w http.ResponseWriter, r *http.Request) {
+	sends := s.Sends()
+	if sends == nil {
+		sends = []Send{}
+	}
+	writeJSON(w, http.StatusOK, sends)
+}
+
+func (s *Simulator) handleDeleteSends(w http.ResponseWriter, r *http.Request) {
+	s.ResetSends()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// sleep waits d unless ctx ends first or the simulator closes; it reports false
+// when ctx ended, meaning the client is gone.
+func (s *Simulator) sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-s.ctx.Done():
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// newWAMID returns a message id in the look of Meta's: "wamid." and base64.
+func newWAMID() string {
+	return "wamid." + base64.StdEncoding.EncodeToString(randomBytes(30))
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return b
+}
+
+// apiError is the house error body of the simulator's own endpoints.
+type apiError struct {
+	Error apiErrorBody `json:"error"`
+}
+
+type apiErrorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func writeAPIError(w http.ResponseWriter, status int, code, message string) {
+	writeJSON(w, status, apiError{Error: apiErrorBody{Code: code, Message: message}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v) // the client may be gone; nothing to do about it
+}

@@ -1,0 +1,288 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/inbox"
+	"github.com/wainbox/wainbox/internal/whatsapp"
+)
+
+// Processor applies stored webhooks to the inbox.
+type Processor struct {
+	inbox *inbox.Service
+	q     *db.Queries
+}
+
+// NewProcessor returns a Processor writing through in.
+func NewProcessor(in *inbox.Service) (*Processor, error) {
+	if in == nil {
+		return nil, errors.New("webhook: an inbox is required")
+	}
+	return &Processor{inbox: in, q: db.New()}, nil
+}
+
+// Result is what one webhook did. The worker logs it after the commit, so nothing is reported that
+// a rollback undid.
+type Result struct {
+	EventID int64
+	// Missing: no webhook_events row has EventID (it was deleted); nothing was done.
+	Missing bool
+	// AlreadyProcessed: an earlier run applied the webhook; nothing was done.
+	AlreadyProcessed bool
+	// Received lists the messages stored; Duplicates counts those stored before.
+	Received   []inbox.Received
+	Duplicates int
+	// MessageErrors are the errors Meta attached to inbound messages (an unsupported type, ...),
+	// whose messages were stored.
+	MessageErrors []MessageError
+	// Statuses lists every status with what it did.
+	Statuses []StatusApplied
+	// Problems were recorded in webhook_errors.
+	Problems []Problem
+}
+
+// MessageError is an error Meta attached to a stored inbound message.
+type MessageError struct {
+	MessageID      int64
+	ConversationID int64
+	Code           int
+	Title          string
+}
+
+// StatusApplied is one status and its outcome.
+type StatusApplied struct {
+	Update inbox.StatusUpdate
+	Result inbox.StatusResult
+}
+
+// Changed reports whether the webhook wrote anything agents see, so the caller rings the doorbell.
+func (r *Result) Changed() bool {
+	if len(r.Received) > 0 {
+		return true
+	}
+	for i := range r.Statuses {
+		if r.Statuses[i].Result.Outcome == inbox.StatusApplied {
+			return true
+		}
+	}
+	return false
+}
+
+// Process applies stored webhook eventID in tx: every entry × change × message, status and error,
+// in order. What cannot be applied (an unknown number, an unreadable element, Meta's value-level
+// errors) is recorded in webhook_errors, not retried: retrying would not change it. Anything else
+// that fails returns an error, and the caller rolls the whole webhook back and retries it. The
+// webhook is marked processed in tx, and a webhook processed before is not applied again.
+func (p *Processor) Process(ctx context.Context, tx pgx.Tx, eventID int64) (*Result, error) {
+	res := &Result{EventID: eventID}
+	ev, err := p.q.WebhookEventGetForUpdate(ctx, tx, eventID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		res.Missing = true
+		return res, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("error loading webhook %d: %w", eventID, err)
+	}
+	if ev.ProcessedAt != nil {
+		res.AlreadyProcessed = true
+		return res, nil
+	}
+	batch := Parse(ev.Body)
+	res.Problems = batch.Problems
+	channels := map[string]*db.Channel{}
+	for i := range batch.Changes {
+		if err := p.applyChange(ctx, tx, res, &batch.Changes[i], channels); err != nil {
+			return nil, err
+		}
+	}
+	for i := range res.Problems {
+		if err := p.record(ctx, tx, eventID, &res.Problems[i]); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.q.WebhookEventMarkProcessed(ctx, tx, eventID); err != nil {
+		return nil, fmt.Errorf("error marking webhook %d processed: %w", eventID, err)
+	}
+	return res, nil
+}
+
+func (p *Processor) applyChange(ctx context.Context, tx pgx.Tx, res *Result, c *Change, channels map[string]*db.Channel) error {
+	ch, ok := channels[c.PhoneNumberID]
+	if !ok {
+		found, err := p.q.ChannelGetByPhoneNumberID(ctx, tx, c.PhoneNumberID)
+		switch {
+		case err == nil:
+			ch = &found
+		case !errors.Is(err, pgx.ErrNoRows):
+			return fmt.Errorf("error loading channel %s: %w", c.PhoneNumberID, err)
+		}
+		channels[c.PhoneNumberID] = ch
+	}
+	if ch == nil {
+		res.Problems = append(res.Problems, Problem{
+			Kind: ProblemUnknownNumber, PhoneNumberID: c.PhoneNumberID,
+			Title: "no channel has this phone_number_id",
+			Details: fmt.Sprintf("%d messages, %d statuses and %d errors skipped",
+				len(c.Messages), len(c.Statuses), len(c.Errors)),
+		})
+		return nil
+	}
+	for _, e := range c.Errors {
+		raw, _ := json.Marshal(e)
+		res.Problems = append(res.Problems, Problem{
+			Kind: ProblemValueError, PhoneNumberID: c.PhoneNumberID, Code: e.Code,
+			Title: e.Title, Details: errorDetails(&e), Raw: raw,
+		})
+	}
+	for i := range c.Messages {
+		if err := p.applyMessage(ctx, tx, res, ch, c, &c.Messages[i]); err != nil {
+			return err
+		}
+	}
+	for i := range c.Statuses {
+		if err := p.applyStatus(ctx, tx, res, c, &c.Statuses[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *Processor) applyMessage(ctx context.Context, tx pgx.Tx, res *Result, ch *db.Channel, c *Change, m *Message) error {
+	r, err := p.inbox.ReceiveTx(ctx, tx, &inbox.Inbound{
+		ChannelID: ch.ID,
+		Contact:   sender(c, &m.InboundMessage),
+		Message:   &m.InboundMessage,
+		Payload:   m.Raw,
+		At:        timestamp(m.Timestamp),
+	})
+	var ve *inbox.ValidationError
+	if errors.As(err, &ve) {
+		res.Problems = append(res.Problems, Problem{
+			Kind: ProblemInvalid, PhoneNumberID: c.PhoneNumberID, Title: "a message was not stored", Details: ve.Error(), Raw: m.Raw,
+		})
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if r.Duplicate {
+		res.Duplicates++
+		return nil
+	}
+	res.Received = append(res.Received, r)
+	for _, e := range m.Errors {
+		res.MessageErrors = append(res.MessageErrors, MessageError{
+			MessageID: r.Message.ID, ConversationID: r.Message.ConversationID, Code: e.Code, Title: e.Title,
+		})
+	}
+	return nil
+}
+
+func (p *Processor) applyStatus(ctx context.Context, tx pgx.Tx, res *Result, c *Change, s *Status) error {
+	u := inbox.StatusUpdate{
+		WaMessageID:    s.ID,
+		Status:         s.Status.Status,
+		At:             timestamp(s.Timestamp),
+		WebhookEventID: res.EventID,
+	}
+	if id, err := strconv.ParseInt(s.BizOpaqueCallbackData, 10, 64); err == nil && id > 0 {
+		u.MessageID = id
+	}
+	if len(s.Errors) > 0 {
+		e := &s.Errors[0]
+		u.ErrorCode, u.ErrorTitle, u.ErrorDetails = e.Code, e.Title, errorDetails(e)
+	}
+	r, err := p.inbox.ApplyStatusTx(ctx, tx, &u)
+	var ve *inbox.ValidationError
+	if errors.As(err, &ve) {
+		kind := ProblemInvalid
+		if ve.Field == "status" {
+			kind = ProblemUnknownStatus
+		}
+		res.Problems = append(res.Problems, Problem{
+			Kind: kind, PhoneNumberID: c.PhoneNumberID, Title: "a status was not applied", Details: ve.Error(), Raw: s.Raw,
+		})
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	res.Statuses = append(res.Statuses, StatusApplied{Update: u, Result: r})
+	return nil
+}
+
+func (p *Processor) record(ctx context.Context, tx pgx.Tx, eventID int64, pr *Problem) error {
+	params := db.WebhookErrorInsertParams{
+		WebhookEventID: eventID, Kind: pr.Kind, PhoneNumberID: cleanString(pr.PhoneNumberID),
+		Title: cleanString(pr.Title), Details: cleanString(pr.Details), Payload: pr.Raw,
+	}
+	if pr.Code != 0 && pr.Code >= math.MinInt32 && pr.Code <= math.MaxInt32 {
+		code := int32(pr.Code)
+		params.Code = &code
+	}
+	if err := p.q.WebhookErrorInsert(ctx, tx, params); err != nil {
+		return fmt.Errorf("error recording %s problem of webhook %d: %w", pr.Kind, eventID, err)
+	}
+	return nil
+}
+
+// sender is the customer who sent m: the contact whose wa_id is m.From, or the only contact of the
+// change (a username user's message may carry no phone number).
+func sender(c *Change, m *whatsapp.InboundMessage) inbox.InboundContact {
+	ic := inbox.InboundContact{WaID: m.From}
+	if strings.Contains(m.From, ".") {
+		// A business-scoped user id (CC.digits) where a phone number would be.
+		ic = inbox.InboundContact{UserID: m.From}
+	}
+	var match *whatsapp.Contact
+	for i := range c.Contacts {
+		ct := &c.Contacts[i]
+		if (ic.WaID != "" && ct.WaID == ic.WaID) || (ic.UserID != "" && ct.UserID == ic.UserID) {
+			match = ct
+			break
+		}
+	}
+	if match == nil && len(c.Contacts) == 1 && (c.Contacts[0].WaID == "" || ic.WaID == "") {
+		match = &c.Contacts[0]
+	}
+	if match != nil {
+		ic.ProfileName = match.Profile.Name
+		if ic.WaID == "" {
+			ic.WaID = match.WaID
+		}
+		if ic.UserID == "" {
+			ic.UserID = match.UserID
+		}
+	}
+	return ic
+}
+
+// earliestTimestamp and latestTimestamp bound the timestamps wainbox believes; Meta's are unix
+// seconds, and one outside the bounds (or unreadable) is replaced by the time of processing.
+var earliestTimestamp = time.Date(2009, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func timestamp(s string) time.Time {
+	now := time.Now()
+	t, err := whatsapp.ParseTimestamp(s)
+	if err != nil || t.Before(earliestTimestamp) || t.After(now.Add(24*time.Hour)) {
+		return now.UTC()
+	}
+	return t
+}
+
+func errorDetails(e *whatsapp.Error) string {
+	if e.ErrorData.Details != "" {
+		return e.ErrorData.Details
+	}
+	return e.Message
+}

@@ -1,0 +1,18 @@
+-- name: EarlyStatusLock :exec
+-- EarlyStatusLock serializes, per wa_message_id, the status worker's "no message has it yet, keep
+-- the status" with MarkSent's "record it, then apply what was kept": without it each could miss the
+-- other's uncommitted write and a kept status would never be applied.
+SELECT pg_advisory_xact_lock(713520, hashtext(@wa_message_id::text));
+
+-- name: EarlyStatusInsert :exec
+INSERT INTO early_statuses (wa_message_id, status, status_at, message_id, error_code, error_title, error_details, webhook_event_id)
+VALUES (@wa_message_id, @status, @status_at, sqlc.narg(message_id), sqlc.narg(error_code), sqlc.narg(error_title), sqlc.narg(error_details), sqlc.narg(webhook_event_id))
+ON CONFLICT (wa_message_id, status) DO NOTHING;
+
+-- name: EarlyStatusTake :many
+-- EarlyStatusTake removes and returns the statuses kept for wa_message_id, in the order Meta
+-- stamped them.
+WITH taken AS (
+    DELETE FROM early_statuses WHERE wa_message_id = @wa_message_id RETURNING *
+)
+SELECT * FROM taken ORDER BY status_at, id;
