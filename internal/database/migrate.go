@@ -41,12 +41,9 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error
 	if err != nil {
 		return fmt.Errorf("error creating River migrator: %w", err)
 	}
-	res, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
-	if err != nil {
+	// River logs each migration it applies through the logger it was given.
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return fmt.Errorf("error applying River migrations: %w", err)
-	}
-	for _, v := range res.Versions {
-		logger.Info("applied River migration", "version", v.Version)
 	}
 
 	provider, closeProvider, err := gooseProvider(pool)
