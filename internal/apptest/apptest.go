@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -77,7 +78,11 @@ func Start(t testing.TB, opts *Options) *Instance {
 	if os.Getenv("WAINBOX_TEST_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	} else {
-		logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: cfg.LogLevel}))
+		w := &testWriter{t: t}
+		// Registered first, so it runs last: background goroutines that log after the instance
+		// stopped must not reach a finished test's log.
+		t.Cleanup(w.close)
+		logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	}
 	ctx := context.Background()
 	a, err := app.New(ctx, cfg, logger, &app.Options{BcryptCost: 4})
@@ -89,11 +94,25 @@ func Start(t testing.TB, opts *Options) *Instance {
 
 // testWriter sends the app's warnings and errors to the test log, where they show only for
 // failing tests.
-type testWriter struct{ t testing.TB }
+type testWriter struct {
+	t      testing.TB
+	mu     sync.Mutex
+	closed bool
+}
 
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.closed {
+		w.t.Log(strings.TrimRight(string(p), "\n"))
+	}
 	return len(p), nil
+}
+
+func (w *testWriter) close() {
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
 }
 
 // CreateUser creates a user with the given role and returns its access token.
