@@ -13,7 +13,7 @@ import (
 const conversationClearUnread = `-- name: ConversationClearUnread :one
 UPDATE conversations SET unread_count = 0, updated_at = now()
 WHERE id = $1
-RETURNING id, channel_id, contact_id, status, assignee_id, unread_count, last_out_seq, last_message_at, created_at, updated_at
+RETURNING id, channel_id, contact_id, status, assignee_id, unread_count, last_out_seq, last_message_at, created_at, updated_at, group_id, locked_by, lock_expires_at, snoozed_until
 `
 
 func (q *Queries) ConversationClearUnread(ctx context.Context, db DBTX, id int64) (Conversation, error) {
@@ -30,12 +30,16 @@ func (q *Queries) ConversationClearUnread(ctx context.Context, db DBTX, id int64
 		&i.LastMessageAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.GroupID,
+		&i.LockedBy,
+		&i.LockExpiresAt,
+		&i.SnoozedUntil,
 	)
 	return i, err
 }
 
 const conversationGet = `-- name: ConversationGet :one
-SELECT conversations.id, conversations.channel_id, conversations.contact_id, conversations.status, conversations.assignee_id, conversations.unread_count, conversations.last_out_seq, conversations.last_message_at, conversations.created_at, conversations.updated_at, contacts.id, contacts.channel_id, contacts.wa_id, contacts.user_id, contacts.profile_name, contacts.last_inbound_at, contacts.created_at, contacts.updated_at
+SELECT conversations.id, conversations.channel_id, conversations.contact_id, conversations.status, conversations.assignee_id, conversations.unread_count, conversations.last_out_seq, conversations.last_message_at, conversations.created_at, conversations.updated_at, conversations.group_id, conversations.locked_by, conversations.lock_expires_at, conversations.snoozed_until, contacts.id, contacts.channel_id, contacts.wa_id, contacts.user_id, contacts.profile_name, contacts.last_inbound_at, contacts.created_at, contacts.updated_at
 FROM conversations
 JOIN contacts ON contacts.id = conversations.contact_id
 WHERE conversations.id = $1
@@ -60,6 +64,10 @@ func (q *Queries) ConversationGet(ctx context.Context, db DBTX, id int64) (Conve
 		&i.Conversation.LastMessageAt,
 		&i.Conversation.CreatedAt,
 		&i.Conversation.UpdatedAt,
+		&i.Conversation.GroupID,
+		&i.Conversation.LockedBy,
+		&i.Conversation.LockExpiresAt,
+		&i.Conversation.SnoozedUntil,
 		&i.Contact.ID,
 		&i.Contact.ChannelID,
 		&i.Contact.WaID,
@@ -73,7 +81,7 @@ func (q *Queries) ConversationGet(ctx context.Context, db DBTX, id int64) (Conve
 }
 
 const conversationGetForUpdate = `-- name: ConversationGetForUpdate :one
-SELECT id, channel_id, contact_id, status, assignee_id, unread_count, last_out_seq, last_message_at, created_at, updated_at FROM conversations WHERE id = $1 FOR UPDATE
+SELECT id, channel_id, contact_id, status, assignee_id, unread_count, last_out_seq, last_message_at, created_at, updated_at, group_id, locked_by, lock_expires_at, snoozed_until FROM conversations WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) ConversationGetForUpdate(ctx context.Context, db DBTX, id int64) (Conversation, error) {
@@ -90,12 +98,16 @@ func (q *Queries) ConversationGetForUpdate(ctx context.Context, db DBTX, id int6
 		&i.LastMessageAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.GroupID,
+		&i.LockedBy,
+		&i.LockExpiresAt,
+		&i.SnoozedUntil,
 	)
 	return i, err
 }
 
 const conversationList = `-- name: ConversationList :many
-SELECT conversations.id, conversations.channel_id, conversations.contact_id, conversations.status, conversations.assignee_id, conversations.unread_count, conversations.last_out_seq, conversations.last_message_at, conversations.created_at, conversations.updated_at, contacts.id, contacts.channel_id, contacts.wa_id, contacts.user_id, contacts.profile_name, contacts.last_inbound_at, contacts.created_at, contacts.updated_at
+SELECT conversations.id, conversations.channel_id, conversations.contact_id, conversations.status, conversations.assignee_id, conversations.unread_count, conversations.last_out_seq, conversations.last_message_at, conversations.created_at, conversations.updated_at, conversations.group_id, conversations.locked_by, conversations.lock_expires_at, conversations.snoozed_until, contacts.id, contacts.channel_id, contacts.wa_id, contacts.user_id, contacts.profile_name, contacts.last_inbound_at, contacts.created_at, contacts.updated_at
 FROM conversations
 JOIN contacts ON contacts.id = conversations.contact_id
 WHERE ($1::timestamptz IS NULL
@@ -137,6 +149,10 @@ func (q *Queries) ConversationList(ctx context.Context, db DBTX, arg Conversatio
 			&i.Conversation.LastMessageAt,
 			&i.Conversation.CreatedAt,
 			&i.Conversation.UpdatedAt,
+			&i.Conversation.GroupID,
+			&i.Conversation.LockedBy,
+			&i.Conversation.LockExpiresAt,
+			&i.Conversation.SnoozedUntil,
 			&i.Contact.ID,
 			&i.Contact.ChannelID,
 			&i.Contact.WaID,
@@ -176,7 +192,7 @@ const conversationOpenForInbound = `-- name: ConversationOpenForInbound :one
 INSERT INTO conversations (channel_id, contact_id, status)
 VALUES ($1, $2, $3)
 ON CONFLICT (contact_id) DO UPDATE SET contact_id = excluded.contact_id
-RETURNING id, channel_id, contact_id, status, assignee_id, unread_count, last_out_seq, last_message_at, created_at, updated_at, (xmax = 0)::boolean AS inserted
+RETURNING id, channel_id, contact_id, status, assignee_id, unread_count, last_out_seq, last_message_at, created_at, updated_at, group_id, locked_by, lock_expires_at, snoozed_until, (xmax = 0)::boolean AS inserted
 `
 
 type ConversationOpenForInboundParams struct {
@@ -186,17 +202,21 @@ type ConversationOpenForInboundParams struct {
 }
 
 type ConversationOpenForInboundRow struct {
-	ID            int64     `json:"id"`
-	ChannelID     int64     `json:"channel_id"`
-	ContactID     int64     `json:"contact_id"`
-	Status        string    `json:"status"`
-	AssigneeID    *int64    `json:"assignee_id"`
-	UnreadCount   int32     `json:"unread_count"`
-	LastOutSeq    int64     `json:"last_out_seq"`
-	LastMessageAt time.Time `json:"last_message_at"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
-	Inserted      bool      `json:"inserted"`
+	ID            int64      `json:"id"`
+	ChannelID     int64      `json:"channel_id"`
+	ContactID     int64      `json:"contact_id"`
+	Status        string     `json:"status"`
+	AssigneeID    *int64     `json:"assignee_id"`
+	UnreadCount   int32      `json:"unread_count"`
+	LastOutSeq    int64      `json:"last_out_seq"`
+	LastMessageAt time.Time  `json:"last_message_at"`
+	CreatedAt     time.Time  `json:"created_at"`
+	UpdatedAt     time.Time  `json:"updated_at"`
+	GroupID       *int64     `json:"group_id"`
+	LockedBy      *int64     `json:"locked_by"`
+	LockExpiresAt *time.Time `json:"lock_expires_at"`
+	SnoozedUntil  *time.Time `json:"snoozed_until"`
+	Inserted      bool       `json:"inserted"`
 }
 
 // ConversationOpenForInbound finds the contact's conversation or opens it with @status. Either way
@@ -216,6 +236,10 @@ func (q *Queries) ConversationOpenForInbound(ctx context.Context, db DBTX, arg C
 		&i.LastMessageAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.GroupID,
+		&i.LockedBy,
+		&i.LockExpiresAt,
+		&i.SnoozedUntil,
 		&i.Inserted,
 	)
 	return i, err
@@ -226,7 +250,7 @@ UPDATE conversations
 SET status = $1, unread_count = unread_count + $2::integer,
     last_message_at = greatest(last_message_at, now()), updated_at = now()
 WHERE id = $3
-RETURNING id, channel_id, contact_id, status, assignee_id, unread_count, last_out_seq, last_message_at, created_at, updated_at
+RETURNING id, channel_id, contact_id, status, assignee_id, unread_count, last_out_seq, last_message_at, created_at, updated_at, group_id, locked_by, lock_expires_at, snoozed_until
 `
 
 type ConversationRecordInboundParams struct {
@@ -252,6 +276,10 @@ func (q *Queries) ConversationRecordInbound(ctx context.Context, db DBTX, arg Co
 		&i.LastMessageAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.GroupID,
+		&i.LockedBy,
+		&i.LockExpiresAt,
+		&i.SnoozedUntil,
 	)
 	return i, err
 }

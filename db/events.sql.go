@@ -103,7 +103,7 @@ func (q *Queries) EventInsert(ctx context.Context, db DBTX, arg EventInsertParam
 }
 
 const eventListAfter = `-- name: EventListAfter :many
-SELECT e.id, e.xid, e.kind, e.conversation_id, e.payload, e.created_at, c.assignee_id
+SELECT e.id, e.xid, e.kind, e.conversation_id, e.payload, e.created_at, c.assignee_id, c.group_id
 FROM events e
 LEFT JOIN conversations c ON c.id = e.conversation_id
 WHERE (e.xid, e.id) > ($1::xid8, $2::bigint)
@@ -127,6 +127,7 @@ type EventListAfterRow struct {
 	Payload        json.RawMessage `json:"payload"`
 	CreatedAt      time.Time       `json:"created_at"`
 	AssigneeID     *int64          `json:"assignee_id"`
+	GroupID        *int64          `json:"group_id"`
 }
 
 // EventListAfter reads the final events after a position, in (xid, id) order, with the current
@@ -154,6 +155,7 @@ func (q *Queries) EventListAfter(ctx context.Context, db DBTX, arg EventListAfte
 			&i.Payload,
 			&i.CreatedAt,
 			&i.AssigneeID,
+			&i.GroupID,
 		); err != nil {
 			return nil, err
 		}
@@ -166,7 +168,7 @@ func (q *Queries) EventListAfter(ctx context.Context, db DBTX, arg EventListAfte
 }
 
 const eventListRange = `-- name: EventListRange :many
-SELECT e.id, e.xid, e.kind, e.conversation_id, e.payload, e.created_at, c.assignee_id
+SELECT e.id, e.xid, e.kind, e.conversation_id, e.payload, e.created_at, c.assignee_id, c.group_id
 FROM events e
 LEFT JOIN conversations c ON c.id = e.conversation_id
 WHERE (e.xid, e.id) > ($1::xid8, $2::bigint)
@@ -191,6 +193,7 @@ type EventListRangeRow struct {
 	Payload        json.RawMessage `json:"payload"`
 	CreatedAt      time.Time       `json:"created_at"`
 	AssigneeID     *int64          `json:"assignee_id"`
+	GroupID        *int64          `json:"group_id"`
 }
 
 // EventListRange reads the events in the half-open range of positions (after, upto], for replay to
@@ -219,6 +222,7 @@ func (q *Queries) EventListRange(ctx context.Context, db DBTX, arg EventListRang
 			&i.Payload,
 			&i.CreatedAt,
 			&i.AssigneeID,
+			&i.GroupID,
 		); err != nil {
 			return nil, err
 		}

@@ -12,6 +12,20 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+type BotRun struct {
+	ID               int64     `json:"id"`
+	ConversationID   int64     `json:"conversation_id"`
+	TriggerMessageID int64     `json:"trigger_message_id"`
+	MessageID        *int64    `json:"message_id"`
+	Outcome          string    `json:"outcome"`
+	Reason           string    `json:"reason"`
+	Model            string    `json:"model"`
+	PromptTokens     int32     `json:"prompt_tokens"`
+	CandidatesTokens int32     `json:"candidates_tokens"`
+	TotalTokens      int32     `json:"total_tokens"`
+	CreatedAt        time.Time `json:"created_at"`
+}
+
 type Channel struct {
 	ID                 int64     `json:"id"`
 	PhoneNumberID      string    `json:"phone_number_id"`
@@ -35,16 +49,36 @@ type Contact struct {
 }
 
 type Conversation struct {
-	ID            int64     `json:"id"`
-	ChannelID     int64     `json:"channel_id"`
-	ContactID     int64     `json:"contact_id"`
-	Status        string    `json:"status"`
-	AssigneeID    *int64    `json:"assignee_id"`
-	UnreadCount   int32     `json:"unread_count"`
-	LastOutSeq    int64     `json:"last_out_seq"`
-	LastMessageAt time.Time `json:"last_message_at"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
+	ID            int64      `json:"id"`
+	ChannelID     int64      `json:"channel_id"`
+	ContactID     int64      `json:"contact_id"`
+	Status        string     `json:"status"`
+	AssigneeID    *int64     `json:"assignee_id"`
+	UnreadCount   int32      `json:"unread_count"`
+	LastOutSeq    int64      `json:"last_out_seq"`
+	LastMessageAt time.Time  `json:"last_message_at"`
+	CreatedAt     time.Time  `json:"created_at"`
+	UpdatedAt     time.Time  `json:"updated_at"`
+	GroupID       *int64     `json:"group_id"`
+	LockedBy      *int64     `json:"locked_by"`
+	LockExpiresAt *time.Time `json:"lock_expires_at"`
+	SnoozedUntil  *time.Time `json:"snoozed_until"`
+}
+
+type ConversationHistory struct {
+	ID             int64           `json:"id"`
+	ConversationID int64           `json:"conversation_id"`
+	ActorID        *int64          `json:"actor_id"`
+	Action         string          `json:"action"`
+	Details        json.RawMessage `json:"details"`
+	CreatedAt      time.Time       `json:"created_at"`
+}
+
+type ConversationTag struct {
+	ConversationID int64     `json:"conversation_id"`
+	Tag            string    `json:"tag"`
+	CreatedBy      *int64    `json:"created_by"`
+	CreatedAt      time.Time `json:"created_at"`
 }
 
 type EarlyStatus struct {
@@ -67,6 +101,26 @@ type Event struct {
 	ConversationID *int64          `json:"conversation_id"`
 	Payload        json.RawMessage `json:"payload"`
 	CreatedAt      time.Time       `json:"created_at"`
+}
+
+type Group struct {
+	ID         int64     `json:"id"`
+	Name       string    `json:"name"`
+	AutoAssign bool      `json:"auto_assign"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+type GroupMember struct {
+	GroupID int64 `json:"group_id"`
+	UserID  int64 `json:"user_id"`
+}
+
+type LoginFailure struct {
+	ID    int64     `json:"id"`
+	Email string    `json:"email"`
+	Ip    string    `json:"ip"`
+	At    time.Time `json:"at"`
 }
 
 type Message struct {
@@ -96,15 +150,52 @@ type Message struct {
 	FailedAt       *time.Time      `json:"failed_at"`
 }
 
-type User struct {
-	ID           int64      `json:"id"`
-	Email        string     `json:"email"`
-	Name         string     `json:"name"`
-	Role         string     `json:"role"`
-	PasswordHash string     `json:"password_hash"`
-	DisabledAt   *time.Time `json:"disabled_at"`
+type Note struct {
+	ID             int64     `json:"id"`
+	ConversationID int64     `json:"conversation_id"`
+	AuthorID       int64     `json:"author_id"`
+	Body           string    `json:"body"`
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+type RefreshToken struct {
+	TokenHash []byte     `json:"token_hash"`
+	SessionID uuid.UUID  `json:"session_id"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt time.Time  `json:"expires_at"`
+	UsedAt    *time.Time `json:"used_at"`
+}
+
+type Session struct {
+	ID           uuid.UUID  `json:"id"`
+	UserID       int64      `json:"user_id"`
+	UserAgent    string     `json:"user_agent"`
+	Ip           string     `json:"ip"`
 	CreatedAt    time.Time  `json:"created_at"`
-	UpdatedAt    time.Time  `json:"updated_at"`
+	LastUsedAt   time.Time  `json:"last_used_at"`
+	ExpiresAt    time.Time  `json:"expires_at"`
+	RevokedAt    *time.Time `json:"revoked_at"`
+	RevokeReason *string    `json:"revoke_reason"`
+}
+
+type User struct {
+	ID                 int64      `json:"id"`
+	Email              string     `json:"email"`
+	Name               string     `json:"name"`
+	Role               string     `json:"role"`
+	PasswordHash       string     `json:"password_hash"`
+	DisabledAt         *time.Time `json:"disabled_at"`
+	CreatedAt          time.Time  `json:"created_at"`
+	UpdatedAt          time.Time  `json:"updated_at"`
+	CanReadChats       *string    `json:"can_read_chats"`
+	CanWriteChats      *string    `json:"can_write_chats"`
+	CanManageTemplates *bool      `json:"can_manage_templates"`
+	CanManageUsers     *bool      `json:"can_manage_users"`
+	CanViewMetrics     *bool      `json:"can_view_metrics"`
+	CanUseTags         *bool      `json:"can_use_tags"`
+	Availability       string     `json:"availability"`
+	MaxConversations   int32      `json:"max_conversations"`
+	LastAssignedAt     *time.Time `json:"last_assigned_at"`
 }
 
 type WebhookError struct {

@@ -34,7 +34,7 @@ func (q *Queries) UserCountAdmins(ctx context.Context, db DBTX) (int64, error) {
 const userCreate = `-- name: UserCreate :one
 INSERT INTO users (email, name, role, password_hash)
 VALUES ($1, $2, $3, $4)
-RETURNING id, email, name, role, password_hash, disabled_at, created_at, updated_at
+RETURNING id, email, name, role, password_hash, disabled_at, created_at, updated_at, can_read_chats, can_write_chats, can_manage_templates, can_manage_users, can_view_metrics, can_use_tags, availability, max_conversations, last_assigned_at
 `
 
 type UserCreateParams struct {
@@ -61,12 +61,21 @@ func (q *Queries) UserCreate(ctx context.Context, db DBTX, arg UserCreateParams)
 		&i.DisabledAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.CanReadChats,
+		&i.CanWriteChats,
+		&i.CanManageTemplates,
+		&i.CanManageUsers,
+		&i.CanViewMetrics,
+		&i.CanUseTags,
+		&i.Availability,
+		&i.MaxConversations,
+		&i.LastAssignedAt,
 	)
 	return i, err
 }
 
 const userGetByEmail = `-- name: UserGetByEmail :one
-SELECT id, email, name, role, password_hash, disabled_at, created_at, updated_at FROM users WHERE lower(email) = lower($1)
+SELECT id, email, name, role, password_hash, disabled_at, created_at, updated_at, can_read_chats, can_write_chats, can_manage_templates, can_manage_users, can_view_metrics, can_use_tags, availability, max_conversations, last_assigned_at FROM users WHERE lower(email) = lower($1)
 `
 
 func (q *Queries) UserGetByEmail(ctx context.Context, db DBTX, email string) (User, error) {
@@ -81,12 +90,21 @@ func (q *Queries) UserGetByEmail(ctx context.Context, db DBTX, email string) (Us
 		&i.DisabledAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.CanReadChats,
+		&i.CanWriteChats,
+		&i.CanManageTemplates,
+		&i.CanManageUsers,
+		&i.CanViewMetrics,
+		&i.CanUseTags,
+		&i.Availability,
+		&i.MaxConversations,
+		&i.LastAssignedAt,
 	)
 	return i, err
 }
 
 const userGetByID = `-- name: UserGetByID :one
-SELECT id, email, name, role, password_hash, disabled_at, created_at, updated_at FROM users WHERE id = $1
+SELECT id, email, name, role, password_hash, disabled_at, created_at, updated_at, can_read_chats, can_write_chats, can_manage_templates, can_manage_users, can_view_metrics, can_use_tags, availability, max_conversations, last_assigned_at FROM users WHERE id = $1
 `
 
 func (q *Queries) UserGetByID(ctx context.Context, db DBTX, id int64) (User, error) {
@@ -101,6 +119,15 @@ func (q *Queries) UserGetByID(ctx context.Context, db DBTX, id int64) (User, err
 		&i.DisabledAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.CanReadChats,
+		&i.CanWriteChats,
+		&i.CanManageTemplates,
+		&i.CanManageUsers,
+		&i.CanViewMetrics,
+		&i.CanUseTags,
+		&i.Availability,
+		&i.MaxConversations,
+		&i.LastAssignedAt,
 	)
 	return i, err
 }

@@ -1,11 +1,9 @@
 package httpapi
 
 import (
-	"fmt"
 	"net/http"
 
 	"github.com/wainbox/wainbox/internal/auth"
-	"github.com/wainbox/wainbox/internal/inbox"
 )
 
 // markConversationRead is POST /api/conversations/{id}/read: the agent has read the conversation,
@@ -18,16 +16,11 @@ func (s *Server) markConversationRead(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	row, err := s.cfg.Inbox.GetConversation(r.Context(), id)
-	if err != nil {
+	if _, err := s.cfg.Inbox.Visible(r.Context(), auth.FromContext(r.Context()), id); err != nil {
 		writeError(w, r, err)
 		return
 	}
-	if !auth.CanSeeConversation(auth.FromContext(r.Context()), row.Conversation.AssigneeID) {
-		writeError(w, r, fmt.Errorf("conversation %d: %w", id, inbox.ErrNotFound))
-		return
-	}
-	row, err = s.cfg.Inbox.MarkConversationRead(r.Context(), id)
+	row, err := s.cfg.Inbox.MarkConversationRead(r.Context(), id)
 	if err != nil {
 		writeError(w, r, err)
 		return

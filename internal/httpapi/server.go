@@ -19,10 +19,10 @@ type Access int
 
 // Access levels, from open to narrow.
 const (
-	Public Access = iota // no token: health, login, Meta's webhook, the simulator
-	Authenticated        // a bearer access token
-	AdminOnly            // a bearer access token of an admin
-	AdminBrowser         // an admin's email and password by HTTP Basic auth (River UI in a browser)
+	Public        Access = iota // no token: health, login, Meta's webhook, the simulator
+	Authenticated               // a bearer access token
+	AdminOnly                   // a bearer access token of an admin
+	AdminBrowser                // an admin's email and password by HTTP Basic auth (River UI in a browser)
 )
 
 // Route is one entry of the route table.
@@ -44,7 +44,12 @@ type Config struct {
 	Inbox  *inbox.Service
 	Users  *auth.Users
 	Tokens *auth.Tokens
-	Logger *slog.Logger
+	// Sessions authenticates every protected request (session live, user enabled, current
+	// permissions); Throttle limits failed logins; LockTTL is the life of a conversation lock.
+	Sessions *auth.Sessions
+	Throttle *auth.Throttle
+	LockTTL  time.Duration
+	Logger   *slog.Logger
 	// Ready reports whether the instance can serve traffic; its error is shown by /readyz.
 	Ready     func(ctx context.Context) error
 	Webhook   Webhook
@@ -62,8 +67,8 @@ type Server struct {
 
 // New validates cfg and builds the route table.
 func New(cfg *Config) (*Server, error) {
-	if cfg.Inbox == nil || cfg.Users == nil || cfg.Tokens == nil {
-		return nil, errors.New("httpapi: Inbox, Users and Tokens are required")
+	if cfg.Inbox == nil || cfg.Users == nil || cfg.Tokens == nil || cfg.Sessions == nil || cfg.Throttle == nil {
+		return nil, errors.New("httpapi: Inbox, Users, Tokens, Sessions and Throttle are required")
 	}
 	s := &Server{cfg: *cfg}
 	if s.cfg.Logger == nil {
@@ -72,15 +77,18 @@ func New(cfg *Config) (*Server, error) {
 	if s.cfg.Ready == nil {
 		s.cfg.Ready = func(context.Context) error { return nil }
 	}
+	if s.cfg.LockTTL <= 0 {
+		s.cfg.LockTTL = 5 * time.Minute
+	}
 	s.routes = s.routeTable()
 	s.mux = http.NewServeMux()
 	for _, rt := range s.routes {
 		h := rt.Handler
 		switch rt.Access {
 		case Authenticated:
-			h = requireAuth(s.cfg.Tokens)(h)
+			h = requireAuth(s.cfg.Sessions)(h)
 		case AdminOnly:
-			h = requireAuth(s.cfg.Tokens)(requireRole(auth.RoleAdmin)(h))
+			h = requireAuth(s.cfg.Sessions)(requireRole(auth.RoleAdmin)(h))
 		case AdminBrowser:
 			h = requireAdminBrowser(s.cfg.Users, h)
 		}
@@ -105,6 +113,34 @@ func (s *Server) routeTable() []Route {
 		{"GET /api/messages/{id}", Authenticated, hf(s.getMessage)},
 		{"POST /api/messages/{id}/retry", Authenticated, hf(s.retryMessage)},
 		{"POST /api/conversations/{id}/read", Authenticated, hf(s.markConversationRead)},
+		// Sessions, users, groups and the team's work on conversations (issue 5; agents.go).
+		{"POST /api/auth/refresh", Public, hf(s.refresh)},
+		{"POST /api/auth/logout", Authenticated, hf(s.logout)},
+		{"GET /api/auth/session", Authenticated, hf(s.session)},
+		{"GET /api/users", Authenticated, hf(s.listUsers)},
+		{"POST /api/users", Authenticated, hf(s.createUser)},
+		{"GET /api/users/{id}", Authenticated, hf(s.getUser)},
+		{"PATCH /api/users/{id}", Authenticated, hf(s.updateUser)},
+		{"POST /api/users/{id}/revoke-sessions", Authenticated, hf(s.revokeUserSessions)},
+		{"PATCH /api/me/availability", Authenticated, hf(s.setAvailability)},
+		{"GET /api/groups", Authenticated, hf(s.listGroups)},
+		{"POST /api/groups", Authenticated, hf(s.createGroup)},
+		{"PATCH /api/groups/{id}", Authenticated, hf(s.updateGroup)},
+		{"DELETE /api/groups/{id}", Authenticated, hf(s.deleteGroup)},
+		{"POST /api/conversations/{id}/status", Authenticated, hf(s.setConversationStatus)},
+		{"POST /api/conversations/{id}/takeover", Authenticated, hf(s.takeover)},
+		{"POST /api/conversations/{id}/release", Authenticated, hf(s.release)},
+		{"POST /api/conversations/{id}/assign", Authenticated, hf(s.assign)},
+		{"GET /api/conversations/{id}/lock", Authenticated, hf(s.getLock)},
+		{"POST /api/conversations/{id}/lock", Authenticated, hf(s.acquireLock)},
+		{"DELETE /api/conversations/{id}/lock", Authenticated, hf(s.releaseLock)},
+		{"GET /api/conversations/{id}/tags", Authenticated, hf(s.listTags)},
+		{"POST /api/conversations/{id}/tags", Authenticated, hf(s.addTag)},
+		{"DELETE /api/conversations/{id}/tags/{tag}", Authenticated, hf(s.removeTag)},
+		{"GET /api/conversations/{id}/notes", Authenticated, hf(s.listNotes)},
+		{"POST /api/conversations/{id}/notes", Authenticated, hf(s.addNote)},
+		{"GET /api/conversations/{id}/history", Authenticated, hf(s.history)},
+		{"POST /api/conversations/{id}/bot", Authenticated, hf(s.setConversationBot)}, // issue 6; bot.go
 		// Anything else under /api/ is a JSON 404 rather than ServeMux's plain-text one; it is
 		// authenticated so unauthenticated callers learn nothing about which routes exist.
 		{"/api/", Authenticated, hf(s.notFound)},

@@ -33,7 +33,9 @@ func NewSendWorker(in *inbox.Service, wa *whatsapp.Client, logger *slog.Logger) 
 
 // Timeout bounds one attempt: the Graph client gives up after 15 s, and the transaction that
 // records the outcome needs a moment more.
-func (w *SendWorker) Timeout(*river.Job[inbox.SendMessageArgs]) time.Duration { return 30 * time.Second }
+func (w *SendWorker) Timeout(*river.Job[inbox.SendMessageArgs]) time.Duration {
+	return 30 * time.Second
+}
 
 // Work sends the message unless it is no longer this job's to send.
 func (w *SendWorker) Work(ctx context.Context, job *river.Job[inbox.SendMessageArgs]) error {

@@ -190,27 +190,45 @@ func TestConversationStatusAfterAnInboundMessage(t *testing.T) {
 		{"pending stays pending", true, "pending", false, "pending", false},
 		{"bot stays with the bot", false, "bot", false, "bot", true},
 	}
-	for _, tt := range tests {
+	// One database; an inbox with the bot and one without, each case its own customer.
+	e := newEnv(t, envOptions{})
+	processors := map[bool]*webhook.Processor{}
+	for _, bot := range []bool{false, true} {
+		in, err := inbox.New(&inbox.Config{Pool: e.pool, Queue: e.river, BotEnabled: bot})
+		require.NoError(t, err)
+		processors[bot], err = webhook.NewProcessor(in)
+		require.NoError(t, err)
+	}
+	_, err := e.pool.Exec(ctx, "INSERT INTO users (email, name, role, password_hash) VALUES ('a@example.com', 'A', 'agent', 'x')")
+	require.NoError(t, err)
+	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t, envOptions{work: true, botEnabled: tt.botEnabled})
+			waID := fmt.Sprintf("1650555%04d", i)
 			if tt.before != "" {
 				_, err := e.pool.Exec(ctx, `
-					WITH c AS (INSERT INTO contacts (channel_id, wa_id) VALUES ($1, '16505551234') RETURNING id),
-					     u AS (INSERT INTO users (email, name, role, password_hash) VALUES ('a@example.com', 'A', 'agent', 'x') RETURNING id)
+					WITH c AS (INSERT INTO contacts (channel_id, wa_id) VALUES ($1, $4) RETURNING id)
 					INSERT INTO conversations (channel_id, contact_id, status, assignee_id)
-					SELECT $1, c.id, $2, CASE WHEN $3 THEN u.id END FROM c, u`, e.channel.ID, tt.before, tt.assigned)
+					SELECT $1, c.id, $2, CASE WHEN $3 THEN (SELECT id FROM users) END FROM c`, e.channel.ID, tt.before, tt.assigned, waID)
 				require.NoError(t, err)
 			}
-			e.deliver(fixture(t, "inbound-text.json"))
+			body := strings.ReplaceAll(string(fixture(t, "inbound-text.json")), "16505551234", waID)
+			body = strings.Replace(body, "RTAzODEwMTQ0RgA=", fmt.Sprintf("case-%d", i), 1)
+			st, err := webhook.Store(ctx, e.pool, e.river, []byte(body))
+			require.NoError(t, err)
+			require.NoError(t, database.InTx(ctx, e.pool, func(tx pgx.Tx) error {
+				_, err := processors[tt.botEnabled].Process(ctx, tx, st.EventID)
+				return err
+			}))
 			var status string
-			require.NoError(t, e.pool.QueryRow(ctx, "SELECT status FROM conversations").Scan(&status))
+			var convID int64
+			require.NoError(t, e.pool.QueryRow(ctx,
+				"SELECT conversations.id, status FROM conversations JOIN contacts ON contacts.id = contact_id WHERE wa_id = $1", waID).Scan(&convID, &status))
 			require.Equal(t, tt.want, status)
 			want := 0
 			if tt.botReply {
 				want = 1
 			}
-			require.Equal(t, want, e.count("river_job", "kind = 'bot_reply'"))
+			require.Equal(t, want, e.count("river_job", fmt.Sprintf("kind = 'bot_reply' AND (args->>'conversation_id')::bigint = %d", convID)))
 		})
 	}
 }
