@@ -49,6 +49,7 @@ type section struct {
 // sections run in this order; each adds rows to the one table.
 var sections = []section{
 	{"send", benchSend},
+	{"webhook", benchWebhook},
 }
 
 func main() {

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wainbox/wainbox/internal/config"
+	"github.com/wainbox/wainbox/internal/webhook"
+	"github.com/wainbox/wainbox/internal/whatsapp"
+)
+
+// inboundPayload is a Meta-shaped webhook with one inbound text message, unique per call (Meta
+// never sends the same message twice on purpose, and identical bodies are deduplicated).
+func inboundPayload(customer int) ([]byte, string) {
+	wamid := "wamid.bench" + uuid.NewString()
+	body := fmt.Sprintf(`{"object":"whatsapp_business_account","entry":[{"id":"%s","changes":[{"value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"%s","phone_number_id":"%s"},"contacts":[{"profile":{"name":"Customer %d"},"wa_id":"1650555%04d"}],"messages":[{"from":"1650555%04d","id":"%s","timestamp":"%d","type":"text","text":{"body":"Hola, \u00bfmi pedido ya sali\u00f3? Es el n\u00famero %d"}}]},"field":"messages"}]}]}`,
+		config.SimBusinessAccountID, config.SimDisplayPhoneNumber, config.SimPhoneNumberID,
+		customer, customer, customer, wamid, time.Now().Unix(), customer)
+	return []byte(body), wamid
+}
+
+// benchWebhook measures Meta's webhook (issue 3): intake throughput at 32 concurrent senders next
+// to the same intake transaction in Go, then the processing lag at a steady rate.
+func benchWebhook(ctx context.Context, e *Env) ([]Row, error) {
+	a, stop, err := instance(ctx, e, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	secret := []byte(config.SimAppSecret)
+	url := a.BaseURL() + "/webhooks/whatsapp"
+
+	// Intake alone: processing is paused so it does not share the cores with it.
+	if err := a.River().QueuePause(ctx, webhook.QueueWebhooks, nil); err != nil {
+		return nil, err
+	}
+	const senders = 32
+	var seq atomic.Int64
+	goRate, goLat := load(e.Duration, senders, func(i, n int) error {
+		body, _ := inboundPayload(int(seq.Add(1) % 500))
+		_, err := webhook.Store(ctx, a.Pool(), a.River(), body)
+		return err
+	})
+	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: senders, MaxConnsPerHost: senders}}
+	apiRate, apiLat := load(e.Duration, senders, func(i, n int) error {
+		body, _ := inboundPayload(int(seq.Add(1) % 500))
+		return postWebhook(httpc, url, secret, body)
+	})
+	rows := []Row{
+		{"webhook", fmt.Sprintf("Go intake tx (raw row + InsertTx), %d writers", senders),
+			fmt.Sprintf("%.0f tx/s (p50 %s, p99 %s)", goRate, ms(goLat.percentile(0.5)), ms(goLat.percentile(0.99))), "", "", ""},
+		{"webhook", fmt.Sprintf("POST /webhooks/whatsapp signed, %d senders", senders),
+			fmt.Sprintf("%.0f req/s (p50 %s, p99 %s)", apiRate, ms(apiLat.percentile(0.5)), ms(apiLat.percentile(0.99))),
+			fmt.Sprintf("Go intake tx: %.0f tx/s", goRate), ratio(apiRate, goRate) + " of Go", ">= 80% of Go; median < 250 ms"},
+	}
+
+	// Processing lag at a steady rate: drop the backlog, resume the workers, post at a fixed rate
+	// and compare each message's processing transaction with its intake transaction (both
+	// timestamps from the database clock).
+	if _, err := a.Pool().Exec(ctx, "DELETE FROM river_job WHERE queue = $1 AND state = 'available'", webhook.QueueWebhooks); err != nil {
+		return rows, err
+	}
+	if _, err := a.Pool().Exec(ctx, "DELETE FROM webhook_events WHERE processed_at IS NULL"); err != nil {
+		return rows, err
+	}
+	if err := a.River().QueueResume(ctx, webhook.QueueWebhooks, nil); err != nil {
+		return rows, err
+	}
+	const rate = 500
+	lag, n, err := processingLag(ctx, a.Pool(), httpc, url, secret, rate, e.Duration)
+	if err != nil {
+		return rows, err
+	}
+	rows = append(rows, Row{"webhook", fmt.Sprintf("intake commit -> message stored, %d webhooks/s fixed", rate),
+		fmt.Sprintf("p50 %s, p99 %s (%d webhooks)", ms(lag.percentile(0.5)), ms(lag.percentile(0.99)), n), "", "", "p99 < 100 ms"})
+	return rows, nil
+}
+
+func postWebhook(c *http.Client, url string, secret, body []byte) error {
+	req, err := http.NewRequest("POST", url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign(secret, body))
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("webhook answered %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// processingLag posts webhooks at rate for d, waits until all are processed, and returns the
+// delay from each intake transaction (webhook_events.received_at) to the processing transaction
+// that stored its message (messages.created_at).
+func processingLag(ctx context.Context, pool *pgxpool.Pool, c *http.Client, url string, secret []byte, rate int, d time.Duration) (latencies, int, error) {
+	var (
+		mu     sync.Mutex
+		wamids = map[[32]byte]string{}
+		wg     sync.WaitGroup
+		errs   atomic.Int64
+	)
+	tick := time.NewTicker(time.Second / time.Duration(rate))
+	defer tick.Stop()
+	deadline := time.Now().Add(d)
+	i := 0
+	for now := range tick.C {
+		if now.After(deadline) {
+			break
+		}
+		i++
+		body, wamid := inboundPayload(i % 500)
+		mu.Lock()
+		wamids[sha256.Sum256(body)] = wamid
+		mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := postWebhook(c, url, secret, body); err != nil {
+				errs.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := errs.Load(); n > 0 {
+		return nil, 0, fmt.Errorf("%d webhooks were refused", n)
+	}
+
+	// Wait for processing to finish, then read both timestamps.
+	waitCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	for {
+		var pending int
+		if err := pool.QueryRow(waitCtx, "SELECT count(*) FROM webhook_events WHERE processed_at IS NULL").Scan(&pending); err != nil {
+			return nil, 0, fmt.Errorf("error waiting for processing: %w", err)
+		}
+		if pending == 0 {
+			break
+		}
+		select {
+		case <-waitCtx.Done():
+			return nil, 0, fmt.Errorf("%d webhooks still unprocessed", pending)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	received := map[string]time.Time{}
+	rows, err := pool.Query(ctx, "SELECT sha256, received_at FROM webhook_events")
+	if err != nil {
+		return nil, 0, err
+	}
+	for rows.Next() {
+		var (
+			sum []byte
+			at  time.Time
+		)
+		if err := rows.Scan(&sum, &at); err != nil {
+			return nil, 0, err
+		}
+		if wamid, ok := wamids[[32]byte(sum)]; ok {
+			received[wamid] = at
+		}
+	}
+	rows.Close()
+	var lag latencies
+	rows, err = pool.Query(ctx, "SELECT wa_message_id, created_at FROM messages WHERE direction = 'in'")
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			wamid string
+			at    time.Time
+		)
+		if err := rows.Scan(&wamid, &at); err != nil {
+			return nil, 0, err
+		}
+		if r, ok := received[wamid]; ok {
+			lag = append(lag, at.Sub(r))
+		}
+	}
+	if len(lag) != len(wamids) {
+		return lag, len(lag), fmt.Errorf("%d of %d webhooks became messages", len(lag), len(wamids))
+	}
+	return lag, len(lag), rows.Err()
+}
