@@ -22,7 +22,7 @@ LIMIT 1;
 -- EventListAfter reads the final events after a position, in (xid, id) order, with the current
 -- assignee of their conversation so permissions are decided when the event is delivered.
 -- horizon must come from EventHorizon run before this statement (or in its snapshot).
-SELECT e.id, e.xid, e.kind, e.conversation_id, e.payload, e.created_at, c.assignee_id
+SELECT e.id, e.xid, e.kind, e.conversation_id, e.payload, e.created_at, c.assignee_id, c.group_id
 FROM events e
 LEFT JOIN conversations c ON c.id = e.conversation_id
 WHERE (e.xid, e.id) > (@after_xid::xid8, @after_id::bigint)
@@ -34,7 +34,7 @@ LIMIT @row_limit;
 -- EventListRange reads the events in the half-open range of positions (after, upto], for replay to
 -- a reconnecting client. Every event up to upto is final (upto came from a reader), so no horizon
 -- is needed.
-SELECT e.id, e.xid, e.kind, e.conversation_id, e.payload, e.created_at, c.assignee_id
+SELECT e.id, e.xid, e.kind, e.conversation_id, e.payload, e.created_at, c.assignee_id, c.group_id
 FROM events e
 LEFT JOIN conversations c ON c.id = e.conversation_id
 WHERE (e.xid, e.id) > (@after_xid::xid8, @after_id::bigint)

@@ -3,9 +3,12 @@ package realtime
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/wainbox/wainbox/internal/auth"
 )
@@ -32,6 +35,7 @@ type Event struct {
 	Kind           string
 	ConversationID *int64
 	AssigneeID     *int64
+	GroupID        *int64
 	Payload        json.RawMessage
 	CreatedAt      time.Time
 	wire           []byte
@@ -69,16 +73,38 @@ func (e *Event) encode() []byte {
 }
 
 // visibleTo reports whether p may receive e. Events of a conversation follow the one permission
-// rule of auth.CanSeeConversation with the conversation's current assignee; events of no
-// conversation go to every authenticated user.
+// rule of auth.CanReadConversation with the conversation's current assignee and group; events of
+// no conversation go to every authenticated user, except the session events the hub acts on
+// itself (sessionControl), which go to nobody.
 func (e *Event) visibleTo(p *auth.Principal) bool {
 	if p == nil {
 		return false
 	}
 	if e.ConversationID == nil {
-		return true
+		return e.Kind != auth.KindSessionsRevoked && e.Kind != auth.KindPermissionsChanged
 	}
-	return auth.CanSeeConversation(p, e.AssigneeID)
+	return auth.CanReadConversation(p, auth.ConversationRef{AssigneeID: e.AssigneeID, GroupID: e.GroupID})
+}
+
+// sessionControl reports whether e ends p's socket: its sessions were revoked (logout, reuse of a
+// refresh token, an admin's revoke, the user disabled) or its permissions changed, which a socket
+// cannot pick up in place because its principal was loaded when it authenticated. The event is a
+// row of the log, so it reaches the sockets of every instance.
+func (e *Event) sessionControl(p *auth.Principal) (websocket.StatusCode, string, bool) {
+	if p == nil || e.ConversationID != nil || (e.Kind != auth.KindSessionsRevoked && e.Kind != auth.KindPermissionsChanged) {
+		return 0, "", false
+	}
+	var ev auth.SessionsRevokedEvent
+	if err := json.Unmarshal(e.Payload, &ev); err != nil || ev.UserID != p.UserID {
+		return 0, "", false
+	}
+	if e.Kind == auth.KindPermissionsChanged {
+		return ClosePermissionsChanged, "permissions changed; reconnect", true
+	}
+	if ev.All || p.SessionID == "" || slices.Contains(ev.SessionIDs, p.SessionID) {
+		return CloseSessionRevoked, "session revoked (" + ev.Reason + "); log in again", true
+	}
+	return 0, "", false
 }
 
 // Hub hands the events the listener reads to the clients connected to this instance. Dispatch
@@ -218,6 +244,9 @@ type client struct {
 	lastPosAt  time.Time
 	overflowed bool
 	dropped    int
+	// closeCode, when set, closes the socket (its session was revoked, or its permissions changed).
+	closeCode   websocket.StatusCode
+	closeReason string
 }
 
 func newClient(queueSize int) *client {
@@ -228,12 +257,21 @@ func (c *client) deliver(b *batch) {
 	p := c.principal.Load()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.overflowed || !b.last.After(c.skip) {
+	if c.overflowed || c.closeCode != 0 || !b.last.After(c.skip) {
 		return
 	}
 	queued := false
 	for _, ev := range b.events {
-		if !ev.After(c.skip) || !ev.visibleTo(p) {
+		if !ev.After(c.skip) {
+			continue
+		}
+		if code, reason, ok := ev.sessionControl(p); ok {
+			c.closeCode, c.closeReason = code, reason
+			c.queue = nil
+			c.signal()
+			return
+		}
+		if !ev.visibleTo(p) {
 			continue
 		}
 		if !c.push(outMsg{data: ev.wire, event: true}, b.metrics) {
@@ -284,6 +322,13 @@ func (c *client) signal() {
 	case c.wake <- struct{}{}:
 	default:
 	}
+}
+
+// closing returns the close code the hub set (0 for none).
+func (c *client) closing() (websocket.StatusCode, string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closeCode, c.closeReason
 }
 
 // take empties the queue for the writer and says whether the client overflowed.

@@ -38,6 +38,7 @@ type listener struct {
 	lastErr  error
 	lastRead time.Time
 	pid      uint32
+	held     bool
 	done     chan struct{}
 	running  bool
 }
@@ -157,6 +158,7 @@ func (l *listener) session(ctx context.Context) (connected bool, err error) {
 		} else {
 			repoll = 0
 		}
+		l.setHeldBack(target > horizon)
 		heard, err := l.waitDoorbell(ctx, conn, wait)
 		if err != nil {
 			return connected, err
@@ -231,7 +233,7 @@ func readAfter(ctx context.Context, q *db.Queries, dbtx db.DBTX, pos Position, l
 	for i, r := range rows {
 		events[i] = &Event{
 			Position: Position{Xid: r.Xid.Uint64, ID: r.ID}, Kind: r.Kind, ConversationID: r.ConversationID,
-			AssigneeID: r.AssigneeID, Payload: r.Payload, CreatedAt: r.CreatedAt,
+			AssigneeID: r.AssigneeID, GroupID: r.GroupID, Payload: r.Payload, CreatedAt: r.CreatedAt,
 		}
 	}
 	return events, horizon, nil
@@ -289,6 +291,19 @@ func (l *listener) setState(state string, err error, pid uint32) {
 	} else {
 		l.metrics.ListenerConnected.Set(0)
 	}
+}
+
+// setHeldBack records whether a rung event is still held back by an older transaction.
+func (l *listener) setHeldBack(held bool) {
+	l.mu.Lock()
+	l.held = held
+	l.mu.Unlock()
+}
+
+func (l *listener) heldBack() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.held
 }
 
 func (l *listener) markRead() {

@@ -28,6 +28,12 @@ const (
 	CloseSlowConsumer websocket.StatusCode = 4005
 	// CloseNoPong: the client did not answer a keepalive ping in time.
 	CloseNoPong websocket.StatusCode = 4006
+	// CloseSessionRevoked: the connection's session ended (logout, a reused refresh token, an
+	// admin's revoke-all, the user disabled); the client must log in again.
+	CloseSessionRevoked websocket.StatusCode = 4007
+	// ClosePermissionsChanged: the user's role, permissions or groups changed; the client
+	// reconnects (with a fresh access token) and resumes under the new rules.
+	ClosePermissionsChanged websocket.StatusCode = 4008
 )
 
 // clientMessage is any client → server message; Type says which fields matter.

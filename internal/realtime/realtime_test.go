@@ -180,8 +180,8 @@ func TestResumeReplaysExactlyTheMissedEvents(t *testing.T) {
 }
 
 // TestListenerSurvivesTerminatedConnection kills the listener's connection with
-// pg_terminate_backend while events stream: the listener reconnects, catches up from its position
-// and the client gets every event once, in order.
+// pg_terminate_backend while events stream, and goes on writing while it is down: the listener
+// reconnects, catches up from its position and the client gets every event once, in order.
 func TestListenerSurvivesTerminatedConnection(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -194,14 +194,11 @@ func TestListenerSurvivesTerminatedConnection(t *testing.T) {
 	require.NotZero(t, pid)
 	require.NoError(t, in.svc.Ready())
 
-	const n = 200
 	var (
 		mu      sync.Mutex
 		written []int64
-		done    = make(chan struct{})
 	)
-	go func() {
-		defer close(done)
+	write := func(n int) {
 		for range n {
 			id, err := insertEvent(f.pool, conv, KindMessageStatus)
 			if err != nil {
@@ -213,6 +210,11 @@ func TestListenerSurvivesTerminatedConnection(t *testing.T) {
 			written = append(written, id)
 			mu.Unlock()
 		}
+	}
+	firstHalf := make(chan struct{})
+	go func() {
+		defer close(firstHalf)
+		write(100)
 	}()
 
 	got := c.eventIDs(50)
@@ -221,15 +223,47 @@ func TestListenerSurvivesTerminatedConnection(t *testing.T) {
 		SELECT pg_terminate_backend(pid) FROM pg_stat_activity
 		WHERE application_name = $1 AND datname = current_database()`, ListenerApplicationName).Scan(&killed))
 	require.True(t, killed)
-	got = append(got, c.eventIDs(n-50)...)
-	<-done
+	<-firstHalf
+	write(100) // while the listener reconnects (it waits at least 50 ms first)
+	got = append(got, c.eventIDs(150)...)
 
+	mu.Lock()
 	require.Equal(t, written, got)
-	require.GreaterOrEqual(t, metricValue(in.svc.Metrics().ListenerReconnect), 1.0)
-	require.Eventually(t, func() bool { return in.svc.Ready() == nil }, waitFor, 5*time.Millisecond)
+	mu.Unlock()
+	require.Eventually(t, func() bool {
+		return metricValue(in.svc.Metrics().ListenerReconnect) >= 1 && in.svc.Ready() == nil
+	}, waitFor, 5*time.Millisecond)
 	require.NotEqual(t, pid, in.svc.listener.backendPID())
 	marker := f.event(conv, KindMessageStatus)
 	require.Equal(t, []int64{marker}, c.eventIDs(1))
+}
+
+// TestHeldBackEventIsReadWithoutWaitingForThePoll rings for an event that an older, unrelated
+// transaction holds back, then ends that transaction without a ring: the listener knows from the
+// doorbell's payload that the event is still due and reads again soon, long before its poll.
+func TestHeldBackEventIsReadWithoutWaitingForThePoll(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	conv := f.conversation(nil)
+	_, tok := f.user(auth.RoleAdmin)
+	in := f.start(func(c *Config) { c.PollInterval = time.Hour })
+	c, _, _ := connect(t, in.url, tok, nil)
+
+	older, err := f.pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = older.Rollback(ctx) }()
+	_, err = older.Exec(ctx, "SELECT pg_current_xact_id()")
+	require.NoError(t, err)
+	id := f.event(conv, KindMessageCreated) // rings; held back by older
+	held, _, err := readAfter(ctx, db.New(), f.pool, in.svc.Hub().Position(), 10)
+	require.NoError(t, err)
+	require.Empty(t, held)
+	// The listener has heard the ring and read nothing yet.
+	require.Eventually(t, in.svc.listener.heldBack, waitFor, time.Millisecond)
+	require.NoError(t, older.Rollback(ctx)) // no ring
+
+	require.Equal(t, []int64{id}, c.eventIDs(1))
 }
 
 // TestSafetyPollDeliversWithoutDoorbell commits an event and never rings: the poll finds it.
@@ -243,6 +277,7 @@ func TestSafetyPollDeliversWithoutDoorbell(t *testing.T) {
 	id, err := insertEvent(f.pool, conv, KindMessageCreated)
 	require.NoError(t, err)
 	require.Equal(t, []int64{id}, c.eventIDs(1))
+	require.Zero(t, metricValue(in.svc.Metrics().ListenerReconnect), "a poll that hears nothing is not a lost connection")
 }
 
 // TestAgentOnlyReceivesConversationsItMaySee checks delivery and replay against the permission
@@ -358,20 +393,21 @@ func TestRefusals(t *testing.T) {
 }
 
 // TestTokenRenewal renews the token in-band: the socket outlives the first token, refuses a
-// token of another user, and closes with 4002 when the renewed token expires in its turn.
+// token of another user, and closes with 4002 when the renewed token expires in its turn. Token
+// expiry has a resolution of one second, hence the margins.
 func TestTokenRenewal(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	conv := f.conversation(nil)
 	in := f.start(nil)
 	id, _ := f.user(auth.RoleAgent)
-	short, err := auth.NewTokens(&auth.Config{Secret: []byte(testSecret), TTL: 1500 * time.Millisecond})
+	short, err := auth.NewTokens(&auth.Config{Secret: []byte(testSecret), TTL: 2 * time.Second})
 	require.NoError(t, err)
 	tok1, exp1, err := short.Issue(id, auth.RoleAgent)
 	require.NoError(t, err)
 
 	c, _, _ := connect(t, in.url, tok1, nil)
-	longer, err := auth.NewTokens(&auth.Config{Secret: []byte(testSecret), TTL: 3 * time.Second})
+	longer, err := auth.NewTokens(&auth.Config{Secret: []byte(testSecret), TTL: 6 * time.Second})
 	require.NoError(t, err)
 	tok2, exp2, err := longer.Issue(id, auth.RoleAgent)
 	require.NoError(t, err)

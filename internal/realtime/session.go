@@ -295,7 +295,7 @@ func (s *session) replay(ctx context.Context, from, upto Position) (closeReason,
 		for _, r := range rows {
 			ev := &Event{
 				Position: Position{Xid: r.Xid.Uint64, ID: r.ID}, Kind: r.Kind, ConversationID: r.ConversationID,
-				AssigneeID: r.AssigneeID, Payload: r.Payload, CreatedAt: r.CreatedAt,
+				AssigneeID: r.AssigneeID, GroupID: r.GroupID, Payload: r.Payload, CreatedAt: r.CreatedAt,
 			}
 			cur = ev.Position
 			if !ev.visibleTo(s.principal) {
@@ -316,8 +316,12 @@ func (s *session) replay(ctx context.Context, from, upto Position) (closeReason,
 	}
 }
 
-// flush writes what the hub queued, or closes a client that overflowed its queue.
+// flush writes what the hub queued, or closes a client that overflowed its queue or whose
+// session the hub ended.
 func (s *session) flush() (closeReason, bool) {
+	if code, reason := s.client.closing(); code != 0 {
+		return closeReason{code, reason}, false
+	}
 	msgs, overflowed := s.client.take()
 	if len(msgs) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), s.svc.cfg.WriteTimeout)
