@@ -50,6 +50,7 @@ type section struct {
 var sections = []section{
 	{"send", benchSend},
 	{"webhook", benchWebhook},
+	{"fanout", benchFanout},
 }
 
 func main() {

@@ -1,0 +1,357 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/google/uuid"
+
+	"github.com/wainbox/wainbox/internal/auth"
+	"github.com/wainbox/wainbox/internal/database"
+	"github.com/wainbox/wainbox/internal/dbtest"
+)
+
+// benchFanout measures the real-time fan-out (issue 4): the delay from a message's commit to its
+// event arriving at every connected socket, with 100, 1,000 and 5,000 agents on one instance, and
+// the server's resident memory per idle connection. The server runs as its own process so its RSS
+// is its own.
+func benchFanout(ctx context.Context, e *Env) ([]Row, error) {
+	srv, err := startServerProcess(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.stop()
+
+	token, err := login(srv.url, "bench@example.com", "bench password")
+	if err != nil {
+		return nil, err
+	}
+	httpc := &http.Client{Timeout: 30 * time.Second}
+	convID, err := openConversation(httpc, srv.url, token)
+	if err != nil {
+		return nil, err
+	}
+
+	var rows []Row
+	const messages = 20
+	for _, n := range []int{100, 1000, 5000} {
+		before, err := rss(srv.cmd.Process.Pid)
+		if err != nil {
+			return rows, err
+		}
+		socks, err := connectSockets(ctx, srv.url, token, n)
+		if err != nil {
+			return rows, err
+		}
+		// Let the sockets settle before reading memory: each has done its auth and resume.
+		time.Sleep(time.Second)
+		after, _ := rss(srv.cmd.Process.Pid)
+
+		lat, lost, err := fanOut(socks, httpc, srv.url, token, convID, messages)
+		closeSockets(socks)
+		if err != nil {
+			return rows, err
+		}
+		rows = append(rows, Row{"fanout", fmt.Sprintf("commit -> every socket, %d agents", n),
+			fmt.Sprintf("p50 %s, p99 %s, max %s; %d of %d events lost", ms(lat.percentile(0.5)), ms(lat.percentile(0.99)), ms(lat.percentile(1)), lost, n*messages),
+			"", "", "p99 < 25 ms at 1,000; 0 lost"})
+		if n == 5000 {
+			per := float64(after-before) / float64(n)
+			rows = append(rows, Row{"fanout", fmt.Sprintf("server RSS per idle socket (%d sockets)", n),
+				fmt.Sprintf("%.1f KB", per/1024), fmt.Sprintf("RSS %d MB -> %d MB", before>>20, after>>20), "", "< 40 KB"})
+		}
+		// Give the server a moment to tear the closed sockets down before the next round.
+		time.Sleep(500 * time.Millisecond)
+	}
+	return rows, nil
+}
+
+type serverProcess struct {
+	cmd  *exec.Cmd
+	url  string
+	stop func()
+}
+
+// startServerProcess builds wainbox and runs `wainbox serve` on a fresh database with the
+// simulator, with an admin the benchmark logs in as.
+func startServerProcess(ctx context.Context, e *Env) (*serverProcess, error) {
+	dir, err := os.MkdirTemp("", "wainbox-bench")
+	if err != nil {
+		return nil, err
+	}
+	bin := filepath.Join(dir, "wainbox")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/wainbox").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("error building wainbox: %v: %s", err, out)
+	}
+	url, drop, err := dbtest.NewDatabase(ctx, e.Server)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := database.Open(ctx, url, 2)
+	if err != nil {
+		drop()
+		return nil, err
+	}
+	_, err = auth.NewUsers(pool, 4).Create(ctx, auth.NewUser{Email: "bench@example.com", Name: "Bench", Role: auth.RoleAdmin, Password: "bench password"})
+	pool.Close()
+	if err != nil {
+		drop()
+		return nil, err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		drop()
+		return nil, err
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = append(os.Environ(),
+		"DATABASE_URL="+url, "HTTP_ADDR="+addr, "SIMULATOR=1", "LOG_LEVEL=warn",
+		"AUTH_SECRET=bench-secret-bench-secret-bench-secret-0123", "DATABASE_MAX_CONNS=20")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		drop()
+		return nil, err
+	}
+	p := &serverProcess{cmd: cmd, url: "http://" + addr}
+	p.stop = func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+		drop()
+		_ = os.RemoveAll(dir)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(p.url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			p.stop()
+			return nil, fmt.Errorf("wainbox serve did not become ready: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func openConversation(c *http.Client, base, token string) (int64, error) {
+	body := fmt.Sprintf(`{"wa_id":"16505559999","client_id":%q,"type":"text","text":{"body":"hello"}}`, uuid.NewString())
+	req, _ := http.NewRequest("POST", base+"/api/conversations", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Conversation struct {
+			ID int64 `json:"id"`
+		} `json:"conversation"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Conversation.ID == 0 {
+		return 0, fmt.Errorf("opening a conversation answered %d: %v", resp.StatusCode, err)
+	}
+	return out.Conversation.ID, nil
+}
+
+// socket is one connected agent: it records when each message.created event arrived.
+type socket struct {
+	conn    *websocket.Conn
+	mu      sync.Mutex
+	arrived map[int64]time.Time
+	done    chan struct{}
+}
+
+func connectSockets(ctx context.Context, base, token string, n int) ([]*socket, error) {
+	wsURL := "ws" + strings.TrimPrefix(base, "http") + "/api/ws"
+	socks := make([]*socket, n)
+	var (
+		wg       sync.WaitGroup
+		firstErr atomic.Value
+		sem      = make(chan struct{}, 50)
+	)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			s, err := dialSocket(ctx, wsURL, token)
+			if err != nil {
+				firstErr.CompareAndSwap(nil, err)
+				return
+			}
+			socks[i] = s
+		}()
+	}
+	wg.Wait()
+	if err, _ := firstErr.Load().(error); err != nil {
+		closeSockets(socks)
+		return nil, fmt.Errorf("error connecting %d sockets: %w", n, err)
+	}
+	return socks, nil
+}
+
+func dialSocket(ctx context.Context, url, token string) (*socket, error) {
+	dialCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(dialCtx, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	c.SetReadLimit(1 << 20)
+	send := func(v string) error { return c.Write(dialCtx, websocket.MessageText, []byte(v)) }
+	if err := send(fmt.Sprintf(`{"type":"auth","token":%q}`, token)); err != nil {
+		return nil, err
+	}
+	if err := send(`{"type":"resume","after":null}`); err != nil {
+		return nil, err
+	}
+	for {
+		_, b, err := c.Read(dialCtx)
+		if err != nil {
+			return nil, fmt.Errorf("waiting for ready: %w", err)
+		}
+		var m struct{ Type string }
+		_ = json.Unmarshal(b, &m)
+		if m.Type == "ready" {
+			break
+		}
+	}
+	s := &socket{conn: c, arrived: map[int64]time.Time{}, done: make(chan struct{})}
+	go s.read()
+	return s, nil
+}
+
+func (s *socket) read() {
+	defer close(s.done)
+	for {
+		_, b, err := s.conn.Read(context.Background())
+		if err != nil {
+			return
+		}
+		now := time.Now()
+		var ev struct {
+			Type string `json:"type"`
+			Kind string `json:"kind"`
+			Data struct {
+				MessageID int64 `json:"message_id"`
+			} `json:"data"`
+		}
+		if json.Unmarshal(b, &ev) == nil && ev.Type == "event" && ev.Kind == "message.created" {
+			s.mu.Lock()
+			s.arrived[ev.Data.MessageID] = now
+			s.mu.Unlock()
+		}
+	}
+}
+
+func closeSockets(socks []*socket) {
+	for _, s := range socks {
+		if s != nil {
+			_ = s.conn.Close(websocket.StatusNormalClosure, "")
+		}
+	}
+	for _, s := range socks {
+		if s != nil {
+			<-s.done
+		}
+	}
+}
+
+// fanOut sends messages one after another (a new one when every socket got the previous one, or
+// after 2 s) and measures, per socket, the delay from the message's commit time to arrival. The
+// commit time is the `created_at` of the stored message, the start of its transaction on the
+// database clock, so the figure slightly overstates the delay.
+func fanOut(socks []*socket, c *http.Client, base, token string, conv int64, messages int) (latencies, int, error) {
+	var lat latencies
+	lost := 0
+	for range messages {
+		id, committed, err := postForFanout(c, base, token, conv)
+		if err != nil {
+			return nil, 0, err
+		}
+		deadline := time.Now().Add(2 * time.Second)
+		for {
+			got := 0
+			for _, s := range socks {
+				s.mu.Lock()
+				if _, ok := s.arrived[id]; ok {
+					got++
+				}
+				s.mu.Unlock()
+			}
+			if got == len(socks) || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		for _, s := range socks {
+			s.mu.Lock()
+			at, ok := s.arrived[id]
+			s.mu.Unlock()
+			if !ok {
+				lost++
+				continue
+			}
+			lat = append(lat, at.Sub(committed))
+		}
+	}
+	return lat, lost, nil
+}
+
+func postForFanout(c *http.Client, base, token string, conv int64) (int64, time.Time, error) {
+	body := fmt.Sprintf(`{"client_id":%q,"type":"text","text":{"body":"fan-out benchmark"}}`, uuid.NewString())
+	req, _ := http.NewRequest("POST", fmt.Sprintf("%s/api/conversations/%d/messages", base, conv), strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	defer resp.Body.Close()
+	var m struct {
+		ID        int64     `json:"id"`
+		CreatedAt time.Time `json:"created_at"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || m.ID == 0 {
+		return 0, time.Time{}, fmt.Errorf("send answered %d: %v", resp.StatusCode, err)
+	}
+	return m.ID, m.CreatedAt, nil
+}
+
+// rss returns a process's resident set size in bytes, from /proc.
+func rss(pid int) (int64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb * 1024, err
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
+}
