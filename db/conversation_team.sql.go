@@ -14,6 +14,8 @@ import (
 const conversationAssign = `-- name: ConversationAssign :one
 UPDATE conversations
 SET assignee_id = $1, group_id = $2,
+    locked_by = CASE WHEN assignee_id IS DISTINCT FROM $1::bigint THEN NULL ELSE locked_by END,
+    lock_expires_at = CASE WHEN assignee_id IS DISTINCT FROM $1::bigint THEN NULL ELSE lock_expires_at END,
     status = CASE WHEN $1::bigint IS NOT NULL AND status = 'bot' THEN 'open' ELSE status END,
     updated_at = now()
 WHERE id = $3
@@ -26,6 +28,8 @@ type ConversationAssignParams struct {
 	ID         int64  `json:"id"`
 }
 
+// ConversationAssign sets the agent and group; a change of agent frees the composer lock, which
+// belonged to the previous one's work. (SET expressions read the row as it was.)
 func (q *Queries) ConversationAssign(ctx context.Context, db DBTX, arg ConversationAssignParams) (Conversation, error) {
 	row := db.QueryRow(ctx, conversationAssign, arg.AssigneeID, arg.GroupID, arg.ID)
 	var i Conversation
@@ -402,7 +406,9 @@ func (q *Queries) ConversationTagRemove(ctx context.Context, db DBTX, arg Conver
 
 const conversationTakeover = `-- name: ConversationTakeover :one
 UPDATE conversations
-SET status = 'open', assignee_id = $1, snoozed_until = NULL, updated_at = now()
+SET status = 'open', assignee_id = $1, snoozed_until = NULL, updated_at = now(),
+    lock_expires_at = CASE WHEN locked_by = $1 THEN lock_expires_at END,
+    locked_by = CASE WHEN locked_by = $1 THEN locked_by END
 WHERE id = $2
   AND (status = 'bot' OR (assignee_id IS NULL AND status IN ('open', 'pending')))
 RETURNING id, channel_id, contact_id, status, assignee_id, unread_count, last_out_seq, last_message_at, created_at, updated_at, group_id, locked_by, lock_expires_at, snoozed_until
@@ -416,8 +422,40 @@ type ConversationTakeoverParams struct {
 // ConversationTakeover claims a conversation in one statement: a bot conversation, or an
 // unassigned one, becomes open and the caller's. Of two agents racing, the second re-checks the
 // condition after the first commits and matches nothing.
+// Another agent's composer lock goes with it: the conversation is the caller's now.
 func (q *Queries) ConversationTakeover(ctx context.Context, db DBTX, arg ConversationTakeoverParams) (Conversation, error) {
 	row := db.QueryRow(ctx, conversationTakeover, arg.UserID, arg.ID)
+	var i Conversation
+	err := row.Scan(
+		&i.ID,
+		&i.ChannelID,
+		&i.ContactID,
+		&i.Status,
+		&i.AssigneeID,
+		&i.UnreadCount,
+		&i.LastOutSeq,
+		&i.LastMessageAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.GroupID,
+		&i.LockedBy,
+		&i.LockExpiresAt,
+		&i.SnoozedUntil,
+	)
+	return i, err
+}
+
+const conversationWakeSnoozed = `-- name: ConversationWakeSnoozed :one
+UPDATE conversations
+SET status = 'open', snoozed_until = NULL, updated_at = now()
+WHERE id = $1 AND status = 'snoozed' AND snoozed_until IS NOT NULL AND snoozed_until <= now()
+RETURNING id, channel_id, contact_id, status, assignee_id, unread_count, last_out_seq, last_message_at, created_at, updated_at, group_id, locked_by, lock_expires_at, snoozed_until
+`
+
+// ConversationWakeSnoozed reopens a conversation whose snooze has ended. A conversation snoozed
+// again until later, or already woken, does not match.
+func (q *Queries) ConversationWakeSnoozed(ctx context.Context, db DBTX, id int64) (Conversation, error) {
+	row := db.QueryRow(ctx, conversationWakeSnoozed, id)
 	var i Conversation
 	err := row.Scan(
 		&i.ID,

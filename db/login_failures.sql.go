@@ -54,8 +54,17 @@ func (q *Queries) LoginFailureCounts(ctx context.Context, db DBTX, arg LoginFail
 	return i, err
 }
 
-const loginFailureInsert = `-- name: LoginFailureInsert :exec
-INSERT INTO login_failures (email, ip) VALUES ($1, $2)
+const loginFailureDelete = `-- name: LoginFailureDelete :exec
+DELETE FROM login_failures WHERE id = $1
+`
+
+func (q *Queries) LoginFailureDelete(ctx context.Context, db DBTX, id int64) error {
+	_, err := db.Exec(ctx, loginFailureDelete, id)
+	return err
+}
+
+const loginFailureInsert = `-- name: LoginFailureInsert :one
+INSERT INTO login_failures (email, ip) VALUES ($1, $2) RETURNING id
 `
 
 type LoginFailureInsertParams struct {
@@ -63,9 +72,13 @@ type LoginFailureInsertParams struct {
 	Ip    string `json:"ip"`
 }
 
-func (q *Queries) LoginFailureInsert(ctx context.Context, db DBTX, arg LoginFailureInsertParams) error {
-	_, err := db.Exec(ctx, loginFailureInsert, arg.Email, arg.Ip)
-	return err
+// LoginFailureInsert records an attempt before its password is checked, so that concurrent
+// attempts count each other: of a burst, the ones whose rows commit after the limit see it.
+func (q *Queries) LoginFailureInsert(ctx context.Context, db DBTX, arg LoginFailureInsertParams) (int64, error) {
+	row := db.QueryRow(ctx, loginFailureInsert, arg.Email, arg.Ip)
+	var id int64
+	err := row.Scan(&id)
+	return id, err
 }
 
 const loginFailurePrune = `-- name: LoginFailurePrune :exec

@@ -15,12 +15,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"riverqueue.com/riverui"
 
 	"github.com/wainbox/wainbox/db"
 	"github.com/wainbox/wainbox/internal/auth"
+	"github.com/wainbox/wainbox/internal/bot"
 	"github.com/wainbox/wainbox/internal/config"
 	"github.com/wainbox/wainbox/internal/database"
 	"github.com/wainbox/wainbox/internal/httpapi"
@@ -39,16 +41,22 @@ type App struct {
 	listener net.Listener
 	baseURL  string
 
-	pool     *pgxpool.Pool
-	river    *river.Client[pgx.Tx]
-	riverUI  *riverui.Handler
-	doorbell *realtime.Doorbell
-	sim      *simulator.Simulator
-	server   *http.Server
-	api      *httpapi.Server
+	pool    *pgxpool.Pool
+	river   *river.Client[pgx.Tx]
+	riverUI *riverui.Handler
+	// stopRiverUI ends River UI's background queries, which would otherwise outlive the pool.
+	stopRiverUI context.CancelFunc
+	doorbell    *realtime.Doorbell
+	realtime    *realtime.Service
+	metrics     *prometheus.Registry
+	sim         *simulator.Simulator
+	server      *http.Server
+	api         *httpapi.Server
 
 	Inbox *inbox.Service
 	Users *auth.Users
+	// Sessions are the logins (refresh tokens, revocation); tests use them to mint and revoke.
+	Sessions *auth.Sessions
 
 	riverStarted atomic.Bool
 	serveErr     chan error
@@ -147,7 +155,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 
 	a.Inbox, err = inbox.New(&inbox.Config{
 		Pool: a.pool, Queue: a.river, Ringer: a.doorbell, Logger: logger, SendMaxAttempts: cfg.SendMaxAttempts,
-		BotEnabled: cfg.Gemini.APIKey != "",
+		BotEnabled: cfg.BotActive(),
 	})
 	if err != nil {
 		return nil, err
@@ -158,8 +166,8 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		return nil, err
 	}
 	river.AddWorker(workers, webhookWorker)
-	river.AddWorker(workers, jobs.NewBotReplyWorker(logger.With("component", "bot")))
 	river.AddWorker(workers, jobs.NewMarkReadWorker(a.Inbox, wa, logger.With("component", "mark_read")))
+	river.AddWorker(workers, jobs.NewWakeSnoozedWorker(a.Inbox))
 	webhookHandler, err := webhook.New(&webhook.Config{
 		Pool:        a.pool,
 		Queue:       a.river,
@@ -184,6 +192,35 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 	if err != nil {
 		return nil, err
 	}
+	// Sessions check every request and every socket against the database: a revoked session or a
+	// disabled user is out at once, not one access-token lifetime later (docs/agents.md).
+	a.Sessions, err = auth.NewSessions(&auth.SessionsConfig{
+		Pool: a.pool, Tokens: tokens, RefreshTTL: cfg.RefreshTokenTTL, Ringer: a.doorbell,
+	})
+	if err != nil {
+		return nil, err
+	}
+	throttle := auth.NewThrottle(&auth.ThrottleConfig{
+		Pool: a.pool, MaxPerAccount: cfg.LoginMaxFailures, MaxPerIP: cfg.LoginMaxFailuresPerIP, Window: cfg.LoginFailureWindow,
+	})
+
+	a.metrics = prometheus.NewRegistry()
+	// The public base URL is always an allowed origin: it is where the agent panel is served.
+	a.realtime, err = realtime.New(&realtime.Config{
+		Pool:           a.pool,
+		Tokens:         a.Sessions,
+		AllowedOrigins: append([]string{a.baseURL}, cfg.AllowedOrigins...),
+		Logger:         logger.With("component", "realtime"),
+		Registerer:     a.metrics,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	// The bot's worker needs the metrics registry; River has not started, so adding it here is in time.
+	if err := a.addBotWorker(ctx, workers); err != nil {
+		return nil, err
+	}
 
 	a.riverUI, err = riverui.NewHandler(&riverui.HandlerOpts{
 		Endpoints: riverui.NewEndpoints(a.river, nil),
@@ -195,14 +232,20 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 	}
 
 	apiCfg := &httpapi.Config{
-		Inbox:   a.Inbox,
-		Users:   a.Users,
-		Tokens:  tokens,
-		Logger:  logger,
+		Inbox:  a.Inbox,
+		Users:  a.Users,
+		Tokens: tokens,
+		Logger: logger,
+
+		Sessions: a.Sessions,
+		Throttle: throttle,
+		LockTTL:  cfg.ConversationLockTTL,
+
 		Ready:   a.ready,
 		RiverUI: a.riverUI,
 		Webhook: webhookHandler,
 	}
+	apiCfg.Realtime = a.realtime.Handler()
 	if a.sim != nil {
 		apiCfg.Simulator = a.sim.Handler()
 	}
@@ -217,6 +260,50 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	return a, nil
+}
+
+// addBotWorker builds the Gemini bot (when it is switched on and Gemini or the simulator's fake is
+// configured) and the bot_reply worker. Without the bot the worker still runs: it hands every
+// conversation left in bot mode to a person.
+func (a *App) addBotWorker(ctx context.Context, workers *river.Workers) error {
+	cfg := a.cfg
+	var b *bot.Bot
+	if cfg.BotActive() {
+		baseURL := cfg.Gemini.BaseURL
+		if a.sim != nil {
+			baseURL = a.baseURL + "/simulator/gemini/"
+		}
+		var err error
+		b, err = bot.New(ctx, &bot.Config{
+			APIKey:         cfg.Gemini.APIKey,
+			BaseURL:        baseURL,
+			Model:          cfg.Gemini.Model,
+			Timeout:        cfg.Gemini.Timeout,
+			Instructions:   cfg.Bot.Instructions,
+			HistoryChars:   cfg.Bot.HistoryChars,
+			HandoffPhrases: cfg.Bot.HandoffPhrases,
+			Registerer:     a.metrics,
+			Logger:         a.logger.With("component", "bot"),
+		})
+		if err != nil {
+			return err
+		}
+	}
+	w, err := jobs.NewBotWorker(&jobs.BotWorkerConfig{
+		Inbox:           a.Inbox,
+		Bot:             b,
+		HistoryMessages: cfg.Bot.HistoryMessages,
+		MaxReplies:      cfg.Bot.MaxReplies,
+		HandoffMessage:  cfg.Bot.HandoffMessage,
+		Debounce:        cfg.Bot.Debounce,
+		RetryBase:       cfg.Bot.RetryBase,
+		Logger:          a.logger.With("component", "bot"),
+	})
+	if err != nil {
+		return err
+	}
+	river.AddWorker(workers, w)
+	return nil
 }
 
 // BaseURL is where this instance is reached.
@@ -234,16 +321,30 @@ func (a *App) Simulator() *simulator.Simulator { return a.sim }
 // Routes is the HTTP route table.
 func (a *App) Routes() []httpapi.Route { return a.api.Routes() }
 
-// Start starts River, the doorbell and the HTTP server, and returns once they run.
+// Realtime is the instance's real-time fan-out (listener, hub, WebSocket endpoint).
+func (a *App) Realtime() *realtime.Service { return a.realtime }
+
+// Metrics is the instance's Prometheus registry.
+func (a *App) Metrics() *prometheus.Registry { return a.metrics }
+
+// Start starts River, the doorbell, the real-time listener and the HTTP server, and returns once
+// they run.
 func (a *App) Start(ctx context.Context) error {
 	if err := a.river.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("error starting River: %w", err)
 	}
 	a.riverStarted.Store(true)
-	if err := a.riverUI.Start(context.WithoutCancel(ctx)); err != nil {
+	uiCtx, stopUI := context.WithCancel(context.WithoutCancel(ctx))
+	a.stopRiverUI = stopUI
+	if err := a.riverUI.Start(uiCtx); err != nil {
 		return fmt.Errorf("error starting River UI: %w", err)
 	}
 	a.doorbell.Start()
+	// The listener is connected and knows where the event log ends before the first socket can
+	// be opened.
+	if err := a.realtime.Start(ctx); err != nil {
+		return err
+	}
 	go func() {
 		if err := a.server.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.serveErr <- err
@@ -289,6 +390,14 @@ func (a *App) Shutdown(timeout time.Duration) error {
 }
 
 func (a *App) closeResources() {
+	if a.stopRiverUI != nil {
+		a.stopRiverUI()
+	}
+	if a.realtime != nil {
+		// Sockets are hijacked connections that server.Shutdown does not wait for: close them
+		// (1001, clients resume elsewhere) while the pool that serves their resumes is open.
+		a.realtime.Stop()
+	}
 	if a.doorbell != nil {
 		a.doorbell.Stop()
 	}
@@ -303,7 +412,8 @@ func (a *App) closeResources() {
 	}
 }
 
-// ready is /readyz: the database answers, its schema is current and River runs.
+// ready is /readyz: the database answers, its schema is current, River runs and the real-time
+// listener is connected.
 func (a *App) ready(ctx context.Context) error {
 	if err := a.pool.Ping(ctx); err != nil {
 		return fmt.Errorf("database unreachable: %w", err)
@@ -313,6 +423,9 @@ func (a *App) ready(ctx context.Context) error {
 	}
 	if !a.riverStarted.Load() {
 		return errors.New("job queue not started")
+	}
+	if err := a.realtime.Ready(); err != nil {
+		return err
 	}
 	return nil
 }

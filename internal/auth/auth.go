@@ -40,6 +40,13 @@ type Principal struct {
 	Role   string
 	// ExpiresAt is when the token that authenticated the caller stops being valid.
 	ExpiresAt time.Time
+	// SessionID is the login the token belongs to (empty for a token issued without a session).
+	SessionID string
+	// Permissions are the caller's current permissions, loaded with the session; nil means the
+	// defaults of Role (see Perms).
+	Permissions *Permissions
+	// GroupIDs are the groups the caller belongs to, loaded with the session.
+	GroupIDs []int64
 }
 
 // Config configures a Tokens issuer.
@@ -81,15 +88,23 @@ func (t *Tokens) TTL() time.Duration { return t.ttl }
 
 type claims struct {
 	Role string `json:"role"`
+	// Sid is the session id: requests check that the session is still live.
+	Sid string `json:"sid,omitempty"`
 	jwt.RegisteredClaims
 }
 
 // Issue signs an access token for the user.
 func (t *Tokens) Issue(userID int64, role string) (string, time.Time, error) {
+	return t.IssueSession(userID, role, "")
+}
+
+// IssueSession signs an access token for the user's session sessionID.
+func (t *Tokens) IssueSession(userID int64, role, sessionID string) (string, time.Time, error) {
 	now := t.now()
 	exp := now.Add(t.ttl)
 	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims{
 		Role: role,
+		Sid:  sessionID,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    issuer,
 			Subject:   strconv.FormatInt(userID, 10),
@@ -123,7 +138,7 @@ func (t *Tokens) Verify(token string) (*Principal, error) {
 	if err != nil || !ValidRole(c.Role) {
 		return nil, ErrInvalidToken
 	}
-	return &Principal{UserID: id, Role: c.Role, ExpiresAt: c.ExpiresAt.Time}, nil
+	return &Principal{UserID: id, Role: c.Role, ExpiresAt: c.ExpiresAt.Time, SessionID: c.Sid}, nil
 }
 
 // HashPassword hashes a password with bcrypt at cost (bcrypt.DefaultCost when 0).

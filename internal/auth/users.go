@@ -43,16 +43,16 @@ func (u *Users) Create(ctx context.Context, in NewUser) (db.User, error) {
 	in.Email = strings.TrimSpace(in.Email)
 	in.Name = strings.TrimSpace(in.Name)
 	if addr, err := mail.ParseAddress(in.Email); err != nil || addr.Address != in.Email {
-		return db.User{}, fmt.Errorf("email %q is not a valid address", in.Email)
+		return db.User{}, &InputError{"email", fmt.Sprintf("%q is not a valid address", in.Email)}
 	}
 	if in.Name == "" {
-		return db.User{}, errors.New("name must not be empty")
+		return db.User{}, &InputError{"name", "must not be empty"}
 	}
 	if !ValidRole(in.Role) {
-		return db.User{}, fmt.Errorf("role %q is not admin, supervisor or agent", in.Role)
+		return db.User{}, &InputError{"role", fmt.Sprintf("%q is not admin, supervisor or agent", in.Role)}
 	}
 	if len(in.Password) < MinPasswordLength {
-		return db.User{}, fmt.Errorf("password must be at least %d characters", MinPasswordLength)
+		return db.User{}, &InputError{"password", fmt.Sprintf("must be at least %d characters", MinPasswordLength)}
 	}
 	hash, err := HashPassword(in.Password, u.cost)
 	if err != nil {

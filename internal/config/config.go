@@ -11,9 +11,11 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Simulator defaults: the values the in-process simulator and the clients share when the
@@ -40,9 +42,17 @@ type Config struct {
 
 	WhatsApp WhatsApp
 	Gemini   Gemini
+	Bot      Bot
 
 	AuthSecret     []byte
 	AccessTokenTTL time.Duration
+
+	// Sessions and login throttling (issue 5, docs/agents.md).
+	RefreshTokenTTL       time.Duration
+	LoginMaxFailures      int
+	LoginMaxFailuresPerIP int
+	LoginFailureWindow    time.Duration
+	ConversationLockTTL   time.Duration
 
 	LogFormat string
 	LogLevel  slog.Level
@@ -70,7 +80,40 @@ type Gemini struct {
 	APIKey  string
 	BaseURL string
 	Model   string
+	// Timeout bounds one Gemini call.
+	Timeout time.Duration
 }
+
+// DefaultBotHandoffMessage is what the customer reads when the bot hands the conversation to a
+// person, unless BOT_HANDOFF_MESSAGE says otherwise: both languages the bot speaks by default.
+const DefaultBotHandoffMessage = "Gracias por tu paciencia. Una persona de nuestro equipo te atenderá en breve.\n" +
+	"Thanks for your patience. A person from our team will be with you shortly."
+
+// Bot configures the Gemini bot (see docs/bot.md).
+type Bot struct {
+	// Enabled is the global switch; the bot runs only when it is on and Gemini is configured.
+	Enabled bool
+	// Instructions is the business's system instruction, read from BOT_INSTRUCTIONS_FILE; empty
+	// means the built-in generic one.
+	Instructions     string
+	InstructionsFile string
+	HistoryMessages  int
+	HistoryChars     int
+	// MaxReplies is how many replies the bot writes in one session before it hands off.
+	MaxReplies int
+	// HandoffPhrases are what a customer writes to ask for a person; nil means the built-in list.
+	HandoffPhrases []string
+	// HandoffMessage is sent to the customer on hand-off; empty sends nothing.
+	HandoffMessage string
+	// Debounce is how long the bot waits after a customer message for the next one of a burst.
+	Debounce time.Duration
+	// RetryBase is the first backoff of a failed Gemini call; it doubles per attempt.
+	RetryBase time.Duration
+}
+
+// BotActive reports whether new conversations start with the bot: it is switched on and Gemini
+// (or the simulator's fake) is configured.
+func (c *Config) BotActive() bool { return c.Bot.Enabled && c.Gemini.APIKey != "" }
 
 // Var documents one environment variable; Vars is the list `wainbox serve --help` prints.
 type Var struct {
@@ -95,8 +138,23 @@ var Vars = []Var{
 	{"GEMINI_API_KEY", "", "Gemini API key; without it (and without the simulator) the bot is off"},
 	{"GEMINI_BASE_URL", "", "Gemini API base URL (default Google's; the simulator's with SIMULATOR=1)"},
 	{"GEMINI_MODEL", "gemini-2.5-flash", "Gemini model name"},
+	{"GEMINI_TIMEOUT", "20s", "how long one Gemini call may take before it counts as failed (and is retried)"},
+	{"BOT_ENABLED", "1", "0 turns the bot off globally: new conversations start pending, for humans"},
+	{"BOT_INSTRUCTIONS_FILE", "", "text file with the bot's system instruction (business name, tone, hours, FAQ); default a generic one"},
+	{"BOT_HISTORY_MESSAGES", "20", "how many recent messages of the conversation the bot sends Gemini as context"},
+	{"BOT_HISTORY_CHARS", "8000", "cap on the characters of that context; older messages are dropped first"},
+	{"BOT_MAX_REPLIES", "5", "bot replies in one session before it hands the conversation to a person"},
+	{"BOT_HANDOFF_PHRASES", "agente,humano,persona,asesor,operador,agent,human,person,representative,operator", "comma-separated words or phrases with which a customer asks for a person (case and accents ignored)"},
+	{"BOT_HANDOFF_MESSAGE", "(Spanish and English notice)", "sent to the customer when the bot hands off; set it empty to send nothing"},
+	{"BOT_DEBOUNCE", "2s", "how long the bot waits for more messages of a burst before it answers them at once"},
+	{"BOT_RETRY_BASE", "2s", "first backoff of a failed Gemini call (doubling; 4 attempts, then hand-off)"},
 	{"AUTH_SECRET", "", "at least 32 bytes signing access tokens; shared by all instances (required unless SIMULATOR=1, which makes a random one)"},
 	{"ACCESS_TOKEN_TTL", "15m", "lifetime of an access token"},
+	{"REFRESH_TOKEN_TTL", "720h", "lifetime of a refresh token (each refresh makes a new one)"},
+	{"LOGIN_MAX_FAILURES", "5", "failed logins of one account per LOGIN_FAILURE_WINDOW before 429"},
+	{"LOGIN_MAX_FAILURES_PER_IP", "20", "failed logins from one address per LOGIN_FAILURE_WINDOW before 429"},
+	{"LOGIN_FAILURE_WINDOW", "15m", "sliding window of login throttling"},
+	{"CONVERSATION_LOCK_TTL", "5m", "lifetime of an agent's conversation lock (renewable by the holder)"},
 	{"LOG_FORMAT", "json", "json or text"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"SIMULATOR", "0", "1 runs the simulator (fake Graph API, phone and Gemini) inside the process and points the clients at it"},
@@ -175,6 +233,10 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	if u, err := url.Parse(cfg.WhatsApp.APIBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("WHATSAPP_API_BASE_URL", "%q is not an http(s) URL", cfg.WhatsApp.APIBaseURL)
 	}
+	if cfg.Gemini.Timeout, err = durationVar(get("GEMINI_TIMEOUT"), 20*time.Second); err != nil {
+		bad("GEMINI_TIMEOUT", "%v", err)
+	}
+	loadBot(cfg, lookup, get, bad)
 	if cfg.Gemini.BaseURL != "" {
 		if u, err := url.Parse(cfg.Gemini.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("GEMINI_BASE_URL", "%q is not an http(s) URL", cfg.Gemini.BaseURL)
@@ -219,6 +281,21 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	if cfg.AccessTokenTTL, err = durationVar(get("ACCESS_TOKEN_TTL"), 15*time.Minute); err != nil {
 		bad("ACCESS_TOKEN_TTL", "%v", err)
 	}
+	if cfg.RefreshTokenTTL, err = durationVar(get("REFRESH_TOKEN_TTL"), 30*24*time.Hour); err != nil {
+		bad("REFRESH_TOKEN_TTL", "%v", err)
+	}
+	if cfg.LoginMaxFailures, err = intVar(get("LOGIN_MAX_FAILURES"), 5, 1, 1000); err != nil {
+		bad("LOGIN_MAX_FAILURES", "%v", err)
+	}
+	if cfg.LoginMaxFailuresPerIP, err = intVar(get("LOGIN_MAX_FAILURES_PER_IP"), 20, 1, 100000); err != nil {
+		bad("LOGIN_MAX_FAILURES_PER_IP", "%v", err)
+	}
+	if cfg.LoginFailureWindow, err = durationVar(get("LOGIN_FAILURE_WINDOW"), 15*time.Minute); err != nil {
+		bad("LOGIN_FAILURE_WINDOW", "%v", err)
+	}
+	if cfg.ConversationLockTTL, err = durationVar(get("CONVERSATION_LOCK_TTL"), 5*time.Minute); err != nil {
+		bad("CONVERSATION_LOCK_TTL", "%v", err)
+	}
 	if cfg.ShutdownTimeout, err = durationVar(get("SHUTDOWN_TIMEOUT"), 30*time.Second); err != nil {
 		bad("SHUTDOWN_TIMEOUT", "%v", err)
 	}
@@ -236,6 +313,56 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 		return nil, errors.Join(errs...)
 	}
 	return cfg, nil
+}
+
+// loadBot reads the BOT_* variables into cfg.Bot.
+func loadBot(cfg *Config, lookup func(string) (string, bool), get func(string) string, bad func(string, string, ...any)) {
+	b := &cfg.Bot
+	var err error
+	b.Enabled = true
+	if v := get("BOT_ENABLED"); v != "" {
+		if b.Enabled, err = parseBool(v); err != nil {
+			bad("BOT_ENABLED", "%v", err)
+		}
+	}
+	if b.InstructionsFile = get("BOT_INSTRUCTIONS_FILE"); b.InstructionsFile != "" {
+		text, err := os.ReadFile(b.InstructionsFile)
+		switch {
+		case err != nil:
+			bad("BOT_INSTRUCTIONS_FILE", "%v", err)
+		case !utf8.Valid(text) || strings.TrimSpace(string(text)) == "":
+			bad("BOT_INSTRUCTIONS_FILE", "%s must be non-empty UTF-8 text", b.InstructionsFile)
+		default:
+			b.Instructions = strings.TrimSpace(string(text))
+		}
+	}
+	if b.HistoryMessages, err = intVar(get("BOT_HISTORY_MESSAGES"), 20, 1, 200); err != nil {
+		bad("BOT_HISTORY_MESSAGES", "%v", err)
+	}
+	if b.HistoryChars, err = intVar(get("BOT_HISTORY_CHARS"), 8000, 200, 500000); err != nil {
+		bad("BOT_HISTORY_CHARS", "%v", err)
+	}
+	if b.MaxReplies, err = intVar(get("BOT_MAX_REPLIES"), 5, 1, 1000); err != nil {
+		bad("BOT_MAX_REPLIES", "%v", err)
+	}
+	if v := get("BOT_HANDOFF_PHRASES"); v != "" {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				b.HandoffPhrases = append(b.HandoffPhrases, p)
+			}
+		}
+	}
+	// Set but empty means "send no notice", which an unset variable cannot say.
+	b.HandoffMessage = DefaultBotHandoffMessage
+	if v, ok := lookup("BOT_HANDOFF_MESSAGE"); ok {
+		b.HandoffMessage = strings.TrimSpace(strings.ReplaceAll(v, `\n`, "\n"))
+	}
+	if b.Debounce, err = durationVar(get("BOT_DEBOUNCE"), 2*time.Second); err != nil {
+		bad("BOT_DEBOUNCE", "%v", err)
+	}
+	if b.RetryBase, err = durationVar(get("BOT_RETRY_BASE"), 2*time.Second); err != nil {
+		bad("BOT_RETRY_BASE", "%v", err)
+	}
 }
 
 // BaseURL returns PublicBaseURL, or the loopback URL of listenAddr when it is not configured.

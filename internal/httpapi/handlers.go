@@ -21,40 +21,7 @@ const (
 	maxPageSize     = 200
 )
 
-type loginRequest struct {
-	Email    string `json:"email"`
-	Password string `json:"password"`
-}
-
-func (s *Server) login(w http.ResponseWriter, r *http.Request) {
-	var req loginRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if req.Email == "" || req.Password == "" {
-		writeError(w, r, errBadRequest("invalid_request", "email and password are required"))
-		return
-	}
-	user, err := s.cfg.Users.Authenticate(r.Context(), req.Email, req.Password)
-	if err != nil {
-		// The email is logged to trace attacks; the password never is.
-		logger(r).Warn("login failed", "email", req.Email)
-		writeError(w, r, err)
-		return
-	}
-	token, exp, err := s.cfg.Tokens.Issue(user.ID, user.Role)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"access_token": token,
-		"token_type":   "Bearer",
-		"expires_in":   int(time.Until(exp).Round(time.Second).Seconds()),
-		"user":         userView(&user),
-	})
-}
+// login, refresh, logout and session are in agents.go.
 
 // messageRequest is the body of a send: the text message shape of WhatsApp's own API, plus the
 // client's idempotency key.
@@ -105,6 +72,7 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in.ConversationID = convID
+	in.Principal = auth.FromContext(r.Context())
 	msg, created, err := s.cfg.Inbox.Send(r.Context(), in)
 	if err != nil {
 		writeError(w, r, err)
@@ -134,6 +102,7 @@ func (s *Server) startConversation(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	in.Principal = auth.FromContext(r.Context())
 	conv, msg, created, err := s.cfg.Inbox.StartConversation(r.Context(), strings.TrimPrefix(req.WaID, "+"), in)
 	if err != nil {
 		writeError(w, r, err)
@@ -153,7 +122,7 @@ func (s *Server) getConversation(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	row, err := s.cfg.Inbox.GetConversation(r.Context(), id)
+	row, err := s.cfg.Inbox.Visible(r.Context(), auth.FromContext(r.Context()), id)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -174,7 +143,13 @@ func (s *Server) listConversations(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	rows, err := s.cfg.Inbox.ListConversations(r.Context(), cursor, limit)
+	p := auth.FromContext(r.Context())
+	filter, err := conversationFilter(r, p)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	rows, err := s.cfg.Inbox.SearchConversations(r.Context(), p, filter, cursor, limit)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -210,6 +185,10 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if _, err := s.cfg.Inbox.Visible(r.Context(), auth.FromContext(r.Context()), id); err != nil {
+		writeError(w, r, err)
+		return
+	}
 	msgs, err := s.cfg.Inbox.ListMessages(r.Context(), id, before, limit)
 	if err != nil {
 		writeError(w, r, err)
@@ -238,12 +217,21 @@ func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	// A message of a conversation the caller may not see does not exist for them.
+	if _, err := s.cfg.Inbox.Visible(r.Context(), auth.FromContext(r.Context()), msg.ConversationID); err != nil {
+		writeError(w, r, fmt.Errorf("message %d: %w", id, inbox.ErrNotFound))
+		return
+	}
 	writeJSON(w, http.StatusOK, messageView(&msg))
 }
 
 func (s *Server) retryMessage(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
 	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.canWriteMessage(r, id); err != nil {
 		writeError(w, r, err)
 		return
 	}
@@ -312,6 +300,9 @@ func conversationView(c *db.Conversation, ct *db.Contact) map[string]any {
 		"channel_id":      c.ChannelID,
 		"status":          c.Status,
 		"assignee_id":     c.AssigneeID,
+		"group_id":        c.GroupID,
+		"snoozed_until":   c.SnoozedUntil,
+		"lock":            lockView(c),
 		"unread_count":    c.UnreadCount,
 		"last_message_at": c.LastMessageAt,
 		"created_at":      c.CreatedAt,

@@ -35,6 +35,7 @@ var (
 	errUnauthorized = &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "a valid access token is required (Authorization: Bearer <token>)"}
 	errExpired      = &apiError{Status: http.StatusUnauthorized, Code: "token_expired", Message: "the access token has expired; log in again"}
 	errForbidden    = &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: "your role does not allow this"}
+	errRevoked      = &apiError{Status: http.StatusUnauthorized, Code: "session_revoked", Message: "the session has ended (logged out, revoked or user disabled); log in again"}
 )
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -49,9 +50,29 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var (
 		ae *apiError
 		ve *inbox.ValidationError
+		le *inbox.LockedError
+		ie *auth.InputError
 	)
 	switch {
+	case errors.As(err, &le):
+		// A lock conflict says who holds the lock and until when, so the panel can show it.
+		writeJSON(w, http.StatusConflict, map[string]any{"error": map[string]any{
+			"code": "locked", "message": le.Error(), "locked_by": le.LockedBy, "expires_at": le.ExpiresAt.UTC(),
+		}})
+		return
 	case errors.As(err, &ae):
+	case errors.As(err, &ie):
+		ae = &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Message: ie.Error(), Field: ie.Field}
+	case errors.Is(err, inbox.ErrForbidden):
+		ae = &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: strings.TrimSuffix(err.Error(), ": "+inbox.ErrForbidden.Error())}
+	case errors.Is(err, auth.ErrUserNotFound), errors.Is(err, auth.ErrGroupNotFound):
+		ae = &apiError{Status: http.StatusNotFound, Code: "not_found", Message: err.Error()}
+	case errors.Is(err, auth.ErrEmailTaken), errors.Is(err, auth.ErrGroupTaken):
+		ae = &apiError{Status: http.StatusConflict, Code: "conflict", Message: err.Error()}
+	case errors.Is(err, auth.ErrRefreshTokenReused):
+		ae = &apiError{Status: http.StatusUnauthorized, Code: "refresh_token_reused", Message: "this refresh token was already used; the session has been revoked, log in again"}
+	case errors.Is(err, auth.ErrInvalidRefreshToken):
+		ae = &apiError{Status: http.StatusUnauthorized, Code: "invalid_refresh_token", Message: "the refresh token is invalid, expired or revoked; log in again"}
 	case errors.As(err, &ve):
 		ae = &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Message: ve.Field + " " + ve.Message, Field: ve.Field}
 	case errors.Is(err, inbox.ErrNotFound):

@@ -119,9 +119,15 @@ func withRecover(next http.Handler) http.Handler {
 	})
 }
 
-// requireAuth admits requests carrying a valid bearer access token and puts the principal in the
-// context; anything else is a 401 before the handler runs.
-func requireAuth(tokens *auth.Tokens) func(http.Handler) http.Handler {
+// authenticator turns an access token into the caller as they are now; *auth.Sessions is one.
+type authenticator interface {
+	Authenticate(ctx context.Context, token string) (*auth.Principal, error)
+}
+
+// requireAuth admits requests carrying a valid bearer access token of a live session and puts the
+// principal (with its current permissions) in the context; anything else is a 401 before the
+// handler runs.
+func requireAuth(sessions authenticator) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			h := r.Header.Get("Authorization")
@@ -130,13 +136,19 @@ func requireAuth(tokens *auth.Tokens) func(http.Handler) http.Handler {
 				writeError(w, r, errUnauthorized)
 				return
 			}
-			p, err := tokens.Verify(token)
+			p, err := sessions.Authenticate(r.Context(), token)
 			switch {
 			case errors.Is(err, auth.ErrExpiredToken):
 				writeError(w, r, errExpired)
 				return
-			case err != nil:
+			case errors.Is(err, auth.ErrSessionRevoked):
+				writeError(w, r, errRevoked)
+				return
+			case errors.Is(err, auth.ErrInvalidToken):
 				writeError(w, r, errUnauthorized)
+				return
+			case err != nil:
+				writeError(w, r, err)
 				return
 			}
 			ctx := auth.WithPrincipal(r.Context(), p)

@@ -14,6 +14,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/auth"
 	"github.com/wainbox/wainbox/internal/database"
 	"github.com/wainbox/wainbox/internal/realtime"
 )
@@ -61,6 +62,9 @@ type SendInput struct {
 	Text           string
 	Sender         string // SenderAgent when empty
 	SenderUserID   int64  // the agent; 0 for the bot and the system
+	// Principal, when set, must be allowed to write to the conversation (checked in the send
+	// transaction, see checkSendAllowed).
+	Principal *auth.Principal
 }
 
 func (in *SendInput) validate() error {
@@ -114,10 +118,15 @@ func (s *Service) Send(ctx context.Context, in SendInput) (msg db.Message, creat
 // locks the conversation row, which both proves the conversation exists and orders concurrent
 // sends to it.
 func (s *Service) insertOutbound(ctx context.Context, tx pgx.Tx, in SendInput) (db.Message, error) {
-	seq, err := s.q.ConversationNextOutSeq(ctx, tx, in.ConversationID)
+	reserved, err := s.q.ConversationReserveOutSeq(ctx, tx, in.ConversationID)
 	if err != nil {
 		return db.Message{}, notFound(err, "conversation", in.ConversationID)
 	}
+	// Under the row lock just taken: the sender may write, and no other agent holds the lock.
+	if err := checkSendAllowed(&in, &reserved); err != nil {
+		return db.Message{}, err
+	}
+	seq := reserved.LastOutSeq
 	payload, err := json.Marshal(map[string]any{"type": "text", "text": map[string]any{"body": in.Text}})
 	if err != nil {
 		return db.Message{}, fmt.Errorf("error encoding message payload: %w", err)

@@ -86,6 +86,12 @@ func (e *Event) visibleTo(p *auth.Principal) bool {
 	return auth.CanReadConversation(p, auth.ConversationRef{AssigneeID: e.AssigneeID, GroupID: e.GroupID})
 }
 
+// revokes reports whether a user.sessions_revoked event names the session.
+func revokes(e *Event, sessionID string) bool {
+	var ev auth.SessionsRevokedEvent
+	return json.Unmarshal(e.Payload, &ev) == nil && slices.Contains(ev.SessionIDs, sessionID)
+}
+
 // sessionControl reports whether e ends p's socket: its sessions were revoked (logout, reuse of a
 // refresh token, an admin's revoke, the user disabled) or its permissions changed, which a socket
 // cannot pick up in place because its principal was loaded when it authenticated. The event is a

@@ -298,6 +298,13 @@ func (s *session) replay(ctx context.Context, from, upto Position) (closeReason,
 				AssigneeID: r.AssigneeID, GroupID: r.GroupID, Payload: r.Payload, CreatedAt: r.CreatedAt,
 			}
 			cur = ev.Position
+			// A revocation of this very session committed while the socket was authenticating
+			// reaches it here rather than live. (Revocations of all of a user's sessions are
+			// not applied from replay: they may predate this login.)
+			if ev.Kind == auth.KindSessionsRevoked && s.principal.SessionID != "" && revokes(ev, s.principal.SessionID) {
+				cancel()
+				return closeReason{CloseSessionRevoked, "session revoked; log in again"}, false
+			}
 			if !ev.visibleTo(s.principal) {
 				continue
 			}

@@ -1,0 +1,345 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/database"
+)
+
+// Session errors; the API answers each with a 401.
+var (
+	// ErrInvalidRefreshToken: unknown, expired, or of a revoked session.
+	ErrInvalidRefreshToken = errors.New("invalid refresh token")
+	// ErrRefreshTokenReused: the token was already used; its whole session has been revoked.
+	ErrRefreshTokenReused = errors.New("refresh token already used; session revoked")
+	// ErrSessionRevoked: the access token's session was revoked or its user disabled.
+	ErrSessionRevoked = errors.New("session revoked")
+)
+
+// KindSessionsRevoked is the event written when sessions end (logout, reuse, an admin's revoke,
+// a disabled user). The real-time hub of every instance closes the matching sockets; it is an
+// event row rather than an in-process call so it reaches sockets on every instance.
+const KindSessionsRevoked = "user.sessions_revoked"
+
+// Revoke reasons stored on sessions.
+const (
+	RevokeLogout   = "logout"
+	RevokeReuse    = "reuse"
+	RevokeAdmin    = "admin"
+	RevokeDisabled = "disabled"
+)
+
+// Ringer is told after a commit that wrote events (realtime.Doorbell is one).
+type Ringer interface{ Ring() }
+
+// SessionsConfig configures Sessions.
+type SessionsConfig struct {
+	Pool       *pgxpool.Pool
+	Tokens     *Tokens
+	RefreshTTL time.Duration // [30 days]
+	Ringer     Ringer
+}
+
+// Sessions are logins: each has a family of single-use refresh tokens and is checked by every
+// authenticated request, so logout, revocation and disabling a user take effect at once.
+type Sessions struct {
+	pool       *pgxpool.Pool
+	tokens     *Tokens
+	refreshTTL time.Duration
+	ringer     Ringer
+	q          *db.Queries
+}
+
+// NewSessions validates cfg and returns Sessions.
+func NewSessions(cfg *SessionsConfig) (*Sessions, error) {
+	if cfg.Pool == nil || cfg.Tokens == nil {
+		return nil, errors.New("auth: Pool and Tokens are required")
+	}
+	s := &Sessions{pool: cfg.Pool, tokens: cfg.Tokens, refreshTTL: cfg.RefreshTTL, ringer: cfg.Ringer, q: db.New()}
+	if s.refreshTTL <= 0 {
+		s.refreshTTL = 30 * 24 * time.Hour
+	}
+	return s, nil
+}
+
+// Tokens is the access token issuer.
+func (s *Sessions) Tokens() *Tokens { return s.tokens }
+
+// Grant is what a login or a refresh hands out.
+type Grant struct {
+	AccessToken      string
+	AccessExpiresAt  time.Time
+	RefreshToken     string
+	RefreshExpiresAt time.Time
+	SessionID        string
+	UserID           int64
+	Role             string
+}
+
+// Start opens a session for a user who just proved their password.
+func (s *Sessions) Start(ctx context.Context, user *db.User, userAgent, ip string) (*Grant, error) {
+	id := uuid.New()
+	var g *Grant
+	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		exp := time.Now().Add(s.refreshTTL)
+		if _, err := s.q.SessionCreate(ctx, tx, db.SessionCreateParams{
+			ID: id, UserID: user.ID, UserAgent: truncate(userAgent, 200), Ip: ip, ExpiresAt: exp,
+		}); err != nil {
+			return fmt.Errorf("error creating session: %w", err)
+		}
+		var err error
+		g, err = s.grant(ctx, tx, id, user.ID, user.Role, exp)
+		return err
+	})
+	return g, err
+}
+
+func (s *Sessions) grant(ctx context.Context, tx pgx.Tx, sessionID uuid.UUID, userID int64, role string, exp time.Time) (*Grant, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, fmt.Errorf("error making refresh token: %w", err)
+	}
+	refresh := base64.RawURLEncoding.EncodeToString(raw)
+	if err := s.q.RefreshTokenInsert(ctx, tx, db.RefreshTokenInsertParams{
+		TokenHash: hashToken(refresh), SessionID: sessionID, ExpiresAt: exp,
+	}); err != nil {
+		return nil, fmt.Errorf("error storing refresh token: %w", err)
+	}
+	access, accessExp, err := s.tokens.IssueSession(userID, role, sessionID.String())
+	if err != nil {
+		return nil, err
+	}
+	return &Grant{
+		AccessToken: access, AccessExpiresAt: accessExp, RefreshToken: refresh, RefreshExpiresAt: exp,
+		SessionID: sessionID.String(), UserID: userID, Role: role,
+	}, nil
+}
+
+func hashToken(t string) []byte {
+	h := sha256.Sum256([]byte(t))
+	return h[:]
+}
+
+// Refresh spends a refresh token and returns a new access and refresh token of the same session.
+// A token that was already used revokes its session (someone holds a copy: token theft) and
+// answers ErrRefreshTokenReused; of concurrent refreshes with one token exactly one succeeds.
+func (s *Sessions) Refresh(ctx context.Context, refresh string) (*Grant, error) {
+	if refresh == "" || len(refresh) > 100 {
+		return nil, ErrInvalidRefreshToken
+	}
+	hash := hashToken(refresh)
+	var (
+		g       *Grant
+		reused  *db.RefreshTokenGetRow
+		revoked bool
+	)
+	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		used, err := s.q.RefreshTokenUse(ctx, tx, hash)
+		if errors.Is(err, pgx.ErrNoRows) {
+			row, err := s.q.RefreshTokenGet(ctx, tx, hash)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return ErrInvalidRefreshToken
+			}
+			if err != nil {
+				return fmt.Errorf("error loading refresh token: %w", err)
+			}
+			if row.UsedAt == nil {
+				return ErrInvalidRefreshToken // expired, or its session is revoked
+			}
+			reused = &row
+			revoked, err = s.revokeTx(ctx, tx, row.SessionID, row.UserID, RevokeReuse)
+			return err
+		}
+		if err != nil {
+			return fmt.Errorf("error using refresh token: %w", err)
+		}
+		user, err := s.q.UserGetByID(ctx, tx, used.UserID)
+		if err != nil {
+			return fmt.Errorf("error loading user %d: %w", used.UserID, err)
+		}
+		if user.DisabledAt != nil {
+			return ErrInvalidRefreshToken
+		}
+		exp := time.Now().Add(s.refreshTTL)
+		if err := s.q.SessionTouch(ctx, tx, db.SessionTouchParams{ID: used.SessionID, ExpiresAt: exp}); err != nil {
+			return fmt.Errorf("error touching session: %w", err)
+		}
+		g, err = s.grant(ctx, tx, used.SessionID, user.ID, user.Role, exp)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if reused != nil {
+		if revoked {
+			s.ring()
+		}
+		return nil, fmt.Errorf("session %s of user %d: %w", reused.SessionID, reused.UserID, ErrRefreshTokenReused)
+	}
+	return g, nil
+}
+
+// Logout revokes one session: its refresh tokens and its access tokens stop working.
+func (s *Sessions) Logout(ctx context.Context, p *Principal) error {
+	if p.SessionID == "" {
+		return nil
+	}
+	id, err := uuid.Parse(p.SessionID)
+	if err != nil {
+		return nil
+	}
+	var revoked bool
+	err = database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		revoked, err = s.revokeTx(ctx, tx, id, p.UserID, RevokeLogout)
+		return err
+	})
+	if err == nil && revoked {
+		s.ring()
+	}
+	return err
+}
+
+func (s *Sessions) revokeTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, userID int64, reason string) (bool, error) {
+	_, err := s.q.SessionRevoke(ctx, tx, db.SessionRevokeParams{ID: id, Reason: &reason})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("error revoking session %s: %w", id, err)
+	}
+	return true, s.revokedEvent(ctx, tx, userID, []uuid.UUID{id}, reason)
+}
+
+// RevokeAllTx revokes every live session of a user inside tx and writes the event that closes
+// their sockets; the caller rings after commit when it returns true.
+func (s *Sessions) RevokeAllTx(ctx context.Context, tx pgx.Tx, userID int64, reason string) (bool, error) {
+	ids, err := s.q.SessionRevokeAllOfUser(ctx, tx, db.SessionRevokeAllOfUserParams{UserID: userID, Reason: &reason})
+	if err != nil {
+		return false, fmt.Errorf("error revoking sessions of user %d: %w", userID, err)
+	}
+	// The event is written even when no session was live: tokens minted without a session and
+	// sockets opened with them close too.
+	return true, s.revokedEvent(ctx, tx, userID, ids, reason)
+}
+
+// RevokeAll revokes every session of a user (an admin's action).
+func (s *Sessions) RevokeAll(ctx context.Context, userID int64, reason string) error {
+	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		_, err := s.RevokeAllTx(ctx, tx, userID, reason)
+		return err
+	})
+	if err == nil {
+		s.ring()
+	}
+	return err
+}
+
+// SessionsRevokedEvent is the payload of a user.sessions_revoked event. SessionIDs empty with
+// All set means every session of the user.
+type SessionsRevokedEvent struct {
+	UserID     int64    `json:"user_id"`
+	SessionIDs []string `json:"session_ids"`
+	All        bool     `json:"all"`
+	Reason     string   `json:"reason"`
+}
+
+func (s *Sessions) revokedEvent(ctx context.Context, tx pgx.Tx, userID int64, ids []uuid.UUID, reason string) error {
+	ev := SessionsRevokedEvent{UserID: userID, SessionIDs: make([]string, len(ids)), Reason: reason,
+		All: reason == RevokeAdmin || reason == RevokeDisabled}
+	for i, id := range ids {
+		ev.SessionIDs[i] = id.String()
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("error encoding %s event: %w", KindSessionsRevoked, err)
+	}
+	// The event belongs to no conversation; the hub hands it to no client and acts on it itself.
+	if _, err := s.q.EventInsert(ctx, tx, db.EventInsertParams{Kind: KindSessionsRevoked, Payload: b}); err != nil {
+		return fmt.Errorf("error writing %s event: %w", KindSessionsRevoked, err)
+	}
+	return nil
+}
+
+func (s *Sessions) ring() {
+	if s.ringer != nil {
+		s.ringer.Ring()
+	}
+}
+
+// Authenticate verifies an access token and loads its principal as it is now: the session live,
+// the user enabled, with their current role, permissions and groups. It costs one primary-key
+// lookup per request, which buys revocation, disabling and permission changes that apply at the
+// next request instead of up to one access-token lifetime later.
+func (s *Sessions) Authenticate(ctx context.Context, token string) (*Principal, error) {
+	p, err := s.tokens.Verify(token)
+	if err != nil {
+		return nil, err
+	}
+	var row db.SessionPrincipalRow
+	if p.SessionID == "" {
+		// Minted in-process without a session (tools, tests): the user must still be enabled.
+		r, err := s.q.UserPrincipal(ctx, s.pool, p.UserID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, ErrSessionRevoked
+		}
+		if err != nil {
+			return nil, fmt.Errorf("error loading user %d: %w", p.UserID, err)
+		}
+		row = db.SessionPrincipalRow{
+			UserID: r.UserID, Role: r.Role, DisabledAt: r.DisabledAt, CanReadChats: r.CanReadChats,
+			CanWriteChats: r.CanWriteChats, CanManageTemplates: r.CanManageTemplates,
+			CanManageUsers: r.CanManageUsers, CanViewMetrics: r.CanViewMetrics, CanUseTags: r.CanUseTags,
+			GroupIds: r.GroupIds,
+		}
+	} else {
+		id, err := uuid.Parse(p.SessionID)
+		if err != nil {
+			return nil, ErrInvalidToken
+		}
+		row, err = s.q.SessionPrincipal(ctx, s.pool, id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, ErrSessionRevoked
+		}
+		if err != nil {
+			return nil, fmt.Errorf("error loading session: %w", err)
+		}
+	}
+	if row.UserID != p.UserID || row.RevokedAt != nil || row.DisabledAt != nil {
+		return nil, ErrSessionRevoked
+	}
+	perms := Resolve(row.Role, Overrides{
+		ReadChats: row.CanReadChats, WriteChats: row.CanWriteChats, ManageTemplates: row.CanManageTemplates,
+		ManageUsers: row.CanManageUsers, ViewMetrics: row.CanViewMetrics, UseTags: row.CanUseTags,
+	})
+	p.Role = row.Role
+	p.Permissions = &perms
+	p.GroupIDs = row.GroupIds
+	return p, nil
+}
+
+// Verify is Authenticate with a bounded background context, the shape the real-time service's
+// TokenVerifier takes, so a socket is refused for a revoked session or a disabled user too.
+func (s *Sessions) Verify(token string) (*Principal, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return s.Authenticate(ctx, token)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

@@ -1,0 +1,109 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wainbox/wainbox/db"
+)
+
+// ThrottleConfig configures login throttling.
+type ThrottleConfig struct {
+	Pool          *pgxpool.Pool
+	MaxPerAccount int           // failures of one email per window [5]
+	MaxPerIP      int           // failures from one address per window [20]
+	Window        time.Duration // [15m]
+}
+
+// Throttle limits failed logins per account and per address. Attempts are rows in PostgreSQL,
+// so the limit holds across instances; a window slides over them.
+type Throttle struct {
+	pool       *pgxpool.Pool
+	maxAccount int
+	maxIP      int
+	window     time.Duration
+	q          *db.Queries
+}
+
+// NewThrottle fills cfg's defaults and returns a Throttle.
+func NewThrottle(cfg *ThrottleConfig) *Throttle {
+	t := &Throttle{pool: cfg.Pool, maxAccount: cfg.MaxPerAccount, maxIP: cfg.MaxPerIP, window: cfg.Window, q: db.New()}
+	if t.maxAccount <= 0 {
+		t.maxAccount = 5
+	}
+	if t.maxIP <= 0 {
+		t.maxIP = 20
+	}
+	if t.window <= 0 {
+		t.window = 15 * time.Minute
+	}
+	return t
+}
+
+func normalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+// Attempt is one login attempt under way, counted as a failure until it succeeds.
+type Attempt struct {
+	id    int64
+	email string
+}
+
+// Begin records an attempt and decides whether it may proceed: wait is 0 to go ahead, or how long
+// the caller must wait (then the attempt is not counted). The attempt is written, and committed,
+// before the counts are read, so of concurrent attempts at most the limit get through: each sees at
+// least the attempts committed before its own. Unknown emails count like known ones, so
+// throttling reveals nothing about which accounts exist.
+func (t *Throttle) Begin(ctx context.Context, email, ip string) (*Attempt, time.Duration, error) {
+	email = normalizeEmail(email)
+	now := time.Now()
+	if err := t.q.LoginFailurePrune(ctx, t.pool, now.Add(-t.window)); err != nil {
+		return nil, 0, fmt.Errorf("error pruning login failures: %w", err)
+	}
+	id, err := t.q.LoginFailureInsert(ctx, t.pool, db.LoginFailureInsertParams{Email: email, Ip: ip})
+	if err != nil {
+		return nil, 0, fmt.Errorf("error recording login attempt: %w", err)
+	}
+	c, err := t.q.LoginFailureCounts(ctx, t.pool, db.LoginFailureCountsParams{Email: email, Ip: ip, Since: now.Add(-t.window)})
+	if err != nil {
+		return nil, 0, fmt.Errorf("error counting login failures: %w", err)
+	}
+	var wait time.Duration
+	if c.EmailFailures > int64(t.maxAccount) {
+		wait = max(wait, c.EmailOldest.Add(t.window).Sub(now))
+	}
+	if c.IpFailures > int64(t.maxIP) {
+		wait = max(wait, c.IpOldest.Add(t.window).Sub(now))
+	}
+	a := &Attempt{id: id, email: email}
+	if wait > 0 {
+		// A refused attempt is not a failure: an attacker who keeps knocking does not extend the
+		// lockout of the account they target.
+		if err := t.q.LoginFailureDelete(ctx, t.pool, id); err != nil {
+			return nil, 0, fmt.Errorf("error forgetting throttled login attempt: %w", err)
+		}
+		return a, max(wait, time.Second), nil
+	}
+	return a, 0, nil
+}
+
+// Succeed forgets the attempt and the account's earlier failures, so a user who finally typed the
+// right password starts afresh; the address's failures stay. A failed attempt needs no call: its
+// row is the failure.
+func (t *Throttle) Succeed(ctx context.Context, a *Attempt) error {
+	if err := t.q.LoginFailureClearEmail(ctx, t.pool, a.email); err != nil {
+		return fmt.Errorf("error clearing login failures: %w", err)
+	}
+	return nil
+}
+
+// Abandon forgets an attempt that neither failed nor succeeded (the check itself failed).
+func (t *Throttle) Abandon(ctx context.Context, a *Attempt) error {
+	if err := t.q.LoginFailureDelete(ctx, t.pool, a.id); err != nil {
+		return fmt.Errorf("error forgetting login attempt: %w", err)
+	}
+	return nil
+}
