@@ -16,6 +16,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"riverqueue.com/riverui"
@@ -205,6 +207,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 	})
 
 	a.metrics = prometheus.NewRegistry()
+	a.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// The public base URL is always an allowed origin: it is where the agent panel is served.
 	a.realtime, err = realtime.New(&realtime.Config{
 		Pool:           a.pool,
@@ -244,6 +247,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		Ready:   a.ready,
 		RiverUI: a.riverUI,
 		Webhook: webhookHandler,
+
+		Metrics:      promhttp.HandlerFor(a.metrics, promhttp.HandlerOpts{}),
+		MetricsToken: cfg.MetricsToken,
+		HTTPMetrics:  httpapi.NewHTTPMetrics(a.metrics),
 	}
 	apiCfg.Realtime = a.realtime.Handler()
 	if a.sim != nil {

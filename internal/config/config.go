@@ -60,6 +60,8 @@ type Config struct {
 	Simulator bool
 
 	SendMaxAttempts int
+	// MetricsToken is the bearer a Prometheus scraper presents at GET /metrics.
+	MetricsToken    string
 	ShutdownTimeout time.Duration
 }
 
@@ -160,6 +162,7 @@ var Vars = []Var{
 	{"SIMULATOR", "0", "1 runs the simulator (fake Graph API, phone and Gemini) inside the process and points the clients at it"},
 	{"SEND_MAX_ATTEMPTS", "10", "attempts for one outbound message before its job is discarded (dead letter) and the message fails"},
 	{"SHUTDOWN_TIMEOUT", "30s", "how long SIGTERM waits for requests and running jobs"},
+	{"METRICS_TOKEN", "", "bearer token (at least 16 bytes) a Prometheus scraper presents at GET /metrics; users with can_view_metrics may read it too"},
 }
 
 // Load reads the configuration through lookup (os.LookupEnv in production) and validates it. The
@@ -301,6 +304,9 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	}
 	if cfg.SendMaxAttempts, err = intVar(get("SEND_MAX_ATTEMPTS"), 10, 1, 100); err != nil {
 		bad("SEND_MAX_ATTEMPTS", "%v", err)
+	}
+	if cfg.MetricsToken = get("METRICS_TOKEN"); cfg.MetricsToken != "" && len(cfg.MetricsToken) < 16 {
+		bad("METRICS_TOKEN", "must be at least 16 bytes")
 	}
 	if cfg.LogFormat != "json" && cfg.LogFormat != "text" {
 		bad("LOG_FORMAT", "%q is not json or text", cfg.LogFormat)

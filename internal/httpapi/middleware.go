@@ -84,11 +84,15 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 
 // withAccessLog logs one line per request: method, path (never the query, which may carry
 // secrets such as Meta's verify token), status and duration.
-func withAccessLog(next http.Handler) http.Handler {
+func withAccessLog(m *HTTPMetrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
+		if rec.status == 0 {
+			rec.status = http.StatusSwitchingProtocols // a hijacked WebSocket
+		}
+		m.observe(r, rec.status, time.Since(start))
 		level := slog.LevelInfo
 		if rec.status >= 500 {
 			level = slog.LevelWarn

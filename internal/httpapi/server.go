@@ -23,6 +23,7 @@ const (
 	Authenticated               // a bearer access token
 	AdminOnly                   // a bearer access token of an admin
 	AdminBrowser                // an admin's email and password by HTTP Basic auth (River UI in a browser)
+	MetricsReader               // METRICS_TOKEN as a bearer (Prometheus), or a user with can_view_metrics
 )
 
 // Route is one entry of the route table.
@@ -56,6 +57,12 @@ type Config struct {
 	Realtime  http.Handler // GET /api/ws
 	Simulator http.Handler // everything under /simulator/
 	RiverUI   http.Handler // everything under /admin/river/
+	// Metrics serves Prometheus metrics at GET /metrics; MetricsToken is the static bearer a
+	// scraper presents (empty: only users with can_view_metrics may read them).
+	Metrics      http.Handler
+	MetricsToken string
+	// HTTPMetrics counts requests by route; nil counts nothing.
+	HTTPMetrics *HTTPMetrics
 }
 
 // Server handles wainbox's HTTP requests.
@@ -91,6 +98,8 @@ func New(cfg *Config) (*Server, error) {
 			h = requireAuth(s.cfg.Sessions)(requireRole(auth.RoleAdmin)(h))
 		case AdminBrowser:
 			h = requireAdminBrowser(s.cfg.Users, h)
+		case MetricsReader:
+			h = requireMetricsReader(s.cfg.MetricsToken, s.cfg.Sessions, h)
 		}
 		s.mux.Handle(rt.Pattern, h)
 	}
@@ -161,6 +170,9 @@ func (s *Server) routeTable() []Route {
 	if s.cfg.RiverUI != nil {
 		routes = append(routes, Route{"/admin/river/", AdminBrowser, s.cfg.RiverUI})
 	}
+	if s.cfg.Metrics != nil {
+		routes = append(routes, Route{"GET /metrics", MetricsReader, s.cfg.Metrics})
+	}
 	return routes
 }
 
@@ -169,7 +181,7 @@ func (s *Server) Routes() []Route { return s.routes }
 
 // Handler returns the server's handler with its middleware.
 func (s *Server) Handler() http.Handler {
-	return withRequestID(s.cfg.Logger)(withAccessLog(withRecover(s.mux)))
+	return withRequestID(s.cfg.Logger)(withAccessLog(s.cfg.HTTPMetrics, withRecover(s.mux)))
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
