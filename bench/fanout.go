@@ -47,7 +47,7 @@ func benchFanout(ctx context.Context, e *Env) ([]Row, error) {
 
 	var rows []Row
 	const messages = 20
-	for _, n := range []int{100, 1000, 5000} {
+	for _, n := range []int{1, 100, 1000, 5000} {
 		before, err := rss(srv.cmd.Process.Pid)
 		if err != nil {
 			return rows, err

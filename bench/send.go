@@ -103,14 +103,43 @@ func benchSend(ctx context.Context, e *Env) ([]Row, error) {
 	if err := a.River().QueueResume(ctx, inbox.QueueSend, nil); err != nil {
 		return nil, err
 	}
-	rate := apiMax / 2
-	e2e, sent, err := endToEnd(ctx, a, token, convs, rate, e.Duration)
-	if err != nil {
-		return rows, err
+	// Each send costs far more than its API write once it is worked: the Graph call, the sent
+	// transaction, and three status webhooks (sent, delivered, read) that the simulator posts back
+	// and that are stored and processed like Meta's. So the end-to-end figure is taken at fixed
+	// rates below the write path's maximum, including half of it as the issue asks.
+	for _, rate := range []float64{50, 100, apiMax / 2} {
+		e2e, sent, err := endToEnd(ctx, a, token, convs, rate, e.Duration)
+		if err != nil {
+			return rows, err
+		}
+		target := ""
+		if rate == apiMax/2 {
+			target = "p99 < 50 ms (half the max rate)"
+		}
+		rows = append(rows, Row{"send", fmt.Sprintf("POST -> simulator received, %.0f msg/s fixed", rate),
+			fmt.Sprintf("p50 %s, p99 %s (%d messages)", ms(e2e.percentile(0.5)), ms(e2e.percentile(0.99)), sent), "", "", target})
+		// Let the status webhooks of this round drain before the next.
+		if err := waitQueuesIdle(ctx, a); err != nil {
+			return rows, err
+		}
 	}
-	rows = append(rows, Row{"send", fmt.Sprintf("POST -> simulator received, %.0f msg/s fixed", rate),
-		fmt.Sprintf("p50 %s, p99 %s (%d messages)", ms(e2e.percentile(0.5)), ms(e2e.percentile(0.99)), sent), "", "", "p99 < 50 ms"})
 	return rows, nil
+}
+
+// waitQueuesIdle waits until no job is available or running.
+func waitQueuesIdle(ctx context.Context, a *app.App) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		var n int
+		if err := a.Pool().QueryRow(ctx, "SELECT count(*) FROM river_job WHERE state IN ('available', 'running', 'retryable')").Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return fmt.Errorf("queues did not drain")
 }
 
 // load runs fn from c goroutines for d and returns the completed calls per second and their

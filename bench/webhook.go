@@ -32,7 +32,9 @@ func inboundPayload(customer int) ([]byte, string) {
 // benchWebhook measures Meta's webhook (issue 3): intake throughput at 32 concurrent senders next
 // to the same intake transaction in Go, then the processing lag at a steady rate.
 func benchWebhook(ctx context.Context, e *Env) ([]Row, error) {
-	a, stop, err := instance(ctx, e, nil)
+	// The bot is off: with it, every inbound message would also start a Gemini call and a reply,
+	// and this section measures the intake and the processing of the webhook itself.
+	a, stop, err := instance(ctx, e, map[string]string{"BOT_ENABLED": "0"})
 	if err != nil {
 		return nil, err
 	}
@@ -76,13 +78,21 @@ func benchWebhook(ctx context.Context, e *Env) ([]Row, error) {
 	if err := a.River().QueueResume(ctx, webhook.QueueWebhooks, nil); err != nil {
 		return rows, err
 	}
-	const rate = 500
-	lag, n, err := processingLag(ctx, a.Pool(), httpc, url, secret, rate, e.Duration)
-	if err != nil {
-		return rows, err
+	for _, rate := range []int{100, 500} {
+		if _, err := a.Pool().Exec(ctx, "TRUNCATE webhook_events CASCADE"); err != nil {
+			return rows, err
+		}
+		lag, n, err := processingLag(ctx, a.Pool(), httpc, url, secret, rate, e.Duration)
+		if err != nil {
+			return rows, err
+		}
+		target := ""
+		if rate == 500 {
+			target = "p99 < 100 ms"
+		}
+		rows = append(rows, Row{"webhook", fmt.Sprintf("intake commit -> message stored, %d webhooks/s fixed", rate),
+			fmt.Sprintf("p50 %s, p99 %s (%d webhooks)", ms(lag.percentile(0.5)), ms(lag.percentile(0.99)), n), "", "", target})
 	}
-	rows = append(rows, Row{"webhook", fmt.Sprintf("intake commit -> message stored, %d webhooks/s fixed", rate),
-		fmt.Sprintf("p50 %s, p99 %s (%d webhooks)", ms(lag.percentile(0.5)), ms(lag.percentile(0.99)), n), "", "", "p99 < 100 ms"})
 	return rows, nil
 }
 

@@ -153,7 +153,10 @@ func (l *listener) session(ctx context.Context) (connected bool, err error) {
 
 		wait := l.pollInterval
 		if target > horizon {
-			repoll = min(max(2*repoll, 2*time.Millisecond), 100*time.Millisecond)
+			// Transactions here last milliseconds: a short, capped backoff bounds the delay a held
+			// event suffers after its blocker commits to a few milliseconds, at the cost of a cheap
+			// horizon query per step while something is held back.
+			repoll = min(max(2*repoll, time.Millisecond), 8*time.Millisecond)
 			wait = min(repoll, wait)
 		} else {
 			repoll = 0
