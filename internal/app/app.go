@@ -197,7 +197,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 	// Sessions check every request and every socket against the database: a revoked session or a
 	// disabled user is out at once, not one access-token lifetime later (docs/agents.md).
 	a.Sessions, err = auth.NewSessions(&auth.SessionsConfig{
-		Pool: a.pool, Tokens: tokens, RefreshTTL: cfg.RefreshTokenTTL, Ringer: a.doorbell,
+		Pool: a.pool, Tokens: tokens, RefreshTTL: cfg.RefreshTokenTTL, Ringer: a.doorbell, CacheTTL: cfg.SessionCacheTTL,
 	})
 	if err != nil {
 		return nil, err
@@ -212,6 +212,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 	a.realtime, err = realtime.New(&realtime.Config{
 		Pool:           a.pool,
 		Tokens:         a.Sessions,
+		OnAccessChange: a.Sessions.Forget,
 		AllowedOrigins: append([]string{a.baseURL}, cfg.AllowedOrigins...),
 		Logger:         logger.With("component", "realtime"),
 		Registerer:     a.metrics,

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -50,6 +51,9 @@ type SessionsConfig struct {
 	Tokens     *Tokens
 	RefreshTTL time.Duration // [30 days]
 	Ringer     Ringer
+	// CacheTTL is how long a verified session's principal is reused without a query [5s]; a
+	// negative value disables the cache.
+	CacheTTL time.Duration
 }
 
 // Sessions are logins: each has a family of single-use refresh tokens and is checked by every
@@ -60,6 +64,20 @@ type Sessions struct {
 	refreshTTL time.Duration
 	ringer     Ringer
 	q          *db.Queries
+
+	// The principal cache spares the session query on most requests. It is emptied when this
+	// instance revokes a session or changes permissions (after the commit, before answering) and
+	// when any instance's change reaches this one through the events log (milliseconds later), so
+	// a revocation applies at once here and within milliseconds elsewhere; cacheTTL bounds
+	// staleness if an instance's listener is down.
+	cacheTTL time.Duration
+	cacheMu  sync.Mutex
+	cache    map[uuid.UUID]cachedSession
+}
+
+type cachedSession struct {
+	row     db.SessionPrincipalRow
+	expires time.Time
 }
 
 // NewSessions validates cfg and returns Sessions.
@@ -67,9 +85,13 @@ func NewSessions(cfg *SessionsConfig) (*Sessions, error) {
 	if cfg.Pool == nil || cfg.Tokens == nil {
 		return nil, errors.New("auth: Pool and Tokens are required")
 	}
-	s := &Sessions{pool: cfg.Pool, tokens: cfg.Tokens, refreshTTL: cfg.RefreshTTL, ringer: cfg.Ringer, q: db.New()}
+	s := &Sessions{pool: cfg.Pool, tokens: cfg.Tokens, refreshTTL: cfg.RefreshTTL, ringer: cfg.Ringer, q: db.New(),
+		cacheTTL: cfg.CacheTTL, cache: map[uuid.UUID]cachedSession{}}
 	if s.refreshTTL <= 0 {
 		s.refreshTTL = 30 * 24 * time.Hour
+	}
+	if s.cacheTTL == 0 {
+		s.cacheTTL = 5 * time.Second
 	}
 	return s, nil
 }
@@ -272,16 +294,51 @@ func (s *Sessions) revokedEvent(ctx context.Context, tx pgx.Tx, userID int64, id
 	return nil
 }
 
+// ring is called after every commit that revoked sessions or changed permissions: it forgets the
+// cached principals and rings the doorbell that carries the change to the other instances.
 func (s *Sessions) ring() {
+	s.Forget()
 	if s.ringer != nil {
 		s.ringer.Ring()
 	}
 }
 
+// Forget empties the principal cache. The realtime listener calls it when the log carries a
+// revocation or permission change from any instance. Changes are rare, so the whole cache goes
+// rather than the affected user's entries.
+func (s *Sessions) Forget() {
+	s.cacheMu.Lock()
+	clear(s.cache)
+	s.cacheMu.Unlock()
+}
+
+func (s *Sessions) cached(id uuid.UUID) (db.SessionPrincipalRow, bool) {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	c, ok := s.cache[id]
+	if !ok || time.Now().After(c.expires) {
+		return db.SessionPrincipalRow{}, false
+	}
+	return c.row, true
+}
+
+func (s *Sessions) remember(id uuid.UUID, row db.SessionPrincipalRow) {
+	if s.cacheTTL < 0 {
+		return
+	}
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	if len(s.cache) >= 10_000 {
+		clear(s.cache)
+	}
+	s.cache[id] = cachedSession{row: row, expires: time.Now().Add(s.cacheTTL)}
+}
+
 // Authenticate verifies an access token and loads its principal as it is now: the session live,
 // the user enabled, with their current role, permissions and groups. It costs one primary-key
-// lookup per request, which buys revocation, disabling and permission changes that apply at the
-// next request instead of up to one access-token lifetime later.
+// lookup per session every few seconds (see the cache on Sessions), which buys revocation,
+// disabling and permission changes that apply at the next request instead of up to one
+// access-token lifetime later.
 func (s *Sessions) Authenticate(ctx context.Context, token string) (*Principal, error) {
 	p, err := s.tokens.Verify(token)
 	if err != nil {
@@ -308,12 +365,18 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (*Principal, 
 		if err != nil {
 			return nil, ErrInvalidToken
 		}
-		row, err = s.q.SessionPrincipal(ctx, s.pool, id)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, ErrSessionRevoked
-		}
-		if err != nil {
-			return nil, fmt.Errorf("error loading session: %w", err)
+		var hit bool
+		if row, hit = s.cached(id); !hit {
+			row, err = s.q.SessionPrincipal(ctx, s.pool, id)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil, ErrSessionRevoked
+			}
+			if err != nil {
+				return nil, fmt.Errorf("error loading session: %w", err)
+			}
+			if row.UserID == p.UserID && row.RevokedAt == nil && row.DisabledAt == nil {
+				s.remember(id, row)
+			}
 		}
 	}
 	if row.UserID != p.UserID || row.RevokedAt != nil || row.DisabledAt != nil {

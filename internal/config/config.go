@@ -49,6 +49,7 @@ type Config struct {
 
 	// Sessions and login throttling (issue 5, docs/agents.md).
 	RefreshTokenTTL       time.Duration
+	SessionCacheTTL       time.Duration
 	LoginMaxFailures      int
 	LoginMaxFailuresPerIP int
 	LoginFailureWindow    time.Duration
@@ -153,6 +154,7 @@ var Vars = []Var{
 	{"AUTH_SECRET", "", "at least 32 bytes signing access tokens; shared by all instances (required unless SIMULATOR=1, which makes a random one)"},
 	{"ACCESS_TOKEN_TTL", "15m", "lifetime of an access token"},
 	{"REFRESH_TOKEN_TTL", "720h", "lifetime of a refresh token (each refresh makes a new one)"},
+	{"SESSION_CACHE_TTL", "5s", "how long an instance reuses a verified session before checking it again; revocations and permission changes still reach every instance at once through the events log"},
 	{"LOGIN_MAX_FAILURES", "5", "failed logins of one account per LOGIN_FAILURE_WINDOW before 429"},
 	{"LOGIN_MAX_FAILURES_PER_IP", "20", "failed logins from one address per LOGIN_FAILURE_WINDOW before 429"},
 	{"LOGIN_FAILURE_WINDOW", "15m", "sliding window of login throttling"},
@@ -283,6 +285,9 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	}
 	if cfg.AccessTokenTTL, err = durationVar(get("ACCESS_TOKEN_TTL"), 15*time.Minute); err != nil {
 		bad("ACCESS_TOKEN_TTL", "%v", err)
+	}
+	if cfg.SessionCacheTTL, err = durationVar(get("SESSION_CACHE_TTL"), 5*time.Second); err != nil {
+		bad("SESSION_CACHE_TTL", "%v", err)
 	}
 	if cfg.RefreshTokenTTL, err = durationVar(get("REFRESH_TOKEN_TTL"), 30*24*time.Hour); err != nil {
 		bad("REFRESH_TOKEN_TTL", "%v", err)

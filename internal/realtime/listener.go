@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/auth"
 )
 
 // listener reads the event log on one dedicated connection (never one of the pool's: LISTEN needs
@@ -29,6 +31,9 @@ type listener struct {
 	pollInterval time.Duration
 	batchSize    int
 	q            *db.Queries
+	// onAccessChange, when set, is called before dispatching a batch with a session or
+	// permission event.
+	onAccessChange func()
 
 	pos Position // owned by the run goroutine
 
@@ -188,6 +193,10 @@ func (l *listener) head(ctx context.Context, conn *pgx.Conn) (Position, error) {
 	return Position{Xid: row.Xid.Uint64, ID: row.ID}, nil
 }
 
+func isAccessChange(e *Event) bool {
+	return e.ConversationID == nil && (e.Kind == auth.KindSessionsRevoked || e.Kind == auth.KindPermissionsChanged)
+}
+
 // catchUp reads and dispatches every final event after l.pos and returns the horizon of its last
 // read.
 func (l *listener) catchUp(ctx context.Context, conn *pgx.Conn) (uint64, error) {
@@ -204,6 +213,9 @@ func (l *listener) catchUp(ctx context.Context, conn *pgx.Conn) (uint64, error) 
 				l.metrics.DispatchDelay.Observe(now.Sub(ev.CreatedAt).Seconds())
 			}
 			l.metrics.EventsRead.Add(float64(len(events)))
+			if l.onAccessChange != nil && slices.ContainsFunc(events, isAccessChange) {
+				l.onAccessChange()
+			}
 			l.hub.dispatch(events)
 			l.pos = events[len(events)-1].Position
 		}

@@ -55,6 +55,9 @@ type Config struct {
 	CursorInterval time.Duration // least time between cursor messages to one socket [10s]
 	BatchSize      int           // events per read [500]
 	StartTimeout   time.Duration // how long Start waits for the listener's first connection [15s]
+	// OnAccessChange is called when the log carries a session revocation or a permission change,
+	// from any instance, before the hub acts on it: auth.Sessions forgets its cached principals.
+	OnAccessChange func()
 }
 
 // Service is the real-time fan-out of one instance: the listener, the hub and the WebSocket
@@ -137,6 +140,7 @@ func New(cfg *Config) (*Service, error) {
 	s := &Service{cfg: c, pool: c.Pool, q: db.New(), logger: c.Logger, metrics: m, origins: origins}
 	s.hub = newHub(m, c.QueueSize, c.CursorInterval)
 	s.listener = newListener(connCfg, s.hub, c.Logger, m, c.PollInterval, c.BatchSize)
+	s.listener.onAccessChange = c.OnAccessChange
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }
