@@ -398,8 +398,8 @@ func TestSnoozeEndsOnTime(t *testing.T) {
 
 	require.Eventually(t, func() bool {
 		var c convBody
-		in.Do("GET", fmt.Sprintf("/api/conversations/%d", c1), admin, nil, http.StatusOK, &c)
-		return c.Status == "open"
+		resp := in.Request("GET", fmt.Sprintf("/api/conversations/%d", c1), admin, nil)
+		return resp.Status == http.StatusOK && jsonUnmarshal(resp.Body, &c) == nil && c.Status == "open"
 	}, 15*time.Second, 100*time.Millisecond)
 	var h struct {
 		Data []struct {
