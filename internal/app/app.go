@@ -142,7 +142,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 			webhook.QueueWebhooks: {MaxWorkers: 20},
 		},
 		// DESIGN.md: the default 100 ms cooldown put p99 pickup at ~320 ms; 10 ms brings it to ~3 ms.
-		FetchCooldown:     10 * time.Millisecond,
+		FetchCooldown: 10 * time.Millisecond,
 		// River notifies an insert at most once per queue per FetchCooldown; a job committed just
 		// after that notification is found by the next poll, so the poll interval bounds the tail
 		// of job pickup. 50 ms costs 20 small fetch queries per queue per second on each instance.
