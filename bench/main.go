@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -56,7 +57,19 @@ var sections = []section{
 func main() {
 	duration := flag.Duration("duration", 8*time.Second, "length of each load phase")
 	only := flag.String("only", "", "run only the sections whose names contain this")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (server and load generators) to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -85,6 +98,7 @@ func main() {
 	}
 	printTable(rows)
 	if failed {
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }

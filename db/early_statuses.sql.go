@@ -10,6 +10,26 @@ import (
 	"time"
 )
 
+const earlyStatusDeleteBefore = `-- name: EarlyStatusDeleteBefore :execrows
+DELETE FROM early_statuses WHERE id IN (
+    SELECT old.id FROM early_statuses old WHERE old.created_at < $1 ORDER BY old.created_at LIMIT $2
+)
+`
+
+type EarlyStatusDeleteBeforeParams struct {
+	Before    time.Time `json:"before"`
+	BatchSize int32     `json:"batch_size"`
+}
+
+// EarlyStatusDeleteBefore prunes statuses kept for a send that never recorded its wa_message_id.
+func (q *Queries) EarlyStatusDeleteBefore(ctx context.Context, db DBTX, arg EarlyStatusDeleteBeforeParams) (int64, error) {
+	result, err := db.Exec(ctx, earlyStatusDeleteBefore, arg.Before, arg.BatchSize)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const earlyStatusInsert = `-- name: EarlyStatusInsert :exec
 INSERT INTO early_statuses (wa_message_id, status, status_at, message_id, error_code, error_title, error_details, webhook_event_id)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)

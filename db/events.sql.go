@@ -47,6 +47,26 @@ func (q *Queries) EventCountRange(ctx context.Context, db DBTX, arg EventCountRa
 	return count, err
 }
 
+const eventDeleteBefore = `-- name: EventDeleteBefore :execrows
+DELETE FROM events WHERE id IN (
+    SELECT old.id FROM events old WHERE old.created_at < $1 ORDER BY old.created_at LIMIT $2
+)
+`
+
+type EventDeleteBeforeParams struct {
+	Before    time.Time `json:"before"`
+	BatchSize int32     `json:"batch_size"`
+}
+
+// EventDeleteBefore prunes one batch of events older than the replay bound.
+func (q *Queries) EventDeleteBefore(ctx context.Context, db DBTX, arg EventDeleteBeforeParams) (int64, error) {
+	result, err := db.Exec(ctx, eventDeleteBefore, arg.Before, arg.BatchSize)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const eventHead = `-- name: EventHead :one
 SELECT xid, id
 FROM events

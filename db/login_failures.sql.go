@@ -63,6 +63,26 @@ func (q *Queries) LoginFailureDelete(ctx context.Context, db DBTX, id int64) err
 	return err
 }
 
+const loginFailureDeleteBefore = `-- name: LoginFailureDeleteBefore :execrows
+DELETE FROM login_failures WHERE id IN (
+    SELECT old.id FROM login_failures old WHERE old.at < $1 ORDER BY old.at LIMIT $2
+)
+`
+
+type LoginFailureDeleteBeforeParams struct {
+	Before    time.Time `json:"before"`
+	BatchSize int32     `json:"batch_size"`
+}
+
+// LoginFailureDeleteBefore prunes failed logins older than any throttling window.
+func (q *Queries) LoginFailureDeleteBefore(ctx context.Context, db DBTX, arg LoginFailureDeleteBeforeParams) (int64, error) {
+	result, err := db.Exec(ctx, loginFailureDeleteBefore, arg.Before, arg.BatchSize)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const loginFailureInsert = `-- name: LoginFailureInsert :one
 INSERT INTO login_failures (email, ip) VALUES ($1, $2) RETURNING id
 `

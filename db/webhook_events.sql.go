@@ -7,7 +7,29 @@ package db
 
 import (
 	"context"
+	"time"
 )
+
+const webhookEventDeleteProcessedBefore = `-- name: WebhookEventDeleteProcessedBefore :execrows
+DELETE FROM webhook_events WHERE id IN (
+    SELECT old.id FROM webhook_events old WHERE old.processed_at < $1 ORDER BY old.processed_at LIMIT $2
+)
+`
+
+type WebhookEventDeleteProcessedBeforeParams struct {
+	Before    *time.Time `json:"before"`
+	BatchSize int32      `json:"batch_size"`
+}
+
+// WebhookEventDeleteProcessedBefore prunes one batch of raw webhooks processed before @before
+// (their webhook_errors go with them). Unprocessed ones are never pruned.
+func (q *Queries) WebhookEventDeleteProcessedBefore(ctx context.Context, db DBTX, arg WebhookEventDeleteProcessedBeforeParams) (int64, error) {
+	result, err := db.Exec(ctx, webhookEventDeleteProcessedBefore, arg.Before, arg.BatchSize)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
 
 const webhookEventGetForUpdate = `-- name: WebhookEventGetForUpdate :one
 SELECT id, sha256, body, received_at, processed_at FROM webhook_events WHERE id = $1 FOR UPDATE

@@ -16,3 +16,9 @@ WITH taken AS (
     DELETE FROM early_statuses WHERE wa_message_id = @wa_message_id RETURNING *
 )
 SELECT * FROM taken ORDER BY status_at, id;
+
+-- name: EarlyStatusDeleteBefore :execrows
+-- EarlyStatusDeleteBefore prunes statuses kept for a send that never recorded its wa_message_id.
+DELETE FROM early_statuses WHERE id IN (
+    SELECT old.id FROM early_statuses old WHERE old.created_at < @before ORDER BY old.created_at LIMIT @batch_size
+);

@@ -59,3 +59,9 @@ FROM (
 SELECT xid, id, created_at
 FROM events
 WHERE id = @id;
+
+-- name: EventDeleteBefore :execrows
+-- EventDeleteBefore prunes one batch of events older than the replay bound.
+DELETE FROM events WHERE id IN (
+    SELECT old.id FROM events old WHERE old.created_at < @before ORDER BY old.created_at LIMIT @batch_size
+);

@@ -20,3 +20,9 @@ DELETE FROM login_failures WHERE at <= @before;
 
 -- name: LoginFailureClearEmail :exec
 DELETE FROM login_failures WHERE email = @email;
+
+-- name: LoginFailureDeleteBefore :execrows
+-- LoginFailureDeleteBefore prunes failed logins older than any throttling window.
+DELETE FROM login_failures WHERE id IN (
+    SELECT old.id FROM login_failures old WHERE old.at < @before ORDER BY old.at LIMIT @batch_size
+);

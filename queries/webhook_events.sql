@@ -13,3 +13,10 @@ SELECT * FROM webhook_events WHERE id = @id FOR UPDATE;
 
 -- name: WebhookEventMarkProcessed :exec
 UPDATE webhook_events SET processed_at = now() WHERE id = @id;
+
+-- name: WebhookEventDeleteProcessedBefore :execrows
+-- WebhookEventDeleteProcessedBefore prunes one batch of raw webhooks processed before @before
+-- (their webhook_errors go with them). Unprocessed ones are never pruned.
+DELETE FROM webhook_events WHERE id IN (
+    SELECT old.id FROM webhook_events old WHERE old.processed_at < @before ORDER BY old.processed_at LIMIT @batch_size
+);

@@ -153,6 +153,8 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		DiscardedJobRetentionPeriod: 30 * 24 * time.Hour,
 		CancelledJobRetentionPeriod: 30 * 24 * time.Hour,
 		ErrorHandler:                &jobs.ErrorHandler{Logger: logger},
+		// The leader instance queues the prune job; it deletes what is past its retention.
+		PeriodicJobs: []*river.PeriodicJob{jobs.PeriodicPrune()},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("error creating River client: %w", err)
@@ -173,6 +175,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 	river.AddWorker(workers, webhookWorker)
 	river.AddWorker(workers, jobs.NewMarkReadWorker(a.Inbox, wa, logger.With("component", "mark_read")))
 	river.AddWorker(workers, jobs.NewWakeSnoozedWorker(a.Inbox))
+	river.AddWorker(workers, jobs.NewPruneWorker(a.pool, logger.With("component", "prune")))
 	webhookHandler, err := webhook.New(&webhook.Config{
 		Pool:        a.pool,
 		Queue:       a.river,
