@@ -10,6 +10,21 @@ import (
 	"time"
 )
 
+const webhookEventClaim = `-- name: WebhookEventClaim :one
+UPDATE webhook_events SET processed_at = now() WHERE id = $1 AND processed_at IS NULL RETURNING body
+`
+
+// WebhookEventClaim marks the event processed and returns its body at the start of the processing
+// transaction, in one round trip. Its row lock makes two runs of one job (River rescuing a job it
+// thought stuck) apply it once: the second waits, then finds it processed. A rollback unmarks it.
+// No row: the event is missing or already processed (WebhookEventExists tells which).
+func (q *Queries) WebhookEventClaim(ctx context.Context, db DBTX, id int64) ([]byte, error) {
+	row := db.QueryRow(ctx, webhookEventClaim, id)
+	var body []byte
+	err := row.Scan(&body)
+	return body, err
+}
+
 const webhookEventDeleteProcessedBefore = `-- name: WebhookEventDeleteProcessedBefore :execrows
 DELETE FROM webhook_events WHERE id IN (
     SELECT old.id FROM webhook_events old WHERE old.processed_at < $1 ORDER BY old.processed_at LIMIT $2
@@ -31,23 +46,15 @@ func (q *Queries) WebhookEventDeleteProcessedBefore(ctx context.Context, db DBTX
 	return result.RowsAffected(), nil
 }
 
-const webhookEventGetForUpdate = `-- name: WebhookEventGetForUpdate :one
-SELECT id, sha256, body, received_at, processed_at FROM webhook_events WHERE id = $1 FOR UPDATE
+const webhookEventExists = `-- name: WebhookEventExists :one
+SELECT EXISTS (SELECT 1 FROM webhook_events WHERE id = $1)
 `
 
-// WebhookEventGetForUpdate locks the event for its processing transaction, so two runs of one job
-// (River rescuing a job it thought stuck) apply it once.
-func (q *Queries) WebhookEventGetForUpdate(ctx context.Context, db DBTX, id int64) (WebhookEvent, error) {
-	row := db.QueryRow(ctx, webhookEventGetForUpdate, id)
-	var i WebhookEvent
-	err := row.Scan(
-		&i.ID,
-		&i.Sha256,
-		&i.Body,
-		&i.ReceivedAt,
-		&i.ProcessedAt,
-	)
-	return i, err
+func (q *Queries) WebhookEventExists(ctx context.Context, db DBTX, id int64) (bool, error) {
+	row := db.QueryRow(ctx, webhookEventExists, id)
+	var exists bool
+	err := row.Scan(&exists)
+	return exists, err
 }
 
 const webhookEventInsert = `-- name: WebhookEventInsert :one
@@ -69,13 +76,4 @@ func (q *Queries) WebhookEventInsert(ctx context.Context, db DBTX, arg WebhookEv
 	var id int64
 	err := row.Scan(&id)
 	return id, err
-}
-
-const webhookEventMarkProcessed = `-- name: WebhookEventMarkProcessed :exec
-UPDATE webhook_events SET processed_at = now() WHERE id = $1
-`
-
-func (q *Queries) WebhookEventMarkProcessed(ctx context.Context, db DBTX, id int64) error {
-	_, err := db.Exec(ctx, webhookEventMarkProcessed, id)
-	return err
 }

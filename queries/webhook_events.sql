@@ -6,13 +6,15 @@ VALUES (@sha256, @body)
 ON CONFLICT (sha256) DO NOTHING
 RETURNING id;
 
--- name: WebhookEventGetForUpdate :one
--- WebhookEventGetForUpdate locks the event for its processing transaction, so two runs of one job
--- (River rescuing a job it thought stuck) apply it once.
-SELECT * FROM webhook_events WHERE id = @id FOR UPDATE;
+-- name: WebhookEventClaim :one
+-- WebhookEventClaim marks the event processed and returns its body at the start of the processing
+-- transaction, in one round trip. Its row lock makes two runs of one job (River rescuing a job it
+-- thought stuck) apply it once: the second waits, then finds it processed. A rollback unmarks it.
+-- No row: the event is missing or already processed (WebhookEventExists tells which).
+UPDATE webhook_events SET processed_at = now() WHERE id = @id AND processed_at IS NULL RETURNING body;
 
--- name: WebhookEventMarkProcessed :exec
-UPDATE webhook_events SET processed_at = now() WHERE id = @id;
+-- name: WebhookEventExists :one
+SELECT EXISTS (SELECT 1 FROM webhook_events WHERE id = @id);
 
 -- name: WebhookEventDeleteProcessedBefore :execrows
 -- WebhookEventDeleteProcessedBefore prunes one batch of raw webhooks processed before @before

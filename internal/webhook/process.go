@@ -8,6 +8,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,6 +22,10 @@ import (
 type Processor struct {
 	inbox *inbox.Service
 	q     *db.Queries
+	// channels caches the channels found by phone_number_id: a channel row never changes the
+	// fields processing uses, and the lookup would otherwise cost a query per webhook. Unknown
+	// numbers are not cached, so a channel registered later is found.
+	channels sync.Map // string -> *db.Channel
 }
 
 // NewProcessor returns a Processor writing through in.
@@ -85,19 +90,19 @@ func (r *Result) Changed() bool {
 // webhook is marked processed in tx, and a webhook processed before is not applied again.
 func (p *Processor) Process(ctx context.Context, tx pgx.Tx, eventID int64) (*Result, error) {
 	res := &Result{EventID: eventID}
-	ev, err := p.q.WebhookEventGetForUpdate(ctx, tx, eventID)
+	body, err := p.q.WebhookEventClaim(ctx, tx, eventID)
 	if errors.Is(err, pgx.ErrNoRows) {
-		res.Missing = true
+		exists, err := p.q.WebhookEventExists(ctx, tx, eventID)
+		if err != nil {
+			return nil, fmt.Errorf("error loading webhook %d: %w", eventID, err)
+		}
+		res.Missing, res.AlreadyProcessed = !exists, exists
 		return res, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("error loading webhook %d: %w", eventID, err)
 	}
-	if ev.ProcessedAt != nil {
-		res.AlreadyProcessed = true
-		return res, nil
-	}
-	batch := Parse(ev.Body)
+	batch := Parse(body)
 	res.Problems = batch.Problems
 	channels := map[string]*db.Channel{}
 	for i := range batch.Changes {
@@ -110,21 +115,23 @@ func (p *Processor) Process(ctx context.Context, tx pgx.Tx, eventID int64) (*Res
 			return nil, err
 		}
 	}
-	if err := p.q.WebhookEventMarkProcessed(ctx, tx, eventID); err != nil {
-		return nil, fmt.Errorf("error marking webhook %d processed: %w", eventID, err)
-	}
 	return res, nil
 }
 
 func (p *Processor) applyChange(ctx context.Context, tx pgx.Tx, res *Result, c *Change, channels map[string]*db.Channel) error {
 	ch, ok := channels[c.PhoneNumberID]
 	if !ok {
-		found, err := p.q.ChannelGetByPhoneNumberID(ctx, tx, c.PhoneNumberID)
-		switch {
-		case err == nil:
-			ch = &found
-		case !errors.Is(err, pgx.ErrNoRows):
-			return fmt.Errorf("error loading channel %s: %w", c.PhoneNumberID, err)
+		if cached, hit := p.channels.Load(c.PhoneNumberID); hit {
+			ch = cached.(*db.Channel)
+		} else {
+			found, err := p.q.ChannelGetByPhoneNumberID(ctx, tx, c.PhoneNumberID)
+			switch {
+			case err == nil:
+				ch = &found
+				p.channels.Store(c.PhoneNumberID, ch)
+			case !errors.Is(err, pgx.ErrNoRows):
+				return fmt.Errorf("error loading channel %s: %w", c.PhoneNumberID, err)
+			}
 		}
 		channels[c.PhoneNumberID] = ch
 	}
