@@ -44,18 +44,6 @@ type BotReplyWorker struct {
 	river.WorkerDefaults[inbox.BotReplyArgs]
 	cfg   BotWorkerConfig
 	retry *RetryPolicy
-	// inert workers complete their jobs without answering (NewBotReplyWorker).
-	inert bool
-}
-
-// NewBotReplyWorker returns an inert bot_reply worker that completes its jobs without answering or
-// handing off. It serves tests of the webhook path, which queue bot_reply jobs but run no bot;
-// wainbox itself runs NewBotWorker.
-func NewBotReplyWorker(logger *slog.Logger) *BotReplyWorker {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	return &BotReplyWorker{cfg: BotWorkerConfig{Logger: logger}, retry: &RetryPolicy{}, inert: true}
 }
 
 // NewBotWorker validates cfg and returns the bot_reply worker.
@@ -101,9 +89,6 @@ func (w *BotReplyWorker) NextRetry(job *river.Job[inbox.BotReplyArgs]) time.Time
 // Work decides what the bot does with one customer message.
 func (w *BotReplyWorker) Work(ctx context.Context, job *river.Job[inbox.BotReplyArgs]) error {
 	args := job.Args
-	if w.inert {
-		return nil
-	}
 	log := w.cfg.Logger.With("conversation_id", args.ConversationID, "message_id", args.MessageID, "job_id", job.ID, "attempt", job.Attempt)
 	bc, err := w.cfg.Inbox.LoadBotContext(ctx, args.ConversationID, w.cfg.HistoryMessages)
 	if errors.Is(err, inbox.ErrNotFound) {

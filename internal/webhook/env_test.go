@@ -86,7 +86,8 @@ func newEnv(t testing.TB, opts envOptions) *env {
 	ww, err := jobs.NewProcessWebhookWorker(pool, e.inbox, logger)
 	require.NoError(t, err)
 	river.AddWorker(workers, ww)
-	river.AddWorker(workers, jobs.NewBotReplyWorker(logger))
+	// These tests queue bot_reply jobs but run no bot: a worker that completes them.
+	river.AddWorker(workers, river.WorkFunc(func(context.Context, *river.Job[inbox.BotReplyArgs]) error { return nil }))
 	if opts.work {
 		require.NoError(t, e.river.Start(context.Background()))
 		t.Cleanup(func() {
