@@ -138,7 +138,7 @@ func waitProcessed(ctx context.Context, pool *pgxpool.Pool) error {
 		select {
 		case <-waitCtx.Done():
 			return fmt.Errorf("%d webhooks still unprocessed", pending)
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(250 * time.Millisecond):
 		}
 	}
 }
