@@ -9,26 +9,6 @@ import (
 	"context"
 )
 
-const channelGetByID = `-- name: ChannelGetByID :one
-SELECT id, phone_number_id, display_phone_number, business_account_id, name, is_default, created_at, updated_at FROM channels WHERE id = $1
-`
-
-func (q *Queries) ChannelGetByID(ctx context.Context, db DBTX, id int64) (Channel, error) {
-	row := db.QueryRow(ctx, channelGetByID, id)
-	var i Channel
-	err := row.Scan(
-		&i.ID,
-		&i.PhoneNumberID,
-		&i.DisplayPhoneNumber,
-		&i.BusinessAccountID,
-		&i.Name,
-		&i.IsDefault,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-	)
-	return i, err
-}
-
 const channelGetByPhoneNumberID = `-- name: ChannelGetByPhoneNumberID :one
 SELECT id, phone_number_id, display_phone_number, business_account_id, name, is_default, created_at, updated_at FROM channels WHERE phone_number_id = $1
 `

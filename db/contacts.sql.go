@@ -10,26 +10,6 @@ import (
 	"time"
 )
 
-const contactGetByID = `-- name: ContactGetByID :one
-SELECT id, channel_id, wa_id, user_id, profile_name, last_inbound_at, created_at, updated_at FROM contacts WHERE id = $1
-`
-
-func (q *Queries) ContactGetByID(ctx context.Context, db DBTX, id int64) (Contact, error) {
-	row := db.QueryRow(ctx, contactGetByID, id)
-	var i Contact
-	err := row.Scan(
-		&i.ID,
-		&i.ChannelID,
-		&i.WaID,
-		&i.UserID,
-		&i.ProfileName,
-		&i.LastInboundAt,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-	)
-	return i, err
-}
-
 const contactUpdateInboundByUserID = `-- name: ContactUpdateInboundByUserID :one
 UPDATE contacts
 SET profile_name = CASE WHEN $1::text <> '' THEN $1::text ELSE profile_name END,

@@ -187,8 +187,9 @@ type ConversationReserveOutSeqRow struct {
 
 // Queries of conversations as a team works them (issue 5): status, takeover, assignment, locks,
 // filters. Kept apart from conversations.sql, which the intake and send paths own.
-// ConversationReserveOutSeq is ConversationNextOutSeq returning what the send transaction checks
-// under the row lock it takes: who may write, and who holds the composer lock.
+// ConversationReserveOutSeq reserves the next outbound position and returns what the send
+// transaction checks under the row lock it takes: who may write, and who holds the composer lock.
+// The lock also orders concurrent sends to one conversation by commit.
 func (q *Queries) ConversationReserveOutSeq(ctx context.Context, db DBTX, id int64) (ConversationReserveOutSeqRow, error) {
 	row := db.QueryRow(ctx, conversationReserveOutSeq, id)
 	var i ConversationReserveOutSeqRow

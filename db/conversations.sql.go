@@ -172,22 +172,6 @@ func (q *Queries) ConversationList(ctx context.Context, db DBTX, arg Conversatio
 	return items, nil
 }
 
-const conversationNextOutSeq = `-- name: ConversationNextOutSeq :one
-UPDATE conversations
-SET last_out_seq = last_out_seq + 1, last_message_at = now(), updated_at = now()
-WHERE id = $1
-RETURNING last_out_seq
-`
-
-// ConversationNextOutSeq reserves the next outbound position. The row lock it takes also orders
-// concurrent sends to one conversation by commit.
-func (q *Queries) ConversationNextOutSeq(ctx context.Context, db DBTX, id int64) (int64, error) {
-	row := db.QueryRow(ctx, conversationNextOutSeq, id)
-	var last_out_seq int64
-	err := row.Scan(&last_out_seq)
-	return last_out_seq, err
-}
-
 const conversationOpenForInbound = `-- name: ConversationOpenForInbound :one
 INSERT INTO conversations (channel_id, contact_id, status)
 VALUES ($1, $2, $3)

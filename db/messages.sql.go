@@ -204,42 +204,6 @@ func (q *Queries) MessageGetByWaIDForUpdate(ctx context.Context, db DBTX, waMess
 	return i, err
 }
 
-const messageGetForUpdate = `-- name: MessageGetForUpdate :one
-SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at FROM messages WHERE id = $1 FOR UPDATE
-`
-
-func (q *Queries) MessageGetForUpdate(ctx context.Context, db DBTX, id int64) (Message, error) {
-	row := db.QueryRow(ctx, messageGetForUpdate, id)
-	var i Message
-	err := row.Scan(
-		&i.ID,
-		&i.ConversationID,
-		&i.Direction,
-		&i.Sender,
-		&i.SenderUserID,
-		&i.Type,
-		&i.Body,
-		&i.Payload,
-		&i.Status,
-		&i.WaMessageID,
-		&i.ClientID,
-		&i.OutSeq,
-		&i.SendGeneration,
-		&i.Attempts,
-		&i.LastError,
-		&i.ErrorCode,
-		&i.ErrorTitle,
-		&i.ErrorDetails,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.SentAt,
-		&i.DeliveredAt,
-		&i.ReadAt,
-		&i.FailedAt,
-	)
-	return i, err
-}
-
 const messageInsertInbound = `-- name: MessageInsertInbound :one
 INSERT INTO messages (conversation_id, direction, sender, type, body, payload, status, wa_message_id)
 VALUES ($1, 'in', 'contact', $2, $3, $4, 'received', $5)

@@ -117,27 +117,6 @@ func (q *Queries) SessionCreate(ctx context.Context, db DBTX, arg SessionCreateP
 	return i, err
 }
 
-const sessionGet = `-- name: SessionGet :one
-SELECT id, user_id, user_agent, ip, created_at, last_used_at, expires_at, revoked_at, revoke_reason FROM sessions WHERE id = $1
-`
-
-func (q *Queries) SessionGet(ctx context.Context, db DBTX, id uuid.UUID) (Session, error) {
-	row := db.QueryRow(ctx, sessionGet, id)
-	var i Session
-	err := row.Scan(
-		&i.ID,
-		&i.UserID,
-		&i.UserAgent,
-		&i.Ip,
-		&i.CreatedAt,
-		&i.LastUsedAt,
-		&i.ExpiresAt,
-		&i.RevokedAt,
-		&i.RevokeReason,
-	)
-	return i, err
-}
-
 const sessionPrincipal = `-- name: SessionPrincipal :one
 SELECT u.id AS user_id, u.role, u.disabled_at, u.can_read_chats, u.can_write_chats,
        u.can_manage_templates, u.can_manage_users, u.can_view_metrics, u.can_use_tags,

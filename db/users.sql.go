@@ -9,17 +9,6 @@ import (
 	"context"
 )
 
-const userCount = `-- name: UserCount :one
-SELECT count(*) FROM users
-`
-
-func (q *Queries) UserCount(ctx context.Context, db DBTX) (int64, error) {
-	row := db.QueryRow(ctx, userCount)
-	var count int64
-	err := row.Scan(&count)
-	return count, err
-}
-
 const userCountAdmins = `-- name: UserCountAdmins :one
 SELECT count(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL
 `

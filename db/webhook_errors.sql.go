@@ -36,37 +36,3 @@ func (q *Queries) WebhookErrorInsert(ctx context.Context, db DBTX, arg WebhookEr
 	)
 	return err
 }
-
-const webhookErrorListByEvent = `-- name: WebhookErrorListByEvent :many
-SELECT id, webhook_event_id, kind, phone_number_id, code, title, details, payload, created_at FROM webhook_errors WHERE webhook_event_id = $1 ORDER BY id
-`
-
-func (q *Queries) WebhookErrorListByEvent(ctx context.Context, db DBTX, webhookEventID int64) ([]WebhookError, error) {
-	rows, err := db.Query(ctx, webhookErrorListByEvent, webhookEventID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []WebhookError{}
-	for rows.Next() {
-		var i WebhookError
-		if err := rows.Scan(
-			&i.ID,
-			&i.WebhookEventID,
-			&i.Kind,
-			&i.PhoneNumberID,
-			&i.Code,
-			&i.Title,
-			&i.Details,
-			&i.Payload,
-			&i.CreatedAt,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}

@@ -13,8 +13,5 @@ RETURNING *;
 -- name: ChannelGetDefault :one
 SELECT * FROM channels WHERE is_default;
 
--- name: ChannelGetByID :one
-SELECT * FROM channels WHERE id = @id;
-
 -- name: ChannelGetByPhoneNumberID :one
 SELECT * FROM channels WHERE phone_number_id = @phone_number_id;

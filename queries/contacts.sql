@@ -8,9 +8,6 @@ SET profile_name = CASE WHEN excluded.profile_name <> '' THEN excluded.profile_n
     updated_at = CASE WHEN excluded.profile_name <> '' AND excluded.profile_name <> contacts.profile_name THEN now() ELSE contacts.updated_at END
 RETURNING *;
 
--- name: ContactGetByID :one
-SELECT * FROM contacts WHERE id = @id;
-
 -- name: ContactUpdateInboundByUserID :one
 -- ContactUpdateInboundByUserID refreshes the contact Meta names by its business-scoped user id: a
 -- non-empty profile name replaces the stored one, a phone-based wa_id fills an empty one unless

@@ -2,8 +2,9 @@
 -- filters. Kept apart from conversations.sql, which the intake and send paths own.
 
 -- name: ConversationReserveOutSeq :one
--- ConversationReserveOutSeq is ConversationNextOutSeq returning what the send transaction checks
--- under the row lock it takes: who may write, and who holds the composer lock.
+-- ConversationReserveOutSeq reserves the next outbound position and returns what the send
+-- transaction checks under the row lock it takes: who may write, and who holds the composer lock.
+-- The lock also orders concurrent sends to one conversation by commit.
 UPDATE conversations
 SET last_out_seq = last_out_seq + 1, last_message_at = now(), updated_at = now()
 WHERE id = @id

@@ -24,14 +24,6 @@ WHERE (sqlc.narg(before_at)::timestamptz IS NULL
 ORDER BY conversations.last_message_at DESC, conversations.id DESC
 LIMIT @row_limit;
 
--- name: ConversationNextOutSeq :one
--- ConversationNextOutSeq reserves the next outbound position. The row lock it takes also orders
--- concurrent sends to one conversation by commit.
-UPDATE conversations
-SET last_out_seq = last_out_seq + 1, last_message_at = now(), updated_at = now()
-WHERE id = @id
-RETURNING last_out_seq;
-
 -- name: ConversationOpenForInbound :one
 -- ConversationOpenForInbound finds the contact's conversation or opens it with @status. Either way
 -- the row stays locked until the transaction ends (the no-op update takes the lock), so the status

@@ -13,9 +13,6 @@ WHERE sender = @sender AND coalesce(sender_user_id, 0) = coalesce(sqlc.narg(send
 -- name: MessageGet :one
 SELECT * FROM messages WHERE id = @id;
 
--- name: MessageGetForUpdate :one
-SELECT * FROM messages WHERE id = @id FOR UPDATE;
-
 -- name: MessageListByConversation :many
 SELECT * FROM messages
 WHERE conversation_id = @conversation_id

@@ -15,9 +15,6 @@ FROM sessions s
 JOIN users u ON u.id = s.user_id
 WHERE s.id = @id;
 
--- name: SessionGet :one
-SELECT * FROM sessions WHERE id = @id;
-
 -- name: SessionTouch :exec
 UPDATE sessions SET last_used_at = now(), expires_at = @expires_at WHERE id = @id;
 

@@ -9,8 +9,5 @@ SELECT * FROM users WHERE lower(email) = lower(@email);
 -- name: UserGetByID :one
 SELECT * FROM users WHERE id = @id;
 
--- name: UserCount :one
-SELECT count(*) FROM users;
-
 -- name: UserCountAdmins :one
 SELECT count(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL;
