@@ -576,26 +576,7 @@ func noteView(n *db.Note) map[string]any {
 }
 
 func (s *Server) listNotes(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	limit, err := pageSize(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	notes, err := s.cfg.Inbox.Notes(r.Context(), auth.FromContext(r.Context()), id, limit)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	data := make([]any, len(notes))
-	for i := range notes {
-		data[i] = noteView(&notes[i])
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": data})
+	serveConversationList(w, r, s.cfg.Inbox.Notes, noteView)
 }
 
 func (s *Server) addNote(w http.ResponseWriter, r *http.Request) {
@@ -620,6 +601,18 @@ func (s *Server) addNote(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) history(w http.ResponseWriter, r *http.Request) {
+	serveConversationList(w, r, s.cfg.Inbox.History, historyView)
+}
+
+func historyView(h *db.ConversationHistory) map[string]any {
+	return map[string]any{"id": h.ID, "conversation_id": h.ConversationID, "actor_id": h.ActorID,
+		"action": h.Action, "details": json.RawMessage(h.Details), "created_at": h.CreatedAt}
+}
+
+// serveConversationList answers the GET routes that list something of one conversation: the id
+// from the path, ?limit=, the caller (whose permission load checks) and each row as its view.
+func serveConversationList[T any](w http.ResponseWriter, r *http.Request,
+	load func(context.Context, *auth.Principal, int64, int) ([]T, error), view func(*T) map[string]any) {
 	id, err := pathID(r)
 	if err != nil {
 		writeError(w, r, err)
@@ -630,15 +623,14 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	rows, err := s.cfg.Inbox.History(r.Context(), auth.FromContext(r.Context()), id, limit)
+	rows, err := load(r.Context(), auth.FromContext(r.Context()), id, limit)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	data := make([]any, len(rows))
-	for i, h := range rows {
-		data[i] = map[string]any{"id": h.ID, "conversation_id": h.ConversationID, "actor_id": h.ActorID,
-			"action": h.Action, "details": json.RawMessage(h.Details), "created_at": h.CreatedAt}
+	for i := range rows {
+		data[i] = view(&rows[i])
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": data})
 }
