@@ -215,10 +215,54 @@ type socket struct {
 	mu      sync.Mutex
 	arrived map[int64]time.Time
 	done    chan struct{}
+	tracker *tracker
+}
+
+// tracker counts, per message, the sockets that received it, and wakes the waiter when all have,
+// so measuring costs no polling on the cores the fan-out runs on.
+type tracker struct {
+	mu    sync.Mutex
+	n     int
+	count map[int64]int
+	all   map[int64]chan struct{}
+}
+
+func newTracker(n int) *tracker {
+	return &tracker{n: n, count: map[int64]int{}, all: map[int64]chan struct{}{}}
+}
+
+// ch returns the channel closed when every socket has message id; callers hold t.mu.
+func (t *tracker) ch(id int64) chan struct{} {
+	c, ok := t.all[id]
+	if !ok {
+		c = make(chan struct{})
+		t.all[id] = c
+	}
+	return c
+}
+
+func (t *tracker) arrived(id int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.count[id]++
+	if t.count[id] == t.n {
+		close(t.ch(id))
+	}
+}
+
+func (t *tracker) wait(id int64, timeout time.Duration) {
+	t.mu.Lock()
+	c := t.ch(id)
+	t.mu.Unlock()
+	select {
+	case <-c:
+	case <-time.After(timeout):
+	}
 }
 
 func connectSockets(ctx context.Context, base, token string, n int) ([]*socket, error) {
 	wsURL := "ws" + strings.TrimPrefix(base, "http") + "/api/ws"
+	tr := newTracker(n)
 	socks := make([]*socket, n)
 	var (
 		wg       sync.WaitGroup
@@ -231,7 +275,7 @@ func connectSockets(ctx context.Context, base, token string, n int) ([]*socket, 
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			s, err := dialSocket(ctx, wsURL, token)
+			s, err := dialSocket(ctx, wsURL, token, tr)
 			if err != nil {
 				firstErr.CompareAndSwap(nil, err)
 				return
@@ -247,7 +291,7 @@ func connectSockets(ctx context.Context, base, token string, n int) ([]*socket, 
 	return socks, nil
 }
 
-func dialSocket(ctx context.Context, url, token string) (*socket, error) {
+func dialSocket(ctx context.Context, url, token string, tr *tracker) (*socket, error) {
 	dialCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	c, _, err := websocket.Dial(dialCtx, url, nil)
@@ -273,7 +317,7 @@ func dialSocket(ctx context.Context, url, token string) (*socket, error) {
 			break
 		}
 	}
-	s := &socket{conn: c, arrived: map[int64]time.Time{}, done: make(chan struct{})}
+	s := &socket{conn: c, arrived: map[int64]time.Time{}, done: make(chan struct{}), tracker: tr}
 	go s.read()
 	return s, nil
 }
@@ -295,6 +339,7 @@ func (s *socket) read() {
 			s.mu.Lock()
 			s.arrived[id] = now
 			s.mu.Unlock()
+			s.tracker.arrived(id)
 		}
 	}
 }
@@ -339,21 +384,7 @@ func fanOut(socks []*socket, c *http.Client, base, token string, conv int64, mes
 		if err != nil {
 			return nil, 0, err
 		}
-		deadline := time.Now().Add(2 * time.Second)
-		for {
-			got := 0
-			for _, s := range socks {
-				s.mu.Lock()
-				if _, ok := s.arrived[id]; ok {
-					got++
-				}
-				s.mu.Unlock()
-			}
-			if got == len(socks) || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(2 * time.Millisecond)
-		}
+		socks[0].tracker.wait(id, 2*time.Second)
 		for _, s := range socks {
 			s.mu.Lock()
 			at, ok := s.arrived[id]
