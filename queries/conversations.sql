@@ -13,17 +13,6 @@ FROM conversations
 JOIN contacts ON contacts.id = conversations.contact_id
 WHERE conversations.id = @id;
 
--- name: ConversationList :many
--- ConversationList pages by (last_message_at, id) descending: a keyset cursor that stays stable
--- while new activity moves conversations to the top.
-SELECT sqlc.embed(conversations), sqlc.embed(contacts)
-FROM conversations
-JOIN contacts ON contacts.id = conversations.contact_id
-WHERE (sqlc.narg(before_at)::timestamptz IS NULL
-       OR (conversations.last_message_at, conversations.id) < (sqlc.narg(before_at)::timestamptz, @before_id::bigint))
-ORDER BY conversations.last_message_at DESC, conversations.id DESC
-LIMIT @row_limit;
-
 -- name: ConversationOpenForInbound :one
 -- ConversationOpenForInbound finds the contact's conversation or opens it with @status. Either way
 -- the row stays locked until the transaction ends (the no-op update takes the lock), so the status

@@ -104,20 +104,6 @@ type ConversationCursor struct {
 	ID            int64
 }
 
-// ListConversations returns up to limit conversations with the newest activity first, after cursor
-// (nil for the first page).
-func (s *Service) ListConversations(ctx context.Context, cursor *ConversationCursor, limit int) ([]db.ConversationListRow, error) {
-	p := db.ConversationListParams{RowLimit: int32(limit)}
-	if cursor != nil {
-		p.BeforeAt, p.BeforeID = &cursor.LastMessageAt, cursor.ID
-	}
-	rows, err := s.q.ConversationList(ctx, s.pool, p)
-	if err != nil {
-		return nil, fmt.Errorf("error listing conversations: %w", err)
-	}
-	return rows, nil
-}
-
 // ListMessages returns up to limit messages of a conversation, newest first, older than beforeID
 // when it is not zero.
 func (s *Service) ListMessages(ctx context.Context, conversationID, beforeID int64, limit int) ([]db.Message, error) {
