@@ -261,7 +261,8 @@ func login(base, email, password string) (string, error) {
 	return out.AccessToken, nil
 }
 
-// endToEnd posts messages at a fixed rate and measures POST start -> simulator receipt.
+// endToEnd posts messages at a fixed rate and measures the time each POST was due -> simulator
+// receipt.
 func endToEnd(ctx context.Context, a *app.App, token string, convs []int64, rate float64, d time.Duration) (latencies, int, error) {
 	sim := a.Simulator()
 	sim.ResetSends()
@@ -269,35 +270,18 @@ func endToEnd(ctx context.Context, a *app.App, token string, convs []int64, rate
 	var (
 		mu      sync.Mutex
 		started = map[string]time.Time{}
-		wg      sync.WaitGroup
 		errs    atomic.Int64
 	)
-	interval := time.Duration(float64(time.Second) / rate)
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	deadline := time.Now().Add(d)
-	i := 0
-	for now := range tick.C {
-		if now.After(deadline) {
-			break
+	paced(rate, d, func(i int, due time.Time) {
+		id, err := postMessage(httpc, a.BaseURL(), token, convs[i%len(convs)], uuid.NewString())
+		if err != nil {
+			errs.Add(1)
+			return
 		}
-		conv := convs[i%len(convs)]
-		i++
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			t := time.Now()
-			id, err := postMessage(httpc, a.BaseURL(), token, conv, uuid.NewString())
-			if err != nil {
-				errs.Add(1)
-				return
-			}
-			mu.Lock()
-			started[strconv.FormatInt(id, 10)] = t
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
+		mu.Lock()
+		started[strconv.FormatInt(id, 10)] = due
+		mu.Unlock()
+	})
 	want := len(started)
 	waitCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()

@@ -129,14 +129,22 @@ func (q *Queries) ContactUpsertInboundByUserID(ctx context.Context, db DBTX, arg
 }
 
 const contactUpsertInboundByWaID = `-- name: ContactUpsertInboundByWaID :one
-INSERT INTO contacts (channel_id, wa_id, user_id, profile_name, last_inbound_at)
-VALUES ($1, $2, $3, $4, $5::timestamptz)
-ON CONFLICT (channel_id, wa_id) WHERE wa_id <> '' DO UPDATE
-SET profile_name = CASE WHEN excluded.profile_name <> '' THEN excluded.profile_name ELSE contacts.profile_name END,
-    user_id = coalesce(contacts.user_id, excluded.user_id),
-    last_inbound_at = greatest(contacts.last_inbound_at, excluded.last_inbound_at),
-    updated_at = now()
-RETURNING id, channel_id, wa_id, user_id, profile_name, last_inbound_at, created_at, updated_at
+WITH contact AS (
+    INSERT INTO contacts (channel_id, wa_id, user_id, profile_name, last_inbound_at)
+    VALUES ($1, $2, $3, $4, $5::timestamptz)
+    ON CONFLICT (channel_id, wa_id) WHERE wa_id <> '' DO UPDATE
+    SET profile_name = CASE WHEN excluded.profile_name <> '' THEN excluded.profile_name ELSE contacts.profile_name END,
+        user_id = coalesce(contacts.user_id, excluded.user_id),
+        last_inbound_at = greatest(contacts.last_inbound_at, excluded.last_inbound_at),
+        updated_at = now()
+    RETURNING id
+)
+SELECT contact.id, coalesce(conv.id, 0)::bigint AS conversation_id,
+    coalesce(conv.status, '')::text AS conversation_status, conv.assignee_id AS conversation_assignee_id
+FROM contact
+LEFT JOIN LATERAL (
+    SELECT c.id, c.status, c.assignee_id FROM conversations c WHERE c.contact_id = contact.id FOR UPDATE
+) conv ON true
 `
 
 type ContactUpsertInboundByWaIDParams struct {
@@ -147,10 +155,20 @@ type ContactUpsertInboundByWaIDParams struct {
 	InboundAt   time.Time `json:"inbound_at"`
 }
 
+type ContactUpsertInboundByWaIDRow struct {
+	ID                     int64  `json:"id"`
+	ConversationID         int64  `json:"conversation_id"`
+	ConversationStatus     string `json:"conversation_status"`
+	ConversationAssigneeID *int64 `json:"conversation_assignee_id"`
+}
+
 // ContactUpsertInboundByWaID finds or creates the sender of an inbound message by its phone-based
 // id, keeping a user_id already known and moving last_inbound_at (the start of the 24-hour
-// customer-service window) only forward.
-func (q *Queries) ContactUpsertInboundByWaID(ctx context.Context, db DBTX, arg ContactUpsertInboundByWaIDParams) (Contact, error) {
+// customer-service window) only forward. In the same round trip it finds and locks the contact's
+// conversation (conversation_id 0: none yet, or one opened by a transaction this statement's
+// snapshot does not see; the caller then opens it with ConversationOpenForInbound, which settles
+// both).
+func (q *Queries) ContactUpsertInboundByWaID(ctx context.Context, db DBTX, arg ContactUpsertInboundByWaIDParams) (ContactUpsertInboundByWaIDRow, error) {
 	row := db.QueryRow(ctx, contactUpsertInboundByWaID,
 		arg.ChannelID,
 		arg.WaID,
@@ -158,16 +176,12 @@ func (q *Queries) ContactUpsertInboundByWaID(ctx context.Context, db DBTX, arg C
 		arg.ProfileName,
 		arg.InboundAt,
 	)
-	var i Contact
+	var i ContactUpsertInboundByWaIDRow
 	err := row.Scan(
 		&i.ID,
-		&i.ChannelID,
-		&i.WaID,
-		&i.UserID,
-		&i.ProfileName,
-		&i.LastInboundAt,
-		&i.CreatedAt,
-		&i.UpdatedAt,
+		&i.ConversationID,
+		&i.ConversationStatus,
+		&i.ConversationAssigneeID,
 	)
 	return i, err
 }

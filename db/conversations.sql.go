@@ -106,6 +106,26 @@ func (q *Queries) ConversationGetForUpdate(ctx context.Context, db DBTX, id int6
 	return i, err
 }
 
+const conversationLockByContact = `-- name: ConversationLockByContact :one
+SELECT id, status, assignee_id FROM conversations WHERE contact_id = $1 FOR UPDATE
+`
+
+type ConversationLockByContactRow struct {
+	ID         int64  `json:"id"`
+	Status     string `json:"status"`
+	AssigneeID *int64 `json:"assignee_id"`
+}
+
+// ConversationLockByContact finds and locks the contact's conversation without writing it: the
+// common case of an inbound message, which ConversationOpenForInbound would pay for with a new
+// row version. No row: the contact has none yet.
+func (q *Queries) ConversationLockByContact(ctx context.Context, db DBTX, contactID int64) (ConversationLockByContactRow, error) {
+	row := db.QueryRow(ctx, conversationLockByContact, contactID)
+	var i ConversationLockByContactRow
+	err := row.Scan(&i.ID, &i.Status, &i.AssigneeID)
+	return i, err
+}
+
 const conversationOpenForInbound = `-- name: ConversationOpenForInbound :one
 INSERT INTO conversations (channel_id, contact_id, status)
 VALUES ($1, $2, $3)
@@ -159,45 +179,6 @@ func (q *Queries) ConversationOpenForInbound(ctx context.Context, db DBTX, arg C
 		&i.LockExpiresAt,
 		&i.SnoozedUntil,
 		&i.Inserted,
-	)
-	return i, err
-}
-
-const conversationRecordInbound = `-- name: ConversationRecordInbound :one
-UPDATE conversations
-SET status = $1, unread_count = unread_count + $2::integer,
-    last_message_at = greatest(last_message_at, now()), updated_at = now()
-WHERE id = $3
-RETURNING id, channel_id, contact_id, status, assignee_id, unread_count, last_out_seq, last_message_at, created_at, updated_at, group_id, locked_by, lock_expires_at, snoozed_until
-`
-
-type ConversationRecordInboundParams struct {
-	Status string `json:"status"`
-	Unread int32  `json:"unread"`
-	ID     int64  `json:"id"`
-}
-
-// ConversationRecordInbound counts a new customer message as unread (@unread is 0 for what an
-// agent need not read, such as a reaction), moves the conversation to the top of the list and sets
-// the status the message leads to.
-func (q *Queries) ConversationRecordInbound(ctx context.Context, db DBTX, arg ConversationRecordInboundParams) (Conversation, error) {
-	row := db.QueryRow(ctx, conversationRecordInbound, arg.Status, arg.Unread, arg.ID)
-	var i Conversation
-	err := row.Scan(
-		&i.ID,
-		&i.ChannelID,
-		&i.ContactID,
-		&i.Status,
-		&i.AssigneeID,
-		&i.UnreadCount,
-		&i.LastOutSeq,
-		&i.LastMessageAt,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.GroupID,
-		&i.LockedBy,
-		&i.LockExpiresAt,
-		&i.SnoozedUntil,
 	)
 	return i, err
 }

@@ -122,6 +122,25 @@ func (q *Queries) EventInsert(ctx context.Context, db DBTX, arg EventInsertParam
 	return id, err
 }
 
+const eventInsertMany = `-- name: EventInsertMany :exec
+INSERT INTO events (kind, conversation_id, payload)
+SELECT unnest($1::text[]), nullif(unnest($2::bigint[]), 0), unnest($3::jsonb[])
+`
+
+type EventInsertManyParams struct {
+	Kinds           []string          `json:"kinds"`
+	ConversationIds []int64           `json:"conversation_ids"`
+	Payloads        []json.RawMessage `json:"payloads"`
+}
+
+// EventInsertMany writes several events of one transaction in one round trip, in the order given
+// (their ids follow it: the arrays are expanded in step, row by row). A conversation id of 0
+// stands for none.
+func (q *Queries) EventInsertMany(ctx context.Context, db DBTX, arg EventInsertManyParams) error {
+	_, err := db.Exec(ctx, eventInsertMany, arg.Kinds, arg.ConversationIds, arg.Payloads)
+	return err
+}
+
 const eventListAfter = `-- name: EventListAfter :many
 SELECT e.id, e.xid, e.kind, e.conversation_id, e.payload, e.created_at, c.assignee_id, c.group_id
 FROM events e

@@ -78,17 +78,6 @@ func (q *Queries) MessageApplyStatus(ctx context.Context, db DBTX, arg MessageAp
 	return i, err
 }
 
-const messageExistsByWaID = `-- name: MessageExistsByWaID :one
-SELECT EXISTS (SELECT 1 FROM messages WHERE wa_message_id = $1)
-`
-
-func (q *Queries) MessageExistsByWaID(ctx context.Context, db DBTX, waMessageID *string) (bool, error) {
-	row := db.QueryRow(ctx, messageExistsByWaID, waMessageID)
-	var exists bool
-	err := row.Scan(&exists)
-	return exists, err
-}
-
 const messageGet = `-- name: MessageGet :one
 SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at FROM messages WHERE id = $1
 `
@@ -205,31 +194,94 @@ func (q *Queries) MessageGetByWaIDForUpdate(ctx context.Context, db DBTX, waMess
 }
 
 const messageInsertInbound = `-- name: MessageInsertInbound :one
-INSERT INTO messages (conversation_id, direction, sender, type, body, payload, status, wa_message_id)
-VALUES ($1, 'in', 'contact', $2, $3, $4, 'received', $5)
-ON CONFLICT (wa_message_id) DO NOTHING
-RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at
+WITH m AS (
+    INSERT INTO messages (conversation_id, direction, sender, type, body, payload, status, wa_message_id)
+    VALUES ($1, 'in', 'contact', $2, $3, $4, 'received', $5)
+    ON CONFLICT (wa_message_id) DO NOTHING
+    RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at
+), c AS (
+    UPDATE conversations
+    SET status = $6, unread_count = unread_count + $7::integer,
+        last_message_at = greatest(last_message_at, now()), updated_at = now()
+    WHERE id = $1 AND EXISTS (SELECT 1 FROM m)
+    RETURNING id, channel_id, contact_id, status, assignee_id, unread_count, last_out_seq, last_message_at, created_at, updated_at, group_id, locked_by, lock_expires_at, snoozed_until
+)
+SELECT m.id, m.conversation_id, m.direction, m.sender, m.sender_user_id, m.type, m.body, m.payload, m.status, m.wa_message_id, m.client_id, m.out_seq, m.send_generation, m.attempts, m.last_error, m.error_code, m.error_title, m.error_details, m.created_at, m.updated_at, m.sent_at, m.delivered_at, m.read_at, m.failed_at,
+    c.channel_id AS conv_channel_id, c.contact_id AS conv_contact_id, c.status AS conv_status,
+    c.assignee_id AS conv_assignee_id, c.unread_count AS conv_unread_count,
+    c.last_out_seq AS conv_last_out_seq, c.last_message_at AS conv_last_message_at,
+    c.created_at AS conv_created_at, c.updated_at AS conv_updated_at, c.group_id AS conv_group_id,
+    c.locked_by AS conv_locked_by, c.lock_expires_at AS conv_lock_expires_at,
+    c.snoozed_until AS conv_snoozed_until
+FROM m, c
 `
 
 type MessageInsertInboundParams struct {
-	ConversationID int64           `json:"conversation_id"`
-	Type           string          `json:"type"`
-	Body           string          `json:"body"`
-	Payload        json.RawMessage `json:"payload"`
-	WaMessageID    *string         `json:"wa_message_id"`
+	ConversationID     int64           `json:"conversation_id"`
+	Type               string          `json:"type"`
+	Body               string          `json:"body"`
+	Payload            json.RawMessage `json:"payload"`
+	WaMessageID        *string         `json:"wa_message_id"`
+	ConversationStatus string          `json:"conversation_status"`
+	Unread             int32           `json:"unread"`
+}
+
+type MessageInsertInboundRow struct {
+	ID                int64           `json:"id"`
+	ConversationID    int64           `json:"conversation_id"`
+	Direction         string          `json:"direction"`
+	Sender            string          `json:"sender"`
+	SenderUserID      *int64          `json:"sender_user_id"`
+	Type              string          `json:"type"`
+	Body              string          `json:"body"`
+	Payload           json.RawMessage `json:"payload"`
+	Status            string          `json:"status"`
+	WaMessageID       *string         `json:"wa_message_id"`
+	ClientID          *uuid.UUID      `json:"client_id"`
+	OutSeq            *int64          `json:"out_seq"`
+	SendGeneration    int32           `json:"send_generation"`
+	Attempts          int32           `json:"attempts"`
+	LastError         string          `json:"last_error"`
+	ErrorCode         *int32          `json:"error_code"`
+	ErrorTitle        *string         `json:"error_title"`
+	ErrorDetails      *string         `json:"error_details"`
+	CreatedAt         time.Time       `json:"created_at"`
+	UpdatedAt         time.Time       `json:"updated_at"`
+	SentAt            *time.Time      `json:"sent_at"`
+	DeliveredAt       *time.Time      `json:"delivered_at"`
+	ReadAt            *time.Time      `json:"read_at"`
+	FailedAt          *time.Time      `json:"failed_at"`
+	ConvChannelID     int64           `json:"conv_channel_id"`
+	ConvContactID     int64           `json:"conv_contact_id"`
+	ConvStatus        string          `json:"conv_status"`
+	ConvAssigneeID    *int64          `json:"conv_assignee_id"`
+	ConvUnreadCount   int32           `json:"conv_unread_count"`
+	ConvLastOutSeq    int64           `json:"conv_last_out_seq"`
+	ConvLastMessageAt time.Time       `json:"conv_last_message_at"`
+	ConvCreatedAt     time.Time       `json:"conv_created_at"`
+	ConvUpdatedAt     time.Time       `json:"conv_updated_at"`
+	ConvGroupID       *int64          `json:"conv_group_id"`
+	ConvLockedBy      *int64          `json:"conv_locked_by"`
+	ConvLockExpiresAt *time.Time      `json:"conv_lock_expires_at"`
+	ConvSnoozedUntil  *time.Time      `json:"conv_snoozed_until"`
 }
 
 // MessageInsertInbound stores a customer's message unless its wa_message_id is stored already (a
-// redelivery); then it returns no row.
-func (q *Queries) MessageInsertInbound(ctx context.Context, db DBTX, arg MessageInsertInboundParams) (Message, error) {
+// redelivery; then it returns no row and changes nothing) and, in the same round trip, records it
+// on its conversation (locked by the caller): @unread (0 for what an agent need not read, such as
+// a reaction) is added to the unread count, the conversation moves to the top of the list and
+// takes the status the message leads to.
+func (q *Queries) MessageInsertInbound(ctx context.Context, db DBTX, arg MessageInsertInboundParams) (MessageInsertInboundRow, error) {
 	row := db.QueryRow(ctx, messageInsertInbound,
 		arg.ConversationID,
 		arg.Type,
 		arg.Body,
 		arg.Payload,
 		arg.WaMessageID,
+		arg.ConversationStatus,
+		arg.Unread,
 	)
-	var i Message
+	var i MessageInsertInboundRow
 	err := row.Scan(
 		&i.ID,
 		&i.ConversationID,
@@ -255,6 +307,19 @@ func (q *Queries) MessageInsertInbound(ctx context.Context, db DBTX, arg Message
 		&i.DeliveredAt,
 		&i.ReadAt,
 		&i.FailedAt,
+		&i.ConvChannelID,
+		&i.ConvContactID,
+		&i.ConvStatus,
+		&i.ConvAssigneeID,
+		&i.ConvUnreadCount,
+		&i.ConvLastOutSeq,
+		&i.ConvLastMessageAt,
+		&i.ConvCreatedAt,
+		&i.ConvUpdatedAt,
+		&i.ConvGroupID,
+		&i.ConvLockedBy,
+		&i.ConvLockExpiresAt,
+		&i.ConvSnoozedUntil,
 	)
 	return i, err
 }

@@ -25,15 +25,26 @@ RETURNING *;
 -- name: ContactUpsertInboundByWaID :one
 -- ContactUpsertInboundByWaID finds or creates the sender of an inbound message by its phone-based
 -- id, keeping a user_id already known and moving last_inbound_at (the start of the 24-hour
--- customer-service window) only forward.
-INSERT INTO contacts (channel_id, wa_id, user_id, profile_name, last_inbound_at)
-VALUES (@channel_id, @wa_id, sqlc.narg(user_id), @profile_name, @inbound_at::timestamptz)
-ON CONFLICT (channel_id, wa_id) WHERE wa_id <> '' DO UPDATE
-SET profile_name = CASE WHEN excluded.profile_name <> '' THEN excluded.profile_name ELSE contacts.profile_name END,
-    user_id = coalesce(contacts.user_id, excluded.user_id),
-    last_inbound_at = greatest(contacts.last_inbound_at, excluded.last_inbound_at),
-    updated_at = now()
-RETURNING *;
+-- customer-service window) only forward. In the same round trip it finds and locks the contact's
+-- conversation (conversation_id 0: none yet, or one opened by a transaction this statement's
+-- snapshot does not see; the caller then opens it with ConversationOpenForInbound, which settles
+-- both).
+WITH contact AS (
+    INSERT INTO contacts (channel_id, wa_id, user_id, profile_name, last_inbound_at)
+    VALUES (@channel_id, @wa_id, sqlc.narg(user_id), @profile_name, @inbound_at::timestamptz)
+    ON CONFLICT (channel_id, wa_id) WHERE wa_id <> '' DO UPDATE
+    SET profile_name = CASE WHEN excluded.profile_name <> '' THEN excluded.profile_name ELSE contacts.profile_name END,
+        user_id = coalesce(contacts.user_id, excluded.user_id),
+        last_inbound_at = greatest(contacts.last_inbound_at, excluded.last_inbound_at),
+        updated_at = now()
+    RETURNING id
+)
+SELECT contact.id, coalesce(conv.id, 0)::bigint AS conversation_id,
+    coalesce(conv.status, '')::text AS conversation_status, conv.assignee_id AS conversation_assignee_id
+FROM contact
+LEFT JOIN LATERAL (
+    SELECT c.id, c.status, c.assignee_id FROM conversations c WHERE c.contact_id = contact.id FOR UPDATE
+) conv ON true;
 
 -- name: ContactUpsertInboundByUserID :one
 -- ContactUpsertInboundByUserID finds or creates the sender of an inbound message that carries no

@@ -13,6 +13,12 @@ FROM conversations
 JOIN contacts ON contacts.id = conversations.contact_id
 WHERE conversations.id = @id;
 
+-- name: ConversationLockByContact :one
+-- ConversationLockByContact finds and locks the contact's conversation without writing it: the
+-- common case of an inbound message, which ConversationOpenForInbound would pay for with a new
+-- row version. No row: the contact has none yet.
+SELECT id, status, assignee_id FROM conversations WHERE contact_id = @contact_id FOR UPDATE;
+
 -- name: ConversationOpenForInbound :one
 -- ConversationOpenForInbound finds the contact's conversation or opens it with @status. Either way
 -- the row stays locked until the transaction ends (the no-op update takes the lock), so the status
@@ -21,16 +27,6 @@ INSERT INTO conversations (channel_id, contact_id, status)
 VALUES (@channel_id, @contact_id, @status)
 ON CONFLICT (contact_id) DO UPDATE SET contact_id = excluded.contact_id
 RETURNING *, (xmax = 0)::boolean AS inserted;
-
--- name: ConversationRecordInbound :one
--- ConversationRecordInbound counts a new customer message as unread (@unread is 0 for what an
--- agent need not read, such as a reaction), moves the conversation to the top of the list and sets
--- the status the message leads to.
-UPDATE conversations
-SET status = @status, unread_count = unread_count + @unread::integer,
-    last_message_at = greatest(last_message_at, now()), updated_at = now()
-WHERE id = @id
-RETURNING *;
 
 -- name: ConversationGetForUpdate :one
 SELECT * FROM conversations WHERE id = @id FOR UPDATE;

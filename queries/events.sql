@@ -3,6 +3,13 @@ INSERT INTO events (kind, conversation_id, payload)
 VALUES (@kind, @conversation_id, @payload)
 RETURNING id;
 
+-- name: EventInsertMany :exec
+-- EventInsertMany writes several events of one transaction in one round trip, in the order given
+-- (their ids follow it: the arrays are expanded in step, row by row). A conversation id of 0
+-- stands for none.
+INSERT INTO events (kind, conversation_id, payload)
+SELECT unnest(@kinds::text[]), nullif(unnest(@conversation_ids::bigint[]), 0), unnest(@payloads::jsonb[]);
+
 -- name: EventHorizon :one
 -- EventHorizon is the oldest transaction id still running anywhere in the cluster (the xmin of the
 -- current snapshot): every transaction with a smaller id has committed or aborted, so the event

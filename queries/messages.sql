@@ -66,14 +66,30 @@ WHERE messages.id = @id;
 
 -- name: MessageInsertInbound :one
 -- MessageInsertInbound stores a customer's message unless its wa_message_id is stored already (a
--- redelivery); then it returns no row.
-INSERT INTO messages (conversation_id, direction, sender, type, body, payload, status, wa_message_id)
-VALUES (@conversation_id, 'in', 'contact', @type, @body, @payload, 'received', @wa_message_id)
-ON CONFLICT (wa_message_id) DO NOTHING
-RETURNING *;
-
--- name: MessageExistsByWaID :one
-SELECT EXISTS (SELECT 1 FROM messages WHERE wa_message_id = @wa_message_id);
+-- redelivery; then it returns no row and changes nothing) and, in the same round trip, records it
+-- on its conversation (locked by the caller): @unread (0 for what an agent need not read, such as
+-- a reaction) is added to the unread count, the conversation moves to the top of the list and
+-- takes the status the message leads to.
+WITH m AS (
+    INSERT INTO messages (conversation_id, direction, sender, type, body, payload, status, wa_message_id)
+    VALUES (@conversation_id, 'in', 'contact', @type, @body, @payload, 'received', @wa_message_id)
+    ON CONFLICT (wa_message_id) DO NOTHING
+    RETURNING *
+), c AS (
+    UPDATE conversations
+    SET status = @conversation_status, unread_count = unread_count + @unread::integer,
+        last_message_at = greatest(last_message_at, now()), updated_at = now()
+    WHERE id = @conversation_id AND EXISTS (SELECT 1 FROM m)
+    RETURNING *
+)
+SELECT m.*,
+    c.channel_id AS conv_channel_id, c.contact_id AS conv_contact_id, c.status AS conv_status,
+    c.assignee_id AS conv_assignee_id, c.unread_count AS conv_unread_count,
+    c.last_out_seq AS conv_last_out_seq, c.last_message_at AS conv_last_message_at,
+    c.created_at AS conv_created_at, c.updated_at AS conv_updated_at, c.group_id AS conv_group_id,
+    c.locked_by AS conv_locked_by, c.lock_expires_at AS conv_lock_expires_at,
+    c.snoozed_until AS conv_snoozed_until
+FROM m, c;
 
 -- name: MessageGetByWaIDForUpdate :one
 SELECT * FROM messages WHERE wa_message_id = @wa_message_id FOR UPDATE;

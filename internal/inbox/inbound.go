@@ -113,63 +113,57 @@ func (s *Service) ReceiveTx(ctx context.Context, tx pgx.Tx, in *Inbound) (Receiv
 		return Received{}, err
 	}
 	m := in.Message
-	// Most redeliveries stop here, before any write.
-	exists, err := s.q.MessageExistsByWaID(ctx, tx, &m.ID)
-	if err != nil {
-		return Received{}, fmt.Errorf("error looking up message %s: %w", m.ID, err)
-	}
-	if exists {
-		return Received{Duplicate: true}, nil
-	}
+	// A redelivery is found by the message insert's conflict on wa_message_id below, not by a
+	// lookup first: that would cost every new message a round trip to save a rare redelivery two
+	// harmless writes (the contact's refresh and the conversation's lock).
 	contact, err := s.upsertInboundContact(ctx, tx, in)
 	if err != nil {
 		return Received{}, err
 	}
-	conv, err := s.q.ConversationOpenForInbound(ctx, tx, db.ConversationOpenForInboundParams{
-		ChannelID: in.ChannelID, ContactID: contact.ID, Status: s.newConversationStatus(),
-	})
-	if err != nil {
-		return Received{}, fmt.Errorf("error opening conversation of contact %d: %w", contact.ID, err)
+	conv := contact.conversation
+	if conv == nil {
+		if conv, err = s.lockConversationForInbound(ctx, tx, in.ChannelID, contact.id, contact.looked); err != nil {
+			return Received{}, err
+		}
 	}
 	payload := in.Payload
 	if len(payload) == 0 {
 		payload = json.RawMessage("{}")
 	}
-	msg, err := s.q.MessageInsertInbound(ctx, tx, db.MessageInsertInboundParams{
-		ConversationID: conv.ID,
-		Type:           inboundType(m),
-		Body:           inboundBody(m),
-		Payload:        payload,
-		WaMessageID:    &m.ID,
+	typ := inboundType(m)
+	var unread int32
+	if countsUnread(typ) {
+		unread = 1
+	}
+	row, err := s.q.MessageInsertInbound(ctx, tx, db.MessageInsertInboundParams{
+		ConversationID:     conv.id,
+		Type:               typ,
+		Body:               inboundBody(m),
+		Payload:            payload,
+		WaMessageID:        &m.ID,
+		ConversationStatus: inboundStatus(conv.status, conv.assigned, s.botEnabled),
+		Unread:             unread,
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
-		// A concurrent transaction stored it first; the contact refresh above is harmless.
+		// Stored before (a redelivery), or by a concurrent transaction first; the contact refresh
+		// above is harmless.
 		return Received{Duplicate: true}, nil
 	}
 	if err != nil {
 		return Received{}, fmt.Errorf("error storing inbound message %s: %w", m.ID, err)
 	}
-	var unread int32
-	if countsUnread(msg.Type) {
-		unread = 1
-	}
-	updated, err := s.q.ConversationRecordInbound(ctx, tx, db.ConversationRecordInboundParams{
-		ID: conv.ID, Status: inboundStatus(conv.Status, conv.AssigneeID != nil, s.botEnabled), Unread: unread,
-	})
-	if err != nil {
-		return Received{}, fmt.Errorf("error updating conversation %d: %w", conv.ID, err)
-	}
-	if err := realtime.Append(ctx, tx, realtime.KindMessageCreated, msg.ConversationID, MessageEvent(&msg)); err != nil {
-		return Received{}, err
-	}
+	msg, updated := splitInboundRow(&row)
 	kind := realtime.KindConversationUpdated
-	if conv.Inserted {
+	if conv.inserted {
 		kind = realtime.KindConversationCreated
 	}
-	if err := realtime.Append(ctx, tx, kind, updated.ID, ConversationEvent(&updated)); err != nil {
+	err = realtime.AppendAll(ctx, tx,
+		realtime.NewEvent{Kind: realtime.KindMessageCreated, ConversationID: msg.ConversationID, Payload: MessageEvent(&msg)},
+		realtime.NewEvent{Kind: kind, ConversationID: updated.ID, Payload: ConversationEvent(&updated)})
+	if err != nil {
 		return Received{}, err
 	}
-	res := Received{Message: msg, Conversation: updated, ConversationCreated: conv.Inserted}
+	res := Received{Message: msg, Conversation: updated, ConversationCreated: conv.inserted}
 	if updated.Status == ConversationBot && triggersBot(msg.Type) {
 		_, err := s.queue.InsertTx(ctx, tx, BotReplyArgs{ConversationID: updated.ID, MessageID: msg.ID}, nil)
 		if err != nil {
@@ -180,19 +174,79 @@ func (s *Service) ReceiveTx(ctx context.Context, tx pgx.Tx, in *Inbound) (Receiv
 	return res, nil
 }
 
+// splitInboundRow takes apart what MessageInsertInbound returns: the new message and its
+// conversation after it.
+func splitInboundRow(r *db.MessageInsertInboundRow) (db.Message, db.Conversation) {
+	return db.Message{
+			ID: r.ID, ConversationID: r.ConversationID, Direction: r.Direction, Sender: r.Sender,
+			SenderUserID: r.SenderUserID, Type: r.Type, Body: r.Body, Payload: r.Payload, Status: r.Status,
+			WaMessageID: r.WaMessageID, ClientID: r.ClientID, OutSeq: r.OutSeq, SendGeneration: r.SendGeneration,
+			Attempts: r.Attempts, LastError: r.LastError, ErrorCode: r.ErrorCode, ErrorTitle: r.ErrorTitle,
+			ErrorDetails: r.ErrorDetails, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, SentAt: r.SentAt,
+			DeliveredAt: r.DeliveredAt, ReadAt: r.ReadAt, FailedAt: r.FailedAt,
+		}, db.Conversation{
+			ID: r.ConversationID, ChannelID: r.ConvChannelID, ContactID: r.ConvContactID, Status: r.ConvStatus,
+			AssigneeID: r.ConvAssigneeID, UnreadCount: r.ConvUnreadCount, LastOutSeq: r.ConvLastOutSeq,
+			LastMessageAt: r.ConvLastMessageAt, CreatedAt: r.ConvCreatedAt, UpdatedAt: r.ConvUpdatedAt,
+			GroupID: r.ConvGroupID, LockedBy: r.ConvLockedBy, LockExpiresAt: r.ConvLockExpiresAt,
+			SnoozedUntil: r.ConvSnoozedUntil,
+		}
+}
+
+// inboundConversation is the conversation an inbound message goes to, locked until the
+// transaction ends so the status derived from it cannot change underneath.
+type inboundConversation struct {
+	id       int64
+	status   string
+	assigned bool
+	inserted bool
+}
+
+// lockConversationForInbound locks the contact's conversation, or opens it (the first message of
+// a contact, or a race with another transaction opening it, which the upsert settles). looked
+// says the caller's statement already looked for it and found none, so only the upsert is left.
+func (s *Service) lockConversationForInbound(ctx context.Context, tx pgx.Tx, channelID, contactID int64, looked bool) (*inboundConversation, error) {
+	if !looked {
+		found, err := s.q.ConversationLockByContact(ctx, tx, contactID)
+		if err == nil {
+			return &inboundConversation{id: found.ID, status: found.Status, assigned: found.AssigneeID != nil}, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return nil, fmt.Errorf("error locking conversation of contact %d: %w", contactID, err)
+		}
+	}
+	opened, err := s.q.ConversationOpenForInbound(ctx, tx, db.ConversationOpenForInboundParams{
+		ChannelID: channelID, ContactID: contactID, Status: s.newConversationStatus(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("error opening conversation of contact %d: %w", contactID, err)
+	}
+	return &inboundConversation{id: opened.ID, status: opened.Status, assigned: opened.AssigneeID != nil, inserted: opened.Inserted}, nil
+}
+
+// inboundContact is the sender of an inbound message as upsertInboundContact left it.
+type inboundContact struct {
+	id int64
+	// conversation is the contact's conversation when the upsert also found and locked it.
+	conversation *inboundConversation
+	// looked: the upsert looked for the conversation; a nil conversation then means none.
+	looked bool
+}
+
 // upsertInboundContact finds the sender by business-scoped user id first (stable across a
-// username), then by phone-based wa_id, and creates them when neither is known.
-func (s *Service) upsertInboundContact(ctx context.Context, tx pgx.Tx, in *Inbound) (db.Contact, error) {
+// username), then by phone-based wa_id, and creates them when neither is known. The phone-based
+// upsert, the common case, also finds and locks the contact's conversation in the same statement.
+func (s *Service) upsertInboundContact(ctx context.Context, tx pgx.Tx, in *Inbound) (inboundContact, error) {
 	c := in.Contact
 	if c.UserID != "" {
 		ct, err := s.q.ContactUpdateInboundByUserID(ctx, tx, db.ContactUpdateInboundByUserIDParams{
 			ChannelID: in.ChannelID, UserID: c.UserID, WaID: c.WaID, ProfileName: c.ProfileName, InboundAt: in.At,
 		})
 		if err == nil {
-			return ct, nil
+			return inboundContact{id: ct.ID}, nil
 		}
 		if !errors.Is(err, pgx.ErrNoRows) {
-			return db.Contact{}, fmt.Errorf("error updating contact %s: %w", c.UserID, err)
+			return inboundContact{}, fmt.Errorf("error updating contact %s: %w", c.UserID, err)
 		}
 	}
 	if c.WaID != "" {
@@ -204,17 +258,23 @@ func (s *Service) upsertInboundContact(ctx context.Context, tx pgx.Tx, in *Inbou
 			ChannelID: in.ChannelID, WaID: c.WaID, UserID: userID, ProfileName: c.ProfileName, InboundAt: in.At,
 		})
 		if err != nil {
-			return db.Contact{}, fmt.Errorf("error storing contact %s: %w", c.WaID, err)
+			return inboundContact{}, fmt.Errorf("error storing contact %s: %w", c.WaID, err)
 		}
-		return ct, nil
+		ic := inboundContact{id: ct.ID, looked: true}
+		if ct.ConversationID != 0 {
+			ic.conversation = &inboundConversation{
+				id: ct.ConversationID, status: ct.ConversationStatus, assigned: ct.ConversationAssigneeID != nil,
+			}
+		}
+		return ic, nil
 	}
 	ct, err := s.q.ContactUpsertInboundByUserID(ctx, tx, db.ContactUpsertInboundByUserIDParams{
 		ChannelID: in.ChannelID, UserID: c.UserID, ProfileName: c.ProfileName, InboundAt: in.At,
 	})
 	if err != nil {
-		return db.Contact{}, fmt.Errorf("error storing contact %s: %w", c.UserID, err)
+		return inboundContact{}, fmt.Errorf("error storing contact %s: %w", c.UserID, err)
 	}
-	return ct, nil
+	return inboundContact{id: ct.ID}, nil
 }
 
 func (s *Service) newConversationStatus() string {

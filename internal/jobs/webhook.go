@@ -10,7 +10,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/wainbox/wainbox/internal/database"
 	"github.com/wainbox/wainbox/internal/inbox"
@@ -18,8 +17,11 @@ import (
 )
 
 // ProcessWebhookWorker works process_webhook jobs: it applies one stored webhook (messages,
-// statuses, errors) and completes its job in the same transaction, so a webhook is applied exactly
-// when its job is done. Any failure rolls all of it back and River retries.
+// statuses, errors) in one transaction, which also marks the webhook processed. That mark, not
+// the job's state, makes the webhook apply exactly once: a job run again (River rescuing it after
+// a crash between the commit and the job's completion) finds it processed and does nothing. So the
+// job is left to River's batched completer instead of being completed in the transaction, which
+// would cost every webhook one more statement. Any failure rolls all of it back and River retries.
 type ProcessWebhookWorker struct {
 	river.WorkerDefaults[webhook.ProcessWebhookArgs]
 	pool      *pgxpool.Pool
@@ -49,16 +51,12 @@ func (w *ProcessWebhookWorker) Timeout(*river.Job[webhook.ProcessWebhookArgs]) t
 	return 2 * time.Minute
 }
 
-// Work applies the webhook and completes the job in one transaction, then rings the doorbell and
-// logs what happened.
+// Work applies the webhook in one transaction, then rings the doorbell and logs what happened.
 func (w *ProcessWebhookWorker) Work(ctx context.Context, job *river.Job[webhook.ProcessWebhookArgs]) error {
 	var res *webhook.Result
 	err := database.InTx(ctx, w.pool, func(tx pgx.Tx) error {
 		var err error
-		if res, err = w.processor.Process(ctx, tx, job.Args.EventID); err != nil {
-			return err
-		}
-		_, err = river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
+		res, err = w.processor.Process(ctx, tx, job.Args.EventID)
 		return err
 	})
 	if err != nil {

@@ -47,6 +47,35 @@ func Append(ctx context.Context, dbtx db.DBTX, kind string, conversationID int64
 	return nil
 }
 
+// NewEvent is one event to write with AppendAll.
+type NewEvent struct {
+	Kind           string
+	ConversationID int64
+	Payload        any
+}
+
+// AppendAll writes events in the caller's transaction in one round trip, in order: a transaction
+// that describes its change with several events (a new message and its conversation) pays for one
+// statement instead of one per event. The rules of Append apply to each.
+func AppendAll(ctx context.Context, dbtx db.DBTX, events ...NewEvent) error {
+	p := db.EventInsertManyParams{
+		Kinds:           make([]string, len(events)),
+		ConversationIds: make([]int64, len(events)),
+		Payloads:        make([]json.RawMessage, len(events)),
+	}
+	for i, e := range events {
+		b, err := json.Marshal(e.Payload)
+		if err != nil {
+			return fmt.Errorf("error encoding %s event: %w", e.Kind, err)
+		}
+		p.Kinds[i], p.ConversationIds[i], p.Payloads[i] = e.Kind, e.ConversationID, b
+	}
+	if err := db.New().EventInsertMany(ctx, dbtx, p); err != nil {
+		return fmt.Errorf("error writing %d events: %w", len(events), err)
+	}
+	return nil
+}
+
 // Ringer is what writers call after committing events.
 type Ringer interface {
 	Ring()

@@ -330,6 +330,35 @@ func TestSamePayloadPostedFiveTimesConcurrentlyMakesOneMessage(t *testing.T) {
 	require.Equal(t, 1, e.count("events", "kind = 'message.created'"))
 }
 
+func TestNewContactsMessagesProcessedConcurrentlyShareOneConversation(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{work: true})
+	// Twenty different messages of a customer never seen before arrive at once; the workers race
+	// to open their conversation, and every message must land in the one that wins.
+	const n = 20
+	base := string(fixture(t, "inbound-text.json"))
+	var wg sync.WaitGroup
+	for i := range n {
+		body := []byte(strings.Replace(base, "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=",
+			fmt.Sprintf("wamid.concurrent-%d", i), 1))
+		wg.Go(func() {
+			status, _ := e.post(body)
+			require.Equal(t, 200, status)
+		})
+	}
+	wg.Wait()
+	e.waitProcessed()
+	require.Equal(t, n, e.count("messages"))
+	require.Equal(t, 1, e.count("contacts"))
+	require.Equal(t, 1, e.count("conversations"))
+	require.Equal(t, n, e.count("events", "kind = 'message.created'"))
+	require.Equal(t, 1, e.count("events", "kind = 'conversation.created'"))
+	require.Equal(t, n-1, e.count("events", "kind = 'conversation.updated'"))
+	var unread int
+	require.NoError(t, e.pool.QueryRow(context.Background(), "SELECT unread_count FROM conversations").Scan(&unread))
+	require.Equal(t, n, unread)
+}
+
 func TestThousandStatusesInOnePayloadAreAllApplied(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{work: true})
