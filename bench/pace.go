@@ -1,8 +1,12 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // paced calls fn at a fixed rate for d, open loop: call i is due at start + i/rate whatever the
@@ -24,4 +28,15 @@ func paced(rate float64, d time.Duration, fn func(i int, due time.Time)) int {
 	}
 	wg.Wait()
 	return n
+}
+
+// settle vacuums and analyzes the benchmark's database before a measured phase. The machines
+// this runs on have autovacuum turned off, which a production server never has: without it the
+// tables the earlier phases churned (conversations updated thousands of times, River's jobs)
+// keep every dead row version and no statistics, and a phase would measure that instead.
+func settle(ctx context.Context, pool *pgxpool.Pool) error {
+	if _, err := pool.Exec(ctx, "VACUUM ANALYZE"); err != nil {
+		return fmt.Errorf("error vacuuming: %w", err)
+	}
+	return nil
 }

@@ -90,6 +90,9 @@ func benchWebhook(ctx context.Context, e *Env) ([]Row, error) {
 		if _, err := a.Pool().Exec(ctx, "TRUNCATE webhook_events CASCADE"); err != nil {
 			return rows, err
 		}
+		if err := settle(ctx, a.Pool()); err != nil {
+			return rows, err
+		}
 		lag, n, err := processingLag(ctx, a.Pool(), httpc, url, secret, rate, e.Duration)
 		if err != nil {
 			return rows, err
