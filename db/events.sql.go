@@ -90,17 +90,26 @@ func (q *Queries) EventHead(ctx context.Context, db DBTX, horizon pgtype.Uint64)
 }
 
 const eventHorizon = `-- name: EventHorizon :one
-SELECT pg_snapshot_xmin(pg_current_snapshot())::xid8 AS horizon
+SELECT pg_snapshot_xmin(pg_current_snapshot())::xid8 AS horizon,
+    pg_snapshot_xmax(pg_current_snapshot())::xid8 AS next_xid
 `
+
+type EventHorizonRow struct {
+	Horizon pgtype.Uint64 `json:"horizon"`
+	NextXid pgtype.Uint64 `json:"next_xid"`
+}
 
 // EventHorizon is the oldest transaction id still running anywhere in the cluster (the xmin of the
 // current snapshot): every transaction with a smaller id has committed or aborted, so the event
 // rows below it are final and no row can ever appear there again. Readers take only those rows.
-func (q *Queries) EventHorizon(ctx context.Context, db DBTX) (pgtype.Uint64, error) {
+// next_xid is the first transaction id not yet assigned (the snapshot's xmax): every transaction
+// that committed before this statement has a smaller id, so a reader that must see them reads
+// until its horizon reaches next_xid.
+func (q *Queries) EventHorizon(ctx context.Context, db DBTX) (EventHorizonRow, error) {
 	row := db.QueryRow(ctx, eventHorizon)
-	var horizon pgtype.Uint64
-	err := row.Scan(&horizon)
-	return horizon, err
+	var i EventHorizonRow
+	err := row.Scan(&i.Horizon, &i.NextXid)
+	return i, err
 }
 
 const eventInsert = `-- name: EventInsert :one

@@ -14,7 +14,11 @@ SELECT unnest(@kinds::text[]), nullif(unnest(@conversation_ids::bigint[]), 0), u
 -- EventHorizon is the oldest transaction id still running anywhere in the cluster (the xmin of the
 -- current snapshot): every transaction with a smaller id has committed or aborted, so the event
 -- rows below it are final and no row can ever appear there again. Readers take only those rows.
-SELECT pg_snapshot_xmin(pg_current_snapshot())::xid8 AS horizon;
+-- next_xid is the first transaction id not yet assigned (the snapshot's xmax): every transaction
+-- that committed before this statement has a smaller id, so a reader that must see them reads
+-- until its horizon reaches next_xid.
+SELECT pg_snapshot_xmin(pg_current_snapshot())::xid8 AS horizon,
+    pg_snapshot_xmax(pg_current_snapshot())::xid8 AS next_xid;
 
 -- name: EventHead :one
 -- EventHead is the position of the last final event below horizon: where a reader that starts

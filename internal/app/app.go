@@ -226,6 +226,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 	if err != nil {
 		return nil, err
 	}
+	a.doorbell.WakeLocally(a.realtime.Wake)
 
 	// The bot's worker needs the metrics registry; River has not started, so adding it here is in time.
 	if err := a.addBotWorker(ctx, workers); err != nil {

@@ -92,6 +92,9 @@ type Doorbell struct {
 	stop   chan struct{}
 	done   sync.WaitGroup
 	once   sync.Once
+	// local is called on every ring: this instance's own listener, woken at once instead of
+	// after the NOTIFY's round trip through PostgreSQL.
+	local func()
 }
 
 // NewDoorbell returns a doorbell that notifies through pool; call Start to run it.
@@ -99,8 +102,17 @@ func NewDoorbell(pool *pgxpool.Pool, logger *slog.Logger) *Doorbell {
 	return &Doorbell{pool: pool, logger: logger, ring: make(chan struct{}, 1), stop: make(chan struct{})}
 }
 
+// WakeLocally makes every ring also call wake, which must not block: the instance's own listener
+// then reads the new events without waiting for the NOTIFY, which still goes out for the other
+// instances (and for this one, whose listener learns from its payload how far to read). Call it
+// before the first Ring.
+func (d *Doorbell) WakeLocally(wake func()) { d.local = wake }
+
 // Ring asks for a NOTIFY without waiting for it.
 func (d *Doorbell) Ring() {
+	if d.local != nil {
+		d.local()
+	}
 	select {
 	case d.ring <- struct{}{}:
 	default: // a NOTIFY is already due; it will cover this commit too

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -36,6 +37,10 @@ type listener struct {
 	onAccessChange func()
 
 	pos Position // owned by the run goroutine
+
+	// poked is set by wake; interrupt, while the listener waits for a doorbell, ends the wait.
+	poked     atomic.Bool
+	interrupt atomic.Pointer[context.CancelFunc]
 
 	mu       sync.Mutex
 	state    string // "starting", "connected", "disconnected"
@@ -147,14 +152,22 @@ func (l *listener) session(ctx context.Context) (connected bool, err error) {
 	// target is the highest doorbell payload heard: the xid every rung event is below. While the
 	// horizon has not reached it, some rung event may still be held back by an older running
 	// transaction, so the listener reads again soon instead of waiting for the safety poll.
+	// A local wake (this instance committed events) is a doorbell whose payload the read after it
+	// supplies: the next transaction id of its snapshot is above every event committed before the
+	// wake.
 	var target uint64
 	var repoll time.Duration
+	woken := false
 	for {
-		horizon, err := l.catchUp(ctx, conn)
+		b, err := l.catchUp(ctx, conn)
 		if err != nil {
 			return connected, err
 		}
 		l.markRead()
+		horizon := b.horizon
+		if woken {
+			target = max(target, b.next)
+		}
 
 		wait := l.pollInterval
 		if target > horizon {
@@ -167,7 +180,8 @@ func (l *listener) session(ctx context.Context) (connected bool, err error) {
 			repoll = 0
 		}
 		l.setHeldBack(target > horizon)
-		heard, err := l.waitDoorbell(ctx, conn, wait)
+		var heard uint64
+		heard, woken, err = l.waitDoorbell(ctx, conn, wait)
 		if err != nil {
 			return connected, err
 		}
@@ -175,15 +189,24 @@ func (l *listener) session(ctx context.Context) (connected bool, err error) {
 	}
 }
 
+// wake makes the listener read the log now, interrupting its wait for a doorbell. This instance
+// calls it after committing events (Doorbell.WakeLocally). It never blocks.
+func (l *listener) wake() {
+	l.poked.Store(true)
+	if cancel := l.interrupt.Load(); cancel != nil {
+		(*cancel)()
+	}
+}
+
 // head is where a listener that starts now begins: the last event below the horizon.
 func (l *listener) head(ctx context.Context, conn *pgx.Conn) (Position, error) {
 	qctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	horizon, err := l.q.EventHorizon(qctx, conn)
+	bounds, err := l.q.EventHorizon(qctx, conn)
 	if err != nil {
 		return Position{}, fmt.Errorf("error reading event horizon: %w", err)
 	}
-	row, err := l.q.EventHead(qctx, conn, horizon)
+	row, err := l.q.EventHead(qctx, conn, bounds.Horizon)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Position{}, nil
 	}
@@ -197,15 +220,15 @@ func isAccessChange(e *Event) bool {
 	return e.ConversationID == nil && (e.Kind == auth.KindSessionsRevoked || e.Kind == auth.KindPermissionsChanged)
 }
 
-// catchUp reads and dispatches every final event after l.pos and returns the horizon of its last
-// read.
-func (l *listener) catchUp(ctx context.Context, conn *pgx.Conn) (uint64, error) {
+// catchUp reads and dispatches every final event after l.pos and returns the snapshot bounds of
+// its last read.
+func (l *listener) catchUp(ctx context.Context, conn *pgx.Conn) (bounds, error) {
 	qctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	for {
-		events, horizon, err := readAfter(qctx, l.q, conn, l.pos, l.batchSize)
+		events, b, err := readAfter(qctx, l.q, conn, l.pos, l.batchSize)
 		if err != nil {
-			return 0, err
+			return bounds{}, err
 		}
 		if len(events) > 0 {
 			now := time.Now()
@@ -220,29 +243,35 @@ func (l *listener) catchUp(ctx context.Context, conn *pgx.Conn) (uint64, error) 
 			l.pos = events[len(events)-1].Position
 		}
 		if len(events) < l.batchSize {
-			return horizon, nil
+			return b, nil
 		}
 	}
+}
+
+// bounds are the transaction ids that bound a read's snapshot: horizon, below which every
+// transaction has finished, and next, the first not yet assigned.
+type bounds struct {
+	horizon, next uint64
 }
 
 // readAfter reads up to limit final events after pos, and the horizon they were read below. The
 // horizon is taken by its own statement before the read: every transaction below it had finished
 // before the read's snapshot was taken, so all of their rows are visible to the read.
-func readAfter(ctx context.Context, q *db.Queries, dbtx db.DBTX, pos Position, limit int) ([]*Event, uint64, error) {
+func readAfter(ctx context.Context, q *db.Queries, dbtx db.DBTX, pos Position, limit int) ([]*Event, bounds, error) {
 	h, err := q.EventHorizon(ctx, dbtx)
 	if err != nil {
-		return nil, 0, fmt.Errorf("error reading event horizon: %w", err)
+		return nil, bounds{}, fmt.Errorf("error reading event horizon: %w", err)
 	}
-	horizon := h.Uint64
-	if horizon <= pos.Xid {
+	b := bounds{horizon: h.Horizon.Uint64, next: h.NextXid.Uint64}
+	if b.horizon <= pos.Xid {
 		// Rows after pos have xid >= pos.Xid: none is final yet.
-		return nil, horizon, nil
+		return nil, b, nil
 	}
 	rows, err := q.EventListAfter(ctx, dbtx, db.EventListAfterParams{
-		AfterXid: xid8(pos.Xid), AfterID: pos.ID, Horizon: h, RowLimit: int32(limit),
+		AfterXid: xid8(pos.Xid), AfterID: pos.ID, Horizon: h.Horizon, RowLimit: int32(limit),
 	})
 	if err != nil {
-		return nil, 0, fmt.Errorf("error reading events: %w", err)
+		return nil, bounds{}, fmt.Errorf("error reading events: %w", err)
 	}
 	events := make([]*Event, len(rows))
 	for i, r := range rows {
@@ -251,25 +280,39 @@ func readAfter(ctx context.Context, q *db.Queries, dbtx db.DBTX, pos Position, l
 			AssigneeID: r.AssigneeID, GroupID: r.GroupID, Payload: r.Payload, CreatedAt: r.CreatedAt,
 		}
 	}
-	return events, horizon, nil
+	return events, b, nil
 }
 
 // waitDoorbell waits up to d for a doorbell and returns the highest payload among the doorbells
-// received (0 for none or an unreadable one). A timeout is the safety poll, not an error.
-func (l *listener) waitDoorbell(ctx context.Context, conn *pgx.Conn, d time.Duration) (uint64, error) {
+// received (0 for none or an unreadable one), and whether the wait ended by a local wake. A timeout
+// is the safety poll, not an error.
+func (l *listener) waitDoorbell(ctx context.Context, conn *pgx.Conn, d time.Duration) (heard uint64, woken bool, err error) {
+	if l.poked.Swap(false) {
+		return 0, true, nil
+	}
 	wctx, cancel := context.WithTimeout(ctx, d)
+	l.interrupt.Store(&cancel)
+	if l.poked.Swap(false) {
+		// woken between the check above and the Store: wake found nothing to interrupt.
+		l.interrupt.Store(nil)
+		cancel()
+		return 0, true, nil
+	}
 	n, err := conn.WaitForNotification(wctx)
+	l.interrupt.Store(nil)
 	cancel()
 	if err != nil {
 		if ctx.Err() != nil {
-			return 0, ctx.Err()
+			return 0, false, ctx.Err()
 		}
-		if errors.Is(err, context.DeadlineExceeded) && !conn.IsClosed() {
-			return 0, nil
+		// A timeout is the safety poll (or a repoll), a cancellation a local wake; pgx keeps the
+		// connection usable after either, as the wait ends by a read deadline.
+		if (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) && !conn.IsClosed() {
+			return 0, l.poked.Swap(false), nil
 		}
-		return 0, fmt.Errorf("error waiting for doorbell: %w", err)
+		return 0, false, fmt.Errorf("error waiting for doorbell: %w", err)
 	}
-	heard := doorbellXid(n.Payload)
+	heard = doorbellXid(n.Payload)
 	// Doorbells that arrived meanwhile are already buffered: take them all now, without waiting,
 	// so a burst costs one read.
 	done, stop := context.WithCancel(ctx)
@@ -281,7 +324,7 @@ func (l *listener) waitDoorbell(ctx context.Context, conn *pgx.Conn, d time.Dura
 		}
 		heard = max(heard, doorbellXid(n.Payload))
 	}
-	return heard, nil
+	return heard, false, nil
 }
 
 func doorbellXid(payload string) uint64 {

@@ -280,6 +280,27 @@ func TestSafetyPollDeliversWithoutDoorbell(t *testing.T) {
 	require.Zero(t, metricValue(in.svc.Metrics().ListenerReconnect), "a poll that hears nothing is not a lost connection")
 }
 
+// TestLocalWakeDeliversWithoutNotify commits events and wakes the listener in-process, as the
+// instance that wrote them does, with no NOTIFY and no poll due: they arrive, and waking never
+// costs the listener its connection.
+func TestLocalWakeDeliversWithoutNotify(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	conv := f.conversation(nil)
+	_, tok := f.user(auth.RoleAdmin)
+	in := f.start(func(c *Config) { c.PollInterval = time.Hour })
+	c, _, _ := connect(t, in.url, tok, nil)
+	for range 20 {
+		id, err := insertEvent(f.pool, conv, KindMessageCreated)
+		require.NoError(t, err)
+		in.svc.Wake()
+		require.Equal(t, []int64{id}, c.eventIDs(1))
+	}
+	in.svc.Wake() // with nothing to read
+	require.NoError(t, in.svc.Ready())
+	require.Zero(t, metricValue(in.svc.Metrics().ListenerReconnect), "a wake is not a lost connection")
+}
+
 // TestAgentOnlyReceivesConversationsItMaySee checks delivery and replay against the permission
 // rule, with the assignee as it is when the event is delivered.
 func TestAgentOnlyReceivesConversationsItMaySee(t *testing.T) {

@@ -192,6 +192,10 @@ func (s *Service) Stop() {
 // Ready reports whether the listener is connected and reading (for /readyz).
 func (s *Service) Ready() error { return s.listener.ready() }
 
+// Wake makes this instance's listener read the log now: pass it to Doorbell.WakeLocally so events
+// committed here reach local sockets without the NOTIFY's round trip. It never blocks.
+func (s *Service) Wake() { s.listener.wake() }
+
 // Hub is the instance's hub.
 func (s *Service) Hub() *Hub { return s.hub }
 
