@@ -25,12 +25,11 @@ func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error
 		cfg.MaxConns = maxConns
 	}
 	cfg.ConnConfig.RuntimeParams["application_name"] = "wainbox"
-	// pgx prepares every statement once per connection. Left to itself, PostgreSQL keeps planning
-	// many of them again on every execution (custom plans, e.g. River's array-based inserts);
-	// measured here that was a fifth of the server's CPU under load, and forcing the cached generic
-	// plan raised webhook processing from ~385 to ~610 per second. The statements are primary-key
-	// and index lookups whose generic plans are the plans they get anyway.
-	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	// plan_cache_mode stays PostgreSQL's default (auto). Forcing the cached generic plan once
+	// measured better, when the webhook path ran eleven statements; once it ran six it no longer
+	// did, and it gave River's job completion (JobSetStateIfRunningMany, whose arrays a generic
+	// plan sizes at a hundred rows) a plan that scans river_job: 3.5 ms per completed send, the most
+	// expensive statement of the send path. docs/benchmarks.md has the figures.
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("error creating database pool: %w", err)
