@@ -325,10 +325,23 @@ func (q *Queries) MessageInsertInbound(ctx context.Context, db DBTX, arg Message
 }
 
 const messageInsertOutbound = `-- name: MessageInsertOutbound :one
-INSERT INTO messages (conversation_id, direction, sender, sender_user_id, type, body, payload, status, client_id, out_seq, send_generation)
-VALUES ($1, 'out', $2, $3, $4, $5, $6, 'pending', $7, $8, 1)
-ON CONFLICT (sender, coalesce(sender_user_id, 0), client_id) WHERE client_id IS NOT NULL DO NOTHING
-RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at
+WITH r AS (
+    UPDATE conversations
+    SET last_out_seq = last_out_seq + 1, last_message_at = now(), updated_at = now()
+    WHERE conversations.id = $1
+    RETURNING conversations.id, last_out_seq, assignee_id, group_id, locked_by, lock_expires_at,
+        (locked_by IS NOT NULL AND lock_expires_at > now())::boolean AS lock_held
+), m AS (
+    INSERT INTO messages (conversation_id, direction, sender, sender_user_id, type, body, payload, status, client_id, out_seq, send_generation)
+    SELECT r.id, 'out', $2::text, $3::bigint, $4::text, $5::text, $6::jsonb,
+        'pending', $7::uuid, r.last_out_seq, 1
+    FROM r
+    ON CONFLICT (sender, coalesce(sender_user_id, 0), client_id) WHERE client_id IS NOT NULL DO NOTHING
+    RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at
+)
+SELECT m.id, m.conversation_id, m.direction, m.sender, m.sender_user_id, m.type, m.body, m.payload, m.status, m.wa_message_id, m.client_id, m.out_seq, m.send_generation, m.attempts, m.last_error, m.error_code, m.error_title, m.error_details, m.created_at, m.updated_at, m.sent_at, m.delivered_at, m.read_at, m.failed_at, r.assignee_id AS conv_assignee_id, r.group_id AS conv_group_id, r.locked_by AS conv_locked_by,
+    r.lock_expires_at AS conv_lock_expires_at, r.lock_held AS conv_lock_held
+FROM m, r
 `
 
 type MessageInsertOutboundParams struct {
@@ -338,13 +351,48 @@ type MessageInsertOutboundParams struct {
 	Type           string          `json:"type"`
 	Body           string          `json:"body"`
 	Payload        json.RawMessage `json:"payload"`
-	ClientID       *uuid.UUID      `json:"client_id"`
-	OutSeq         *int64          `json:"out_seq"`
+	ClientID       uuid.UUID       `json:"client_id"`
 }
 
-// MessageInsertOutbound stores an outbound message unless its sender already used client_id; then
-// it returns no row and the caller reads the first one.
-func (q *Queries) MessageInsertOutbound(ctx context.Context, db DBTX, arg MessageInsertOutboundParams) (Message, error) {
+type MessageInsertOutboundRow struct {
+	ID                int64           `json:"id"`
+	ConversationID    int64           `json:"conversation_id"`
+	Direction         string          `json:"direction"`
+	Sender            string          `json:"sender"`
+	SenderUserID      *int64          `json:"sender_user_id"`
+	Type              string          `json:"type"`
+	Body              string          `json:"body"`
+	Payload           json.RawMessage `json:"payload"`
+	Status            string          `json:"status"`
+	WaMessageID       *string         `json:"wa_message_id"`
+	ClientID          *uuid.UUID      `json:"client_id"`
+	OutSeq            *int64          `json:"out_seq"`
+	SendGeneration    int32           `json:"send_generation"`
+	Attempts          int32           `json:"attempts"`
+	LastError         string          `json:"last_error"`
+	ErrorCode         *int32          `json:"error_code"`
+	ErrorTitle        *string         `json:"error_title"`
+	ErrorDetails      *string         `json:"error_details"`
+	CreatedAt         time.Time       `json:"created_at"`
+	UpdatedAt         time.Time       `json:"updated_at"`
+	SentAt            *time.Time      `json:"sent_at"`
+	DeliveredAt       *time.Time      `json:"delivered_at"`
+	ReadAt            *time.Time      `json:"read_at"`
+	FailedAt          *time.Time      `json:"failed_at"`
+	ConvAssigneeID    *int64          `json:"conv_assignee_id"`
+	ConvGroupID       *int64          `json:"conv_group_id"`
+	ConvLockedBy      *int64          `json:"conv_locked_by"`
+	ConvLockExpiresAt *time.Time      `json:"conv_lock_expires_at"`
+	ConvLockHeld      bool            `json:"conv_lock_held"`
+}
+
+// MessageInsertOutbound reserves the conversation's next outbound position, which locks its row
+// (concurrent sends to one conversation are ordered by commit), and stores the message at it, in
+// one round trip. It returns what the caller must check under that lock: who may write, and who
+// holds the composer lock (a failed check rolls the transaction back, message and all). No row:
+// the conversation does not exist, or the sender already used client_id
+// (ConversationReserveOutSeq tells which).
+func (q *Queries) MessageInsertOutbound(ctx context.Context, db DBTX, arg MessageInsertOutboundParams) (MessageInsertOutboundRow, error) {
 	row := db.QueryRow(ctx, messageInsertOutbound,
 		arg.ConversationID,
 		arg.Sender,
@@ -353,9 +401,8 @@ func (q *Queries) MessageInsertOutbound(ctx context.Context, db DBTX, arg Messag
 		arg.Body,
 		arg.Payload,
 		arg.ClientID,
-		arg.OutSeq,
 	)
-	var i Message
+	var i MessageInsertOutboundRow
 	err := row.Scan(
 		&i.ID,
 		&i.ConversationID,
@@ -381,6 +428,11 @@ func (q *Queries) MessageInsertOutbound(ctx context.Context, db DBTX, arg Messag
 		&i.DeliveredAt,
 		&i.ReadAt,
 		&i.FailedAt,
+		&i.ConvAssigneeID,
+		&i.ConvGroupID,
+		&i.ConvLockedBy,
+		&i.ConvLockExpiresAt,
+		&i.ConvLockHeld,
 	)
 	return i, err
 }

@@ -1,10 +1,27 @@
 -- name: MessageInsertOutbound :one
--- MessageInsertOutbound stores an outbound message unless its sender already used client_id; then
--- it returns no row and the caller reads the first one.
-INSERT INTO messages (conversation_id, direction, sender, sender_user_id, type, body, payload, status, client_id, out_seq, send_generation)
-VALUES (@conversation_id, 'out', @sender, @sender_user_id, @type, @body, @payload, 'pending', @client_id, @out_seq, 1)
-ON CONFLICT (sender, coalesce(sender_user_id, 0), client_id) WHERE client_id IS NOT NULL DO NOTHING
-RETURNING *;
+-- MessageInsertOutbound reserves the conversation's next outbound position, which locks its row
+-- (concurrent sends to one conversation are ordered by commit), and stores the message at it, in
+-- one round trip. It returns what the caller must check under that lock: who may write, and who
+-- holds the composer lock (a failed check rolls the transaction back, message and all). No row:
+-- the conversation does not exist, or the sender already used client_id
+-- (ConversationReserveOutSeq tells which).
+WITH r AS (
+    UPDATE conversations
+    SET last_out_seq = last_out_seq + 1, last_message_at = now(), updated_at = now()
+    WHERE conversations.id = @conversation_id
+    RETURNING conversations.id, last_out_seq, assignee_id, group_id, locked_by, lock_expires_at,
+        (locked_by IS NOT NULL AND lock_expires_at > now())::boolean AS lock_held
+), m AS (
+    INSERT INTO messages (conversation_id, direction, sender, sender_user_id, type, body, payload, status, client_id, out_seq, send_generation)
+    SELECT r.id, 'out', @sender::text, sqlc.narg(sender_user_id)::bigint, @type::text, @body::text, @payload::jsonb,
+        'pending', @client_id::uuid, r.last_out_seq, 1
+    FROM r
+    ON CONFLICT (sender, coalesce(sender_user_id, 0), client_id) WHERE client_id IS NOT NULL DO NOTHING
+    RETURNING *
+)
+SELECT m.*, r.assignee_id AS conv_assignee_id, r.group_id AS conv_group_id, r.locked_by AS conv_locked_by,
+    r.lock_expires_at AS conv_lock_expires_at, r.lock_held AS conv_lock_held
+FROM m, r;
 
 -- name: MessageGetByClientID :one
 SELECT * FROM messages

@@ -114,39 +114,54 @@ func (s *Service) Send(ctx context.Context, in SendInput) (msg db.Message, creat
 	return msg, true, nil
 }
 
-// insertOutbound writes the message, its job and its event in tx. Reserving the sequence first
-// locks the conversation row, which both proves the conversation exists and orders concurrent
-// sends to it.
+// insertOutbound writes the message, its job and its event in tx. Reserving the message's
+// position locks the conversation row, which both proves the conversation exists and orders
+// concurrent sends to it; the sender's right to write is checked under that lock, and a refusal
+// rolls the transaction back.
 func (s *Service) insertOutbound(ctx context.Context, tx pgx.Tx, in SendInput) (db.Message, error) {
-	reserved, err := s.q.ConversationReserveOutSeq(ctx, tx, in.ConversationID)
-	if err != nil {
-		return db.Message{}, notFound(err, "conversation", in.ConversationID)
-	}
-	// Under the row lock just taken: the sender may write, and no other agent holds the lock.
-	if err := checkSendAllowed(&in, &reserved); err != nil {
-		return db.Message{}, err
-	}
-	seq := reserved.LastOutSeq
 	payload, err := json.Marshal(map[string]any{"type": "text", "text": map[string]any{"body": in.Text}})
 	if err != nil {
 		return db.Message{}, fmt.Errorf("error encoding message payload: %w", err)
 	}
-	clientID := in.ClientID
-	msg, err := s.q.MessageInsertOutbound(ctx, tx, db.MessageInsertOutboundParams{
+	row, err := s.q.MessageInsertOutbound(ctx, tx, db.MessageInsertOutboundParams{
 		ConversationID: in.ConversationID,
 		Sender:         in.Sender,
 		SenderUserID:   userID(in.SenderUserID),
 		Type:           in.Type,
 		Body:           in.Text,
 		Payload:        payload,
-		ClientID:       &clientID,
-		OutSeq:         &seq,
+		ClientID:       in.ClientID,
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
+		// No conversation, or a client_id used before: reserving alone tells which, and a
+		// repeated request still has to pass the checks before it is answered.
+		reserved, err := s.q.ConversationReserveOutSeq(ctx, tx, in.ConversationID)
+		if err != nil {
+			return db.Message{}, notFound(err, "conversation", in.ConversationID)
+		}
+		if err := checkSendAllowed(&in, &reserved); err != nil {
+			return db.Message{}, err
+		}
 		return db.Message{}, errDuplicate
 	}
 	if err != nil {
 		return db.Message{}, fmt.Errorf("error storing message: %w", err)
+	}
+	// Under the row lock just taken: the sender may write, and no other agent holds the lock.
+	err = checkSendAllowed(&in, &db.ConversationReserveOutSeqRow{
+		LastOutSeq: *row.OutSeq, AssigneeID: row.ConvAssigneeID, GroupID: row.ConvGroupID,
+		LockedBy: row.ConvLockedBy, LockExpiresAt: row.ConvLockExpiresAt, LockHeld: row.ConvLockHeld,
+	})
+	if err != nil {
+		return db.Message{}, err
+	}
+	msg := db.Message{
+		ID: row.ID, ConversationID: row.ConversationID, Direction: row.Direction, Sender: row.Sender,
+		SenderUserID: row.SenderUserID, Type: row.Type, Body: row.Body, Payload: row.Payload, Status: row.Status,
+		WaMessageID: row.WaMessageID, ClientID: row.ClientID, OutSeq: row.OutSeq, SendGeneration: row.SendGeneration,
+		Attempts: row.Attempts, LastError: row.LastError, ErrorCode: row.ErrorCode, ErrorTitle: row.ErrorTitle,
+		ErrorDetails: row.ErrorDetails, CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt, SentAt: row.SentAt,
+		DeliveredAt: row.DeliveredAt, ReadAt: row.ReadAt, FailedAt: row.FailedAt,
 	}
 	if err := s.enqueueSend(ctx, tx, &msg); err != nil {
 		return db.Message{}, err
