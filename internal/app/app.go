@@ -136,10 +136,13 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		Workers: workers,
 		Queues: map[string]river.QueueConfig{
 			river.QueueDefault: {MaxWorkers: 20},
-			inbox.QueueSend:    {MaxWorkers: 50},
+			// Agents wait on sends (their ticks) and on webhooks (customers' messages): their
+			// queues poll every 20 ms, which bounds the pickup of a job whose insert River did not
+			// notify (see FetchPollInterval below) at the cost of 50 small fetches per second each.
+			inbox.QueueSend: {MaxWorkers: 50, FetchPollInterval: 20 * time.Millisecond},
 			// process_webhook jobs are short database transactions; more workers than the pool
 			// has connections would only wait for one.
-			webhook.QueueWebhooks: {MaxWorkers: 20},
+			webhook.QueueWebhooks: {MaxWorkers: 20, FetchPollInterval: 20 * time.Millisecond},
 		},
 		// DESIGN.md: the default 100 ms cooldown put p99 pickup at ~320 ms; 10 ms brings it to ~3 ms.
 		FetchCooldown: 10 * time.Millisecond,
