@@ -68,6 +68,21 @@ func waitStatus(t *testing.T, in *apptest.Instance, token string, id int64, want
 	return m
 }
 
+// waitSettled waits until the instance's only sent message is read and the simulator's three
+// status webhooks (sent, delivered, read) are all processed, so that nothing writes any more.
+// Seeing "read" is not enough: the webhooks are processed concurrently, and a "delivered" applied
+// after "read" still records its timestamp (and an event).
+func waitSettled(t *testing.T, in *apptest.Instance, token string, id int64) {
+	t.Helper()
+	waitStatus(t, in, token, id, "read")
+	require.Eventually(t, func() bool {
+		var processed int
+		err := in.Pool().QueryRow(context.Background(),
+			"SELECT count(*) FROM webhook_events WHERE processed_at IS NOT NULL").Scan(&processed)
+		return err == nil && processed == 3
+	}, 30*time.Second, 20*time.Millisecond, "the status webhooks were never all processed")
+}
+
 // sendJobs counts send jobs only: the simulator's status webhooks queue jobs of their own.
 const sendJobs = "river_job WHERE kind = 'send_message'"
 
@@ -126,7 +141,7 @@ func TestSendIsAtomicWhenTheJobInsertFails(t *testing.T) {
 	in := apptest.Start(t, nil)
 	tok := in.AdminToken()
 	convID, first := startConversation(t, in, tok, "16505550001")
-	waitStatus(t, in, tok, first.ID, "read")
+	waitSettled(t, in, tok, first.ID)
 	ctx := context.Background()
 	messagesBefore, eventsBefore := count(t, in, "messages"), count(t, in, "events")
 
@@ -290,9 +305,8 @@ func TestSendRejectsBadInputAndWritesNothing(t *testing.T) {
 	tok := in.AdminToken()
 	convID, first := startConversation(t, in, tok, "16505550006")
 	path := fmt.Sprintf("/api/conversations/%d/messages", convID)
-	// Once the first message is read, the simulator's status webhooks are done and nothing else
-	// writes while the bad requests are counted.
-	waitStatus(t, in, tok, first.ID, "read")
+	// Nothing else writes while the bad requests are counted.
+	waitSettled(t, in, tok, first.ID)
 	valid := func() map[string]any { return textBody(uuid.NewString(), "hi") }
 	with := func(k string, v any) map[string]any { b := valid(); b[k] = v; return b }
 

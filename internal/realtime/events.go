@@ -25,6 +25,9 @@ const (
 	KindConversationUpdated = "conversation.updated"
 )
 
+// doorbellInterval is the least time between two NOTIFYs of one instance.
+const doorbellInterval = 5 * time.Millisecond
+
 // Channel is the LISTEN/NOTIFY channel of the doorbell.
 const Channel = "wainbox_events"
 
@@ -136,10 +139,19 @@ func (d *Doorbell) Start() {
 			// whose horizon has reached it has read them all, and one whose horizon has not knows
 			// it must read again soon (docs/realtime.md). A lost doorbell only delays delivery
 			// until the listeners' safety poll.
+			sent := time.Now()
 			if _, err := d.pool.Exec(ctx, "SELECT pg_notify($1, pg_snapshot_xmax(pg_current_snapshot())::text)", Channel); err != nil {
 				d.logger.Warn("doorbell notify failed", "error", err)
 			}
 			cancel()
+			// A NOTIFY is a transaction of its own, with a commit to flush: under load, rings
+			// gather for doorbellInterval into the next one instead of costing a commit each.
+			// Only other instances wait for it (this one's listener was woken locally).
+			select {
+			case <-d.stop:
+				return
+			case <-time.After(doorbellInterval - time.Since(sent)):
+			}
 		}
 	}()
 }

@@ -158,7 +158,19 @@ func (l *listener) session(ctx context.Context) (connected bool, err error) {
 	var target uint64
 	var repoll time.Duration
 	woken := false
+	var lastRead time.Time
 	for {
+		// Reads back to back (every commit waking the listener) gather for readInterval
+		// instead, so that under load one read carries many events; an idle listener that is
+		// woken reads at once.
+		if wait := readInterval - time.Since(lastRead); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return connected, ctx.Err()
+			case <-time.After(wait):
+			}
+		}
+		lastRead = time.Now()
 		b, err := l.catchUp(ctx, conn)
 		if err != nil {
 			return connected, err
@@ -188,6 +200,9 @@ func (l *listener) session(ctx context.Context) (connected bool, err error) {
 		target = max(target, heard)
 	}
 }
+
+// readInterval is the least time between the starts of two reads of the log by a listener.
+const readInterval = 2 * time.Millisecond
 
 // wake makes the listener read the log now, interrupting its wait for a doorbell. This instance
 // calls it after committing events (Doorbell.WakeLocally). It never blocks.
