@@ -12,6 +12,29 @@ import (
 	"github.com/google/uuid"
 )
 
+const refreshTokenDeleteExpiredBefore = `-- name: RefreshTokenDeleteExpiredBefore :execrows
+DELETE FROM refresh_tokens WHERE token_hash IN (
+    SELECT old.token_hash FROM refresh_tokens old WHERE old.expires_at < $1 LIMIT $2
+)
+`
+
+type RefreshTokenDeleteExpiredBeforeParams struct {
+	Before    time.Time `json:"before"`
+	BatchSize int32     `json:"batch_size"`
+}
+
+// RefreshTokenDeleteExpiredBefore prunes one batch of refresh tokens that expired before
+// @before. An expired token is refused whether or not its row exists; only the revocation of its
+// session when a used one is presented again (reuse detection) needs the row, and that holds
+// until it expires.
+func (q *Queries) RefreshTokenDeleteExpiredBefore(ctx context.Context, db DBTX, arg RefreshTokenDeleteExpiredBeforeParams) (int64, error) {
+	result, err := db.Exec(ctx, refreshTokenDeleteExpiredBefore, arg.Before, arg.BatchSize)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const refreshTokenGet = `-- name: RefreshTokenGet :one
 SELECT r.session_id, r.used_at, r.expires_at, s.user_id, s.revoked_at
 FROM refresh_tokens r
@@ -115,6 +138,29 @@ func (q *Queries) SessionCreate(ctx context.Context, db DBTX, arg SessionCreateP
 		&i.RevokeReason,
 	)
 	return i, err
+}
+
+const sessionDeleteEndedBefore = `-- name: SessionDeleteEndedBefore :execrows
+DELETE FROM sessions WHERE id IN (
+    SELECT old.id FROM sessions old
+    WHERE old.expires_at < $1 OR old.revoked_at < $1
+    LIMIT $2
+)
+`
+
+type SessionDeleteEndedBeforeParams struct {
+	Before    time.Time `json:"before"`
+	BatchSize int32     `json:"batch_size"`
+}
+
+// SessionDeleteEndedBefore prunes one batch of sessions that expired or were revoked before
+// @before; their refresh tokens go with them.
+func (q *Queries) SessionDeleteEndedBefore(ctx context.Context, db DBTX, arg SessionDeleteEndedBeforeParams) (int64, error) {
+	result, err := db.Exec(ctx, sessionDeleteEndedBefore, arg.Before, arg.BatchSize)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const sessionPrincipal = `-- name: SessionPrincipal :one

@@ -57,3 +57,21 @@ SELECT u.id AS user_id, u.role, u.disabled_at, u.can_read_chats, u.can_write_cha
                 '{}')::bigint[] AS group_ids
 FROM users u
 WHERE u.id = @id;
+
+-- name: SessionDeleteEndedBefore :execrows
+-- SessionDeleteEndedBefore prunes one batch of sessions that expired or were revoked before
+-- @before; their refresh tokens go with them.
+DELETE FROM sessions WHERE id IN (
+    SELECT old.id FROM sessions old
+    WHERE old.expires_at < @before OR old.revoked_at < @before
+    LIMIT @batch_size
+);
+
+-- name: RefreshTokenDeleteExpiredBefore :execrows
+-- RefreshTokenDeleteExpiredBefore prunes one batch of refresh tokens that expired before
+-- @before. An expired token is refused whether or not its row exists; only the revocation of its
+-- session when a used one is presented again (reuse detection) needs the row, and that holds
+-- until it expires.
+DELETE FROM refresh_tokens WHERE token_hash IN (
+    SELECT old.token_hash FROM refresh_tokens old WHERE old.expires_at < @before LIMIT @batch_size
+);

@@ -24,6 +24,12 @@ const (
 	EarlyStatusRetention = 7 * 24 * time.Hour
 	// LoginFailureRetention is far beyond any throttling window.
 	LoginFailureRetention = 24 * time.Hour
+	// SessionRetention keeps a session that expired or was revoked, so an admin can still see
+	// recent logins and why they ended.
+	SessionRetention = 30 * 24 * time.Hour
+	// RefreshTokenRetention is a grace after a refresh token expires; a token is refused from its
+	// expiry on either way.
+	RefreshTokenRetention = 24 * time.Hour
 
 	// PruneInterval is how often the leader queues the prune job.
 	PruneInterval = 10 * time.Minute
@@ -84,6 +90,12 @@ func (w *PruneWorker) Work(ctx context.Context, _ *river.Job[PruneArgs]) error {
 		}},
 		{"login_failures", func() (int64, error) {
 			return q.LoginFailureDeleteBefore(ctx, w.pool, db.LoginFailureDeleteBeforeParams{Before: now.Add(-LoginFailureRetention), BatchSize: pruneBatch})
+		}},
+		{"refresh_tokens", func() (int64, error) {
+			return q.RefreshTokenDeleteExpiredBefore(ctx, w.pool, db.RefreshTokenDeleteExpiredBeforeParams{Before: now.Add(-RefreshTokenRetention), BatchSize: pruneBatch})
+		}},
+		{"sessions", func() (int64, error) {
+			return q.SessionDeleteEndedBefore(ctx, w.pool, db.SessionDeleteEndedBeforeParams{Before: now.Add(-SessionRetention), BatchSize: pruneBatch})
 		}},
 	}
 	for _, s := range steps {
