@@ -86,7 +86,10 @@ func (s *Service) forWrite(ctx context.Context, tx pgx.Tx, p *auth.Principal, id
 	return c, authorize(p, &c, true)
 }
 
-// changed writes the history row and the conversation.updated event of one team action.
+// changed writes the history row and the conversation.updated event of one team action. Details
+// of an assignment change carry previous_assignee_id (null: it was unassigned), and
+// previous_group_id when the group changed: the hub delivers the event to those who could see the
+// conversation before it, so their panels drop it (realtime.Event.Former).
 func (s *Service) changed(ctx context.Context, tx pgx.Tx, c *db.Conversation, actor *int64, action string, details map[string]any) error {
 	b, err := json.Marshal(details)
 	if err != nil {
@@ -220,7 +223,7 @@ func (s *Service) Takeover(ctx context.Context, p *auth.Principal, id int64) (db
 		if !auth.CanWriteConversation(p, before) {
 			return fmt.Errorf("you may not take conversation %d: %w", id, ErrForbidden)
 		}
-		return s.changed(ctx, tx, &c, &p.UserID, ActionTakeover, map[string]any{"assignee_id": p.UserID})
+		return s.changed(ctx, tx, &c, &p.UserID, ActionTakeover, map[string]any{"assignee_id": p.UserID, "previous_assignee_id": nil})
 	})
 	if err != nil {
 		return db.ConversationGetRow{}, err
@@ -367,7 +370,7 @@ func (s *Service) AutoAssignTx(ctx context.Context, tx pgx.Tx, c *db.Conversatio
 		return false, fmt.Errorf("error auto-assigning conversation %d: %w", c.ID, err)
 	}
 	*c = updated
-	return true, s.changed(ctx, tx, c, nil, ActionAutoAssign, map[string]any{"assignee_id": agent, "group_id": c.GroupID})
+	return true, s.changed(ctx, tx, c, nil, ActionAutoAssign, map[string]any{"assignee_id": agent, "group_id": c.GroupID, "previous_assignee_id": nil})
 }
 
 // Lock is the composer lock of a conversation: who holds it and until when (nil: free).

@@ -38,7 +38,37 @@ type Event struct {
 	GroupID        *int64
 	Payload        json.RawMessage
 	CreatedAt      time.Time
-	wire           []byte
+	// Former is who the conversation belonged to before the change the event describes, when it
+	// describes an assignment (formerHolder): those who could see the conversation then receive
+	// this one event, so their panel drops it, though they may not see the conversation now.
+	Former *auth.ConversationRef
+	wire   []byte
+}
+
+// formerHolder reads, from a conversation.updated event of an assignment change (assign, release,
+// take over: its details carry previous_assignee_id, and previous_group_id when the group changed
+// too), the conversation's assignee and group before the change. It is nil for any other event.
+func formerHolder(kind string, payload json.RawMessage, groupID *int64) *auth.ConversationRef {
+	if kind != KindConversationUpdated {
+		return nil
+	}
+	var ev struct {
+		Details struct {
+			PreviousAssignee json.RawMessage `json:"previous_assignee_id"`
+			PreviousGroup    json.RawMessage `json:"previous_group_id"`
+		} `json:"details"`
+	}
+	if json.Unmarshal(payload, &ev) != nil || ev.Details.PreviousAssignee == nil {
+		return nil
+	}
+	ref := &auth.ConversationRef{GroupID: groupID}
+	if json.Unmarshal(ev.Details.PreviousAssignee, &ref.AssigneeID) != nil {
+		return nil
+	}
+	if ev.Details.PreviousGroup != nil && json.Unmarshal(ev.Details.PreviousGroup, &ref.GroupID) != nil {
+		return nil
+	}
+	return ref
 }
 
 // eventMessage is the server → client event message.
@@ -73,7 +103,8 @@ func (e *Event) encode() []byte {
 }
 
 // visibleTo reports whether p may receive e. Events of a conversation follow the one permission
-// rule of auth.CanReadConversation with the conversation's current assignee and group; events of
+// rule of auth.CanReadConversation with the conversation's current assignee and group (and, for an
+// assignment change, with its former ones: see Event.Former); events of
 // no conversation go to every authenticated user, except the session events the hub acts on
 // itself (sessionControl), which go to nobody.
 func (e *Event) visibleTo(p *auth.Principal) bool {
@@ -83,7 +114,10 @@ func (e *Event) visibleTo(p *auth.Principal) bool {
 	if e.ConversationID == nil {
 		return e.Kind != auth.KindSessionsRevoked && e.Kind != auth.KindPermissionsChanged
 	}
-	return auth.CanReadConversation(p, auth.ConversationRef{AssigneeID: e.AssigneeID, GroupID: e.GroupID})
+	if auth.CanReadConversation(p, auth.ConversationRef{AssigneeID: e.AssigneeID, GroupID: e.GroupID}) {
+		return true
+	}
+	return e.Former != nil && auth.CanReadConversation(p, *e.Former)
 }
 
 // revokes reports whether a user.sessions_revoked event names the session.

@@ -293,6 +293,7 @@ func readAfter(ctx context.Context, q *db.Queries, dbtx db.DBTX, pos Position, l
 		events[i] = &Event{
 			Position: Position{Xid: r.Xid.Uint64, ID: r.ID}, Kind: r.Kind, ConversationID: r.ConversationID,
 			AssigneeID: r.AssigneeID, GroupID: r.GroupID, Payload: r.Payload, CreatedAt: r.CreatedAt,
+			Former: formerHolder(r.Kind, r.Payload, r.GroupID),
 		}
 	}
 	return events, b, nil

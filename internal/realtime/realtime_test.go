@@ -338,6 +338,50 @@ func TestAgentOnlyReceivesConversationsItMaySee(t *testing.T) {
 	require.Equal(t, []int64{e2, e4, e5, marker, marker2}, ids(replayed))
 }
 
+// TestAgentHearsThatItsConversationWasReassigned checks that an agent whose conversation is
+// assigned to another receives that assignment (so its panel drops the conversation) and nothing
+// of the conversation after it, live and on replay; and that agents who saw it unassigned hear
+// that someone took it.
+func TestAgentHearsThatItsConversationWasReassigned(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	agent, agentTok := f.user(auth.RoleAgent)
+	other, otherTok := f.user(auth.RoleAgent)
+	conv := f.conversation(&agent)
+	queued := f.conversation(nil)
+	in := f.start(nil)
+	ca, _, ready := connect(t, in.url, agentTok, nil)
+	co, _, _ := connect(t, in.url, otherTok, nil)
+
+	assigned := func(conv int64, from, to *int64, action string) int64 {
+		t.Helper()
+		f.assign(conv, to)
+		payload, err := json.Marshal(map[string]any{"conversation_id": conv, "assignee_id": to, "action": action,
+			"details": map[string]any{"assignee_id": to, "previous_assignee_id": from}})
+		require.NoError(t, err)
+		id, err := db.New().EventInsert(context.Background(), f.pool,
+			db.EventInsertParams{Kind: KindConversationUpdated, ConversationID: &conv, Payload: payload})
+		require.NoError(t, err)
+		f.doorbell.Ring()
+		return id
+	}
+	moved := assigned(conv, &agent, &other, "assign")
+	after := f.event(conv, KindMessageCreated)
+	marker := f.event(queued, KindMessageStatus)
+	require.Equal(t, []int64{moved, marker}, ca.eventIDs(2), "the former assignee hears the reassignment, then nothing of it")
+	require.Equal(t, []int64{moved, after, marker}, co.eventIDs(3))
+
+	// A queued conversation taken by the other agent: the agent, who saw it in the queue, hears it.
+	taken := assigned(queued, nil, &other, "assign")
+	require.Equal(t, []int64{taken}, ca.eventIDs(1))
+	co.eventIDs(1)
+
+	// Replay decides with the assignees as they are now: the marker's conversation is the other
+	// agent's by then, but both assignments away from the agent still reach it.
+	_, replayed, _ := connect(t, in.url, agentTok, &ready.ID)
+	require.Equal(t, []int64{moved, taken}, ids(replayed))
+}
+
 // TestRefusals covers what is refused and with which code.
 func TestRefusals(t *testing.T) {
 	t.Parallel()

@@ -296,6 +296,7 @@ func (s *session) replay(ctx context.Context, from, upto Position) (closeReason,
 			ev := &Event{
 				Position: Position{Xid: r.Xid.Uint64, ID: r.ID}, Kind: r.Kind, ConversationID: r.ConversationID,
 				AssigneeID: r.AssigneeID, GroupID: r.GroupID, Payload: r.Payload, CreatedAt: r.CreatedAt,
+				Former: formerHolder(r.Kind, r.Payload, r.GroupID),
 			}
 			cur = ev.Position
 			// A revocation of this very session committed while the socket was authenticating
