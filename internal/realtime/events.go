@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,18 +37,7 @@ const Channel = "wainbox_events"
 // the hot path and to replay. An event with conversationID 0 belongs to no conversation and is
 // delivered to every connected user, so it must carry nothing private.
 func Append(ctx context.Context, dbtx db.DBTX, kind string, conversationID int64, payload any) error {
-	b, err := json.Marshal(payload)
-	if err != nil {
-		return fmt.Errorf("error encoding %s event: %w", kind, err)
-	}
-	var conv *int64
-	if conversationID != 0 {
-		conv = &conversationID
-	}
-	if _, err := db.New().EventInsert(ctx, dbtx, db.EventInsertParams{Kind: kind, ConversationID: conv, Payload: b}); err != nil {
-		return fmt.Errorf("error writing %s event: %w", kind, err)
-	}
-	return nil
+	return AppendAll(ctx, dbtx, NewEvent{Kind: kind, ConversationID: conversationID, Payload: payload})
 }
 
 // NewEvent is one event to write with AppendAll.
@@ -74,7 +64,7 @@ func AppendAll(ctx context.Context, dbtx db.DBTX, events ...NewEvent) error {
 		p.Kinds[i], p.ConversationIds[i], p.Payloads[i] = e.Kind, e.ConversationID, b
 	}
 	if err := db.New().EventInsertMany(ctx, dbtx, p); err != nil {
-		return fmt.Errorf("error writing %d events: %w", len(events), err)
+		return fmt.Errorf("error writing %s events: %w", strings.Join(p.Kinds, ", "), err)
 	}
 	return nil
 }
