@@ -16,6 +16,7 @@ type Metrics struct {
 	EventsDropped     prometheus.Counter
 	Resets            prometheus.Counter
 	SlowConsumers     prometheus.Counter
+	WriteTimeouts     prometheus.Counter
 	Closes            *prometheus.CounterVec
 	ListenerConnected prometheus.Gauge
 	ListenerReconnect prometheus.Counter
@@ -52,6 +53,10 @@ func newMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "wainbox_realtime_slow_consumers_total",
 			Help: "Sockets closed because their bounded queue overflowed.",
 		}),
+		WriteTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "wainbox_realtime_write_timeouts_total",
+			Help: "Sockets dropped because a write to them outlasted the write timeout (a peer that stopped reading).",
+		}),
 		Closes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wainbox_realtime_closes_total",
 			Help: "WebSockets closed by the server, by close code.",
@@ -76,7 +81,7 @@ func newMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	var errs []error
 	for _, c := range []prometheus.Collector{
 		m.Sockets, m.EventsRead, m.EventsDelivered, m.EventsReplayed, m.EventsDropped, m.Resets,
-		m.SlowConsumers, m.Closes, m.ListenerConnected, m.ListenerReconnect, m.DispatchDelay,
+		m.SlowConsumers, m.WriteTimeouts, m.Closes, m.ListenerConnected, m.ListenerReconnect, m.DispatchDelay,
 	} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)

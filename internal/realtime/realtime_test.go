@@ -511,60 +511,13 @@ func TestTokenRenewal(t *testing.T) {
 func TestSlowConsumerIsDisconnected(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	ctx := context.Background()
 	conv := f.conversation(nil)
 	_, tok := f.user(auth.RoleAdmin)
 	in := f.start(func(c *Config) { c.QueueSize = 16; c.BatchSize = 8 })
 
-	// A raw socket with a small receive buffer, read by the test only when it chooses.
-	// The buffer is set before connecting (after, it would leave the window scaled for a large
-	// one, and the connection stalls).
-	dialer := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 16<<10) })
-		return errors.Join(err, serr)
-	}}
-	httpClient := &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext}}
-	conn, _, err := websocket.Dial(ctx, in.url, &websocket.DialOptions{HTTPClient: httpClient, HTTPHeader: http.Header{"Origin": {testOrigin}}})
-	require.NoError(t, err)
-	defer conn.CloseNow()
-	conn.SetReadLimit(1 << 20)
-	for _, m := range []string{`{"type":"auth","token":"` + tok + `"}`, `{"type":"resume"}`} {
-		require.NoError(t, conn.Write(ctx, websocket.MessageText, []byte(m)))
-	}
-	readCtx, cancel := context.WithTimeout(ctx, waitFor)
-	defer cancel()
-	readMsg := func() (serverMsg, error) {
-		_, b, err := conn.Read(readCtx)
-		if err != nil {
-			return serverMsg{}, err
-		}
-		var m serverMsg
-		require.NoError(t, json.Unmarshal(b, &m))
-		return m, nil
-	}
-	for _, want := range []string{"authenticated", "ready"} {
-		m, err := readMsg()
-		require.NoError(t, err)
-		require.Equal(t, want, m.Type)
-	}
-
-	const n = 1000 // 8 MB: more than the kernel buffers between the two ends (4 MB at most)
-	var want []int64
-	rows, err := f.pool.Query(ctx, `
-		INSERT INTO events (kind, conversation_id, payload)
-		SELECT 'message.status', $1, jsonb_build_object('blob', repeat('x', 8000), 'i', i)
-		FROM generate_series(1, $2) AS i
-		RETURNING id`, conv, n)
-	require.NoError(t, err)
-	for rows.Next() {
-		var id int64
-		require.NoError(t, rows.Scan(&id))
-		want = append(want, id)
-	}
-	require.NoError(t, rows.Err())
-	slices.Sort(want) // one transaction: log order is id order
-	f.doorbell.Ring()
+	readMsg := dialStalling(t, in.url, tok)
+	const n = 1000
+	want := f.largeEvents(conv, n)
 
 	require.Eventually(t, func() bool { return metricValue(in.svc.Metrics().SlowConsumers) == 1 }, waitFor, 5*time.Millisecond)
 	require.Positive(t, metricValue(in.svc.Metrics().EventsDropped))
@@ -594,6 +547,97 @@ func TestSlowConsumerIsDisconnected(t *testing.T) {
 		rest = append(rest, c.eventIDs(n-len(got)-len(rest))...)
 	}
 	require.Equal(t, want, append(got, rest...))
+}
+
+// TestStalledWriteIsCutOff stops reading while large events stream to a socket whose queue is
+// big enough to hold them all: the server's write blocks on the full TCP buffers, and the write
+// timeout drops the connection rather than holding its writer forever.
+func TestStalledWriteIsCutOff(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	conv := f.conversation(nil)
+	_, tok := f.user(auth.RoleAdmin)
+	in := f.start(func(c *Config) { c.QueueSize = 100_000; c.WriteTimeout = 300 * time.Millisecond })
+
+	readMsg := dialStalling(t, in.url, tok)
+	f.largeEvents(conv, 1000)
+
+	require.Eventually(t, func() bool { return metricValue(in.svc.Metrics().Sockets) == 0 }, waitFor, 5*time.Millisecond,
+		"the stalled socket is dropped")
+	require.Equal(t, 1.0, metricValue(in.svc.Metrics().WriteTimeouts))
+	require.Zero(t, metricValue(in.svc.Metrics().SlowConsumers), "by the write timeout, not by its queue")
+	for {
+		m, err := readMsg()
+		if err != nil {
+			require.Equal(t, websocket.StatusCode(-1), websocket.CloseStatus(err), "dropped without a close frame: %v", err)
+			break
+		}
+		require.Contains(t, []string{"event", "cursor"}, m.Type)
+	}
+}
+
+// dialStalling opens a raw, authenticated and resumed socket with a small receive buffer, which
+// the test reads only when it calls the returned function: until then the server's writes fill
+// the kernel's buffers and block.
+func dialStalling(t *testing.T, url, tok string) func() (serverMsg, error) {
+	t.Helper()
+	ctx := context.Background()
+	// The buffer is set before connecting (after, it would leave the window scaled for a large
+	// one, and the connection stalls).
+	dialer := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 16<<10) })
+		return errors.Join(err, serr)
+	}}
+	httpClient := &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext}}
+	conn, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: httpClient, HTTPHeader: http.Header{"Origin": {testOrigin}}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.CloseNow() })
+	conn.SetReadLimit(1 << 20)
+	for _, m := range []string{`{"type":"auth","token":"` + tok + `"}`, `{"type":"resume"}`} {
+		require.NoError(t, conn.Write(ctx, websocket.MessageText, []byte(m)))
+	}
+	readCtx, cancel := context.WithTimeout(ctx, waitFor)
+	t.Cleanup(cancel)
+	readMsg := func() (serverMsg, error) {
+		_, b, err := conn.Read(readCtx)
+		if err != nil {
+			return serverMsg{}, err
+		}
+		var m serverMsg
+		require.NoError(t, json.Unmarshal(b, &m))
+		return m, nil
+	}
+	for _, want := range []string{"authenticated", "ready"} {
+		m, err := readMsg()
+		require.NoError(t, err)
+		require.Equal(t, want, m.Type)
+	}
+	return readMsg
+}
+
+// largeEvents commits n events of 8 KB each to conv in one transaction, 8 MB in all: more than
+// the kernel buffers between the two ends of a socket (4 MB at most). It returns their ids in
+// log order.
+func (f *fixture) largeEvents(conv int64, n int) []int64 {
+	t := f.t
+	t.Helper()
+	var want []int64
+	rows, err := f.pool.Query(context.Background(), `
+		INSERT INTO events (kind, conversation_id, payload)
+		SELECT 'message.status', $1, jsonb_build_object('blob', repeat('x', 8000), 'i', i)
+		FROM generate_series(1, $2) AS i
+		RETURNING id`, conv, n)
+	require.NoError(t, err)
+	for rows.Next() {
+		var id int64
+		require.NoError(t, rows.Scan(&id))
+		want = append(want, id)
+	}
+	require.NoError(t, rows.Err())
+	slices.Sort(want) // one transaction: log order is id order
+	f.doorbell.Ring()
+	return want
 }
 
 // TestShutdownClosesSocketsWithGoingAway: clients reconnect (elsewhere) and resume.
