@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"sync"
@@ -75,14 +74,13 @@ func benchSend(ctx context.Context, e *Env) ([]Row, error) {
 	var rows []Row
 	apiMax := 0.0
 	for _, c := range clients {
-		goRate, goLat := load(e.Duration, c, func(i, n int) error {
+		httpc := newLoadClient(c)
+		goRate, goLat, apiRate, apiLat := loadPair(e.Duration, c, func(i, n int) error {
 			_, _, err := a.Inbox.Send(ctx, inbox.SendInput{
 				ConversationID: convs[i], ClientID: uuid.New(), Type: "text", Text: "benchmark message", SenderUserID: admin.ID,
 			})
 			return err
-		})
-		httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c, MaxConnsPerHost: c}}
-		apiRate, apiLat := load(e.Duration, c, func(i, n int) error {
+		}, func(i, n int) error {
 			_, err := postMessage(httpc, a.BaseURL(), token, convs[i], uuid.NewString())
 			return err
 		})
@@ -144,7 +142,7 @@ func benchSend(ctx context.Context, e *Env) ([]Row, error) {
 func sustainedRate(ctx context.Context, a *app.App, token string, convs []int64, d time.Duration) (float64, error) {
 	sim := a.Simulator()
 	sim.ResetSends()
-	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	httpc := newLoadClient(16)
 	start := time.Now()
 	var posted atomic.Int64
 	load(d, 16, func(i, n int) error {
@@ -188,6 +186,40 @@ func waitQueuesIdle(ctx context.Context, a *app.App) error {
 // load runs fn from c goroutines for d and returns the completed calls per second and their
 // latencies. Goroutine i of n always passes i, so each can own a conversation.
 func load(d time.Duration, c int, fn func(i, n int) error) (float64, latencies) {
+	p := run(d, c, fn)
+	return p.rate(), p.lat
+}
+
+// loadPair measures a subject against its ceiling on the same machine, in four alternating
+// phases of d/2 each (ceiling, subject, subject, ceiling), and returns both. Measured one after
+// the other, the second would always run on larger tables and on whatever the machine's drift
+// (other tenants, checkpoints) happened to be then; in this order a linear drift weighs on both
+// alike.
+func loadPair(d time.Duration, c int, ceiling, subject func(i, n int) error) (ceilRate float64, ceilLat latencies, subjRate float64, subjLat latencies) {
+	var ceil, subj phase
+	ceil.add(run(d/2, c, ceiling))
+	subj.add(run(d/2, c, subject))
+	subj.add(run(d/2, c, subject))
+	ceil.add(run(d/2, c, ceiling))
+	return ceil.rate(), ceil.lat, subj.rate(), subj.lat
+}
+
+// phase is what one or more load runs completed.
+type phase struct {
+	calls   int
+	elapsed time.Duration
+	lat     latencies
+}
+
+func (p *phase) add(q phase) {
+	p.calls += q.calls
+	p.elapsed += q.elapsed
+	p.lat = append(p.lat, q.lat...)
+}
+
+func (p phase) rate() float64 { return perSec(p.calls, p.elapsed) }
+
+func run(d time.Duration, c int, fn func(i, n int) error) phase {
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
@@ -218,31 +250,25 @@ func load(d time.Duration, c int, fn func(i, n int) error) (float64, latencies) 
 	if n := errs.Load(); n > 0 {
 		fmt.Printf("warning: %d calls failed\n", n)
 	}
-	return perSec(len(all), time.Since(start)), all
+	return phase{calls: len(all), elapsed: time.Since(start), lat: all}
 }
 
-func postMessage(c *http.Client, base, token string, conv int64, clientID string) (int64, error) {
+func postMessage(c *loadClient, base, token string, conv int64, clientID string) (int64, error) {
 	body, _ := json.Marshal(map[string]any{"client_id": clientID, "type": "text", "text": map[string]string{"body": "benchmark message"}})
-	req, err := http.NewRequest("POST", fmt.Sprintf("%s/api/conversations/%d/messages", base, conv), bytes.NewReader(body))
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusAccepted {
-		return 0, fmt.Errorf("status %d: %s", resp.StatusCode, b)
-	}
-	var m struct {
-		ID int64 `json:"id"`
-	}
-	err = json.Unmarshal(b, &m)
-	return m.ID, err
+	var id int64
+	err := c.post(fmt.Sprintf("%s/api/conversations/%d/messages", base, conv), []string{"Authorization", "Bearer " + token}, body,
+		func(status int, b []byte) error {
+			if status != http.StatusAccepted {
+				return fmt.Errorf("status %d: %s", status, b)
+			}
+			var m struct {
+				ID int64 `json:"id"`
+			}
+			err := json.Unmarshal(b, &m)
+			id = m.ID
+			return err
+		})
+	return id, err
 }
 
 func login(base, email, password string) (string, error) {
@@ -266,7 +292,7 @@ func login(base, email, password string) (string, error) {
 func endToEnd(ctx context.Context, a *app.App, token string, convs []int64, rate float64, d time.Duration) (latencies, int, error) {
 	sim := a.Simulator()
 	sim.ResetSends()
-	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	httpc := newLoadClient(64)
 	var (
 		mu      sync.Mutex
 		started = map[string]time.Time{}

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -48,13 +46,12 @@ func benchWebhook(ctx context.Context, e *Env) ([]Row, error) {
 	}
 	const senders = 32
 	var seq atomic.Int64
-	goRate, goLat := load(e.Duration, senders, func(i, n int) error {
+	httpc := newLoadClient(senders)
+	goRate, goLat, apiRate, apiLat := loadPair(e.Duration, senders, func(i, n int) error {
 		body, _ := inboundPayload(int(seq.Add(1) % 500))
 		_, err := webhook.Store(ctx, a.Pool(), a.River(), body)
 		return err
-	})
-	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: senders, MaxConnsPerHost: senders}}
-	apiRate, apiLat := load(e.Duration, senders, func(i, n int) error {
+	}, func(i, n int) error {
 		body, _ := inboundPayload(int(seq.Add(1) % 500))
 		return postWebhook(httpc, url, secret, body)
 	})
@@ -107,23 +104,13 @@ func benchWebhook(ctx context.Context, e *Env) ([]Row, error) {
 	return rows, nil
 }
 
-func postWebhook(c *http.Client, url string, secret, body []byte) error {
-	req, err := http.NewRequest("POST", url, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign(secret, body))
-	resp, err := c.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("webhook answered %d", resp.StatusCode)
-	}
-	return nil
+func postWebhook(c *loadClient, url string, secret, body []byte) error {
+	return c.post(url, []string{whatsapp.SignatureHeader, whatsapp.Sign(secret, body)}, body, func(status int, _ []byte) error {
+		if status != http.StatusOK {
+			return fmt.Errorf("webhook answered %d", status)
+		}
+		return nil
+	})
 }
 
 // waitProcessed waits until n stored webhooks are processed. It counts the processed ones, which
@@ -151,7 +138,7 @@ func waitProcessed(ctx context.Context, pool *pgxpool.Pool, n int) error {
 // processingLag posts webhooks at rate for d, waits until all are processed, and returns the
 // delay from each intake transaction (webhook_events.received_at) to the processing transaction
 // that stored its message (messages.created_at).
-func processingLag(ctx context.Context, pool *pgxpool.Pool, c *http.Client, url string, secret []byte, rate int, d time.Duration) (latencies, int, error) {
+func processingLag(ctx context.Context, pool *pgxpool.Pool, c *loadClient, url string, secret []byte, rate int, d time.Duration) (latencies, int, error) {
 	var (
 		mu     sync.Mutex
 		wamids = map[[32]byte]string{}
