@@ -125,7 +125,11 @@ func New(ctx context.Context, cfg *Config) (*Bot, error) {
 	}
 	httpClient := cfg.HTTPClient
 	if httpClient == nil {
-		httpClient = &http.Client{}
+		// Replies run concurrently on the job workers: keep their connections to Gemini open
+		// rather than http.DefaultTransport's two per host.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 64
+		httpClient = &http.Client{Transport: t}
 	}
 	cc := &genai.ClientConfig{APIKey: cfg.APIKey, Backend: genai.BackendGeminiAPI, HTTPClient: httpClient}
 	if cfg.BaseURL != "" {

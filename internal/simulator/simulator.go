@@ -18,6 +18,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/wainbox/wainbox/internal/whatsapp"
 )
 
 // Defaults are Meta's sample values, the same as in the shared webhook fixtures.
@@ -134,7 +136,7 @@ func New(cfg *Config) (*Simulator, error) {
 		return nil, fmt.Errorf("invalid simulator status delay %s", s.statusDelay)
 	}
 	if s.httpClient == nil {
-		s.httpClient = &http.Client{Timeout: 10 * time.Second}
+		s.httpClient = &http.Client{Timeout: 10 * time.Second, Transport: whatsapp.NewTransport()}
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)

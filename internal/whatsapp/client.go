@@ -69,7 +69,7 @@ func NewClient(cfg *Config) (*Client, error) {
 		c.version = DefaultVersion
 	}
 	if c.httpClient == nil {
-		c.httpClient = &http.Client{Timeout: DefaultTimeout}
+		c.httpClient = &http.Client{Timeout: DefaultTimeout, Transport: NewTransport()}
 	}
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
@@ -227,4 +227,15 @@ func snippet(body []byte) string {
 		body = body[:snippetBytes] // a rune cut in half is dropped by ToValidUTF8
 	}
 	return strings.Join(strings.Fields(strings.ToValidUTF8(string(body), "")), " ")
+}
+
+// NewTransport is an HTTP transport for many concurrent calls to one host. The send queue's
+// workers call the Graph API at once; http.DefaultTransport keeps two idle connections per host
+// and closes the others after each call, so every further concurrent send would open a new TCP
+// and TLS connection to graph.facebook.com. This one keeps as many as the workers use.
+func NewTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 256
+	t.MaxIdleConnsPerHost = 128
+	return t
 }

@@ -5,12 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/wainbox/wainbox/internal/whatsapp"
@@ -301,4 +305,41 @@ func TestClientContextErrorsAreRetried(t *testing.T) {
 	err = client.MarkRead(cancelledCtx, "1", "wamid.X")
 	require.ErrorIs(t, err, context.Canceled)
 	require.Equal(t, whatsapp.ClassRetry, whatsapp.Classify(err))
+}
+
+// Concurrent sends keep their connections: the send queue's workers call the Graph API at once,
+// and a client that kept only http.DefaultTransport's two idle connections per host would open
+// (with Meta, a TCP and TLS handshake) a new one for nearly every call of each round.
+func TestClientKeepsConnectionsOfConcurrentSends(t *testing.T) {
+	t.Parallel()
+	var opened atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		time.Sleep(5 * time.Millisecond) // the calls of a round overlap
+		_, _ = io.WriteString(w, `{"messaging_product":"whatsapp","messages":[{"id":"wamid.x"}]}`)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	client, err := whatsapp.NewClient(&whatsapp.Config{BaseURL: srv.URL, AccessToken: testToken})
+	require.NoError(t, err)
+
+	const workers, rounds = 20, 5
+	for range rounds {
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				_, err := client.Send(t.Context(), "106540352242922", &whatsapp.OutboundMessage{
+					To: "16505551234", Type: whatsapp.MessageTypeText, Text: &whatsapp.OutboundText{Body: "Hi"},
+				})
+				assert.NoError(t, err)
+			})
+		}
+		wg.Wait()
+	}
+	require.LessOrEqual(t, opened.Load(), int64(workers), "%d sends in rounds of %d opened %d connections", workers*rounds, workers, opened.Load())
 }
