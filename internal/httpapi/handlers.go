@@ -316,29 +316,44 @@ func conversationView(c *db.Conversation, ct *db.Contact) map[string]any {
 	}
 }
 
-func messageView(m *db.Message) map[string]any {
-	v := map[string]any{
-		"id":              m.ID,
-		"conversation_id": m.ConversationID,
-		"direction":       m.Direction,
-		"sender":          m.Sender,
-		"sender_user_id":  m.SenderUserID,
-		"type":            m.Type,
-		"body":            m.Body,
-		"payload":         json.RawMessage(m.Payload),
-		"status":          m.Status,
-		"wa_message_id":   m.WaMessageID,
-		"client_id":       m.ClientID,
-		"attempts":        m.Attempts,
-		"created_at":      m.CreatedAt,
-		"sent_at":         m.SentAt,
-		"delivered_at":    m.DeliveredAt,
-		"read_at":         m.ReadAt,
-		"failed_at":       m.FailedAt,
-		"error":           nil,
+// messageJSON is a message as the API shows it. It is a struct rather than a map because it is
+// encoded on every send, and a map costs encoding/json a sort and a boxed value per key.
+type messageJSON struct {
+	ID             int64             `json:"id"`
+	ConversationID int64             `json:"conversation_id"`
+	Direction      string            `json:"direction"`
+	Sender         string            `json:"sender"`
+	SenderUserID   *int64            `json:"sender_user_id"`
+	Type           string            `json:"type"`
+	Body           string            `json:"body"`
+	Payload        json.RawMessage   `json:"payload"`
+	Status         string            `json:"status"`
+	WaMessageID    *string           `json:"wa_message_id"`
+	ClientID       *uuid.UUID        `json:"client_id"`
+	Attempts       int32             `json:"attempts"`
+	CreatedAt      time.Time         `json:"created_at"`
+	SentAt         *time.Time        `json:"sent_at"`
+	DeliveredAt    *time.Time        `json:"delivered_at"`
+	ReadAt         *time.Time        `json:"read_at"`
+	FailedAt       *time.Time        `json:"failed_at"`
+	Error          *messageErrorJSON `json:"error"`
+}
+
+type messageErrorJSON struct {
+	Code    *int32  `json:"code"`
+	Title   *string `json:"title"`
+	Details *string `json:"details"`
+}
+
+func messageView(m *db.Message) *messageJSON {
+	v := &messageJSON{
+		ID: m.ID, ConversationID: m.ConversationID, Direction: m.Direction, Sender: m.Sender,
+		SenderUserID: m.SenderUserID, Type: m.Type, Body: m.Body, Payload: m.Payload, Status: m.Status,
+		WaMessageID: m.WaMessageID, ClientID: m.ClientID, Attempts: m.Attempts, CreatedAt: m.CreatedAt,
+		SentAt: m.SentAt, DeliveredAt: m.DeliveredAt, ReadAt: m.ReadAt, FailedAt: m.FailedAt,
 	}
 	if m.ErrorCode != nil || m.Status == inbox.StatusFailed {
-		v["error"] = map[string]any{"code": m.ErrorCode, "title": m.ErrorTitle, "details": m.ErrorDetails}
+		v.Error = &messageErrorJSON{Code: m.ErrorCode, Title: m.ErrorTitle, Details: m.ErrorDetails}
 	}
 	return v
 }
