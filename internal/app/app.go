@@ -45,7 +45,7 @@ type App struct {
 
 	pool    *pgxpool.Pool
 	river   *river.Client[pgx.Tx]
-	riverUI *riverui.Handler
+	riverUI *lazyRiverUI
 	// stopRiverUI ends River UI's background queries, which would otherwise outlive the pool.
 	stopRiverUI context.CancelFunc
 	doorbell    *realtime.Doorbell
@@ -236,7 +236,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		return nil, err
 	}
 
-	a.riverUI, err = riverui.NewHandler(&riverui.HandlerOpts{
+	ui, err := riverui.NewHandler(&riverui.HandlerOpts{
 		Endpoints: riverui.NewEndpoints(a.river, nil),
 		Logger:    logger.With("component", "riverui"),
 		Prefix:    "/admin/river",
@@ -244,6 +244,8 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 	if err != nil {
 		return nil, fmt.Errorf("error creating River UI: %w", err)
 	}
+	uiCtx, stopUI := context.WithCancel(context.Background())
+	a.riverUI, a.stopRiverUI = &lazyRiverUI{h: ui, ctx: uiCtx}, stopUI
 
 	apiCfg := &httpapi.Config{
 		Inbox:  a.Inbox,
@@ -352,11 +354,6 @@ func (a *App) Start(ctx context.Context) error {
 		return fmt.Errorf("error starting River: %w", err)
 	}
 	a.riverStarted.Store(true)
-	uiCtx, stopUI := context.WithCancel(context.WithoutCancel(ctx))
-	a.stopRiverUI = stopUI
-	if err := a.riverUI.Start(uiCtx); err != nil {
-		return fmt.Errorf("error starting River UI: %w", err)
-	}
 	a.doorbell.Start()
 	// The listener is connected and knows where the event log ends before the first socket can
 	// be opened.

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -146,4 +147,24 @@ func checkAdminBrowserRoute(t *testing.T, in *apptest.Instance, rt httpapi.Route
 	in.AdminToken()
 	require.Equal(t, http.StatusUnauthorized, get("admin@example.com", "wrong password"))
 	require.NotEqual(t, http.StatusUnauthorized, get("admin@example.com", "correct horse battery"))
+}
+
+// River UI starts on its first request (app.lazyRiverUI): an admin's first visit gets the job
+// counts at once, and so do later ones.
+func TestRiverUIStartsOnFirstVisit(t *testing.T) {
+	t.Parallel()
+	in := apptest.Start(t, nil)
+	in.AdminToken()
+	for range 2 {
+		req, err := http.NewRequest("GET", in.URL+"/admin/river/api/states", nil)
+		require.NoError(t, err)
+		req.SetBasicAuth("admin@example.com", "correct horse battery")
+		resp, err := in.Client.Do(req)
+		require.NoError(t, err)
+		var counts map[string]json.RawMessage
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&counts))
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		require.Contains(t, counts, "available")
+	}
 }
