@@ -50,7 +50,7 @@ func benchWebhook(ctx context.Context, e *Env) ([]Row, error) {
 	httpc := newLoadClient(senders)
 	goRate, goLat, apiRate, apiLat := loadPair(e.Duration, senders, func(i, n int) error {
 		body, _ := inboundPayload(int(seq.Add(1) % 500))
-		_, err := webhook.Store(ctx, a.Pool(), a.River(), body)
+		_, err := webhook.Store(ctx, a.Pool(), a.Queue(), body)
 		return err
 	}, func(i, n int) error {
 		body, _ := inboundPayload(int(seq.Add(1) % 500))

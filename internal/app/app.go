@@ -46,6 +46,7 @@ type App struct {
 	pool    *pgxpool.Pool
 	river   *river.Client[pgx.Tx]
 	riverUI *lazyRiverUI
+	queue   *jobs.Inserter
 	// stopRiverUI ends River UI's background queries, which would otherwise outlive the pool.
 	stopRiverUI context.CancelFunc
 	doorbell    *realtime.Doorbell
@@ -131,7 +132,8 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 	// need the inbox (which needs the River client to queue jobs) are added after the client is
 	// built and before it starts.
 	workers := river.NewWorkers()
-	a.river, err = river.NewClient(riverpgxv5.New(a.pool), &river.Config{
+	driver := riverpgxv5.New(a.pool)
+	riverCfg := &river.Config{
 		Logger:  logger.With("component", "river"),
 		Workers: workers,
 		Queues: map[string]river.QueueConfig{
@@ -158,13 +160,22 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		ErrorHandler:                &jobs.ErrorHandler{Logger: logger},
 		// The leader instance queues the prune job; it deletes what is past its retention.
 		PeriodicJobs: []*river.PeriodicJob{jobs.PeriodicPrune()},
-	})
-	if err != nil {
+	}
+	if a.river, err = river.NewClient(driver, riverCfg); err != nil {
 		return nil, fmt.Errorf("error creating River client: %w", err)
+	}
+	// Jobs are queued through the Inserter: River's new-job NOTIFY goes out after each commit
+	// (through the doorbell) instead of inside the transaction (jobs.Inserter says why).
+	var schema string
+	if err := a.pool.QueryRow(ctx, "SELECT coalesce(current_schema(), '')").Scan(&schema); err != nil {
+		return nil, fmt.Errorf("error reading the current schema: %w", err)
+	}
+	if a.queue, err = jobs.NewInserter(driver, riverCfg, a.river, a.doorbell, schema); err != nil {
+		return nil, err
 	}
 
 	a.Inbox, err = inbox.New(&inbox.Config{
-		Pool: a.pool, Queue: a.river, Ringer: a.doorbell, Logger: logger, SendMaxAttempts: cfg.SendMaxAttempts,
+		Pool: a.pool, Queue: a.queue, Ringer: a.doorbell, Logger: logger, SendMaxAttempts: cfg.SendMaxAttempts,
 		BotEnabled: cfg.BotActive(),
 	})
 	if err != nil {
@@ -181,7 +192,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 	river.AddWorker(workers, jobs.NewPruneWorker(a.pool, logger.With("component", "prune")))
 	webhookHandler, err := webhook.New(&webhook.Config{
 		Pool:        a.pool,
-		Queue:       a.river,
+		Queue:       a.queue,
 		AppSecret:   cfg.WhatsApp.AppSecret,
 		VerifyToken: cfg.WhatsApp.VerifyToken,
 		Logger:      logger.With("component", "webhook"),
@@ -334,6 +345,9 @@ func (a *App) Pool() *pgxpool.Pool { return a.pool }
 
 // River is the instance's River client.
 func (a *App) River() *river.Client[pgx.Tx] { return a.river }
+
+// Queue is how the instance queues jobs in its transactions (jobs.Inserter).
+func (a *App) Queue() *jobs.Inserter { return a.queue }
 
 // Simulator is the in-process simulator, or nil when SIMULATOR is off.
 func (a *App) Simulator() *simulator.Simulator { return a.sim }

@@ -51,25 +51,46 @@ type Beginner interface {
 
 // InTx runs fn in one transaction and commits when fn returns nil. It is the single transaction
 // helper of wainbox: domain rows, events and River jobs (InsertTx) are all written through it, so
-// they commit or vanish together.
+// they commit or vanish together. The transaction fn receives accepts AfterCommit hooks.
 func InTx(ctx context.Context, b Beginner, fn func(tx pgx.Tx) error) (err error) {
-	tx, err := b.Begin(ctx)
+	ptx, err := b.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("error beginning transaction: %w", err)
 	}
+	tx := &hookedTx{Tx: ptx}
 	defer func() {
 		if err != nil {
 			// The rollback error is useless next to the one that caused it.
-			_ = tx.Rollback(context.WithoutCancel(ctx))
+			_ = ptx.Rollback(context.WithoutCancel(ctx))
 		}
 	}()
 	if err := fn(tx); err != nil {
 		return err
 	}
-	if err := tx.Commit(ctx); err != nil {
+	if err := ptx.Commit(ctx); err != nil {
 		return fmt.Errorf("error committing transaction: %w", err)
 	}
+	for _, f := range tx.afterCommit {
+		f()
+	}
 	return nil
+}
+
+// hookedTx is a transaction of InTx: it runs its AfterCommit hooks once it has committed.
+type hookedTx struct {
+	pgx.Tx
+	afterCommit []func()
+}
+
+// AfterCommit arranges for f to run once tx has committed, on the goroutine that committed it,
+// and never if it rolls back. It reports false, and does nothing, when tx is not one of InTx's:
+// the caller must then do without (for example, notify inside the transaction instead).
+func AfterCommit(tx pgx.Tx, f func()) bool {
+	h, ok := tx.(*hookedTx)
+	if ok {
+		h.afterCommit = append(h.afterCommit, f)
+	}
+	return ok
 }
 
 // IsUniqueViolation reports whether err is PostgreSQL's unique_violation, on constraint when it is
