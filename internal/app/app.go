@@ -139,8 +139,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		Queues: map[string]river.QueueConfig{
 			river.QueueDefault: {MaxWorkers: 20},
 			// Agents wait on sends (their ticks) and on webhooks (customers' messages): their
-			// queues poll every 20 ms, which bounds the pickup of a job whose insert River did not
-			// notify (see FetchPollInterval below) at the cost of 50 small fetches per second each.
+			// queues also poll every 20 ms, at the cost of 50 small fetches per second each. Every
+			// commit that queues a job is announced (jobs.Inserter), but back-to-back runs with the
+			// 50 ms default gave a lower end-to-end maximum and a worse tail (docs/benchmarks.md).
 			inbox.QueueSend: {MaxWorkers: 50, FetchPollInterval: 20 * time.Millisecond},
 			// process_webhook jobs are short database transactions; more workers than the pool
 			// has connections would only wait for one.
@@ -148,9 +149,8 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		},
 		// DESIGN.md: the default 100 ms cooldown put p99 pickup at ~320 ms; 10 ms brings it to ~3 ms.
 		FetchCooldown: 10 * time.Millisecond,
-		// River notifies an insert at most once per queue per FetchCooldown; a job committed just
-		// after that notification is found by the next poll, so the poll interval bounds the tail
-		// of job pickup. 50 ms costs 20 small fetch queries per queue per second on each instance.
+		// The poll finds what no announcement reached (a lost NOTIFY, a job made available by
+		// River itself). 50 ms costs 20 small fetch queries per queue per second on each instance.
 		FetchPollInterval: 50 * time.Millisecond,
 		MaxAttempts:       cfg.SendMaxAttempts,
 		RetryPolicy:       &jobs.RetryPolicy{},
