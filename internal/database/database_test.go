@@ -50,3 +50,16 @@ func TestAfterCommitRunsOnlyAfterACommit(t *testing.T) {
 	defer tx.Rollback(ctx)
 	require.False(t, database.AfterCommit(tx, func() {}), "a transaction not begun by InTx takes no hook")
 }
+
+// River's GIN indexes are migrated to fastupdate off (migrations/00007 says why).
+func TestRiverGINIndexesDoNotDeferUpdates(t *testing.T) {
+	t.Parallel()
+	pool, _ := dbtest.New(t)
+	var opts []string
+	err := pool.QueryRow(context.Background(), `
+		SELECT array_agg(c.relname || ':' || array_to_string(c.reloptions, ',') ORDER BY c.relname)
+		FROM pg_class c JOIN pg_am am ON am.oid = c.relam
+		WHERE c.relkind = 'i' AND am.amname = 'gin' AND c.relname LIKE 'river_job%'`).Scan(&opts)
+	require.NoError(t, err)
+	require.Equal(t, []string{"river_job_args_index:fastupdate=off", "river_job_metadata_index:fastupdate=off"}, opts)
+}
