@@ -103,16 +103,22 @@ func benchSend(ctx context.Context, e *Env) ([]Row, error) {
 	}
 	// Each send costs far more than its API write once it is worked: the Graph call, the sent
 	// transaction, and three status webhooks (sent, delivered, read) that the simulator posts back
-	// and that are stored and processed like Meta's. So the maximum rate of the whole path is
-	// measured first (workers running, clients posting as fast as they can, until the simulator has
-	// received every send), and the fixed-rate figure is taken at half of it. Half the write path's
-	// maximum is shown too: there the queue grows for the whole run.
-	maxE2E, err := sustainedRate(ctx, a, token, convs, e.Duration)
+	// and that are stored and processed like Meta's. So the whole path's maximum is measured first:
+	// workers running, clients posting as fast as they can for the phase, then the time until every
+	// one of those messages has been sent and has reached `read`. Counting only until the simulator
+	// has received the sends would leave two thirds of the work (the statuses) still queued: that
+	// burst rate is shown too, but it is not one the system can keep up, so the fixed-rate target
+	// is taken at half the sustained maximum. Half the burst rate and half the write path's maximum
+	// are shown for comparison; at the latter the queue grows for the whole run.
+	burst, sustained, err := sustainedRate(ctx, a, token, convs, e.Duration)
 	if err != nil {
 		return rows, err
 	}
-	rows = append(rows, Row{"send", "max end-to-end rate (POST -> simulator received, workers on)",
-		fmt.Sprintf("%.0f msg/s", maxE2E), fmt.Sprintf("write path alone: %.0f req/s", apiMax), ratio(maxE2E, apiMax) + " of it", ""})
+	rows = append(rows,
+		Row{"send", "max end-to-end rate (POST -> sent and read, statuses applied)",
+			fmt.Sprintf("%.0f msg/s", sustained), fmt.Sprintf("write path alone: %.0f req/s", apiMax), ratio(sustained, apiMax) + " of it", ""},
+		Row{"send", "burst rate (POST -> simulator received, statuses still queued)",
+			fmt.Sprintf("%.0f msg/s", burst), "", "", ""})
 	if err := waitQueuesIdle(ctx, a); err != nil {
 		return rows, err
 	}
@@ -121,7 +127,8 @@ func benchSend(ctx context.Context, e *Env) ([]Row, error) {
 		label  string
 		target string
 	}{
-		{maxE2E / 2, "half the end-to-end max", "p99 < 50 ms"},
+		{sustained / 2, "half the end-to-end max", "p99 < 50 ms"},
+		{burst / 2, "half the burst rate", ""},
 		{apiMax / 2, "half the write-path max", ""},
 	} {
 		e2e, sent, err := endToEnd(ctx, a, token, convs, fixed.rate, e.Duration)
@@ -137,11 +144,17 @@ func benchSend(ctx context.Context, e *Env) ([]Row, error) {
 	return rows, nil
 }
 
-// sustainedRate posts from 16 clients for d with the workers running and returns the messages per
-// second from the first POST until the simulator had received every one of them.
-func sustainedRate(ctx context.Context, a *app.App, token string, convs []int64, d time.Duration) (float64, error) {
+// sustainedRate posts from 16 clients for d with the workers running. It returns two rates over
+// the messages posted, both counted from the first POST: burst, until the simulator had received
+// every one of them, and sustained, until every one had also reached `read` (its three status
+// webhooks stored and processed).
+func sustainedRate(ctx context.Context, a *app.App, token string, convs []int64, d time.Duration) (burst, sustained float64, err error) {
 	sim := a.Simulator()
 	sim.ResetSends()
+	var floor int64
+	if err := a.Pool().QueryRow(ctx, "SELECT coalesce(max(id), 0) FROM messages").Scan(&floor); err != nil {
+		return 0, 0, err
+	}
 	httpc := newLoadClient(16)
 	start := time.Now()
 	var posted atomic.Int64
@@ -156,7 +169,7 @@ func sustainedRate(ctx context.Context, a *app.App, token string, convs []int64,
 	defer cancel()
 	sends, err := sim.WaitForSends(waitCtx, int(posted.Load()))
 	if err != nil {
-		return 0, fmt.Errorf("simulator received %d of %d sends: %w", len(sim.Sends()), posted.Load(), err)
+		return 0, 0, fmt.Errorf("simulator received %d of %d sends: %w", len(sim.Sends()), posted.Load(), err)
 	}
 	last := start
 	for _, s := range sends {
@@ -164,7 +177,19 @@ func sustainedRate(ctx context.Context, a *app.App, token string, convs []int64,
 			last = s.At
 		}
 	}
-	return perSec(len(sends), last.Sub(start)), nil
+	// A 20 ms poll of an index range of a few thousand rows: its error is a fraction of a percent
+	// of the ten-odd seconds it measures, and it costs the processing it waits for little.
+	for {
+		var unread int
+		if err := a.Pool().QueryRow(waitCtx, "SELECT count(*) FROM messages WHERE id > $1 AND direction = 'out' AND status <> 'read'", floor).Scan(&unread); err != nil {
+			return 0, 0, fmt.Errorf("waiting for the statuses of %d sends: %w", len(sends), err)
+		}
+		if unread == 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return perSec(len(sends), last.Sub(start)), perSec(len(sends), time.Since(start)), nil
 }
 
 // waitQueuesIdle waits until no job is available or running.
