@@ -34,7 +34,7 @@ Usage:
   wainbox migrate                           apply database migrations (River's and wainbox's)
   wainbox user create --email E --name N --role admin|supervisor|agent [--password P]
                                             create a user (password read from stdin when absent)
-  wainbox simulate [--addr :8090] [--webhook-url URL]
+  wainbox simulate [--addr :8090] [--webhook-url URL] [--webhook-retry-for 10m]
                                             run the simulator alone (fake Graph API, phone, Gemini)
 
 Run 'wainbox serve --help' for every environment variable.
@@ -211,6 +211,7 @@ func simulate(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
 	addr := fs.String("addr", ":8090", "address to listen on")
 	webhookURL := fs.String("webhook-url", "http://localhost:8080/webhooks/whatsapp", "where the fake phone and the status callbacks post webhooks")
+	webhookRetryFor := fs.Duration("webhook-retry-for", simulator.DefaultWebhookRetryFor, "how long a refused or unreached status webhook is redelivered, with backoff, before it is given up")
 	if err := fs.Parse(args); err != nil {
 		return ignoreHelp(err)
 	}
@@ -229,6 +230,7 @@ func simulate(ctx context.Context, args []string) error {
 		DisplayPhoneNumber: env("WHATSAPP_DISPLAY_PHONE_NUMBER", config.SimDisplayPhoneNumber),
 		BusinessAccountID:  env("WHATSAPP_BUSINESS_ACCOUNT_ID", config.SimBusinessAccountID),
 		AutoStatuses:       true,
+		WebhookRetryFor:    *webhookRetryFor,
 		Logger:             logger,
 	})
 	if err != nil {

@@ -31,6 +31,17 @@ type Faults struct {
 	GeminiFailNext []int
 	// GeminiLatency delays every Gemini answer.
 	GeminiLatency time.Duration
+	// LostAnswerRate is the probability (0..1) that a send that would otherwise be
+	// accepted is a lost answer: Meta takes the message (it gets a wamid and its
+	// status webhooks) but the HTTP answer never reaches the client, which cannot
+	// tell whether the message went out. It is rolled after every other fault.
+	LostAnswerRate float64
+	// LostAnswerNext makes the next N sends that would otherwise be accepted lost
+	// answers, one per send. It is consumed before LostAnswerRate is rolled.
+	LostAnswerNext int
+	// LostAnswerHang makes a lost answer hang until the client gives up or the
+	// simulator closes, like a timeout, instead of closing the connection at once.
+	LostAnswerHang bool
 }
 
 // faultsJSON is the wire form of Faults.
@@ -41,6 +52,9 @@ type faultsJSON struct {
 	FailNext       []int           `json:"fail_next"`
 	GeminiFailNext []int           `json:"gemini_fail_next"`
 	GeminiLatency  string          `json:"gemini_latency"`
+	LostAnswerRate float64         `json:"lost_answer_rate"`
+	LostAnswerNext int             `json:"lost_answer_next"`
+	LostAnswerHang bool            `json:"lost_answer_hang"`
 }
 
 // MarshalJSON writes durations as strings, readable by the humans who inject
@@ -53,6 +67,9 @@ func (f Faults) MarshalJSON() ([]byte, error) {
 		FailNext:       nonNilSlice(f.FailNext),
 		GeminiFailNext: nonNilSlice(f.GeminiFailNext),
 		GeminiLatency:  f.GeminiLatency.String(),
+		LostAnswerRate: f.LostAnswerRate,
+		LostAnswerNext: f.LostAnswerNext,
+		LostAnswerHang: f.LostAnswerHang,
 	})
 }
 
@@ -73,6 +90,7 @@ func (f *Faults) UnmarshalJSON(data []byte) error {
 	*f = Faults{
 		Latency: latency, ErrorRates: wire.ErrorRates, TimeoutRate: wire.TimeoutRate,
 		FailNext: wire.FailNext, GeminiFailNext: wire.GeminiFailNext, GeminiLatency: geminiLatency,
+		LostAnswerRate: wire.LostAnswerRate, LostAnswerNext: wire.LostAnswerNext, LostAnswerHang: wire.LostAnswerHang,
 	}
 	return nil
 }
@@ -108,6 +126,12 @@ func (f *Faults) validate() error {
 	if f.TimeoutRate < 0 || f.TimeoutRate > 1 {
 		errs = append(errs, errors.New("timeout_rate must be between 0 and 1"))
 	}
+	if f.LostAnswerRate < 0 || f.LostAnswerRate > 1 {
+		errs = append(errs, errors.New("lost_answer_rate must be between 0 and 1"))
+	}
+	if f.LostAnswerNext < 0 {
+		errs = append(errs, fmt.Errorf("lost_answer_next %d must not be negative", f.LostAnswerNext))
+	}
 	for code, rate := range f.ErrorRates {
 		if code <= 0 || rate < 0 || rate > 1 {
 			errs = append(errs, fmt.Errorf("error_rates[%d] = %v: want a positive code and a rate between 0 and 1", code, rate))
@@ -140,7 +164,8 @@ func (s *Simulator) SetFaults(f Faults) {
 	s.faults = f.clone()
 }
 
-// currentFaults returns a copy of the faults, with FailNext lists as still pending.
+// currentFaults returns a copy of the faults, with FailNext lists and
+// LostAnswerNext as still pending.
 func (s *Simulator) currentFaults() Faults {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -171,6 +196,21 @@ func (s *Simulator) takeFault() (int, string) {
 		}
 	}
 	return 0, ""
+}
+
+// takeLostAnswer decides whether a send that passed every other fault loses its
+// answer: LostAnswerNext first, then LostAnswerRate. It also reports whether the
+// lost answer hangs instead of closing the connection.
+func (s *Simulator) takeLostAnswer() (lost, hang bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	hang = s.faults.LostAnswerHang
+	if s.faults.LostAnswerNext > 0 {
+		s.faults.LostAnswerNext--
+		return true, hang
+	}
+	rate := s.faults.LostAnswerRate
+	return rate > 0 && rand.Float64() < rate, hang
 }
 
 // takeGeminiFault returns the next injected Gemini status, or 0.

@@ -114,15 +114,53 @@ func (s *Simulator) handleGraphMessages(w http.ResponseWriter, r *http.Request) 
 
 	to := strings.TrimPrefix(req.To, "+")
 	send.WAMessageID = newWAMID()
+	lost, hang := s.takeLostAnswer()
+	if lost {
+		send.Fault = "lost_answer"
+	}
 	s.record(send)
+	if lost {
+		// The message went out, so its statuses come as for any accepted send;
+		// only the answer that would tell the client so is lost.
+		s.startStatuses(send.WAMessageID, to, send.BizOpaqueCallbackData)
+		s.loseAnswer(w, r, hang)
+		return
+	}
 	writeJSON(w, http.StatusOK, whatsapp.SendResponse{
 		MessagingProduct: whatsapp.MessagingProduct,
 		Contacts:         []whatsapp.SendContact{{Input: req.To, WaID: to}},
 		Messages:         []whatsapp.SentMessage{{ID: send.WAMessageID}},
 	})
+	s.startStatuses(send.WAMessageID, to, send.BizOpaqueCallbackData)
+}
+
+// startStatuses posts the status webhooks of an accepted send in the background
+// when AutoStatuses is on.
+func (s *Simulator) startStatuses(wamid, recipient, callbackData string) {
 	if s.autoStatuses && s.webhookURL != "" {
-		s.goBackground(func() { s.postStatuses(send.WAMessageID, to, send.BizOpaqueCallbackData) })
+		s.goBackground(func() { s.postStatuses(wamid, recipient, callbackData) })
 	}
+}
+
+// loseAnswer ends the request of an accepted send without answering it, as when
+// Meta's answer is lost to a timeout or a reset connection: it closes the TCP
+// connection without writing a byte, after waiting for the client to give up or
+// the simulator to close when hang is set. The client sees a transport error and
+// cannot tell that the message went out.
+func (s *Simulator) loseAnswer(w http.ResponseWriter, r *http.Request, hang bool) {
+	if hang {
+		select {
+		case <-r.Context().Done():
+		case <-s.ctx.Done():
+		}
+	}
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		// HTTP/2 and writers that cannot be hijacked: aborting the handler resets
+		// the stream or closes the connection, still without an answer.
+		panic(http.ErrAbortHandler)
+	}
+	_ = conn.Close() // the client learns nothing either way
 }
 
 // checkRequest validates a messages request in Meta's order: token, phone number

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +31,7 @@ func TestNew(t *testing.T) {
 		{"webhook without secret", &simulator.Config{WebhookURL: "http://127.0.0.1:1/hook"}, "app secret is required"},
 		{"relative webhook URL", &simulator.Config{WebhookURL: "/hook", AppSecret: "s"}, "invalid simulator webhook URL"},
 		{"negative status delay", &simulator.Config{StatusDelay: -time.Second}, "invalid simulator status delay"},
+		{"negative webhook retry", &simulator.Config{WebhookRetryFor: -time.Second}, "invalid simulator webhook retry duration"},
 		{"full", &simulator.Config{WebhookURL: "http://127.0.0.1:1/hook", AppSecret: "s", AutoStatuses: true}, ""},
 	}
 	for _, tt := range tests {
@@ -344,15 +347,18 @@ func TestFaultsEndpoint(t *testing.T) {
 	require.Equal(t, map[string]any{
 		"latency": "0s", "error_rates": map[string]any{}, "timeout_rate": 0.0, "fail_next": []any{},
 		"gemini_fail_next": []any{}, "gemini_latency": "0s",
+		"lost_answer_rate": 0.0, "lost_answer_next": 0.0, "lost_answer_hang": false,
 	}, empty)
 
 	put := `{"latency":"5ms","error_rates":{"131000":0.25},"timeout_rate":0.1,"fail_next":[131026,500],
-		"gemini_fail_next":[429],"gemini_latency":"1ms"}`
+		"gemini_fail_next":[429],"gemini_latency":"1ms",
+		"lost_answer_rate":0.05,"lost_answer_next":3,"lost_answer_hang":true}`
 	var got simulator.Faults
 	require.Equal(t, http.StatusOK, h.do(t, http.MethodPut, "/simulator/faults", put, &got))
 	want := simulator.Faults{
 		Latency: 5 * time.Millisecond, ErrorRates: map[int]float64{131000: 0.25}, TimeoutRate: 0.1,
 		FailNext: []int{131026, 500}, GeminiFailNext: []int{429}, GeminiLatency: time.Millisecond,
+		LostAnswerRate: 0.05, LostAnswerNext: 3, LostAnswerHang: true,
 	}
 	require.Equal(t, want, got)
 	require.Equal(t, http.StatusOK, h.do(t, http.MethodGet, "/simulator/faults", nil, &got))
@@ -366,6 +372,10 @@ func TestFaultsEndpoint(t *testing.T) {
 		{"rate above one", `{"timeout_rate":2}`, "invalid_faults"},
 		{"negative code", `{"fail_next":[-1]}`, "invalid_faults"},
 		{"gemini status not an error", `{"gemini_fail_next":[200]}`, "invalid_faults"},
+		{"lost answer rate above one", `{"lost_answer_rate":1.5}`, "invalid_faults"},
+		{"negative lost answer rate", `{"lost_answer_rate":-0.1}`, "invalid_faults"},
+		{"negative lost answer next", `{"lost_answer_next":-1}`, "invalid_faults"},
+		{"lost answer hang not a bool", `{"lost_answer_hang":"yes"}`, "invalid_json"},
 	}
 	for _, tt := range tests {
 		var body struct {
@@ -378,4 +388,156 @@ func TestFaultsEndpoint(t *testing.T) {
 	// A refused PUT changes nothing.
 	require.Equal(t, http.StatusOK, h.do(t, http.MethodGet, "/simulator/faults", nil, &got))
 	require.Equal(t, want, got)
+}
+
+func TestFaultLostAnswer(t *testing.T) {
+	t.Parallel()
+	rcv := newReceiver(t)
+	h := newHarness(t, &simulator.Config{WebhookURL: rcv.URL, AutoStatuses: true, StatusDelay: time.Millisecond})
+	h.sim.SetFaults(simulator.Faults{LostAnswerRate: 1})
+
+	msg := whatsapp.NewTextMessage(testRecipient, "did it go out?")
+	msg.BizOpaqueCallbackData = "outbound-lost"
+	_, err := h.client.Send(t.Context(), testPhoneID, msg)
+	var urlErr *url.Error
+	require.ErrorAs(t, err, &urlErr, "a lost answer is a transport error")
+	var apiErr *whatsapp.APIError
+	require.False(t, errors.As(err, &apiErr), "a lost answer has no HTTP status")
+	require.Equal(t, whatsapp.ClassRetry, whatsapp.Classify(err))
+
+	// Meta took the message: it is recorded as accepted, with a wamid.
+	sends := waitSends(t, h.sim, 1)
+	require.Len(t, sends, 1)
+	lost := sends[0]
+	require.Equal(t, "lost_answer", lost.Fault)
+	require.True(t, strings.HasPrefix(lost.WAMessageID, "wamid."), lost.WAMessageID)
+	require.Zero(t, lost.ErrorCode)
+	require.Equal(t, "outbound-lost", lost.BizOpaqueCallbackData)
+
+	// The statuses tell the client what the lost answer could not.
+	var order []string
+	for range 3 {
+		st := rcv.next(t).decode(t).Entry[0].Changes[0].Value.Statuses[0]
+		require.Equal(t, lost.WAMessageID, st.ID)
+		require.Equal(t, testRecipient, st.RecipientID)
+		require.Equal(t, "outbound-lost", st.BizOpaqueCallbackData)
+		order = append(order, st.Status)
+	}
+	require.Equal(t, []string{"sent", "delivered", "read"}, order)
+
+	// Not one byte of an answer came back, not even a status line.
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, h.url+"/simulator/graph/v24.0/"+testPhoneID+"/messages",
+		strings.NewReader(`{"messaging_product":"whatsapp","to":"16505551234","text":{"body":"again"}}`))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
+	if resp != nil {
+		resp.Body.Close()
+	}
+	require.Nil(t, resp)
+	require.ErrorAs(t, err, &urlErr)
+}
+
+func TestFaultLostAnswerNext(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	h.sim.SetFaults(simulator.Faults{FailNext: []int{131026}, LostAnswerNext: 2})
+
+	send := func() error {
+		_, err := h.client.Send(t.Context(), testPhoneID, whatsapp.NewTextMessage(testRecipient, "hi"))
+		return err
+	}
+	pending := func() int {
+		var faults simulator.Faults
+		require.Equal(t, http.StatusOK, h.do(t, http.MethodGet, "/simulator/faults", nil, &faults))
+		return faults.LostAnswerNext
+	}
+
+	// FailNext is decided first; a refused send does not consume a lost answer.
+	var apiErr *whatsapp.APIError
+	require.ErrorAs(t, send(), &apiErr)
+	require.Equal(t, 131026, apiErr.Code)
+	require.Equal(t, 2, pending())
+	// Nor does a mark-as-read, which never gets faults.
+	require.NoError(t, h.client.MarkRead(t.Context(), testPhoneID, "wamid.IN"))
+	require.Equal(t, 2, pending())
+
+	// Sequential on purpose: one lost answer per accepted send.
+	for want := 1; want >= 0; want-- {
+		err := send()
+		require.Error(t, err)
+		require.False(t, errors.As(err, &apiErr), "a lost answer has no HTTP status")
+		require.Equal(t, want, pending())
+	}
+	require.NoError(t, send(), "LostAnswerNext is used up")
+
+	sends := h.sim.Sends()
+	require.Len(t, sends, 5, "a lost answer is not retried behind the client's back")
+	var faults []string
+	for _, s := range sends {
+		faults = append(faults, s.Fault)
+	}
+	require.Equal(t, []string{"fail_next", "", "lost_answer", "lost_answer", ""}, faults)
+	for _, s := range sends[2:] {
+		require.NotEmpty(t, s.WAMessageID)
+	}
+}
+
+func TestFaultLostAnswerHang(t *testing.T) {
+	t.Parallel()
+	sim, err := simulator.New(&simulator.Config{AccessToken: testToken})
+	require.NoError(t, err)
+	t.Cleanup(sim.Close)
+	srv := httptest.NewServer(sim.Handler())
+	t.Cleanup(srv.Close)
+	sim.SetFaults(simulator.Faults{LostAnswerRate: 1, LostAnswerHang: true})
+	client := newClient(t, srv.URL, nil)
+
+	const patience = 150 * time.Millisecond
+	ctx, cancel := context.WithTimeout(t.Context(), patience)
+	defer cancel()
+	start := time.Now()
+	_, err = client.Send(ctx, testPhoneID, whatsapp.NewTextMessage(testRecipient, "hi"))
+	require.ErrorIs(t, err, context.DeadlineExceeded, "the answer hangs until the client gives up")
+	require.GreaterOrEqual(t, time.Since(start), patience)
+	require.Equal(t, whatsapp.ClassRetry, whatsapp.Classify(err))
+
+	sends := waitSends(t, sim, 1)
+	require.Equal(t, "lost_answer", sends[0].Fault)
+	require.NotEmpty(t, sends[0].WAMessageID)
+
+	// The handler returned when the client gave up: the server closes at once
+	// although the simulator, which would also release it, is still open.
+	closed := make(chan struct{})
+	go func() {
+		srv.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the lost answer still hangs after the client gave up")
+	}
+}
+
+func TestFaultLostAnswerHangReleasedByClose(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	h.sim.SetFaults(simulator.Faults{LostAnswerNext: 1, LostAnswerHang: true})
+
+	errc := make(chan error, 1)
+	go func() {
+		_, err := h.client.Send(context.Background(), testPhoneID, whatsapp.NewTextMessage(testRecipient, "hi"))
+		errc <- err
+	}()
+	waitSends(t, h.sim, 1)
+	h.sim.Close()
+	select {
+	case err := <-errc:
+		var apiErr *whatsapp.APIError
+		require.Error(t, err)
+		require.False(t, errors.As(err, &apiErr), "closing drops the connection without an answer")
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not release the hanging lost answer")
+	}
 }

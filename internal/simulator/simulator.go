@@ -28,6 +28,7 @@ const (
 	DefaultDisplayPhoneNumber = "15550783881"
 	DefaultBusinessAccountID  = "102290129340398"
 	DefaultStatusDelay        = 20 * time.Millisecond
+	DefaultWebhookRetryFor    = 10 * time.Minute
 
 	// maxBodyBytes bounds every request body the simulator reads.
 	maxBodyBytes = 1 << 20
@@ -55,6 +56,13 @@ type Config struct {
 	AutoStatuses bool
 	// StatusDelay default DefaultStatusDelay.
 	StatusDelay time.Duration
+	// WebhookRetryFor is how long a status webhook that is refused (non-2xx) or
+	// not reached keeps being redelivered, with backoff from 50 ms doubling up to
+	// 5 s, before the simulator gives up on it. Meta retries for days; the default,
+	// DefaultWebhookRetryFor, outlasts any outage a test or a demo plays, such as
+	// a database that is down for a minute. Inbound messages from the fake phone
+	// are posted once, so that their caller sees the webhook's own answer.
+	WebhookRetryFor time.Duration
 	// HTTPClient posts the webhooks; default a client with a 10 s timeout.
 	HTTPClient *http.Client
 	// Logger defaults to a logger that discards everything.
@@ -76,8 +84,9 @@ type Send struct {
 	// ErrorCode is the Meta code answered, or 500 for a plain HTTP 500.
 	ErrorCode int `json:"error_code,omitempty"`
 	// Fault names the injected fault that decided the answer, if any:
-	// "fail_next", "error_rate", "timeout" or "client_gone" (the client hung up
-	// during injected latency).
+	// "fail_next", "error_rate", "timeout", "client_gone" (the client hung up
+	// during injected latency) or "lost_answer" (accepted, with a wamid and
+	// statuses, but the connection was dropped instead of answered).
 	Fault string `json:"fault,omitempty"`
 	// Raw is the request body as received.
 	Raw []byte `json:"raw"`
@@ -94,6 +103,7 @@ type Simulator struct {
 	businessAccountID  string
 	autoStatuses       bool
 	statusDelay        time.Duration
+	webhookRetryFor    time.Duration
 	httpClient         *http.Client
 	logger             *slog.Logger
 	handler            http.Handler
@@ -125,6 +135,7 @@ func New(cfg *Config) (*Simulator, error) {
 		businessAccountID:  cmp.Or(cfg.BusinessAccountID, DefaultBusinessAccountID),
 		autoStatuses:       cfg.AutoStatuses,
 		statusDelay:        cfg.StatusDelay,
+		webhookRetryFor:    cmp.Or(cfg.WebhookRetryFor, DefaultWebhookRetryFor),
 		httpClient:         cfg.HTTPClient,
 		logger:             cfg.Logger,
 		sendsChanged:       make(chan struct{}),
@@ -134,6 +145,9 @@ func New(cfg *Config) (*Simulator, error) {
 	}
 	if s.statusDelay < 0 {
 		return nil, fmt.Errorf("invalid simulator status delay %s", s.statusDelay)
+	}
+	if s.webhookRetryFor < 0 {
+		return nil, fmt.Errorf("invalid simulator webhook retry duration %s", s.webhookRetryFor)
 	}
 	if s.httpClient == nil {
 		s.httpClient = &http.Client{Timeout: 10 * time.Second, Transport: whatsapp.NewTransport()}

@@ -18,10 +18,11 @@ import (
 )
 
 const (
-	// webhookAttempts and webhookBackoff bound the redelivery of a status webhook
-	// that was refused or not reached, as Meta retries failed deliveries.
-	webhookAttempts = 5
-	webhookBackoff  = 50 * time.Millisecond
+	// webhookBackoff is the first wait before redelivering a webhook that was
+	// refused or not reached; each further wait doubles, up to webhookMaxBackoff,
+	// so that a receiver back from an outage hears again within seconds.
+	webhookBackoff    = 50 * time.Millisecond
+	webhookMaxBackoff = 5 * time.Second
 )
 
 // notification wraps one value in the envelope Meta posts.
@@ -39,6 +40,8 @@ func (s *Simulator) notification(value whatsapp.Value) *whatsapp.Notification {
 
 // postStatuses posts sent, delivered and read for one accepted send, in that
 // order, each StatusDelay after the previous one, until the simulator closes.
+// Each status is redelivered until it is accepted or given up before the next
+// one is posted, so a receiver never sees them out of order.
 func (s *Simulator) postStatuses(wamid, recipient, callbackData string) {
 	for _, status := range []string{whatsapp.StatusSent, whatsapp.StatusDelivered, whatsapp.StatusRead} {
 		if s.sleep(s.ctx, s.statusDelay); s.ctx.Err() != nil {
@@ -67,28 +70,32 @@ func (s *Simulator) postStatuses(wamid, recipient, callbackData string) {
 	}
 }
 
-// postWebhookRetrying posts body until the webhook answers 2xx, backing off
-// between attempts, or until the attempts run out or the simulator closes.
+// postWebhookRetrying posts body until the webhook answers 2xx. Like Meta, which
+// keeps redelivering a refused or unreached webhook for days, it retries with
+// exponential backoff (webhookBackoff doubling up to webhookMaxBackoff), so that
+// a receiver that relies on status webhooks can be tested across an outage. It
+// gives up when the simulator closes or WebhookRetryFor has passed since the
+// first attempt.
 func (s *Simulator) postWebhookRetrying(body []byte) error {
-	var lastErr error
+	deadline := time.Now().Add(s.webhookRetryFor)
 	backoff := webhookBackoff
-	for attempt := 1; attempt <= webhookAttempts; attempt++ {
+	for attempt := 1; ; attempt++ {
 		status, err := s.postWebhook(s.ctx, body)
-		switch {
-		case err == nil && status/100 == 2:
+		if err == nil && status/100 == 2 {
 			return nil
-		case err == nil:
-			lastErr = fmt.Errorf("webhook answered http %d", status)
-		default:
-			lastErr = err
 		}
-		if s.ctx.Err() != nil || attempt == webhookAttempts {
-			break
+		if err == nil {
+			err = fmt.Errorf("webhook answered http %d", status)
 		}
-		s.sleep(s.ctx, backoff)
-		backoff *= 2
+		wait := min(backoff, time.Until(deadline))
+		if s.ctx.Err() != nil || wait <= 0 {
+			return fmt.Errorf("error posting webhook, gave up after %d attempts: %w", attempt, err)
+		}
+		s.logger.Debug("simulator will redeliver a webhook",
+			slog.Int("attempt", attempt), slog.Duration("wait", wait), slog.Any("error", err))
+		s.sleep(s.ctx, wait)
+		backoff = min(2*backoff, webhookMaxBackoff)
 	}
-	return fmt.Errorf("error posting webhook after retries: %w", lastErr)
 }
 
 // postWebhook signs and posts one webhook body as Meta does and returns the

@@ -2,8 +2,14 @@ package simulator_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -323,5 +329,182 @@ func TestPhoneEndpointWebhookUnreachable(t *testing.T) {
 				map[string]any{"from": testRecipient, "text": "hi"}, &body))
 			require.Equal(t, tt.wantCode, body.Error.Code)
 		})
+	}
+}
+
+// attempt is one status webhook POST seen by an outageReceiver.
+type attempt struct {
+	Status   whatsapp.Status
+	Accepted bool
+	At       time.Time
+}
+
+// newOutageReceiver is a webhook endpoint that is down (503) for the given time
+// after its first request, as a receiver whose database is out, then answers 200.
+// Every status POST is handed to the test on the returned channel.
+func newOutageReceiver(t *testing.T, outage time.Duration) (string, <-chan attempt) {
+	t.Helper()
+	attempts := make(chan attempt, 1000)
+	var (
+		mu    sync.Mutex
+		first time.Time
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		now := time.Now()
+		mu.Lock()
+		if first.IsZero() {
+			first = now
+		}
+		down := now.Sub(first) < outage
+		mu.Unlock()
+		var n whatsapp.Notification
+		if err := json.Unmarshal(body, &n); err == nil && len(n.Entry) == 1 && len(n.Entry[0].Changes) == 1 {
+			for _, st := range n.Entry[0].Changes[0].Value.Statuses {
+				attempts <- attempt{Status: st, Accepted: !down, At: now}
+			}
+		}
+		if down {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, attempts
+}
+
+func TestStatusesRedeliveredAcrossOutage(t *testing.T) {
+	t.Parallel()
+	const outage = 1500 * time.Millisecond
+	url, attempts := newOutageReceiver(t, outage)
+	h := newHarness(t, &simulator.Config{WebhookURL: url, AutoStatuses: true, StatusDelay: time.Millisecond})
+
+	msg := whatsapp.NewTextMessage(testRecipient, "hi")
+	msg.BizOpaqueCallbackData = "outbound-outage"
+	resp, err := h.client.Send(t.Context(), testPhoneID, msg)
+	require.NoError(t, err)
+
+	var seen, accepted []string
+	var first, recovered time.Time
+	timeout := time.After(20 * time.Second)
+	for len(accepted) < 3 {
+		select {
+		case a := <-attempts:
+			require.Equal(t, resp.MessageID(), a.Status.ID)
+			require.Equal(t, "outbound-outage", a.Status.BizOpaqueCallbackData)
+			if first.IsZero() {
+				first = a.At
+			}
+			seen = append(seen, a.Status.Status)
+			if a.Accepted {
+				if recovered.IsZero() {
+					recovered = a.At
+				}
+				accepted = append(accepted, a.Status.Status)
+			}
+		case <-timeout:
+			t.Fatalf("statuses accepted after the outage: %v, of %v posted", accepted, seen)
+		}
+	}
+	// Every status got through once the receiver recovered, in order, and the
+	// first one was retried for the whole outage rather than given up.
+	require.Equal(t, []string{"sent", "delivered", "read"}, accepted)
+	require.GreaterOrEqual(t, recovered.Sub(first), outage)
+	refused := len(seen) - len(accepted)
+	require.Greater(t, refused, 1)
+	require.Equal(t, slices.Repeat([]string{"sent"}, refused), seen[:refused], "no later status overtakes a refused one")
+}
+
+// giveUpHandler is a slog handler that reports, on a channel, the status of
+// every webhook the simulator gives up on (its only warnings).
+type giveUpHandler struct {
+	statuses chan<- string
+}
+
+func (h giveUpHandler) Enabled(_ context.Context, level slog.Level) bool {
+	return level >= slog.LevelWarn
+}
+
+func (h giveUpHandler) Handle(_ context.Context, r slog.Record) error {
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "status" {
+			h.statuses <- a.Value.String()
+			return false
+		}
+		return true
+	})
+	return nil
+}
+
+func (h giveUpHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+
+func (h giveUpHandler) WithGroup(string) slog.Handler { return h }
+
+func TestStatusesGiveUpAfterWebhookRetryFor(t *testing.T) {
+	t.Parallel()
+	const retryFor = 300 * time.Millisecond
+	url, attempts := newOutageReceiver(t, time.Hour)
+	gaveUp := make(chan string, 3)
+	h := newHarness(t, &simulator.Config{
+		WebhookURL: url, AutoStatuses: true, StatusDelay: time.Millisecond,
+		WebhookRetryFor: retryFor, Logger: slog.New(giveUpHandler{statuses: gaveUp}),
+	})
+
+	start := time.Now()
+	_, err := h.client.Send(t.Context(), testPhoneID, whatsapp.NewTextMessage(testRecipient, "hi"))
+	require.NoError(t, err)
+
+	var given []string
+	for range 3 {
+		select {
+		case status := <-gaveUp:
+			given = append(given, status)
+		case <-time.After(20 * time.Second):
+			t.Fatalf("gave up on %v only", given)
+		}
+	}
+	// Each status is retried for WebhookRetryFor, then the next one is posted.
+	require.Equal(t, []string{"sent", "delivered", "read"}, given)
+	require.GreaterOrEqual(t, time.Since(start), 3*retryFor)
+
+	// Every attempt was answered before its status was given up, so all are queued.
+	posts := map[string]int{}
+	var order []string
+	for len(attempts) > 0 {
+		a := <-attempts
+		require.False(t, a.Accepted)
+		if len(order) == 0 || order[len(order)-1] != a.Status.Status {
+			order = append(order, a.Status.Status)
+		}
+		posts[a.Status.Status]++
+	}
+	require.Equal(t, []string{"sent", "delivered", "read"}, order)
+	for status, n := range posts {
+		require.Greater(t, n, 1, "%s was redelivered", status)
+	}
+}
+
+func TestCloseStopsWebhookRedelivery(t *testing.T) {
+	t.Parallel()
+	url, attempts := newOutageReceiver(t, time.Hour)
+	// With the default ten minutes of redelivery, Close must not wait for it.
+	h := newHarness(t, &simulator.Config{WebhookURL: url, AutoStatuses: true, StatusDelay: time.Millisecond})
+
+	_, err := h.client.Send(t.Context(), testPhoneID, whatsapp.NewTextMessage(testRecipient, "hi"))
+	require.NoError(t, err)
+	select {
+	case a := <-attempts:
+		require.False(t, a.Accepted)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no webhook posted")
+	}
+	closed := make(chan struct{})
+	go func() {
+		h.sim.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not stop the redelivery")
 	}
 }
