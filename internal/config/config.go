@@ -61,6 +61,15 @@ type Config struct {
 	Simulator bool
 
 	SendMaxAttempts int
+	// SendReconcileWindow is how long a send whose outcome at Meta is unknown waits for a status
+	// webhook that proves it before it is sent again (docs/delivery.md).
+	SendReconcileWindow time.Duration
+	// MaxMessagesPerSecond paces the sends of one business number across all instances; 0 turns
+	// pacing off.
+	MaxMessagesPerSecond int
+	// HTTPRequestTimeout bounds every API request (WebSockets excepted), so a frozen database
+	// answers 503 instead of holding the client.
+	HTTPRequestTimeout time.Duration
 	// MetricsToken is the bearer a Prometheus scraper presents at GET /metrics.
 	MetricsToken    string
 	ShutdownTimeout time.Duration
@@ -141,7 +150,7 @@ var Vars = []Var{
 	{"GEMINI_API_KEY", "", "Gemini API key; without it (and without the simulator) the bot is off"},
 	{"GEMINI_BASE_URL", "", "Gemini API base URL (default Google's; the simulator's with SIMULATOR=1)"},
 	{"GEMINI_MODEL", "gemini-2.5-flash", "Gemini model name"},
-	{"GEMINI_TIMEOUT", "20s", "how long one Gemini call may take before it counts as failed (and is retried)"},
+	{"GEMINI_TIMEOUT", "15s", "how long one Gemini call may take before it counts as failed and is retried; with the default a bot reply whose instance died runs again within a minute, a longer one delays that as much"},
 	{"BOT_ENABLED", "1", "0 turns the bot off globally: new conversations start pending, for humans"},
 	{"BOT_INSTRUCTIONS_FILE", "", "text file with the bot's system instruction (business name, tone, hours, FAQ); default a generic one"},
 	{"BOT_HISTORY_MESSAGES", "20", "how many recent messages of the conversation the bot sends Gemini as context"},
@@ -163,6 +172,9 @@ var Vars = []Var{
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"SIMULATOR", "0", "1 runs the simulator (fake Graph API, phone and Gemini) inside the process and points the clients at it"},
 	{"SEND_MAX_ATTEMPTS", "10", "attempts for one outbound message before its job is discarded (dead letter) and the message fails"},
+	{"SEND_RECONCILE_WINDOW", "30s", "how long a send whose outcome at Meta is unknown (crash, timeout, lost answer) waits for a status webhook proving it before it is sent again"},
+	{"WHATSAPP_MAX_MESSAGES_PER_SECOND", "80", "sends per second of the business number, shared by all instances (Meta's default throughput); 0 turns pacing off"},
+	{"HTTP_REQUEST_TIMEOUT", "15s", "longest an API request may run (WebSockets excepted); past it the answer is 503 unavailable"},
 	{"SHUTDOWN_TIMEOUT", "30s", "how long SIGTERM waits for requests and running jobs"},
 	{"METRICS_TOKEN", "", "bearer token (at least 16 bytes) a Prometheus scraper presents at GET /metrics; users with can_view_metrics may read it too"},
 }
@@ -238,7 +250,7 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	if u, err := url.Parse(cfg.WhatsApp.APIBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("WHATSAPP_API_BASE_URL", "%q is not an http(s) URL", cfg.WhatsApp.APIBaseURL)
 	}
-	if cfg.Gemini.Timeout, err = durationVar(get("GEMINI_TIMEOUT"), 20*time.Second); err != nil {
+	if cfg.Gemini.Timeout, err = durationVar(get("GEMINI_TIMEOUT"), 15*time.Second); err != nil {
 		bad("GEMINI_TIMEOUT", "%v", err)
 	}
 	loadBot(cfg, lookup, get, bad)
@@ -309,6 +321,15 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	}
 	if cfg.SendMaxAttempts, err = intVar(get("SEND_MAX_ATTEMPTS"), 10, 1, 100); err != nil {
 		bad("SEND_MAX_ATTEMPTS", "%v", err)
+	}
+	if cfg.SendReconcileWindow, err = durationVar(get("SEND_RECONCILE_WINDOW"), 30*time.Second); err != nil {
+		bad("SEND_RECONCILE_WINDOW", "%v", err)
+	}
+	if cfg.MaxMessagesPerSecond, err = intVar(get("WHATSAPP_MAX_MESSAGES_PER_SECOND"), 80, 0, 100000); err != nil {
+		bad("WHATSAPP_MAX_MESSAGES_PER_SECOND", "%v", err)
+	}
+	if cfg.HTTPRequestTimeout, err = durationVar(get("HTTP_REQUEST_TIMEOUT"), 15*time.Second); err != nil {
+		bad("HTTP_REQUEST_TIMEOUT", "%v", err)
 	}
 	if cfg.MetricsToken = get("METRICS_TOKEN"); cfg.MetricsToken != "" && len(cfg.MetricsToken) < 16 {
 		bad("METRICS_TOKEN", "must be at least 16 bytes")

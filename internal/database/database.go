@@ -7,11 +7,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"time"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/puddle/v2"
 )
 
 // Open connects a pool to url and checks that the server answers. The pool is sized for the two
@@ -101,4 +105,40 @@ func IsUniqueViolation(err error, constraint string) bool {
 		return false
 	}
 	return constraint == "" || pgErr.ConstraintName == constraint
+}
+
+// Unavailable reports whether err means that the database cannot be reached right now (down,
+// frozen, restarting, out of connections) rather than that the request or the code is wrong. Callers
+// answer such errors as an outage (503, retry later) instead of a bug: a connection that could not
+// be made or broke, a timeout or deadline spent waiting for the database, a closed pool, and the
+// server's connection-exception, shutdown and too-many-connections errors. A context cancelled by
+// its caller (a client that hung up) is not an outage.
+func Unavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// The server answered: only its connection and availability errors are outages.
+		switch pgErr.Code {
+		case pgerrcode.AdminShutdown, pgerrcode.CrashShutdown, pgerrcode.CannotConnectNow, pgerrcode.TooManyConnections:
+			return true
+		}
+		return pgerrcode.IsConnectionException(pgErr.Code)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	if errors.Is(err, context.Canceled) {
+		return false
+	}
+	var (
+		connectErr *pgconn.ConnectError
+		netErr     net.Error
+	)
+	return errors.As(err, &connectErr) ||
+		errors.As(err, &netErr) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, puddle.ErrClosedPool) ||
+		pgconn.SafeToRetry(err) || pgconn.Timeout(err)
 }

@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/sha256"
+	"errors"
 	"net/http"
 	"sync"
 	"time"
@@ -14,12 +16,24 @@ import (
 // authentication, the browser's own login prompt. Because browsers resend Basic credentials on
 // cross-site requests too, unsafe methods must also pass Go's cross-origin protection
 // (Sec-Fetch-Site / Origin), so another site cannot make an admin's browser retry or delete jobs.
-func requireAdminBrowser(users *auth.Users, next http.Handler) http.Handler {
+func requireAdminBrowser(users *auth.Users, timeout time.Duration, next http.Handler) http.Handler {
 	cache := &credentialCache{ttl: time.Minute, entries: map[[32]byte]time.Time{}}
 	protected := http.NewCrossOriginProtection().Handler(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		email, password, ok := r.BasicAuth()
-		if !ok || !cache.check(r, users, email, password) {
+		if ok {
+			// River UI keeps no request deadline (withTimeout), but the password check is an
+			// ordinary database call and must not hang on a frozen database.
+			ctx, cancel := context.WithTimeout(r.Context(), timeout)
+			var err error
+			ok, err = cache.check(ctx, users, email, password)
+			cancel()
+			if err != nil {
+				writeError(w, r, err)
+				return
+			}
+		}
+		if !ok {
 			w.Header().Set("WWW-Authenticate", `Basic realm="wainbox admin", charset="UTF-8"`)
 			writeError(w, r, &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "log in with an admin's email and password"})
 			return
@@ -37,17 +51,23 @@ type credentialCache struct {
 	entries map[[32]byte]time.Time
 }
 
-func (c *credentialCache) check(r *http.Request, users *auth.Users, email, password string) bool {
+// check reports whether email and password are an enabled admin's. Its error is not a wrong
+// password but a failed check (the database unreachable), which the caller answers as such rather
+// than with a login prompt.
+func (c *credentialCache) check(ctx context.Context, users *auth.Users, email, password string) (bool, error) {
 	key := sha256.Sum256([]byte(email + "\x00" + password))
 	c.mu.Lock()
 	exp, ok := c.entries[key]
 	c.mu.Unlock()
 	if ok && time.Now().Before(exp) {
-		return true
+		return true, nil
 	}
-	u, err := users.Authenticate(r.Context(), email, password)
-	if err != nil || u.Role != auth.RoleAdmin {
-		return false
+	u, err := users.Authenticate(ctx, email, password)
+	if errors.Is(err, auth.ErrInvalidCredentials) || (err == nil && u.Role != auth.RoleAdmin) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
 	}
 	c.mu.Lock()
 	if len(c.entries) > 1000 {
@@ -55,5 +75,5 @@ func (c *credentialCache) check(r *http.Request, users *auth.Users, email, passw
 	}
 	c.entries[key] = time.Now().Add(c.ttl)
 	c.mu.Unlock()
-	return true
+	return true, nil
 }

@@ -36,6 +36,9 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
+// abandonTimeout bounds forgetting a login attempt whose check failed.
+const abandonTimeout = 2 * time.Second
+
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	var req loginRequest
 	if err := decodeJSON(w, r, &req); err != nil {
@@ -63,10 +66,14 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	user, err := s.cfg.Users.Authenticate(r.Context(), req.Email, req.Password)
 	if err != nil {
 		if !errors.Is(err, auth.ErrInvalidCredentials) {
-			// Not a wrong password (the database failed): the attempt does not count.
-			if aerr := s.cfg.Throttle.Abandon(context.WithoutCancel(r.Context()), attempt); aerr != nil {
-				logger(r).Error("error forgetting login attempt", "error", aerr)
+			// Not a wrong password (the database failed): the attempt does not count. Forgetting
+			// it outlives a caller that hung up or ran out of time, but is bounded so a frozen
+			// database does not hold the answer; its failure is reported with the first error.
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), abandonTimeout)
+			if aerr := s.cfg.Throttle.Abandon(ctx, attempt); aerr != nil {
+				err = errors.Join(err, aerr)
 			}
+			cancel()
 		} else {
 			// The email and address are logged to trace attacks; the password never is. The
 			// attempt's row stays: it is the failure the throttle counts.

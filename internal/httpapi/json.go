@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/wainbox/wainbox/internal/auth"
+	"github.com/wainbox/wainbox/internal/database"
 	"github.com/wainbox/wainbox/internal/inbox"
 )
 
@@ -36,7 +37,12 @@ var (
 	errExpired      = &apiError{Status: http.StatusUnauthorized, Code: "token_expired", Message: "the access token has expired; log in again"}
 	errForbidden    = &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: "your role does not allow this"}
 	errRevoked      = &apiError{Status: http.StatusUnauthorized, Code: "session_revoked", Message: "the session has ended (logged out, revoked or user disabled); log in again"}
+	errUnavailable  = &apiError{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the service is temporarily unavailable; retry shortly"}
 )
+
+// retryAfterSeconds is the Retry-After of an unavailable answer: long enough not to hammer a
+// database that is coming back, short enough that an agent's send goes out soon after.
+const retryAfterSeconds = "5"
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -44,8 +50,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// writeError answers err as JSON. Domain errors map to 4xx; anything else is logged with the
-// request id and answered 500 without its text.
+// writeError answers err as JSON. Domain errors map to 4xx; an unreachable or frozen database
+// (database.Unavailable) is an outage, logged as a warning and answered 503 with Retry-After;
+// anything else is logged with the request id and answered 500 without its text.
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var (
 		ae *apiError
@@ -81,6 +88,10 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		ae = &apiError{Status: http.StatusConflict, Code: "conflict", Message: strings.TrimSuffix(err.Error(), ": "+inbox.ErrConflict.Error())}
 	case errors.Is(err, auth.ErrInvalidCredentials):
 		ae = &apiError{Status: http.StatusUnauthorized, Code: "invalid_credentials", Message: "invalid email or password"}
+	case database.Unavailable(err):
+		logger(r).Warn("request failed: database unreachable or request timed out", "error", err)
+		w.Header().Set("Retry-After", retryAfterSeconds)
+		ae = errUnavailable
 	default:
 		logger(r).Error("request failed", "error", err)
 		ae = &apiError{Status: http.StatusInternalServerError, Code: "internal_error",

@@ -177,3 +177,61 @@ func requireRole(roles ...string) func(http.Handler) http.Handler {
 		})
 	}
 }
+
+// defaultRequestTimeout is Config.RequestTimeout when it is not set.
+const defaultRequestTimeout = 15 * time.Second
+
+// withTimeout gives every request a deadline d from now, so that a request waiting on a frozen
+// database ends there and answers 503 (writeError) instead of holding the caller and a connection
+// for as long as the freeze lasts. The WebSocket and River UI are long-lived and keep no deadline;
+// neither does the simulator, which stands in for Meta and Google and must time out as they do. A
+// handler that returns past the deadline without answering gets the 503 here; one that answered
+// is not answered twice.
+func withTimeout(d time.Duration) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if untimed(r) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			ctx, cancel := context.WithTimeout(r.Context(), d)
+			defer cancel()
+			timed := r.WithContext(ctx)
+			g := &answerGuard{ResponseWriter: w}
+			next.ServeHTTP(g, timed)
+			// The mux records the matched route on the request it was given; the access log and
+			// the metrics read it from theirs.
+			r.Pattern = timed.Pattern
+			if !g.answered && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				writeError(w, timed, ctx.Err())
+			}
+		})
+	}
+}
+
+// untimed reports whether r is one of the routes withTimeout leaves without a deadline.
+func untimed(r *http.Request) bool {
+	p := r.URL.Path
+	return (r.Method == http.MethodGet && p == "/api/ws") ||
+		p == "/admin/river" || strings.HasPrefix(p, "/admin/river/") ||
+		strings.HasPrefix(p, "/simulator/")
+}
+
+// answerGuard notes whether the handler has started its answer.
+type answerGuard struct {
+	http.ResponseWriter
+	answered bool
+}
+
+func (g *answerGuard) WriteHeader(code int) {
+	g.answered = true
+	g.ResponseWriter.WriteHeader(code)
+}
+
+func (g *answerGuard) Write(b []byte) (int, error) {
+	g.answered = true
+	return g.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (g *answerGuard) Unwrap() http.ResponseWriter { return g.ResponseWriter }

@@ -63,6 +63,9 @@ type Config struct {
 	MetricsToken string
 	// HTTPMetrics counts requests by route; nil counts nothing.
 	HTTPMetrics *HTTPMetrics
+	// RequestTimeout is the deadline of every request but the WebSocket's and River UI's
+	// (HTTP_REQUEST_TIMEOUT, default 15s): past it database calls end and the answer is 503.
+	RequestTimeout time.Duration
 }
 
 // Server handles wainbox's HTTP requests.
@@ -87,6 +90,9 @@ func New(cfg *Config) (*Server, error) {
 	if s.cfg.LockTTL <= 0 {
 		s.cfg.LockTTL = 5 * time.Minute
 	}
+	if s.cfg.RequestTimeout <= 0 {
+		s.cfg.RequestTimeout = defaultRequestTimeout
+	}
 	s.routes = s.routeTable()
 	s.mux = http.NewServeMux()
 	for _, rt := range s.routes {
@@ -97,7 +103,7 @@ func New(cfg *Config) (*Server, error) {
 		case AdminOnly:
 			h = requireAuth(s.cfg.Sessions)(requireRole(auth.RoleAdmin)(h))
 		case AdminBrowser:
-			h = requireAdminBrowser(s.cfg.Users, h)
+			h = requireAdminBrowser(s.cfg.Users, s.cfg.RequestTimeout, h)
 		case MetricsReader:
 			h = requireMetricsReader(s.cfg.MetricsToken, s.cfg.Sessions, h)
 		}
@@ -181,7 +187,7 @@ func (s *Server) Routes() []Route { return s.routes }
 
 // Handler returns the server's handler with its middleware.
 func (s *Server) Handler() http.Handler {
-	return withRequestID(s.cfg.Logger)(withAccessLog(s.cfg.HTTPMetrics, withRecover(s.mux)))
+	return withRequestID(s.cfg.Logger)(withAccessLog(s.cfg.HTTPMetrics, withRecover(withTimeout(s.cfg.RequestTimeout)(s.mux))))
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/wainbox/wainbox/db"
 	"github.com/wainbox/wainbox/internal/auth"
+	"github.com/wainbox/wainbox/internal/database"
 )
 
 // session is one WebSocket. Its handler goroutine owns all of its state and is the socket's only
@@ -228,6 +229,11 @@ func (s *session) authenticate(token string, expiry *time.Timer) (closeReason, b
 	switch {
 	case errors.Is(err, auth.ErrExpiredToken):
 		return closeReason{CloseTokenExpired, "access token expired; reconnect with a new one"}, false
+	case database.Unavailable(err):
+		// The token could not be checked, which is not the token's fault: 1011 makes the client
+		// reconnect with backoff, where 4001 would send the agent back to the login page.
+		s.logger.Warn("realtime: access token not checked: database unavailable", "error", err)
+		return closeReason{websocket.StatusInternalError, "the service is temporarily unavailable; reconnect shortly"}, false
 	case err != nil:
 		return closeReason{CloseInvalidToken, "invalid access token"}, false
 	case s.principal != nil && p.UserID != s.principal.UserID:

@@ -133,7 +133,13 @@ func (h *Handler) Receive(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	st, err := h.Store(storeCtx, body)
 	if err != nil {
-		h.logger.ErrorContext(ctx, "webhook not stored; answering 503 so Meta retries", "bytes", len(body), "error", err)
+		// An outage is expected to pass and Meta redelivers: a warning, not an error.
+		level := slog.LevelError
+		if database.Unavailable(err) {
+			level = slog.LevelWarn
+		}
+		h.logger.Log(ctx, level, "webhook not stored; answering 503 so Meta retries", "bytes", len(body), "error", err)
+		w.Header().Set("Retry-After", "5")
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "the webhook could not be stored; retry later")
 		return
 	}

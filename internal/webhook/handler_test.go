@@ -222,6 +222,12 @@ func TestReceiveAnswers503WhenTheDatabaseIsDownAndTheRedeliveryIsAppliedOnce(t *
 		requireErrorBody(t, "application/json", answer, "unavailable")
 		require.NotContains(t, answer, "closed", "no internal error text on the wire")
 	}
+	req := httptest.NewRequest(http.MethodPost, "/webhooks/whatsapp", bytes.NewReader(body))
+	req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign([]byte(testSecret), body))
+	rec := httptest.NewRecorder()
+	h.Receive(rec, req)
+	require.Equal(t, http.StatusServiceUnavailable, rec.Code)
+	require.Equal(t, "5", rec.Header().Get("Retry-After"), "Meta is told when to come back")
 	requireNothingStored(t, e)
 
 	// Meta redelivers once the database is back: stored, processed, applied once.
