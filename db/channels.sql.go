@@ -10,7 +10,7 @@ import (
 )
 
 const channelGetByPhoneNumberID = `-- name: ChannelGetByPhoneNumberID :one
-SELECT id, phone_number_id, display_phone_number, business_account_id, name, is_default, created_at, updated_at FROM channels WHERE phone_number_id = $1
+SELECT id, phone_number_id, display_phone_number, business_account_id, name, is_default, created_at, updated_at, send_slot_at FROM channels WHERE phone_number_id = $1
 `
 
 func (q *Queries) ChannelGetByPhoneNumberID(ctx context.Context, db DBTX, phoneNumberID string) (Channel, error) {
@@ -25,12 +25,13 @@ func (q *Queries) ChannelGetByPhoneNumberID(ctx context.Context, db DBTX, phoneN
 		&i.IsDefault,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.SendSlotAt,
 	)
 	return i, err
 }
 
 const channelGetDefault = `-- name: ChannelGetDefault :one
-SELECT id, phone_number_id, display_phone_number, business_account_id, name, is_default, created_at, updated_at FROM channels WHERE is_default
+SELECT id, phone_number_id, display_phone_number, business_account_id, name, is_default, created_at, updated_at, send_slot_at FROM channels WHERE is_default
 `
 
 func (q *Queries) ChannelGetDefault(ctx context.Context, db DBTX) (Channel, error) {
@@ -45,8 +46,38 @@ func (q *Queries) ChannelGetDefault(ctx context.Context, db DBTX) (Channel, erro
 		&i.IsDefault,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.SendSlotAt,
 	)
 	return i, err
+}
+
+const channelLeaseSendSlots = `-- name: ChannelLeaseSendSlots :one
+WITH lease AS (
+    UPDATE channels
+    SET send_slot_at = greatest(send_slot_at, now()) + $1::integer * $2::bigint * interval '1 microsecond'
+    WHERE phone_number_id = $3
+    RETURNING send_slot_at
+)
+SELECT (extract(epoch FROM (send_slot_at - now())) * 1000000)::bigint
+    - $1::integer * $2::bigint AS start_offset_us
+FROM lease
+`
+
+type ChannelLeaseSendSlotsParams struct {
+	Slots         int32  `json:"slots"`
+	SlotUs        int64  `json:"slot_us"`
+	PhoneNumberID string `json:"phone_number_id"`
+}
+
+// ChannelLeaseSendSlots leases @slots consecutive send slots of @slot_us microseconds each for
+// the number: they start at send_slot_at or now, whichever is later, and send_slot_at moves past
+// them. It returns where the lease starts, as an offset from the database's clock, so that the
+// instances' own clocks do not matter.
+func (q *Queries) ChannelLeaseSendSlots(ctx context.Context, db DBTX, arg ChannelLeaseSendSlotsParams) (int32, error) {
+	row := db.QueryRow(ctx, channelLeaseSendSlots, arg.Slots, arg.SlotUs, arg.PhoneNumberID)
+	var start_offset_us int32
+	err := row.Scan(&start_offset_us)
+	return start_offset_us, err
 }
 
 const channelUpsert = `-- name: ChannelUpsert :one
@@ -57,7 +88,7 @@ ON CONFLICT (phone_number_id) DO UPDATE
 SET display_phone_number = CASE WHEN excluded.display_phone_number <> '' THEN excluded.display_phone_number ELSE channels.display_phone_number END,
     business_account_id  = CASE WHEN excluded.business_account_id <> '' THEN excluded.business_account_id ELSE channels.business_account_id END,
     updated_at = now()
-RETURNING id, phone_number_id, display_phone_number, business_account_id, name, is_default, created_at, updated_at
+RETURNING id, phone_number_id, display_phone_number, business_account_id, name, is_default, created_at, updated_at, send_slot_at
 `
 
 type ChannelUpsertParams struct {
@@ -86,6 +117,7 @@ func (q *Queries) ChannelUpsert(ctx context.Context, db DBTX, arg ChannelUpsertP
 		&i.IsDefault,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.SendSlotAt,
 	)
 	return i, err
 }

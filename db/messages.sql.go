@@ -19,7 +19,7 @@ SET status = $1, sent_at = $2, delivered_at = $3, read_at = $4,
     failed_at = $5, error_code = $6, error_title = $7,
     error_details = $8, updated_at = now()
 WHERE id = $9
-RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at
+RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason
 `
 
 type MessageApplyStatusParams struct {
@@ -74,12 +74,158 @@ func (q *Queries) MessageApplyStatus(ctx context.Context, db DBTX, arg MessageAp
 		&i.DeliveredAt,
 		&i.ReadAt,
 		&i.FailedAt,
+		&i.UnsettledUntil,
+		&i.WaitingFor,
+		&i.PendingReason,
 	)
 	return i, err
 }
 
+const messageClaimSend = `-- name: MessageClaimSend :one
+WITH cur AS (
+    SELECT m.id, m.unsettled_until, k.wa_message_id AS kept_wa_message_id, p.id AS earlier_pending_id,
+        CASE
+            WHEN m.direction <> 'out' OR m.status <> 'pending' OR m.send_generation <> $1::integer THEN 'skip'
+            WHEN k.wa_message_id IS NOT NULL THEN 'reconcile'
+            WHEN m.unsettled_until IS NOT NULL
+                AND m.unsettled_until + $2::bigint * interval '1 millisecond' > now() THEN 'confirm'
+            WHEN m.unsettled_until IS NOT NULL AND NOT $3::boolean THEN 'exhausted'
+            WHEN p.id IS NOT NULL THEN 'wait'
+            ELSE 'send'
+        END::text AS decision
+    FROM messages m
+    LEFT JOIN LATERAL (
+        SELECT e.wa_message_id FROM early_statuses e
+        WHERE e.message_id = m.id
+        ORDER BY e.status_at, e.id
+        LIMIT 1
+    ) k ON true
+    LEFT JOIN LATERAL (
+        SELECT p.id FROM messages p
+        WHERE p.conversation_id = m.conversation_id AND p.status = 'pending' AND p.out_seq < m.out_seq
+        ORDER BY p.out_seq DESC
+        LIMIT 1
+    ) p ON true
+    WHERE m.id = $4
+), claim AS (
+    UPDATE messages m
+    SET unsettled_until = now() + $5::bigint * interval '1 millisecond',
+        attempts = $6::integer, waiting_for = NULL, pending_reason = '', updated_at = now()
+    FROM cur
+    WHERE m.id = cur.id AND cur.decision = 'send'
+        AND m.status = 'pending' AND m.send_generation = $1::integer
+        AND m.unsettled_until IS NOT DISTINCT FROM cur.unsettled_until
+    RETURNING m.id
+)
+SELECT messages.id, messages.conversation_id, messages.direction, messages.sender, messages.sender_user_id, messages.type, messages.body, messages.payload, messages.status, messages.wa_message_id, messages.client_id, messages.out_seq, messages.send_generation, messages.attempts, messages.last_error, messages.error_code, messages.error_title, messages.error_details, messages.created_at, messages.updated_at, messages.sent_at, messages.delivered_at, messages.read_at, messages.failed_at, messages.unsettled_until, messages.waiting_for, messages.pending_reason, channels.phone_number_id, contacts.wa_id,
+    coalesce(cur.kept_wa_message_id, '')::text AS kept_wa_message_id,
+    coalesce(cur.earlier_pending_id, 0)::bigint AS earlier_pending_id, cur.decision,
+    EXISTS (SELECT 1 FROM claim) AS claimed
+FROM cur
+JOIN messages ON messages.id = cur.id
+JOIN conversations ON conversations.id = messages.conversation_id
+JOIN channels ON channels.id = conversations.channel_id
+JOIN contacts ON contacts.id = conversations.contact_id
+`
+
+type MessageClaimSendParams struct {
+	Generation        int32 `json:"generation"`
+	ReconcileWindowMs int64 `json:"reconcile_window_ms"`
+	MayResend         bool  `json:"may_resend"`
+	ID                int64 `json:"id"`
+	AttemptTimeoutMs  int64 `json:"attempt_timeout_ms"`
+	Attempt           int32 `json:"attempt"`
+}
+
+type MessageClaimSendRow struct {
+	Message          Message `json:"message"`
+	PhoneNumberID    string  `json:"phone_number_id"`
+	WaID             string  `json:"wa_id"`
+	KeptWaMessageID  string  `json:"kept_wa_message_id"`
+	EarlierPendingID int64   `json:"earlier_pending_id"`
+	Decision         string  `json:"decision"`
+	Claimed          bool    `json:"claimed"`
+}
+
+// MessageClaimSend decides, in one round trip, what an attempt of a send job may do with its
+// message, and claims the send when the answer is "send". decision is, in order of precedence:
+//
+//	skip       the message is not this job's to send (not pending, or a newer send generation);
+//	reconcile  a status webhook kept for this message (our id in biz_opaque_callback_data) proves
+//	           an earlier attempt reached Meta: record it, send nothing;
+//	confirm    an earlier attempt may have reached Meta (unsettled_until) and the reconciliation
+//	           window after it has not passed: wait for its status;
+//	exhausted  the window passed without a status but the job may not send again (its last
+//	           attempt): the message fails;
+//	wait       an earlier outbound message of the conversation is still pending
+//	           (earlier_pending_id): this one may not overtake it;
+//	send       go ahead: the claim sets unsettled_until to the latest moment this attempt can
+//	           reach Meta, before it calls Meta.
+//
+// The claim is a compare-and-set on unsettled_until, so of two runs racing for one message (a
+// job River ran twice) only one sends; claimed says whether this one did. The message returned is
+// as it was before the claim (its unsettled_until says whether this send follows an unknown one).
+func (q *Queries) MessageClaimSend(ctx context.Context, db DBTX, arg MessageClaimSendParams) (MessageClaimSendRow, error) {
+	row := db.QueryRow(ctx, messageClaimSend,
+		arg.Generation,
+		arg.ReconcileWindowMs,
+		arg.MayResend,
+		arg.ID,
+		arg.AttemptTimeoutMs,
+		arg.Attempt,
+	)
+	var i MessageClaimSendRow
+	err := row.Scan(
+		&i.Message.ID,
+		&i.Message.ConversationID,
+		&i.Message.Direction,
+		&i.Message.Sender,
+		&i.Message.SenderUserID,
+		&i.Message.Type,
+		&i.Message.Body,
+		&i.Message.Payload,
+		&i.Message.Status,
+		&i.Message.WaMessageID,
+		&i.Message.ClientID,
+		&i.Message.OutSeq,
+		&i.Message.SendGeneration,
+		&i.Message.Attempts,
+		&i.Message.LastError,
+		&i.Message.ErrorCode,
+		&i.Message.ErrorTitle,
+		&i.Message.ErrorDetails,
+		&i.Message.CreatedAt,
+		&i.Message.UpdatedAt,
+		&i.Message.SentAt,
+		&i.Message.DeliveredAt,
+		&i.Message.ReadAt,
+		&i.Message.FailedAt,
+		&i.Message.UnsettledUntil,
+		&i.Message.WaitingFor,
+		&i.Message.PendingReason,
+		&i.PhoneNumberID,
+		&i.WaID,
+		&i.KeptWaMessageID,
+		&i.EarlierPendingID,
+		&i.Decision,
+		&i.Claimed,
+	)
+	return i, err
+}
+
+const messageCountWaiting = `-- name: MessageCountWaiting :one
+SELECT count(*) FROM messages WHERE status = 'pending' AND waiting_for IS NOT NULL
+`
+
+func (q *Queries) MessageCountWaiting(ctx context.Context, db DBTX) (int64, error) {
+	row := db.QueryRow(ctx, messageCountWaiting)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const messageGet = `-- name: MessageGet :one
-SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at FROM messages WHERE id = $1
+SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason FROM messages WHERE id = $1
 `
 
 func (q *Queries) MessageGet(ctx context.Context, db DBTX, id int64) (Message, error) {
@@ -110,12 +256,15 @@ func (q *Queries) MessageGet(ctx context.Context, db DBTX, id int64) (Message, e
 		&i.DeliveredAt,
 		&i.ReadAt,
 		&i.FailedAt,
+		&i.UnsettledUntil,
+		&i.WaitingFor,
+		&i.PendingReason,
 	)
 	return i, err
 }
 
 const messageGetByClientID = `-- name: MessageGetByClientID :one
-SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at FROM messages
+SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason FROM messages
 WHERE sender = $1 AND coalesce(sender_user_id, 0) = coalesce($2::bigint, 0) AND client_id = $3
 `
 
@@ -153,12 +302,15 @@ func (q *Queries) MessageGetByClientID(ctx context.Context, db DBTX, arg Message
 		&i.DeliveredAt,
 		&i.ReadAt,
 		&i.FailedAt,
+		&i.UnsettledUntil,
+		&i.WaitingFor,
+		&i.PendingReason,
 	)
 	return i, err
 }
 
 const messageGetByWaIDForUpdate = `-- name: MessageGetByWaIDForUpdate :one
-SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at FROM messages WHERE wa_message_id = $1 FOR UPDATE
+SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason FROM messages WHERE wa_message_id = $1 FOR UPDATE
 `
 
 func (q *Queries) MessageGetByWaIDForUpdate(ctx context.Context, db DBTX, waMessageID *string) (Message, error) {
@@ -189,6 +341,9 @@ func (q *Queries) MessageGetByWaIDForUpdate(ctx context.Context, db DBTX, waMess
 		&i.DeliveredAt,
 		&i.ReadAt,
 		&i.FailedAt,
+		&i.UnsettledUntil,
+		&i.WaitingFor,
+		&i.PendingReason,
 	)
 	return i, err
 }
@@ -198,7 +353,7 @@ WITH m AS (
     INSERT INTO messages (conversation_id, direction, sender, type, body, payload, status, wa_message_id)
     VALUES ($1, 'in', 'contact', $2, $3, $4, 'received', $5)
     ON CONFLICT (wa_message_id) DO NOTHING
-    RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at
+    RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason
 ), c AS (
     UPDATE conversations
     SET status = $6, unread_count = unread_count + $7::integer,
@@ -206,7 +361,7 @@ WITH m AS (
     WHERE id = $1 AND EXISTS (SELECT 1 FROM m)
     RETURNING id, channel_id, contact_id, status, assignee_id, unread_count, last_out_seq, last_message_at, created_at, updated_at, group_id, locked_by, lock_expires_at, snoozed_until
 )
-SELECT m.id, m.conversation_id, m.direction, m.sender, m.sender_user_id, m.type, m.body, m.payload, m.status, m.wa_message_id, m.client_id, m.out_seq, m.send_generation, m.attempts, m.last_error, m.error_code, m.error_title, m.error_details, m.created_at, m.updated_at, m.sent_at, m.delivered_at, m.read_at, m.failed_at,
+SELECT m.id, m.conversation_id, m.direction, m.sender, m.sender_user_id, m.type, m.body, m.payload, m.status, m.wa_message_id, m.client_id, m.out_seq, m.send_generation, m.attempts, m.last_error, m.error_code, m.error_title, m.error_details, m.created_at, m.updated_at, m.sent_at, m.delivered_at, m.read_at, m.failed_at, m.unsettled_until, m.waiting_for, m.pending_reason,
     c.channel_id AS conv_channel_id, c.contact_id AS conv_contact_id, c.status AS conv_status,
     c.assignee_id AS conv_assignee_id, c.unread_count AS conv_unread_count,
     c.last_out_seq AS conv_last_out_seq, c.last_message_at AS conv_last_message_at,
@@ -251,6 +406,9 @@ type MessageInsertInboundRow struct {
 	DeliveredAt       *time.Time      `json:"delivered_at"`
 	ReadAt            *time.Time      `json:"read_at"`
 	FailedAt          *time.Time      `json:"failed_at"`
+	UnsettledUntil    *time.Time      `json:"unsettled_until"`
+	WaitingFor        *int64          `json:"waiting_for"`
+	PendingReason     string          `json:"pending_reason"`
 	ConvChannelID     int64           `json:"conv_channel_id"`
 	ConvContactID     int64           `json:"conv_contact_id"`
 	ConvStatus        string          `json:"conv_status"`
@@ -307,6 +465,9 @@ func (q *Queries) MessageInsertInbound(ctx context.Context, db DBTX, arg Message
 		&i.DeliveredAt,
 		&i.ReadAt,
 		&i.FailedAt,
+		&i.UnsettledUntil,
+		&i.WaitingFor,
+		&i.PendingReason,
 		&i.ConvChannelID,
 		&i.ConvContactID,
 		&i.ConvStatus,
@@ -337,9 +498,9 @@ WITH r AS (
         'pending', $7::uuid, r.last_out_seq, 1
     FROM r
     ON CONFLICT (sender, coalesce(sender_user_id, 0), client_id) WHERE client_id IS NOT NULL DO NOTHING
-    RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at
+    RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason
 )
-SELECT m.id, m.conversation_id, m.direction, m.sender, m.sender_user_id, m.type, m.body, m.payload, m.status, m.wa_message_id, m.client_id, m.out_seq, m.send_generation, m.attempts, m.last_error, m.error_code, m.error_title, m.error_details, m.created_at, m.updated_at, m.sent_at, m.delivered_at, m.read_at, m.failed_at, r.assignee_id AS conv_assignee_id, r.group_id AS conv_group_id, r.locked_by AS conv_locked_by,
+SELECT m.id, m.conversation_id, m.direction, m.sender, m.sender_user_id, m.type, m.body, m.payload, m.status, m.wa_message_id, m.client_id, m.out_seq, m.send_generation, m.attempts, m.last_error, m.error_code, m.error_title, m.error_details, m.created_at, m.updated_at, m.sent_at, m.delivered_at, m.read_at, m.failed_at, m.unsettled_until, m.waiting_for, m.pending_reason, r.assignee_id AS conv_assignee_id, r.group_id AS conv_group_id, r.locked_by AS conv_locked_by,
     r.lock_expires_at AS conv_lock_expires_at, r.lock_held AS conv_lock_held
 FROM m, r
 `
@@ -379,6 +540,9 @@ type MessageInsertOutboundRow struct {
 	DeliveredAt       *time.Time      `json:"delivered_at"`
 	ReadAt            *time.Time      `json:"read_at"`
 	FailedAt          *time.Time      `json:"failed_at"`
+	UnsettledUntil    *time.Time      `json:"unsettled_until"`
+	WaitingFor        *int64          `json:"waiting_for"`
+	PendingReason     string          `json:"pending_reason"`
 	ConvAssigneeID    *int64          `json:"conv_assignee_id"`
 	ConvGroupID       *int64          `json:"conv_group_id"`
 	ConvLockedBy      *int64          `json:"conv_locked_by"`
@@ -428,6 +592,9 @@ func (q *Queries) MessageInsertOutbound(ctx context.Context, db DBTX, arg Messag
 		&i.DeliveredAt,
 		&i.ReadAt,
 		&i.FailedAt,
+		&i.UnsettledUntil,
+		&i.WaitingFor,
+		&i.PendingReason,
 		&i.ConvAssigneeID,
 		&i.ConvGroupID,
 		&i.ConvLockedBy,
@@ -438,7 +605,7 @@ func (q *Queries) MessageInsertOutbound(ctx context.Context, db DBTX, arg Messag
 }
 
 const messageListByConversation = `-- name: MessageListByConversation :many
-SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at FROM messages
+SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason FROM messages
 WHERE conversation_id = $1
   AND ($2::bigint IS NULL OR id < $2::bigint)
 ORDER BY id DESC
@@ -485,6 +652,9 @@ func (q *Queries) MessageListByConversation(ctx context.Context, db DBTX, arg Me
 			&i.DeliveredAt,
 			&i.ReadAt,
 			&i.FailedAt,
+			&i.UnsettledUntil,
+			&i.WaitingFor,
+			&i.PendingReason,
 		); err != nil {
 			return nil, err
 		}
@@ -496,18 +666,77 @@ func (q *Queries) MessageListByConversation(ctx context.Context, db DBTX, arg Me
 	return items, nil
 }
 
+const messageListStranded = `-- name: MessageListStranded :many
+SELECT m.id, m.sender, m.send_generation FROM messages m
+WHERE m.status = 'pending' AND m.direction = 'out' AND m.updated_at < $1
+    AND NOT EXISTS (
+        SELECT 1 FROM messages p
+        WHERE p.conversation_id = m.conversation_id AND p.status = 'pending' AND p.out_seq < m.out_seq
+    )
+ORDER BY m.id
+LIMIT $2
+`
+
+type MessageListStrandedParams struct {
+	Before   time.Time `json:"before"`
+	RowLimit int32     `json:"row_limit"`
+}
+
+type MessageListStrandedRow struct {
+	ID             int64  `json:"id"`
+	Sender         string `json:"sender"`
+	SendGeneration int32  `json:"send_generation"`
+}
+
+// MessageListStranded lists pending outbound messages untouched since before @before that no
+// pending earlier message holds back: candidates for a send job that ended without an outcome (a
+// job discarded by a rescue on its last attempt, a hand-over that never came). The caller checks
+// River for a live job before it queues one.
+func (q *Queries) MessageListStranded(ctx context.Context, db DBTX, arg MessageListStrandedParams) ([]MessageListStrandedRow, error) {
+	rows, err := db.Query(ctx, messageListStranded, arg.Before, arg.RowLimit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []MessageListStrandedRow{}
+	for rows.Next() {
+		var i MessageListStrandedRow
+		if err := rows.Scan(&i.ID, &i.Sender, &i.SendGeneration); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const messageLockStatus = `-- name: MessageLockStatus :one
+SELECT status FROM messages WHERE id = $1 FOR SHARE
+`
+
+// MessageLockStatus reads a message's status under a share lock: a message about to wait for this
+// one holds it until its commit, so this one's outcome (which updates the row) cannot commit in
+// between and miss the waiter.
+func (q *Queries) MessageLockStatus(ctx context.Context, db DBTX, id int64) (string, error) {
+	row := db.QueryRow(ctx, messageLockStatus, id)
+	var status string
+	err := row.Scan(&status)
+	return status, err
+}
+
 const messageMarkFailed = `-- name: MessageMarkFailed :one
 UPDATE messages
-SET status = 'failed', failed_at = $1, attempts = $2,
-    error_code = $3, error_title = $4, error_details = $5,
-    last_error = $6, updated_at = now()
-WHERE id = $7 AND status IN ('pending', 'sent', 'failed')
-RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at
+SET status = 'failed', failed_at = $1,
+    error_code = $2, error_title = $3, error_details = $4,
+    last_error = $5, unsettled_until = NULL, waiting_for = NULL, pending_reason = '', updated_at = now()
+WHERE id = $6 AND status IN ('pending', 'sent', 'failed')
+RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason
 `
 
 type MessageMarkFailedParams struct {
 	FailedAt     *time.Time `json:"failed_at"`
-	Attempts     int32      `json:"attempts"`
 	ErrorCode    *int32     `json:"error_code"`
 	ErrorTitle   *string    `json:"error_title"`
 	ErrorDetails *string    `json:"error_details"`
@@ -518,7 +747,6 @@ type MessageMarkFailedParams struct {
 func (q *Queries) MessageMarkFailed(ctx context.Context, db DBTX, arg MessageMarkFailedParams) (Message, error) {
 	row := db.QueryRow(ctx, messageMarkFailed,
 		arg.FailedAt,
-		arg.Attempts,
 		arg.ErrorCode,
 		arg.ErrorTitle,
 		arg.ErrorDetails,
@@ -551,6 +779,9 @@ func (q *Queries) MessageMarkFailed(ctx context.Context, db DBTX, arg MessageMar
 		&i.DeliveredAt,
 		&i.ReadAt,
 		&i.FailedAt,
+		&i.UnsettledUntil,
+		&i.WaitingFor,
+		&i.PendingReason,
 	)
 	return i, err
 }
@@ -564,7 +795,7 @@ WHERE id = (
     ORDER BY m.id DESC
     LIMIT 1
 ) AND read_at IS NULL
-RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at
+RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason
 `
 
 // MessageMarkLastInboundRead stamps the conversation's latest customer message read, once: it
@@ -598,6 +829,9 @@ func (q *Queries) MessageMarkLastInboundRead(ctx context.Context, db DBTX, conve
 		&i.DeliveredAt,
 		&i.ReadAt,
 		&i.FailedAt,
+		&i.UnsettledUntil,
+		&i.WaitingFor,
+		&i.PendingReason,
 	)
 	return i, err
 }
@@ -607,28 +841,23 @@ UPDATE messages
 SET wa_message_id = $1,
     status = CASE WHEN status IN ('pending', 'failed') THEN 'sent' ELSE status END,
     sent_at = coalesce(sent_at, $2),
-    attempts = $3, last_error = '', error_code = NULL, error_title = NULL, error_details = NULL,
-    failed_at = NULL, updated_at = now()
-WHERE id = $4
-RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at
+    last_error = '', error_code = NULL, error_title = NULL, error_details = NULL,
+    failed_at = NULL, unsettled_until = NULL, waiting_for = NULL, pending_reason = '', updated_at = now()
+WHERE id = $3
+RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason
 `
 
 type MessageMarkSentParams struct {
 	WaMessageID *string    `json:"wa_message_id"`
 	SentAt      *time.Time `json:"sent_at"`
-	Attempts    int32      `json:"attempts"`
 	ID          int64      `json:"id"`
 }
 
-// MessageMarkSent records Meta's acceptance. A status webhook may have arrived first (the send
-// answer and the webhook race), so the status only moves forward and sent_at keeps the earliest.
+// MessageMarkSent records Meta's acceptance and settles the attempt. A status webhook may have
+// arrived first (the send answer and the webhook race), so the status only moves forward and
+// sent_at keeps the earliest.
 func (q *Queries) MessageMarkSent(ctx context.Context, db DBTX, arg MessageMarkSentParams) (Message, error) {
-	row := db.QueryRow(ctx, messageMarkSent,
-		arg.WaMessageID,
-		arg.SentAt,
-		arg.Attempts,
-		arg.ID,
-	)
+	row := db.QueryRow(ctx, messageMarkSent, arg.WaMessageID, arg.SentAt, arg.ID)
 	var i Message
 	err := row.Scan(
 		&i.ID,
@@ -655,37 +884,117 @@ func (q *Queries) MessageMarkSent(ctx context.Context, db DBTX, arg MessageMarkS
 		&i.DeliveredAt,
 		&i.ReadAt,
 		&i.FailedAt,
+		&i.UnsettledUntil,
+		&i.WaitingFor,
+		&i.PendingReason,
+	)
+	return i, err
+}
+
+const messageNextPendingForUpdate = `-- name: MessageNextPendingForUpdate :one
+SELECT id, sender, send_generation, waiting_for FROM messages
+WHERE conversation_id = $1 AND status = 'pending' AND out_seq > $2
+ORDER BY out_seq
+LIMIT 1
+FOR UPDATE
+`
+
+type MessageNextPendingForUpdateParams struct {
+	ConversationID int64  `json:"conversation_id"`
+	OutSeq         *int64 `json:"out_seq"`
+}
+
+type MessageNextPendingForUpdateRow struct {
+	ID             int64  `json:"id"`
+	Sender         string `json:"sender"`
+	SendGeneration int32  `json:"send_generation"`
+	WaitingFor     *int64 `json:"waiting_for"`
+}
+
+// MessageNextPendingForUpdate locks the conversation's first pending outbound message after
+// out_seq: the one an outcome hands over to when it waits (waiting_for is set).
+func (q *Queries) MessageNextPendingForUpdate(ctx context.Context, db DBTX, arg MessageNextPendingForUpdateParams) (MessageNextPendingForUpdateRow, error) {
+	row := db.QueryRow(ctx, messageNextPendingForUpdate, arg.ConversationID, arg.OutSeq)
+	var i MessageNextPendingForUpdateRow
+	err := row.Scan(
+		&i.ID,
+		&i.Sender,
+		&i.SendGeneration,
+		&i.WaitingFor,
 	)
 	return i, err
 }
 
 const messageRecordAttempt = `-- name: MessageRecordAttempt :exec
 UPDATE messages
-SET attempts = $1, last_error = $2, updated_at = now()
-WHERE id = $3
+SET last_error = $1, pending_reason = $2, unsettled_until = NULL, updated_at = now()
+WHERE id = $3 AND status = 'pending'
 `
 
 type MessageRecordAttemptParams struct {
-	Attempts  int32  `json:"attempts"`
-	LastError string `json:"last_error"`
-	ID        int64  `json:"id"`
+	LastError     string `json:"last_error"`
+	PendingReason string `json:"pending_reason"`
+	ID            int64  `json:"id"`
 }
 
-// MessageRecordAttempt makes a failed attempt that will be retried visible to agents.
+// MessageRecordAttempt makes a refused attempt that will be retried visible to agents; Meta's
+// answer settled it.
 func (q *Queries) MessageRecordAttempt(ctx context.Context, db DBTX, arg MessageRecordAttemptParams) error {
-	_, err := db.Exec(ctx, messageRecordAttempt, arg.Attempts, arg.LastError, arg.ID)
+	_, err := db.Exec(ctx, messageRecordAttempt, arg.LastError, arg.PendingReason, arg.ID)
+	return err
+}
+
+const messageRecordUnsettled = `-- name: MessageRecordUnsettled :exec
+UPDATE messages
+SET unsettled_until = least(unsettled_until, now()), last_error = $1,
+    pending_reason = $2, updated_at = now()
+WHERE id = $3 AND status = 'pending'
+`
+
+type MessageRecordUnsettledParams struct {
+	LastError     string `json:"last_error"`
+	PendingReason string `json:"pending_reason"`
+	ID            int64  `json:"id"`
+}
+
+// MessageRecordUnsettled notes an attempt whose outcome at Meta is unknown. It ended now and
+// cannot reach Meta any later, so the reconciliation window counts from here.
+func (q *Queries) MessageRecordUnsettled(ctx context.Context, db DBTX, arg MessageRecordUnsettledParams) error {
+	_, err := db.Exec(ctx, messageRecordUnsettled, arg.LastError, arg.PendingReason, arg.ID)
+	return err
+}
+
+const messageReleaseClaim = `-- name: MessageReleaseClaim :exec
+UPDATE messages
+SET unsettled_until = NULL, attempts = greatest(attempts - 1, 0), last_error = $1,
+    pending_reason = $2, updated_at = now()
+WHERE id = $3 AND status = 'pending'
+`
+
+type MessageReleaseClaimParams struct {
+	LastError     string `json:"last_error"`
+	PendingReason string `json:"pending_reason"`
+	ID            int64  `json:"id"`
+}
+
+// MessageReleaseClaim gives back a claim that never reached Meta (no send slot in time, or Meta
+// throttled the number): its outcome is known, and it does not count as an attempt.
+func (q *Queries) MessageReleaseClaim(ctx context.Context, db DBTX, arg MessageReleaseClaimParams) error {
+	_, err := db.Exec(ctx, messageReleaseClaim, arg.LastError, arg.PendingReason, arg.ID)
 	return err
 }
 
 const messageRequeue = `-- name: MessageRequeue :one
 UPDATE messages
 SET send_generation = send_generation + 1, status = 'pending', error_code = NULL, error_title = NULL,
-    error_details = NULL, failed_at = NULL, last_error = '', updated_at = now()
+    error_details = NULL, failed_at = NULL, last_error = '', attempts = 0, unsettled_until = NULL,
+    waiting_for = NULL, pending_reason = '', updated_at = now()
 WHERE id = $1 AND status = 'failed'
-RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at
+RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason
 `
 
-// MessageRequeue makes a failed message pending again under a new send generation.
+// MessageRequeue makes a failed message pending again under a new send generation, with a fresh
+// budget of attempts.
 func (q *Queries) MessageRequeue(ctx context.Context, db DBTX, id int64) (Message, error) {
 	row := db.QueryRow(ctx, messageRequeue, id)
 	var i Message
@@ -714,12 +1023,15 @@ func (q *Queries) MessageRequeue(ctx context.Context, db DBTX, id int64) (Messag
 		&i.DeliveredAt,
 		&i.ReadAt,
 		&i.FailedAt,
+		&i.UnsettledUntil,
+		&i.WaitingFor,
+		&i.PendingReason,
 	)
 	return i, err
 }
 
 const messageSendTarget = `-- name: MessageSendTarget :one
-SELECT messages.id, messages.conversation_id, messages.direction, messages.sender, messages.sender_user_id, messages.type, messages.body, messages.payload, messages.status, messages.wa_message_id, messages.client_id, messages.out_seq, messages.send_generation, messages.attempts, messages.last_error, messages.error_code, messages.error_title, messages.error_details, messages.created_at, messages.updated_at, messages.sent_at, messages.delivered_at, messages.read_at, messages.failed_at, channels.phone_number_id, contacts.wa_id
+SELECT messages.id, messages.conversation_id, messages.direction, messages.sender, messages.sender_user_id, messages.type, messages.body, messages.payload, messages.status, messages.wa_message_id, messages.client_id, messages.out_seq, messages.send_generation, messages.attempts, messages.last_error, messages.error_code, messages.error_title, messages.error_details, messages.created_at, messages.updated_at, messages.sent_at, messages.delivered_at, messages.read_at, messages.failed_at, messages.unsettled_until, messages.waiting_for, messages.pending_reason, channels.phone_number_id, contacts.wa_id
 FROM messages
 JOIN conversations ON conversations.id = messages.conversation_id
 JOIN channels ON channels.id = conversations.channel_id
@@ -763,8 +1075,62 @@ func (q *Queries) MessageSendTarget(ctx context.Context, db DBTX, id int64) (Mes
 		&i.Message.DeliveredAt,
 		&i.Message.ReadAt,
 		&i.Message.FailedAt,
+		&i.Message.UnsettledUntil,
+		&i.Message.WaitingFor,
+		&i.Message.PendingReason,
 		&i.PhoneNumberID,
 		&i.WaID,
 	)
 	return i, err
+}
+
+const messageSetPendingReason = `-- name: MessageSetPendingReason :exec
+UPDATE messages SET pending_reason = $1, updated_at = now()
+WHERE id = $2 AND status = 'pending' AND pending_reason <> $1
+`
+
+type MessageSetPendingReasonParams struct {
+	PendingReason string `json:"pending_reason"`
+	ID            int64  `json:"id"`
+}
+
+func (q *Queries) MessageSetPendingReason(ctx context.Context, db DBTX, arg MessageSetPendingReasonParams) error {
+	_, err := db.Exec(ctx, messageSetPendingReason, arg.PendingReason, arg.ID)
+	return err
+}
+
+const messageStopWaiting = `-- name: MessageStopWaiting :exec
+UPDATE messages SET waiting_for = NULL, pending_reason = '', updated_at = now() WHERE id = $1
+`
+
+func (q *Queries) MessageStopWaiting(ctx context.Context, db DBTX, id int64) error {
+	_, err := db.Exec(ctx, messageStopWaiting, id)
+	return err
+}
+
+const messageWaitFor = `-- name: MessageWaitFor :execrows
+UPDATE messages
+SET waiting_for = $1, pending_reason = $2, updated_at = now()
+WHERE id = $3 AND status = 'pending' AND send_generation = $4
+`
+
+type MessageWaitForParams struct {
+	WaitingFor    *int64 `json:"waiting_for"`
+	PendingReason string `json:"pending_reason"`
+	ID            int64  `json:"id"`
+	Generation    int32  `json:"generation"`
+}
+
+// MessageWaitFor records that a pending message waits for an earlier one of its conversation.
+func (q *Queries) MessageWaitFor(ctx context.Context, db DBTX, arg MessageWaitForParams) (int64, error) {
+	result, err := db.Exec(ctx, messageWaitFor,
+		arg.WaitingFor,
+		arg.PendingReason,
+		arg.ID,
+		arg.Generation,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }

@@ -35,6 +35,7 @@ type Channel struct {
 	IsDefault          bool      `json:"is_default"`
 	CreatedAt          time.Time `json:"created_at"`
 	UpdatedAt          time.Time `json:"updated_at"`
+	SendSlotAt         time.Time `json:"send_slot_at"`
 }
 
 type Contact struct {
@@ -148,6 +149,9 @@ type Message struct {
 	DeliveredAt    *time.Time      `json:"delivered_at"`
 	ReadAt         *time.Time      `json:"read_at"`
 	FailedAt       *time.Time      `json:"failed_at"`
+	UnsettledUntil *time.Time      `json:"unsettled_until"`
+	WaitingFor     *int64          `json:"waiting_for"`
+	PendingReason  string          `json:"pending_reason"`
 }
 
 type Note struct {

@@ -15,3 +15,18 @@ SELECT * FROM channels WHERE is_default;
 
 -- name: ChannelGetByPhoneNumberID :one
 SELECT * FROM channels WHERE phone_number_id = @phone_number_id;
+
+-- name: ChannelLeaseSendSlots :one
+-- ChannelLeaseSendSlots leases @slots consecutive send slots of @slot_us microseconds each for
+-- the number: they start at send_slot_at or now, whichever is later, and send_slot_at moves past
+-- them. It returns where the lease starts, as an offset from the database's clock, so that the
+-- instances' own clocks do not matter.
+WITH lease AS (
+    UPDATE channels
+    SET send_slot_at = greatest(send_slot_at, now()) + sqlc.arg(slots)::integer * sqlc.arg(slot_us)::bigint * interval '1 microsecond'
+    WHERE phone_number_id = sqlc.arg(phone_number_id)
+    RETURNING send_slot_at
+)
+SELECT (extract(epoch FROM (send_slot_at - now())) * 1000000)::bigint
+    - sqlc.arg(slots)::integer * sqlc.arg(slot_us)::bigint AS start_offset_us
+FROM lease;

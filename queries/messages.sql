@@ -38,38 +38,165 @@ ORDER BY id DESC
 LIMIT @row_limit;
 
 -- name: MessageRequeue :one
--- MessageRequeue makes a failed message pending again under a new send generation.
+-- MessageRequeue makes a failed message pending again under a new send generation, with a fresh
+-- budget of attempts.
 UPDATE messages
 SET send_generation = send_generation + 1, status = 'pending', error_code = NULL, error_title = NULL,
-    error_details = NULL, failed_at = NULL, last_error = '', updated_at = now()
+    error_details = NULL, failed_at = NULL, last_error = '', attempts = 0, unsettled_until = NULL,
+    waiting_for = NULL, pending_reason = '', updated_at = now()
 WHERE id = @id AND status = 'failed'
 RETURNING *;
 
+-- name: MessageClaimSend :one
+-- MessageClaimSend decides, in one round trip, what an attempt of a send job may do with its
+-- message, and claims the send when the answer is "send". decision is, in order of precedence:
+--   skip       the message is not this job's to send (not pending, or a newer send generation);
+--   reconcile  a status webhook kept for this message (our id in biz_opaque_callback_data) proves
+--              an earlier attempt reached Meta: record it, send nothing;
+--   confirm    an earlier attempt may have reached Meta (unsettled_until) and the reconciliation
+--              window after it has not passed: wait for its status;
+--   exhausted  the window passed without a status but the job may not send again (its last
+--              attempt): the message fails;
+--   wait       an earlier outbound message of the conversation is still pending
+--              (earlier_pending_id): this one may not overtake it;
+--   send       go ahead: the claim sets unsettled_until to the latest moment this attempt can
+--              reach Meta, before it calls Meta.
+-- The claim is a compare-and-set on unsettled_until, so of two runs racing for one message (a
+-- job River ran twice) only one sends; claimed says whether this one did. The message returned is
+-- as it was before the claim (its unsettled_until says whether this send follows an unknown one).
+WITH cur AS (
+    SELECT m.id, m.unsettled_until, k.wa_message_id AS kept_wa_message_id, p.id AS earlier_pending_id,
+        CASE
+            WHEN m.direction <> 'out' OR m.status <> 'pending' OR m.send_generation <> sqlc.arg(generation)::integer THEN 'skip'
+            WHEN k.wa_message_id IS NOT NULL THEN 'reconcile'
+            WHEN m.unsettled_until IS NOT NULL
+                AND m.unsettled_until + sqlc.arg(reconcile_window_ms)::bigint * interval '1 millisecond' > now() THEN 'confirm'
+            WHEN m.unsettled_until IS NOT NULL AND NOT sqlc.arg(may_resend)::boolean THEN 'exhausted'
+            WHEN p.id IS NOT NULL THEN 'wait'
+            ELSE 'send'
+        END::text AS decision
+    FROM messages m
+    LEFT JOIN LATERAL (
+        SELECT e.wa_message_id FROM early_statuses e
+        WHERE e.message_id = m.id
+        ORDER BY e.status_at, e.id
+        LIMIT 1
+    ) k ON true
+    LEFT JOIN LATERAL (
+        SELECT p.id FROM messages p
+        WHERE p.conversation_id = m.conversation_id AND p.status = 'pending' AND p.out_seq < m.out_seq
+        ORDER BY p.out_seq DESC
+        LIMIT 1
+    ) p ON true
+    WHERE m.id = sqlc.arg(id)
+), claim AS (
+    UPDATE messages m
+    SET unsettled_until = now() + sqlc.arg(attempt_timeout_ms)::bigint * interval '1 millisecond',
+        attempts = sqlc.arg(attempt)::integer, waiting_for = NULL, pending_reason = '', updated_at = now()
+    FROM cur
+    WHERE m.id = cur.id AND cur.decision = 'send'
+        AND m.status = 'pending' AND m.send_generation = sqlc.arg(generation)::integer
+        AND m.unsettled_until IS NOT DISTINCT FROM cur.unsettled_until
+    RETURNING m.id
+)
+SELECT sqlc.embed(messages), channels.phone_number_id, contacts.wa_id,
+    coalesce(cur.kept_wa_message_id, '')::text AS kept_wa_message_id,
+    coalesce(cur.earlier_pending_id, 0)::bigint AS earlier_pending_id, cur.decision,
+    EXISTS (SELECT 1 FROM claim) AS claimed
+FROM cur
+JOIN messages ON messages.id = cur.id
+JOIN conversations ON conversations.id = messages.conversation_id
+JOIN channels ON channels.id = conversations.channel_id
+JOIN contacts ON contacts.id = conversations.contact_id;
+
+-- name: MessageLockStatus :one
+-- MessageLockStatus reads a message's status under a share lock: a message about to wait for this
+-- one holds it until its commit, so this one's outcome (which updates the row) cannot commit in
+-- between and miss the waiter.
+SELECT status FROM messages WHERE id = @id FOR SHARE;
+
+-- name: MessageWaitFor :execrows
+-- MessageWaitFor records that a pending message waits for an earlier one of its conversation.
+UPDATE messages
+SET waiting_for = @waiting_for, pending_reason = @pending_reason, updated_at = now()
+WHERE id = @id AND status = 'pending' AND send_generation = @generation;
+
+-- name: MessageNextPendingForUpdate :one
+-- MessageNextPendingForUpdate locks the conversation's first pending outbound message after
+-- out_seq: the one an outcome hands over to when it waits (waiting_for is set).
+SELECT id, sender, send_generation, waiting_for FROM messages
+WHERE conversation_id = @conversation_id AND status = 'pending' AND out_seq > @out_seq
+ORDER BY out_seq
+LIMIT 1
+FOR UPDATE;
+
+-- name: MessageStopWaiting :exec
+UPDATE messages SET waiting_for = NULL, pending_reason = '', updated_at = now() WHERE id = @id;
+
+-- name: MessageSetPendingReason :exec
+UPDATE messages SET pending_reason = @pending_reason, updated_at = now()
+WHERE id = @id AND status = 'pending' AND pending_reason <> @pending_reason;
+
+-- name: MessageRecordUnsettled :exec
+-- MessageRecordUnsettled notes an attempt whose outcome at Meta is unknown. It ended now and
+-- cannot reach Meta any later, so the reconciliation window counts from here.
+UPDATE messages
+SET unsettled_until = least(unsettled_until, now()), last_error = @last_error,
+    pending_reason = @pending_reason, updated_at = now()
+WHERE id = @id AND status = 'pending';
+
+-- name: MessageReleaseClaim :exec
+-- MessageReleaseClaim gives back a claim that never reached Meta (no send slot in time, or Meta
+-- throttled the number): its outcome is known, and it does not count as an attempt.
+UPDATE messages
+SET unsettled_until = NULL, attempts = greatest(attempts - 1, 0), last_error = @last_error,
+    pending_reason = @pending_reason, updated_at = now()
+WHERE id = @id AND status = 'pending';
+
+-- name: MessageRecordAttempt :exec
+-- MessageRecordAttempt makes a refused attempt that will be retried visible to agents; Meta's
+-- answer settled it.
+UPDATE messages
+SET last_error = @last_error, pending_reason = @pending_reason, unsettled_until = NULL, updated_at = now()
+WHERE id = @id AND status = 'pending';
+
 -- name: MessageMarkSent :one
--- MessageMarkSent records Meta's acceptance. A status webhook may have arrived first (the send
--- answer and the webhook race), so the status only moves forward and sent_at keeps the earliest.
+-- MessageMarkSent records Meta's acceptance and settles the attempt. A status webhook may have
+-- arrived first (the send answer and the webhook race), so the status only moves forward and
+-- sent_at keeps the earliest.
 UPDATE messages
 SET wa_message_id = @wa_message_id,
     status = CASE WHEN status IN ('pending', 'failed') THEN 'sent' ELSE status END,
     sent_at = coalesce(sent_at, @sent_at),
-    attempts = @attempts, last_error = '', error_code = NULL, error_title = NULL, error_details = NULL,
-    failed_at = NULL, updated_at = now()
+    last_error = '', error_code = NULL, error_title = NULL, error_details = NULL,
+    failed_at = NULL, unsettled_until = NULL, waiting_for = NULL, pending_reason = '', updated_at = now()
 WHERE id = @id
 RETURNING *;
 
 -- name: MessageMarkFailed :one
 UPDATE messages
-SET status = 'failed', failed_at = @failed_at, attempts = @attempts,
+SET status = 'failed', failed_at = @failed_at,
     error_code = @error_code, error_title = @error_title, error_details = @error_details,
-    last_error = @last_error, updated_at = now()
+    last_error = @last_error, unsettled_until = NULL, waiting_for = NULL, pending_reason = '', updated_at = now()
 WHERE id = @id AND status IN ('pending', 'sent', 'failed')
 RETURNING *;
 
--- name: MessageRecordAttempt :exec
--- MessageRecordAttempt makes a failed attempt that will be retried visible to agents.
-UPDATE messages
-SET attempts = @attempts, last_error = @last_error, updated_at = now()
-WHERE id = @id;
+-- name: MessageListStranded :many
+-- MessageListStranded lists pending outbound messages untouched since before @before that no
+-- pending earlier message holds back: candidates for a send job that ended without an outcome (a
+-- job discarded by a rescue on its last attempt, a hand-over that never came). The caller checks
+-- River for a live job before it queues one.
+SELECT m.id, m.sender, m.send_generation FROM messages m
+WHERE m.status = 'pending' AND m.direction = 'out' AND m.updated_at < @before
+    AND NOT EXISTS (
+        SELECT 1 FROM messages p
+        WHERE p.conversation_id = m.conversation_id AND p.status = 'pending' AND p.out_seq < m.out_seq
+    )
+ORDER BY m.id
+LIMIT @row_limit;
+
+-- name: MessageCountWaiting :one
+SELECT count(*) FROM messages WHERE status = 'pending' AND waiting_for IS NOT NULL;
 
 -- name: MessageSendTarget :one
 -- MessageSendTarget loads what a send needs: the message, the number it leaves from and the

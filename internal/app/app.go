@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 	"riverqueue.com/riverui"
 
 	"github.com/wainbox/wainbox/db"
@@ -30,6 +31,8 @@ import (
 	"github.com/wainbox/wainbox/internal/httpapi"
 	"github.com/wainbox/wainbox/internal/inbox"
 	"github.com/wainbox/wainbox/internal/jobs"
+	"github.com/wainbox/wainbox/internal/lograte"
+	"github.com/wainbox/wainbox/internal/pacing"
 	"github.com/wainbox/wainbox/internal/realtime"
 	"github.com/wainbox/wainbox/internal/simulator"
 	"github.com/wainbox/wainbox/internal/webhook"
@@ -60,6 +63,10 @@ type App struct {
 	Users *auth.Users
 	// Sessions are the logins (refresh tokens, revocation); tests use them to mint and revoke.
 	Sessions *auth.Sessions
+
+	// workerTimeouts is each job kind's attempt timeout (0: River's JobTimeout), for the test that
+	// holds them under the rescue delay.
+	workerTimeouts map[string]time.Duration
 
 	riverStarted atomic.Bool
 	serveErr     chan error
@@ -128,13 +135,21 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 
 	a.doorbell = realtime.NewDoorbell(a.pool, logger)
 
+	a.metrics = prometheus.NewRegistry()
+	a.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	rescues, err := jobs.NewRescueHook(a.metrics, logger.With("component", "river"))
+	if err != nil {
+		return nil, err
+	}
+
 	// River consults the workers bundle when it starts and when jobs are inserted, so workers that
 	// need the inbox (which needs the River client to queue jobs) are added after the client is
 	// built and before it starts.
 	workers := river.NewWorkers()
 	driver := riverpgxv5.New(a.pool)
 	riverCfg := &river.Config{
-		Logger:  logger.With("component", "river"),
+		// An outage makes River's loops log an error per failed query: one line per message per 10 s.
+		Logger:  slog.New(lograte.New(logger.Handler(), 10*time.Second)).With("component", "river"),
 		Workers: workers,
 		Queues: map[string]river.QueueConfig{
 			river.QueueDefault: {MaxWorkers: 20},
@@ -154,12 +169,17 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		FetchPollInterval: 50 * time.Millisecond,
 		MaxAttempts:       cfg.SendMaxAttempts,
 		RetryPolicy:       &jobs.RetryPolicy{},
+		// A job whose instance died runs again on a live one within a minute (jobs.RescueAfter
+		// says how), instead of River's default of an hour; no worker's Timeout exceeds JobTimeout.
+		JobTimeout:           jobs.JobTimeout,
+		RescueStuckJobsAfter: jobs.RescueAfter,
+		Hooks:                []rivertype.Hook{rescues},
 		// Discarded jobs are the dead-letter queue: keep them long enough for someone to look.
 		DiscardedJobRetentionPeriod: 30 * 24 * time.Hour,
 		CancelledJobRetentionPeriod: 30 * 24 * time.Hour,
 		ErrorHandler:                &jobs.ErrorHandler{Logger: logger},
 		// The leader instance queues the prune job; it deletes what is past its retention.
-		PeriodicJobs: []*river.PeriodicJob{jobs.PeriodicPrune()},
+		PeriodicJobs: []*river.PeriodicJob{jobs.PeriodicPrune(), jobs.PeriodicResumeSends()},
 	}
 	if a.river, err = river.NewClient(driver, riverCfg); err != nil {
 		return nil, fmt.Errorf("error creating River client: %w", err)
@@ -181,15 +201,33 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 	if err != nil {
 		return nil, err
 	}
-	river.AddWorker(workers, jobs.NewSendWorker(a.Inbox, wa, logger.With("component", "send")))
+	pacer, err := pacing.New(&pacing.Config{Pool: a.pool, PerSecond: cfg.MaxMessagesPerSecond, Logger: logger.With("component", "pacing")})
+	if err != nil {
+		return nil, err
+	}
+	sendWorker, err := jobs.NewSendWorker(&jobs.SendWorkerConfig{
+		Inbox: a.Inbox, WhatsApp: wa, Pacer: pacer, ReconcileWindow: cfg.SendReconcileWindow,
+		Registerer: a.metrics, Logger: logger.With("component", "send"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	addWorker(a, workers, sendWorker)
+	addWorker(a, workers, jobs.NewResumeSendsWorker(a.Inbox, logger.With("component", "send")))
+	if err := a.metrics.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "wainbox_send_waiting_messages",
+		Help: "Outbound messages waiting for an earlier message of their conversation to be sent first.",
+	}, a.countWaiting)); err != nil {
+		return nil, fmt.Errorf("error registering metrics: %w", err)
+	}
 	webhookWorker, err := jobs.NewProcessWebhookWorker(a.pool, a.Inbox, logger.With("component", "webhook"))
 	if err != nil {
 		return nil, err
 	}
-	river.AddWorker(workers, webhookWorker)
-	river.AddWorker(workers, jobs.NewMarkReadWorker(a.Inbox, wa, logger.With("component", "mark_read")))
-	river.AddWorker(workers, jobs.NewWakeSnoozedWorker(a.Inbox))
-	river.AddWorker(workers, jobs.NewPruneWorker(a.pool, logger.With("component", "prune")))
+	addWorker(a, workers, webhookWorker)
+	addWorker(a, workers, jobs.NewMarkReadWorker(a.Inbox, wa, logger.With("component", "mark_read")))
+	addWorker(a, workers, jobs.NewWakeSnoozedWorker(a.Inbox))
+	addWorker(a, workers, jobs.NewPruneWorker(a.pool, logger.With("component", "prune")))
 	webhookHandler, err := webhook.New(&webhook.Config{
 		Pool:        a.pool,
 		Queue:       a.queue,
@@ -226,8 +264,6 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		Pool: a.pool, MaxPerAccount: cfg.LoginMaxFailures, MaxPerIP: cfg.LoginMaxFailuresPerIP, Window: cfg.LoginFailureWindow,
 	})
 
-	a.metrics = prometheus.NewRegistry()
-	a.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// The public base URL is always an allowed origin: it is where the agent panel is served.
 	a.realtime, err = realtime.New(&realtime.Config{
 		Pool:           a.pool,
@@ -275,6 +311,8 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		Metrics:      promhttp.HandlerFor(a.metrics, promhttp.HandlerOpts{}),
 		MetricsToken: cfg.MetricsToken,
 		HTTPMetrics:  httpapi.NewHTTPMetrics(a.metrics),
+
+		RequestTimeout: cfg.HTTPRequestTimeout,
 	}
 	apiCfg.Realtime = a.realtime.Handler()
 	if a.sim != nil {
@@ -333,8 +371,34 @@ func (a *App) addBotWorker(ctx context.Context, workers *river.Workers) error {
 	if err != nil {
 		return err
 	}
-	river.AddWorker(workers, w)
+	addWorker(a, workers, w)
 	return nil
+}
+
+// addWorker registers w with River and notes its kind's attempt timeout.
+func addWorker[T river.JobArgs](a *App, workers *river.Workers, w river.Worker[T]) {
+	river.AddWorker(workers, w)
+	if a.workerTimeouts == nil {
+		a.workerTimeouts = map[string]time.Duration{}
+	}
+	var args T
+	a.workerTimeouts[args.Kind()] = w.Timeout(&river.Job[T]{JobRow: &rivertype.JobRow{}})
+}
+
+// WorkerTimeouts is the attempt timeout of every job kind this instance works; 0 means River's
+// JobTimeout.
+func (a *App) WorkerTimeouts() map[string]time.Duration { return a.workerTimeouts }
+
+// countWaiting reads the number of waiting messages for a scrape, giving up quickly when the
+// database is slow to answer.
+func (a *App) countWaiting() float64 {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	n, err := a.Inbox.CountWaiting(ctx)
+	if err != nil {
+		return -1
+	}
+	return float64(n)
 }
 
 // BaseURL is where this instance is reached.

@@ -55,7 +55,7 @@ type Config struct {
 	APIKey  string
 	BaseURL string
 	Model   string
-	// Timeout bounds one call (default 20 s).
+	// Timeout bounds one call (default 15 s).
 	Timeout time.Duration
 	// Instructions is the business's system instruction; empty uses DefaultInstructions.
 	Instructions string
@@ -98,7 +98,7 @@ func New(ctx context.Context, cfg *Config) (*Bot, error) {
 		b.model = "gemini-2.5-flash"
 	}
 	if b.timeout <= 0 {
-		b.timeout = 20 * time.Second
+		b.timeout = 15 * time.Second
 	}
 	if b.system == "" {
 		b.system = DefaultInstructions

@@ -337,6 +337,11 @@ type messageJSON struct {
 	ReadAt         *time.Time        `json:"read_at"`
 	FailedAt       *time.Time        `json:"failed_at"`
 	Error          *messageErrorJSON `json:"error"`
+	// PendingReason says why a pending message has not left yet (waiting for an earlier message
+	// of the conversation, confirming an earlier attempt with Meta, retrying, paced).
+	PendingReason string `json:"pending_reason,omitempty"`
+	// WaitingFor is the earlier message of the conversation this one waits for.
+	WaitingFor *int64 `json:"waiting_for,omitempty"`
 }
 
 type messageErrorJSON struct {
@@ -351,6 +356,9 @@ func messageView(m *db.Message) *messageJSON {
 		SenderUserID: m.SenderUserID, Type: m.Type, Body: m.Body, Payload: m.Payload, Status: m.Status,
 		WaMessageID: m.WaMessageID, ClientID: m.ClientID, Attempts: m.Attempts, CreatedAt: m.CreatedAt,
 		SentAt: m.SentAt, DeliveredAt: m.DeliveredAt, ReadAt: m.ReadAt, FailedAt: m.FailedAt,
+	}
+	if m.Status == inbox.StatusPending {
+		v.PendingReason, v.WaitingFor = m.PendingReason, m.WaitingFor
 	}
 	if m.ErrorCode != nil || m.Status == inbox.StatusFailed {
 		v.Error = &messageErrorJSON{Code: m.ErrorCode, Title: m.ErrorTitle, Details: m.ErrorDetails}

@@ -228,7 +228,7 @@ func TestSendWorkerRetriesTransientErrors(t *testing.T) {
 	convID, first := startConversation(t, in, tok, "16505550003")
 	waitStatus(t, in, tok, first.ID, "sent")
 
-	in.Simulator().SetFaults(simulator.Faults{FailNext: []int{131000, 500}})
+	in.Simulator().SetFaults(simulator.Faults{FailNext: []int{131000, 133004}})
 	var m message
 	in.Do("POST", fmt.Sprintf("/api/conversations/%d/messages", convID), tok, textBody(uuid.NewString(), "third time lucky"), http.StatusAccepted, &m)
 	sent := waitStatus(t, in, tok, m.ID, "sent")
@@ -259,7 +259,7 @@ func TestSendWorkerDiscardsAfterLastAttemptAndRetryEndpointResends(t *testing.T)
 	t.Parallel()
 	in := apptest.Start(t, &apptest.Options{Env: map[string]string{"SEND_MAX_ATTEMPTS": "2"}})
 	tok := in.AdminToken()
-	in.Simulator().SetFaults(simulator.Faults{FailNext: []int{500, 131000}})
+	in.Simulator().SetFaults(simulator.Faults{FailNext: []int{133004, 131000}})
 	_, m := startConversation(t, in, tok, "16505550005")
 
 	failed := waitStatus(t, in, tok, m.ID, "failed")

@@ -163,7 +163,7 @@ func (s *Service) insertOutbound(ctx context.Context, tx pgx.Tx, in SendInput) (
 		ErrorDetails: row.ErrorDetails, CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt, SentAt: row.SentAt,
 		DeliveredAt: row.DeliveredAt, ReadAt: row.ReadAt, FailedAt: row.FailedAt,
 	}
-	if err := s.enqueueSend(ctx, tx, &msg); err != nil {
+	if err := s.enqueueSend(ctx, tx, msg.ID, msg.SendGeneration, msg.Sender); err != nil {
 		return db.Message{}, err
 	}
 	if err := realtime.Append(ctx, tx, realtime.KindMessageCreated, msg.ConversationID, MessageEvent(&msg)); err != nil {
@@ -172,11 +172,28 @@ func (s *Service) insertOutbound(ctx context.Context, tx pgx.Tx, in SendInput) (
 	return msg, nil
 }
 
-func (s *Service) enqueueSend(ctx context.Context, tx pgx.Tx, msg *db.Message) error {
-	_, err := s.queue.InsertTx(ctx, tx, SendMessageArgs{MessageID: msg.ID, Generation: msg.SendGeneration},
-		&river.InsertOpts{Queue: QueueSend, MaxAttempts: s.sendMaxAttempts})
+// Priorities of the send queue's jobs (River runs a lower number first): a person waiting on an
+// agent's reply comes before the bot's answers, and both before anything sent in bulk, so that a
+// backlog of bot replies delays an agent's reply by at most one send.
+const (
+	PriorityAgent = 1
+	PriorityBot   = 2
+	PriorityBulk  = 3
+)
+
+// SendPriority is the priority of a send by who wrote it.
+func SendPriority(sender string) int {
+	if sender == SenderAgent {
+		return PriorityAgent
+	}
+	return PriorityBot
+}
+
+func (s *Service) enqueueSend(ctx context.Context, tx pgx.Tx, messageID int64, generation int32, sender string) error {
+	_, err := s.queue.InsertTx(ctx, tx, SendMessageArgs{MessageID: messageID, Generation: generation},
+		&river.InsertOpts{Queue: QueueSend, MaxAttempts: s.sendMaxAttempts, Priority: SendPriority(sender)})
 	if err != nil {
-		return fmt.Errorf("error queueing send of message %d: %w", msg.ID, err)
+		return fmt.Errorf("error queueing send of message %d: %w", messageID, err)
 	}
 	return nil
 }
@@ -214,7 +231,7 @@ func (s *Service) Retry(ctx context.Context, messageID int64) (db.Message, error
 		if err != nil {
 			return fmt.Errorf("error requeueing message %d: %w", messageID, err)
 		}
-		if err := s.enqueueSend(ctx, tx, &msg); err != nil {
+		if err := s.enqueueSend(ctx, tx, msg.ID, msg.SendGeneration, msg.Sender); err != nil {
 			return err
 		}
 		return realtime.Append(ctx, tx, realtime.KindMessageStatus, msg.ConversationID, MessageEvent(&msg))

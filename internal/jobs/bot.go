@@ -73,11 +73,13 @@ func NewBotWorker(cfg *BotWorkerConfig) (*BotReplyWorker, error) {
 }
 
 // Timeout leaves the Gemini call its own timeout and the transaction that follows a moment more.
+// With the default GEMINI_TIMEOUT it is JobTimeout, so a bot reply whose instance died is rescued
+// as fast as any job; a longer GEMINI_TIMEOUT delays that rescue by as much.
 func (w *BotReplyWorker) Timeout(*river.Job[inbox.BotReplyArgs]) time.Duration {
 	if w.cfg.Bot == nil {
-		return 30 * time.Second
+		return JobTimeout
 	}
-	return w.cfg.Bot.Timeout() + 15*time.Second
+	return w.cfg.Bot.Timeout() + 5*time.Second
 }
 
 // NextRetry backs off from RetryBase: the customer is waiting, so a few quick retries and then a

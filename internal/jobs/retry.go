@@ -19,9 +19,23 @@ type RetryPolicy struct {
 	Max  time.Duration
 }
 
-// NextRetry implements river.ClientRetryPolicy.
+// NextRetry implements river.ClientRetryPolicy. The backoff counts from the start of the failed
+// attempt: a job River rescued after its instance died has waited RescueAfter already, so it runs
+// again at once unless its backoff is longer than that.
 func (p *RetryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
-	return time.Now().Add(p.backoff(job.Attempt))
+	now := time.Now()
+	from := now
+	if job.AttemptedAt != nil && job.AttemptedAt.Before(now) {
+		from = *job.AttemptedAt
+	}
+	return maxTime(now, from.Add(p.backoff(job.Attempt)))
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 func (p *RetryPolicy) backoff(attempt int) time.Duration {

@@ -10,68 +10,191 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/wainbox/wainbox/db"
 	"github.com/wainbox/wainbox/internal/inbox"
+	"github.com/wainbox/wainbox/internal/pacing"
 	"github.com/wainbox/wainbox/internal/whatsapp"
 )
 
+// Time budget of one send attempt. Their sum stays within SendAttemptTimeout, which stays within
+// River's rescue delay (RescueAfter), so that a job is never rescued while its attempt still runs.
+const (
+	// SendAttemptTimeout bounds one attempt of send_message.
+	SendAttemptTimeout = 20 * time.Second
+	// sendCallTimeout bounds the Graph API call; Meta answers a send in well under a second.
+	sendCallTimeout = 10 * time.Second
+	// paceTimeout bounds the wait for a send slot; past it the attempt gives its claim back and
+	// snoozes rather than hold a worker.
+	paceTimeout = 3 * time.Second
+	// confirmPoll is how often a send confirming an earlier attempt looks for its status.
+	confirmPoll = 2 * time.Second
+	// DefaultReconcileWindow is how long after an unknown outcome a status may still prove it.
+	DefaultReconcileWindow = 30 * time.Second
+)
+
+// Outcomes of wainbox_send_total.
+const (
+	outcomeSent       = "sent"       // Meta accepted the send and it was recorded
+	outcomeFailed     = "failed"     // the message failed (Meta refused it, or attempts ran out)
+	outcomeReconciled = "reconciled" // a status proved an earlier attempt reached Meta; nothing sent again
+	outcomeResent     = "resent"     // no status came within the window after an unknown outcome: sent again
+	outcomeUnknown    = "unknown"    // an attempt ended without knowing whether Meta took the message
+)
+
+// SendWorkerConfig configures the send worker.
+type SendWorkerConfig struct {
+	Inbox    *inbox.Service
+	WhatsApp *whatsapp.Client
+	// Pacer keeps the number's sends under its rate; nil sends without pacing.
+	Pacer *pacing.Pacer
+	// ReconcileWindow is how long a send whose outcome is unknown waits for a status proving it
+	// before it is sent again (default DefaultReconcileWindow).
+	ReconcileWindow time.Duration
+	// Registerer receives the send metrics; nil registers nothing.
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
+}
+
 // SendWorker works send_message jobs: it sends one outbound message through the Graph API and
-// records the outcome on the message, so agents see pending, sent or failed.
+// records the outcome on the message, so agents see pending, sent or failed. It keeps the promise
+// of docs/delivery.md: a message reaches Meta once, after every earlier message of its
+// conversation, through crashes, timeouts and database blips.
 type SendWorker struct {
 	river.WorkerDefaults[inbox.SendMessageArgs]
-	inbox  *inbox.Service
-	wa     *whatsapp.Client
-	logger *slog.Logger
+	inbox   *inbox.Service
+	wa      *whatsapp.Client
+	pacer   *pacing.Pacer
+	window  time.Duration
+	logger  *slog.Logger
+	total   *prometheus.CounterVec
+	latency prometheus.Histogram
 }
 
-// NewSendWorker returns a send worker.
-func NewSendWorker(in *inbox.Service, wa *whatsapp.Client, logger *slog.Logger) *SendWorker {
-	return &SendWorker{inbox: in, wa: wa, logger: logger}
+// NewSendWorker validates cfg and returns a send worker.
+func NewSendWorker(cfg *SendWorkerConfig) (*SendWorker, error) {
+	if cfg.Inbox == nil || cfg.WhatsApp == nil {
+		return nil, errors.New("jobs: the send worker needs the inbox and the WhatsApp client")
+	}
+	w := &SendWorker{inbox: cfg.Inbox, wa: cfg.WhatsApp, pacer: cfg.Pacer, window: cfg.ReconcileWindow, logger: cfg.Logger}
+	if w.window <= 0 {
+		w.window = DefaultReconcileWindow
+	}
+	if w.logger == nil {
+		w.logger = slog.New(slog.DiscardHandler)
+	}
+	if w.pacer == nil {
+		w.pacer, _ = pacing.New(&pacing.Config{})
+	}
+	w.total = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wainbox_send_total",
+		Help: "Send decisions and outcomes: sent, failed, reconciled (an earlier attempt proved by a status, nothing sent again), resent (sent again after the reconciliation window), unknown (an attempt ended without knowing whether Meta took it).",
+	}, []string{"outcome"})
+	w.latency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "wainbox_send_latency_seconds",
+		Help:    "Time from the commit of an outbound message to Meta's acceptance of it.",
+		Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
+	})
+	if cfg.Registerer != nil {
+		if err := registerAll(cfg.Registerer, w.total, w.latency); err != nil {
+			return nil, err
+		}
+	}
+	return w, nil
 }
 
-// Timeout bounds one attempt: the Graph client gives up after 15 s, and the transaction that
-// records the outcome needs a moment more.
+// Timeout bounds one attempt (see SendAttemptTimeout).
 func (w *SendWorker) Timeout(*river.Job[inbox.SendMessageArgs]) time.Duration {
-	return 30 * time.Second
+	return SendAttemptTimeout
 }
 
-// Work sends the message unless it is no longer this job's to send.
+// Work claims the message and does what the claim allows: send it, record a send an earlier
+// attempt made, wait for an earlier message or for a status, or skip it.
 func (w *SendWorker) Work(ctx context.Context, job *river.Job[inbox.SendMessageArgs]) error {
-	t, err := w.inbox.LoadSendTarget(ctx, job.Args.MessageID)
-	if errors.Is(err, inbox.ErrNotFound) {
-		return river.JobCancel(err)
-	}
-	if err != nil {
-		return err
-	}
-	msg := t.Message
-	log := w.logger.With("message_id", msg.ID, "conversation_id", msg.ConversationID, "job_id", job.ID, "attempt", job.Attempt)
-
-	// A newer send generation (an API retry) owns the message now; and a message already sent
-	// must not be sent again by a job that River ran twice.
-	if msg.SendGeneration != job.Args.Generation || (msg.Status != inbox.StatusPending && msg.Status != inbox.StatusFailed) {
-		log.Info("send skipped: message no longer this job's to send", "status", msg.Status)
-		return nil
-	}
-
-	out := whatsapp.NewTextMessage(t.WaID, msg.Body)
-	out.BizOpaqueCallbackData = strconv.FormatInt(msg.ID, 10)
-	resp, sendErr := w.wa.Send(ctx, t.PhoneNumberID, out)
-	if sendErr == nil {
-		_, err := w.inbox.MarkSent(ctx, msg.ID, resp.MessageID(), job.Attempt, func(tx pgx.Tx) error {
-			_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
-			return err
+	id := job.Args.MessageID
+	log := w.logger.With("message_id", id, "job_id", job.ID, "attempt", job.Attempt)
+	// A wait whose earlier message has just left claims again; twice more at most.
+	for range 3 {
+		c, err := w.inbox.ClaimSend(ctx, inbox.ClaimParams{
+			MessageID:       id,
+			Generation:      job.Args.Generation,
+			Attempt:         job.Attempt,
+			AttemptTimeout:  SendAttemptTimeout,
+			ReconcileWindow: w.window,
+			MayResend:       job.Attempt < job.MaxAttempts,
 		})
+		if errors.Is(err, inbox.ErrNotFound) {
+			return river.JobCancel(err)
+		}
 		if err != nil {
-			// Meta has the message but we could not record it: River retries, and the retry sends
-			// again. DESIGN.md accepts this one duplicate per crash; the log makes it countable.
-			log.Error("message sent but not recorded; a retry may duplicate it", "error", err)
+			// Nothing was sent: River retries.
+			return fmt.Errorf("error claiming message %d: %w", id, err)
+		}
+		log := log.With("conversation_id", c.Target.Message.ConversationID)
+		switch c.Decision {
+		case inbox.SendSkip:
+			log.Info("send skipped: message no longer this job's to send", "status", c.Target.Message.Status)
+			return nil
+		case inbox.SendReconcile:
+			log.Info("send reconciled: a status proves an earlier attempt reached Meta; not sending again", "wa_message_id", c.KeptWaMessageID)
+			return w.recordSent(ctx, job, &c.Target.Message, c.KeptWaMessageID, outcomeReconciled, log)
+		case inbox.SendConfirm:
+			return w.confirm(ctx, &c, log)
+		case inbox.SendExhausted:
+			return w.exhausted(ctx, job, &c.Target.Message, log)
+		case inbox.SendWait:
+			waiting, err := w.inbox.WaitForEarlier(ctx, id, job.Args.Generation, c.EarlierPendingID, completeTx(ctx, job))
+			if err != nil {
+				return fmt.Errorf("error making message %d wait: %w", id, err)
+			}
+			if waiting {
+				log.Debug("send waits for an earlier message of the conversation", "waiting_for", c.EarlierPendingID)
+				return nil
+			}
+		case inbox.SendGo:
+			return w.send(ctx, job, &c, log)
+		default:
+			return fmt.Errorf("error claiming message %d: unknown decision %q", id, c.Decision)
+		}
+	}
+	return river.JobSnooze(time.Second)
+}
+
+// send calls the Graph API for a claimed message and records what came of it.
+func (w *SendWorker) send(ctx context.Context, job *river.Job[inbox.SendMessageArgs], c *inbox.SendClaim, log *slog.Logger) error {
+	msg := &c.Target.Message
+	if c.Resend {
+		w.total.WithLabelValues(outcomeResent).Inc()
+		log.Warn("no status proved the earlier attempt within the reconciliation window; sending again", "window", w.window)
+	}
+	paceCtx, cancel := context.WithTimeout(ctx, paceTimeout)
+	paceErr := w.pacer.Wait(paceCtx, c.Target.PhoneNumberID, inbox.SendPriority(msg.Sender))
+	cancel()
+	if paceErr != nil {
+		// Nothing left: give the claim back. Should that fail too, the claim stays and the next
+		// attempt confirms first: a delay, never a duplicate.
+		if err := w.persist(ctx, func(ctx context.Context) error {
+			return w.inbox.ReleaseClaim(ctx, msg.ID, paceErr.Error(), inbox.ReasonPacing)
+		}); err != nil {
 			return err
 		}
-		log.Info("message sent", "wa_message_id", resp.MessageID())
-		return nil
+		log.Debug("no send slot in time; snoozing", "error", paceErr)
+		return river.JobSnooze(time.Second)
+	}
+
+	out := whatsapp.NewTextMessage(c.Target.WaID, msg.Body)
+	out.BizOpaqueCallbackData = strconv.FormatInt(msg.ID, 10)
+	callCtx, cancel := context.WithTimeout(ctx, sendCallTimeout)
+	resp, sendErr := w.wa.Send(callCtx, c.Target.PhoneNumberID, out)
+	cancel()
+	if sendErr == nil {
+		return w.recordSent(ctx, job, msg, resp.MessageID(), outcomeSent, log)
+	}
+	if whatsapp.OutcomeUnknown(sendErr) {
+		return w.unknown(ctx, job, msg, sendErr, log)
 	}
 
 	class := whatsapp.Classify(sendErr)
@@ -84,7 +207,7 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[inbox.SendMessageA
 		} else {
 			log.Warn("message rejected by Meta", "error", sendErr)
 		}
-		if _, err := w.inbox.MarkFailed(ctx, msg.ID, job.Attempt, failure(apiErr, sendErr)); err != nil {
+		if err := w.fail(ctx, msg.ID, failure(apiErr, sendErr)); err != nil {
 			return err
 		}
 		return river.JobCancel(sendErr)
@@ -92,7 +215,9 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[inbox.SendMessageA
 	case whatsapp.ClassThrottle:
 		delay := throttleDelay(apiErr)
 		log.Warn("send throttled by Meta; snoozing", "error", sendErr, "delay", delay)
-		if err := w.inbox.RecordAttempt(ctx, msg.ID, job.Attempt, sendErr.Error()); err != nil {
+		if err := w.persist(ctx, func(ctx context.Context) error {
+			return w.inbox.ReleaseClaim(ctx, msg.ID, sendErr.Error(), inbox.ReasonThrottled)
+		}); err != nil {
 			return err
 		}
 		return river.JobSnooze(delay)
@@ -106,16 +231,128 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[inbox.SendMessageA
 			if f.Title == "" {
 				f.Title = "Send failed after " + strconv.Itoa(job.Attempt) + " attempts"
 			}
-			if _, err := w.inbox.MarkFailed(ctx, msg.ID, job.Attempt, f); err != nil {
+			if err := w.fail(ctx, msg.ID, f); err != nil {
 				return err
 			}
 			return sendErr
 		}
 		log.Warn("send failed; River will retry", "error", sendErr)
-		if err := w.inbox.RecordAttempt(ctx, msg.ID, job.Attempt, sendErr.Error()); err != nil {
+		if err := w.persist(ctx, func(ctx context.Context) error {
+			return w.inbox.RecordAttempt(ctx, msg.ID, sendErr.Error(), inbox.ReasonRetrying)
+		}); err != nil {
 			return err
 		}
 		return fmt.Errorf("error sending message %d: %w", msg.ID, sendErr)
+	}
+}
+
+// recordSent records Meta's id for the message and completes the job in the same transaction,
+// retrying through a database blip for the rest of the attempt. Should it still fail, the send is
+// unsettled: the next attempt finds its status webhooks and records it without sending again.
+func (w *SendWorker) recordSent(ctx context.Context, job *river.Job[inbox.SendMessageArgs], msg *db.Message, waMessageID, outcome string, log *slog.Logger) error {
+	err := w.persist(ctx, func(ctx context.Context) error {
+		_, err := w.inbox.MarkSent(ctx, msg.ID, waMessageID, completeTx(ctx, job))
+		return err
+	})
+	if err != nil {
+		log.Error("message sent but not recorded; the next attempt reconciles it from Meta's statuses", "wa_message_id", waMessageID, "error", err)
+		return fmt.Errorf("error recording the send of message %d: %w", msg.ID, err)
+	}
+	w.total.WithLabelValues(outcome).Inc()
+	if outcome == outcomeSent {
+		w.latency.Observe(time.Since(msg.CreatedAt).Seconds())
+		log.Info("message sent", "wa_message_id", waMessageID)
+	}
+	return nil
+}
+
+// unknown handles an attempt that may or may not have reached Meta: the next attempt confirms it
+// from the status webhooks before it sends again. The last attempt snoozes instead of failing, so
+// that it too confirms before the message is given up.
+func (w *SendWorker) unknown(ctx context.Context, job *river.Job[inbox.SendMessageArgs], msg *db.Message, sendErr error, log *slog.Logger) error {
+	w.total.WithLabelValues(outcomeUnknown).Inc()
+	log.Warn("send outcome unknown: Meta may have the message; confirming before any resend", "error", sendErr)
+	// Best effort: without it the claim's own deadline stands, which only starts the window later.
+	_ = w.persist(ctx, func(ctx context.Context) error {
+		return w.inbox.RecordUnsettled(ctx, msg.ID, sendErr.Error())
+	})
+	if job.Attempt >= job.MaxAttempts {
+		return river.JobSnooze(w.window)
+	}
+	return fmt.Errorf("error sending message %d: %w", msg.ID, sendErr)
+}
+
+// confirm waits for the status of an earlier attempt whose outcome is unknown, looking again every
+// confirmPoll until the window closes; snoozing costs no attempt.
+func (w *SendWorker) confirm(ctx context.Context, c *inbox.SendClaim, log *slog.Logger) error {
+	if err := w.inbox.SetPendingReason(ctx, c.Target.Message.ID, inbox.ReasonConfirming); err != nil {
+		log.Warn("could not note why the message waits", "error", err)
+	}
+	wait := min(time.Until(c.ConfirmUntil), confirmPoll)
+	log.Debug("send confirming an earlier attempt", "until", c.ConfirmUntil)
+	return river.JobSnooze(max(wait, 100*time.Millisecond))
+}
+
+// exhausted fails a message whose last attempt stayed unknown through the window: no status says
+// Meta has it, and the job may send no more.
+func (w *SendWorker) exhausted(ctx context.Context, job *river.Job[inbox.SendMessageArgs], msg *db.Message, log *slog.Logger) error {
+	log.Error("no answer from Meta on the last attempt and no status within the window; message failed")
+	f := inbox.Failure{Title: "No answer from Meta after " + strconv.Itoa(job.Attempt) + " attempts", Err: msg.LastError}
+	if err := w.fail(ctx, msg.ID, f); err != nil {
+		return err
+	}
+	err := fmt.Errorf("message %d failed: no answer from Meta after %d attempts", msg.ID, job.Attempt)
+	if job.Attempt >= job.MaxAttempts {
+		return err // discarded: the dead letter stays in River UI
+	}
+	return river.JobCancel(err)
+}
+
+// fail records a failed message through a database blip.
+func (w *SendWorker) fail(ctx context.Context, messageID int64, f inbox.Failure) error {
+	err := w.persist(ctx, func(ctx context.Context) error {
+		_, err := w.inbox.MarkFailed(ctx, messageID, f)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	w.total.WithLabelValues(outcomeFailed).Inc()
+	return nil
+}
+
+// persist runs a write until it succeeds or the attempt's time is up, backing off between tries:
+// an outcome learnt from Meta is worth waiting for the database. It keeps going when the job's
+// context is cancelled by a shutdown, but not past the attempt's deadline.
+func (w *SendWorker) persist(ctx context.Context, write func(context.Context) error) error {
+	wctx := context.WithoutCancel(ctx)
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithDeadline(wctx, deadline)
+		defer cancel()
+	}
+	backoff := 50 * time.Millisecond
+	for {
+		err := write(wctx)
+		if err == nil {
+			return nil
+		}
+		timer := time.NewTimer(backoff)
+		select {
+		case <-wctx.Done():
+			timer.Stop()
+			return err
+		case <-timer.C:
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// completeTx completes job in the caller's transaction.
+func completeTx(ctx context.Context, job *river.Job[inbox.SendMessageArgs]) func(pgx.Tx) error {
+	return func(tx pgx.Tx) error {
+		_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
+		return err
 	}
 }
 

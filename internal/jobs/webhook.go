@@ -46,9 +46,10 @@ func NewProcessWebhookWorker(pool *pgxpool.Pool, in *inbox.Service, logger *slog
 }
 
 // Timeout leaves room for Meta's largest batches (a thousand statuses take a few hundred
-// milliseconds) on a slow database.
+// milliseconds) on a slow database, and no more, so that a webhook whose instance died is
+// processed by another within a minute (RescueAfter).
 func (w *ProcessWebhookWorker) Timeout(*river.Job[webhook.ProcessWebhookArgs]) time.Duration {
-	return 2 * time.Minute
+	return JobTimeout
 }
 
 // Work applies the webhook in one transaction, then rings the doorbell and logs what happened.

@@ -455,7 +455,7 @@ func TestStatusBeforeTheSendIsRecordedIsKeptAndAppliedByMarkSent(t *testing.T) {
 	require.Equal(t, "pending", got.Status)
 
 	// The send worker records the wamid: the kept statuses apply in the same transaction.
-	sent, err := e.inbox.MarkSent(ctx, msg.ID, wamid, 1, func(pgx.Tx) error { return nil })
+	sent, err := e.inbox.MarkSent(ctx, msg.ID, wamid, func(pgx.Tx) error { return nil })
 	require.NoError(t, err)
 	require.Equal(t, "delivered", sent.Status)
 	requireUnix(t, 1750030080, sent.DeliveredAt)
@@ -477,7 +477,7 @@ func TestStatusRacingMarkSentIsNeverLost(t *testing.T) {
 		msg := sendPending(t, e, fmt.Sprintf("1650555%04d", i))
 		wamid := fmt.Sprintf("wamid.RACE-%d-%s", i, uuid.NewString())
 		wg.Go(func() {
-			_, err := e.inbox.MarkSent(ctx, msg.ID, wamid, 1, func(pgx.Tx) error { return nil })
+			_, err := e.inbox.MarkSent(ctx, msg.ID, wamid, func(pgx.Tx) error { return nil })
 			require.NoError(t, err)
 		})
 		wg.Go(func() {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -105,9 +106,9 @@ func (c *Client) Send(ctx context.Context, phoneNumberID string, msg *OutboundMe
 		return nil, fmt.Errorf("error sending whatsapp %s message to %s: %w", body.Type, body.To, err)
 	}
 	if resp.MessageID() == "" {
-		// Meta accepted something without naming it; treat it as a failure to retry
-		// rather than storing a sent message that no status webhook can match.
-		return nil, fmt.Errorf("error sending whatsapp %s message to %s: answer has no message id", body.Type, body.To)
+		// Meta accepted something without naming it: the message may be out, but no status
+		// webhook can be matched to an id we do not know.
+		return nil, fmt.Errorf("error sending whatsapp %s message to %s: %w: answer has no message id", body.Type, body.To, ErrOutcomeUnknown)
 	}
 	c.logger.DebugContext(ctx, "whatsapp message sent",
 		slog.String("phone_number_id", phoneNumberID), slog.String("wa_message_id", resp.MessageID()))
@@ -161,23 +162,52 @@ func (c *Client) post(ctx context.Context, phoneNumberID string, in, out any) er
 
 	resp, err := c.httpClient.Do(req)
 	if err != nil {
-		return err
+		if notSent(err) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
 	}
 	defer resp.Body.Close()
 	respBody, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
-		return fmt.Errorf("reading answer (http %d): %w", resp.StatusCode, err)
+		return fmt.Errorf("%w: reading answer (http %d): %w", ErrOutcomeUnknown, resp.StatusCode, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return c.decodeAPIError(resp.StatusCode, respBody)
+		apiErr := c.decodeAPIError(resp.StatusCode, respBody)
+		if apiErr.Code == 0 && resp.StatusCode >= 500 {
+			// Not Meta's answer: a proxy or load balancer in front of it failed, perhaps after
+			// Meta took the message.
+			return fmt.Errorf("%w: %w", ErrOutcomeUnknown, apiErr)
+		}
+		return apiErr
 	}
 	if out == nil {
 		return nil
 	}
 	if err := json.Unmarshal(respBody, out); err != nil {
-		return fmt.Errorf("decoding answer (http %d): %w", resp.StatusCode, err)
+		return fmt.Errorf("%w: decoding answer (http %d): %w", ErrOutcomeUnknown, resp.StatusCode, err)
 	}
 	return nil
+}
+
+// ErrOutcomeUnknown marks a failed call that may still have reached Meta: the request may have
+// been written and acted on, but no answer of Meta's was read (a timeout, a broken connection, an
+// answer that is not Meta's or cannot be read). The Graph API has no idempotency key, so sending
+// again may deliver the message twice; the sender reconciles from the status webhooks first.
+var ErrOutcomeUnknown = errors.New("outcome unknown: Meta may have accepted the request")
+
+// OutcomeUnknown reports whether err leaves it unknown whether Meta acted on the request.
+func OutcomeUnknown(err error) bool { return errors.Is(err, ErrOutcomeUnknown) }
+
+// notSent reports whether a transport error happened before any byte of the request could leave:
+// the connection was never made (refused, unreachable, no such host).
+func notSent(err error) bool {
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Op == "dial" {
+		return true
+	}
+	var dnsErr *net.DNSError
+	return errors.As(err, &dnsErr)
 }
 
 // metaErrorBody is Meta's error envelope.
