@@ -50,6 +50,8 @@ type App struct {
 	river   *river.Client[pgx.Tx]
 	riverUI *lazyRiverUI
 	queue   *jobs.Inserter
+	// rescuer puts back the jobs of dead instances sooner than River's own rescuer alone.
+	rescuer *jobs.Rescuer
 	// stopRiverUI ends River UI's background queries, which would otherwise outlive the pool.
 	stopRiverUI context.CancelFunc
 	doorbell    *realtime.Doorbell
@@ -184,6 +186,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 	if a.river, err = river.NewClient(driver, riverCfg); err != nil {
 		return nil, fmt.Errorf("error creating River client: %w", err)
 	}
+	a.rescuer = jobs.NewRescuer(driver.GetExecutor(), riverCfg.RetryPolicy, logger.With("component", "river"))
 	// Jobs are queued through the Inserter: River's new-job NOTIFY goes out after each commit
 	// (through the doorbell) instead of inside the transaction (jobs.Inserter says why).
 	var schema string
@@ -432,6 +435,7 @@ func (a *App) Start(ctx context.Context) error {
 		return fmt.Errorf("error starting River: %w", err)
 	}
 	a.riverStarted.Store(true)
+	a.rescuer.Start()
 	a.doorbell.Start()
 	// The listener is connected and knows where the event log ends before the first socket can
 	// be opened.
@@ -483,6 +487,9 @@ func (a *App) Shutdown(timeout time.Duration) error {
 }
 
 func (a *App) closeResources() {
+	if a.rescuer != nil {
+		a.rescuer.Stop()
+	}
 	if a.stopRiverUI != nil {
 		a.stopRiverUI()
 	}
