@@ -50,6 +50,7 @@ type section struct {
 // sections run in this order; each adds rows to the one table.
 var sections = []section{
 	{"send", benchSend},
+	{"priority", benchPriority},
 	{"webhook", benchWebhook},
 	{"fanout", benchFanout},
 }
