@@ -21,6 +21,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
@@ -524,6 +525,20 @@ func dropQueued(ctx context.Context, url, queue string) error {
 		return err
 	}
 	defer conn.Close(ctx)
-	_, err = conn.Exec(ctx, "DELETE FROM river_job WHERE queue = $1 AND state = 'available'", queue)
+	return dropSends(ctx, conn, queue)
+}
+
+// dropSends deletes the sends queued on a paused queue and marks their messages failed: left
+// pending, later messages of their conversations would wait for them (ordered delivery).
+func dropSends(ctx context.Context, db interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}, queue string) error {
+	_, err := db.Exec(ctx, `
+		WITH dropped AS (
+			DELETE FROM river_job WHERE state = 'available' AND queue = $1
+			RETURNING (args->>'message_id')::bigint AS id
+		)
+		UPDATE messages SET status = 'failed', failed_at = now(), error_title = 'dropped by the benchmark'
+		WHERE id IN (SELECT id FROM dropped) AND status = 'pending'`, queue)
 	return err
 }

@@ -85,7 +85,7 @@ func benchPriority(ctx context.Context, e *Env) ([]Row, error) {
 	}
 
 	// 1,000 bot replies queued while the workers are paused, then released all at once.
-	if err := a.River().QueuePause(ctx, inbox.QueueSend, nil); err != nil {
+	if err := a.River().QueuePause(ctx, inbox.QueueSendBot, nil); err != nil {
 		return nil, err
 	}
 	for i := range 1000 {
@@ -96,7 +96,7 @@ func benchPriority(ctx context.Context, e *Env) ([]Row, error) {
 		}
 	}
 	sim.ResetSends()
-	if err := a.River().QueueResume(ctx, inbox.QueueSend, nil); err != nil {
+	if err := a.River().QueueResume(ctx, inbox.QueueSendBot, nil); err != nil {
 		return nil, err
 	}
 	time.Sleep(time.Second) // every worker is busy with the backlog now

@@ -54,9 +54,12 @@ func benchSend(ctx context.Context, e *Env) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	// One conversation per client: sends to one conversation serialize on its row (that is how
-	// their order is kept), and a support team's load spreads over many conversations.
-	convs := make([]int64, 32)
+	// One conversation per client in the write phases: sends to one conversation serialize on its
+	// row (that is how their order is kept). The phases with the workers running spread their
+	// messages over 512 conversations, as a support team's load spreads over many customers: the
+	// messages of one conversation leave one after the other (each waits until the one before it
+	// is sent), so a few clients hammering a few conversations would measure that wait instead.
+	convs := make([]int64, 512)
 	for i := range convs {
 		row, _, _, err := a.Inbox.StartConversation(ctx, fmt.Sprintf("1555000%04d", i), inbox.SendInput{
 			ClientID: uuid.New(), Type: "text", Text: "hello", SenderUserID: admin.ID,
@@ -65,6 +68,10 @@ func benchSend(ctx context.Context, e *Env) ([]Row, error) {
 			return nil, err
 		}
 		convs[i] = row.Conversation.ID
+	}
+
+	if err := waitQueuesIdle(ctx, a); err != nil {
+		return nil, err
 	}
 
 	// The throughput phases measure the write path alone: the send queue is paused so the workers'
@@ -97,7 +104,7 @@ func benchSend(ctx context.Context, e *Env) ([]Row, error) {
 
 	// End to end at half the best API rate: drop the backlog, resume the workers, and time each
 	// message from its POST to the simulator receiving it.
-	if _, err := a.Pool().Exec(ctx, "DELETE FROM river_job WHERE state = 'available' AND queue = $1", inbox.QueueSend); err != nil {
+	if err := dropSends(ctx, a.Pool(), inbox.QueueSend); err != nil {
 		return nil, err
 	}
 	if err := a.River().QueueResume(ctx, inbox.QueueSend, nil); err != nil {
@@ -160,8 +167,9 @@ func sustainedRate(ctx context.Context, a *app.App, token string, convs []int64,
 	httpc := newLoadClient(16)
 	start := time.Now()
 	var posted atomic.Int64
+	var next atomic.Int64
 	load(d, 16, func(i, n int) error {
-		_, err := postMessage(httpc, a.BaseURL(), token, convs[i], uuid.NewString())
+		_, err := postMessage(httpc, a.BaseURL(), token, convs[int(next.Add(1))%len(convs)], uuid.NewString())
 		if err == nil {
 			posted.Add(1)
 		}

@@ -160,6 +160,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 			// commit that queues a job is announced (jobs.Inserter), but back-to-back runs with the
 			// 50 ms default gave a lower end-to-end maximum and a worse tail (docs/benchmarks.md).
 			inbox.QueueSend: {MaxWorkers: 50, FetchPollInterval: 20 * time.Millisecond},
+			// The bot's replies have workers of their own: a backlog of them never keeps an
+			// agent's reply waiting for a worker, only (by priority) for the next send slot.
+			inbox.QueueSendBot: {MaxWorkers: 30, FetchPollInterval: 20 * time.Millisecond},
 			// process_webhook jobs are short database transactions; more workers than the pool
 			// has connections would only wait for one.
 			webhook.QueueWebhooks: {MaxWorkers: 20, FetchPollInterval: 20 * time.Millisecond},

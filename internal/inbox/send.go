@@ -19,9 +19,14 @@ import (
 	"github.com/wainbox/wainbox/internal/realtime"
 )
 
-// QueueSend is the River queue of outbound sends; it has its own workers so a backlog of webhooks
-// never delays an agent's reply.
-const QueueSend = "send"
+// River queues of outbound sends. Each has workers of its own, so that neither a backlog of
+// webhooks nor one of bot replies keeps an agent's reply waiting for a worker.
+const (
+	// QueueSend carries agents' sends (and read receipts).
+	QueueSend = "send"
+	// QueueSendBot carries the bot's replies and system notices (and, later, bulk sends).
+	QueueSendBot = "send_bot"
+)
 
 // MaxTextLength is WhatsApp's limit for a text body, in characters.
 const MaxTextLength = 4096
@@ -172,9 +177,10 @@ func (s *Service) insertOutbound(ctx context.Context, tx pgx.Tx, in SendInput) (
 	return msg, nil
 }
 
-// Priorities of the send queue's jobs (River runs a lower number first): a person waiting on an
-// agent's reply comes before the bot's answers, and both before anything sent in bulk, so that a
-// backlog of bot replies delays an agent's reply by at most one send.
+// Priorities of sends (River runs a lower number first, and the pacer grants its slots in this
+// order): a person waiting on an agent's reply comes before the bot's answers, and both before
+// anything sent in bulk, so that a backlog of bot replies delays an agent's reply by about one
+// send slot.
 const (
 	PriorityAgent = 1
 	PriorityBot   = 2
@@ -189,9 +195,17 @@ func SendPriority(sender string) int {
 	return PriorityBot
 }
 
+// SendQueue is the queue of a send by who wrote it.
+func SendQueue(sender string) string {
+	if sender == SenderAgent {
+		return QueueSend
+	}
+	return QueueSendBot
+}
+
 func (s *Service) enqueueSend(ctx context.Context, tx pgx.Tx, messageID int64, generation int32, sender string) error {
 	_, err := s.queue.InsertTx(ctx, tx, SendMessageArgs{MessageID: messageID, Generation: generation},
-		&river.InsertOpts{Queue: QueueSend, MaxAttempts: s.sendMaxAttempts, Priority: SendPriority(sender)})
+		&river.InsertOpts{Queue: SendQueue(sender), MaxAttempts: s.sendMaxAttempts, Priority: SendPriority(sender)})
 	if err != nil {
 		return fmt.Errorf("error queueing send of message %d: %w", messageID, err)
 	}

@@ -81,7 +81,7 @@ func TestAPendingMessageWithoutASendJobIsResumed(t *testing.T) {
 
 	// A message whose send job River discarded without running it again (a rescue on its last
 	// attempt): pending, no live job, untouched for minutes.
-	require.NoError(t, in.River().QueuePause(ctx, inbox.QueueSend, nil))
+	require.NoError(t, in.River().QueuePause(ctx, inbox.QueueSendBot, nil))
 	_, msg, _, err := in.Inbox.StartConversation(ctx, "16505554001", inbox.SendInput{
 		ClientID: uuid.New(), Type: "text", Text: "stranded", Sender: inbox.SenderBot,
 	})
@@ -90,7 +90,7 @@ func TestAPendingMessageWithoutASendJobIsResumed(t *testing.T) {
 	require.NoError(t, err)
 	_, err = pool.Exec(ctx, `UPDATE messages SET updated_at = now() - interval '1 hour' WHERE id = $1`, msg.ID)
 	require.NoError(t, err)
-	require.NoError(t, in.River().QueueResume(ctx, inbox.QueueSend, nil))
+	require.NoError(t, in.River().QueueResume(ctx, inbox.QueueSendBot, nil))
 
 	// A recent pending message is left alone; the stranded one gets a new send job and leaves.
 	n, err := in.Inbox.ResumeStranded(ctx, time.Minute, func(context.Context, int64) (bool, error) { return true, nil })
