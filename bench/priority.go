@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/wainbox/wainbox/internal/auth"
 	"github.com/wainbox/wainbox/internal/inbox"
 	"github.com/wainbox/wainbox/internal/simulator"
 )
@@ -30,25 +29,11 @@ func benchPriority(ctx context.Context, e *Env) ([]Row, error) {
 	sim := a.Simulator()
 	sim.SetFaults(simulator.Faults{Latency: metaLatency})
 
-	admin, err := a.Users.Create(ctx, auth.NewUser{Email: "prio@example.com", Name: "Prio", Role: auth.RoleAdmin, Password: "bench password"})
-	if err != nil {
-		return nil, err
-	}
-	token, err := login(a.BaseURL(), "prio@example.com", "bench password")
-	if err != nil {
-		return nil, err
-	}
 	// The agent's conversations: one per reply, so no reply waits for an earlier one of its own.
 	const replies = 10
-	convs := make([]int64, 2*replies)
-	for i := range convs {
-		row, _, _, err := a.Inbox.StartConversation(ctx, fmt.Sprintf("1555100%04d", i), inbox.SendInput{
-			ClientID: uuid.New(), Type: "text", Text: "hello", SenderUserID: admin.ID,
-		})
-		if err != nil {
-			return nil, err
-		}
-		convs[i] = row.Conversation.ID
+	_, token, convs, err := agentWithConversations(ctx, a, "prio@example.com", "1555100", 2*replies)
+	if err != nil {
+		return nil, err
 	}
 	if err := waitQueuesIdle(ctx, a); err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/wainbox/wainbox/db"
 	"github.com/wainbox/wainbox/internal/app"
 	"github.com/wainbox/wainbox/internal/auth"
 	"github.com/wainbox/wainbox/internal/inbox"
@@ -27,6 +28,30 @@ INSERT INTO bench_a (body) VALUES ('hello from pgbench');
 INSERT INTO bench_b (ref) VALUES (1);
 END;
 `
+
+// agentWithConversations creates an admin, logs it in and opens n conversations with customers
+// whose numbers start with prefix, each with a first message from the admin.
+func agentWithConversations(ctx context.Context, a *app.App, email, prefix string, n int) (db.User, string, []int64, error) {
+	admin, err := a.Users.Create(ctx, auth.NewUser{Email: email, Name: "Bench", Role: auth.RoleAdmin, Password: "bench password"})
+	if err != nil {
+		return db.User{}, "", nil, err
+	}
+	token, err := login(a.BaseURL(), email, "bench password")
+	if err != nil {
+		return db.User{}, "", nil, err
+	}
+	convs := make([]int64, n)
+	for i := range convs {
+		row, _, _, err := a.Inbox.StartConversation(ctx, fmt.Sprintf("%s%04d", prefix, i), inbox.SendInput{
+			ClientID: uuid.New(), Type: "text", Text: "hello", SenderUserID: admin.ID,
+		})
+		if err != nil {
+			return db.User{}, "", nil, err
+		}
+		convs[i] = row.Conversation.ID
+	}
+	return admin, token, convs, nil
+}
 
 // benchSend measures the send API (issue 2): throughput and latency at 8 and 32 clients next to
 // the same outbox transaction called directly in Go and pgbench's two-INSERT ceiling, then the
@@ -46,30 +71,15 @@ func benchSend(ctx context.Context, e *Env) ([]Row, error) {
 	}
 	defer stop()
 
-	admin, err := a.Users.Create(ctx, auth.NewUser{Email: "bench@example.com", Name: "Bench", Role: auth.RoleAdmin, Password: "bench password"})
-	if err != nil {
-		return nil, err
-	}
-	token, err := login(a.BaseURL(), "bench@example.com", "bench password")
-	if err != nil {
-		return nil, err
-	}
 	// One conversation per client in the write phases: sends to one conversation serialize on its
 	// row (that is how their order is kept). The phases with the workers running spread their
 	// messages over 512 conversations, as a support team's load spreads over many customers: the
 	// messages of one conversation leave one after the other (each waits until the one before it
 	// is sent), so a few clients hammering a few conversations would measure that wait instead.
-	convs := make([]int64, 512)
-	for i := range convs {
-		row, _, _, err := a.Inbox.StartConversation(ctx, fmt.Sprintf("1555000%04d", i), inbox.SendInput{
-			ClientID: uuid.New(), Type: "text", Text: "hello", SenderUserID: admin.ID,
-		})
-		if err != nil {
-			return nil, err
-		}
-		convs[i] = row.Conversation.ID
+	admin, token, convs, err := agentWithConversations(ctx, a, "bench@example.com", "1555000", 512)
+	if err != nil {
+		return nil, err
 	}
-
 	if err := waitQueuesIdle(ctx, a); err != nil {
 		return nil, err
 	}

@@ -73,10 +73,8 @@ func TestRescuerPutsBackJobsStuckInRunning(t *testing.T) {
 
 func TestAPendingMessageWithoutASendJobIsResumed(t *testing.T) {
 	t.Parallel()
-	meta := newFakeMeta(t)
-	pool, url := dbtest.New(t)
-	in := startWithMeta(t, url, meta, nil)
-	meta.deliverTo(in)
+	b := setup(t, nil)
+	meta, pool, in := b.meta, b.pool, b.in
 	ctx := context.Background()
 
 	// A message whose send job River discarded without running it again (a rescue on its last

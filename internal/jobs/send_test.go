@@ -99,6 +99,25 @@ func startWithMeta(t *testing.T, databaseURL string, m *fakeMeta, env map[string
 	return apptest.Start(t, &apptest.Options{DatabaseURL: databaseURL, Env: e})
 }
 
+// bundle is what most delivery tests work with: a fake Meta, one instance talking to it whose
+// webhooks it receives, the instance's database and an admin's token.
+type bundle struct {
+	meta *fakeMeta
+	pool *pgxpool.Pool
+	in   *apptest.Instance
+	tok  string
+}
+
+// setup starts a fake Meta and one instance on a fresh database (River's setup(t) style).
+func setup(t *testing.T, env map[string]string) *bundle {
+	t.Helper()
+	meta := newFakeMeta(t)
+	pool, url := dbtest.New(t)
+	in := startWithMeta(t, url, meta, env)
+	meta.deliverTo(in)
+	return &bundle{meta: meta, pool: pool, in: in, tok: in.AdminToken()}
+}
+
 type row struct {
 	Status        string
 	WaMessageID   *string
@@ -216,11 +235,8 @@ func TestLostAnswerIsReconciledFromStatusesNotSentAgain(t *testing.T) {
 	for _, hang := range []bool{false, true} {
 		t.Run(fmt.Sprintf("hang=%v", hang), func(t *testing.T) {
 			t.Parallel()
-			meta := newFakeMeta(t)
-			pool, url := dbtest.New(t)
-			in := startWithMeta(t, url, meta, nil)
-			meta.deliverTo(in)
-			tok := in.AdminToken()
+			b := setup(t, nil)
+			meta, pool, in, tok := b.meta, b.pool, b.in, b.tok
 
 			// Meta takes the message and posts its statuses, but its answer never arrives: the
 			// connection is dropped, or held until the client gives up.
@@ -241,11 +257,8 @@ func TestLostAnswerIsReconciledFromStatusesNotSentAgain(t *testing.T) {
 
 func TestUnknownOutcomeWithoutStatusIsSentAgainAfterTheWindow(t *testing.T) {
 	t.Parallel()
-	meta := newFakeMeta(t)
-	pool, url := dbtest.New(t)
-	in := startWithMeta(t, url, meta, map[string]string{"SEND_RECONCILE_WINDOW": "2s"})
-	meta.deliverTo(in)
-	tok := in.AdminToken()
+	b := setup(t, map[string]string{"SEND_RECONCILE_WINDOW": "2s"})
+	meta, pool, in, tok := b.meta, b.pool, b.in, b.tok
 
 	// A plain HTTP 500 without Meta's error body: something in front of Meta failed, perhaps
 	// after Meta took the message. No status comes, so after the window it is sent again.
@@ -315,11 +328,8 @@ func TestSendOfADeadInstanceIsFinishedByAnotherWithoutASecondSend(t *testing.T) 
 
 func TestMessagesOfAConversationLeaveInTheOrderTheyWereWritten(t *testing.T) {
 	t.Parallel()
-	meta := newFakeMeta(t)
-	pool, url := dbtest.New(t)
-	in := startWithMeta(t, url, meta, nil)
-	meta.deliverTo(in)
-	tok := in.AdminToken()
+	b := setup(t, nil)
+	meta, pool, in, tok := b.meta, b.pool, b.in, b.tok
 
 	// The first message is refused for good, and a third of all sends fail and are retried.
 	meta.SetFaults(simulator.Faults{FailNext: []int{131026}, ErrorRates: map[int]float64{131000: 0.3}})
@@ -351,11 +361,8 @@ func TestMessagesOfAConversationLeaveInTheOrderTheyWereWritten(t *testing.T) {
 
 func TestAWaitingMessageSaysWhatItWaitsFor(t *testing.T) {
 	t.Parallel()
-	meta := newFakeMeta(t)
-	pool, url := dbtest.New(t)
-	in := startWithMeta(t, url, meta, nil)
-	meta.deliverTo(in)
-	tok := in.AdminToken()
+	b := setup(t, nil)
+	meta, pool, in, tok := b.meta, b.pool, b.in, b.tok
 	conv, first := open(t, in, tok, "16505551006", "hello")
 	waitLeftPending(t, pool, first, 20*time.Second)
 
@@ -445,11 +452,8 @@ func TestPacingHoldsTheRateAcrossInstances(t *testing.T) {
 
 func TestAnAgentsReplyGoesBeforeABacklogOfBotReplies(t *testing.T) {
 	t.Parallel()
-	meta := newFakeMeta(t)
-	pool, url := dbtest.New(t)
-	in := startWithMeta(t, url, meta, nil)
-	meta.deliverTo(in)
-	tok := in.AdminToken()
+	b := setup(t, nil)
+	meta, pool, in, tok := b.meta, b.pool, b.in, b.tok
 	ctx := context.Background()
 
 	agentConv, first := open(t, in, tok, "16505553999", "hello")
