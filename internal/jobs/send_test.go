@@ -20,7 +20,6 @@ import (
 
 	"github.com/wainbox/wainbox/internal/apptest"
 	"github.com/wainbox/wainbox/internal/config"
-	"github.com/wainbox/wainbox/internal/database"
 	"github.com/wainbox/wainbox/internal/dbtest"
 	"github.com/wainbox/wainbox/internal/inbox"
 	"github.com/wainbox/wainbox/internal/simulator"
@@ -222,13 +221,6 @@ func hasLabel(m *dto.Metric, name, value string) bool {
 	return false
 }
 
-func openPool(t *testing.T, url string) *pgxpool.Pool {
-	t.Helper()
-	pool, err := database.Open(context.Background(), url, 4)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	return pool
-}
 
 func TestLostAnswerIsReconciledFromStatusesNotSentAgain(t *testing.T) {
 	t.Parallel()
