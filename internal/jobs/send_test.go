@@ -221,7 +221,6 @@ func hasLabel(m *dto.Metric, name, value string) bool {
 	return false
 }
 
-
 func TestLostAnswerIsReconciledFromStatusesNotSentAgain(t *testing.T) {
 	t.Parallel()
 	for _, hang := range []bool{false, true} {
