@@ -31,7 +31,7 @@ import (
 	"github.com/wainbox/wainbox/internal/inbox"
 )
 
-// benchFanout measures the real-time fan-out (issue 4): the delay from a message's commit to its
+// benchFanout measures the real-time fan-out: the delay from a message's commit to its
 // event arriving at every connected socket, with 100, 1,000 and 5,000 agents on one instance, and
 // the server's resident memory per idle connection. The server runs as its own process so its RSS
 // is its own.

@@ -53,7 +53,7 @@ func agentWithConversations(ctx context.Context, a *app.App, email, prefix strin
 	return admin, token, convs, nil
 }
 
-// benchSend measures the send API (issue 2): throughput and latency at 8 and 32 clients next to
+// benchSend measures the send API: throughput and latency at 8 and 32 clients next to
 // the same outbox transaction called directly in Go and pgbench's two-INSERT ceiling, then the
 // end-to-end latency from POST to the simulator receiving the send, at half the measured rate.
 func benchSend(ctx context.Context, e *Env) ([]Row, error) {

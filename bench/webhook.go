@@ -28,7 +28,7 @@ func inboundPayload(customer int) ([]byte, string) {
 	return []byte(body), wamid
 }
 
-// benchWebhook measures Meta's webhook (issue 3): intake throughput at 32 concurrent senders next
+// benchWebhook measures Meta's webhook: intake throughput at 32 concurrent senders next
 // to the same intake transaction in Go, then the processing lag at a steady rate.
 func benchWebhook(ctx context.Context, e *Env) ([]Row, error) {
 	// The bot is off: with it, every inbound message would also start a Gemini call and a reply,

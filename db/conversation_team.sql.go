@@ -185,7 +185,7 @@ type ConversationReserveOutSeqRow struct {
 	LockHeld      bool       `json:"lock_held"`
 }
 
-// Queries of conversations as a team works them (issue 5): status, takeover, assignment, locks,
+// Queries of conversations as a team works them: status, takeover, assignment, locks,
 // filters. Kept apart from conversations.sql, which the intake and send paths own.
 // ConversationReserveOutSeq reserves the next outbound position and returns what the send
 // transaction checks under the row lock it takes: who may write, and who holds the composer lock.

@@ -1,4 +1,4 @@
--- Queries of conversations as a team works them (issue 5): status, takeover, assignment, locks,
+-- Queries of conversations as a team works them: status, takeover, assignment, locks,
 -- filters. Kept apart from conversations.sql, which the intake and send paths own.
 
 -- name: ConversationReserveOutSeq :one

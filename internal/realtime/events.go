@@ -77,7 +77,7 @@ type Ringer interface {
 // Doorbell sends this instance's NOTIFYs, one statement at a time: rings that arrive while one is
 // being sent collapse into the next. NOTIFY takes a cluster-wide lock at commit, held until the
 // commit returns, so sending it inside every domain transaction would queue their commits behind
-// one another (DESIGN.md: it halves commit throughput); outside them, coalesced, it costs one
+// one another (measured here: it halves commit throughput); outside them, coalesced, it costs one
 // small statement per burst. Besides the events doorbell it carries other post-commit
 // notifications (Notify), such as River's new-job signal.
 type Doorbell struct {
