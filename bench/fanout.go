@@ -163,10 +163,12 @@ func startServerProcess(ctx context.Context, e *Env) (*serverProcess, error) {
 	addr := l.Addr().String()
 	_ = l.Close()
 
+	// Every socket of the benchmark is the one admin's, so the per-user cap is raised above them.
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(os.Environ(),
 		"DATABASE_URL="+url, "HTTP_ADDR="+addr, "SIMULATOR=1", "LOG_LEVEL=warn",
-		"AUTH_SECRET=bench-secret-bench-secret-bench-secret-0123", "DATABASE_MAX_CONNS=20")
+		"AUTH_SECRET=bench-secret-bench-secret-bench-secret-0123", "DATABASE_MAX_CONNS=20",
+		"WS_MAX_SOCKETS_PER_USER=10000")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		drop()

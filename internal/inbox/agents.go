@@ -196,7 +196,10 @@ func (s *Service) WakeSnoozed(ctx context.Context, id int64, complete func(pgx.T
 
 // Takeover gives the caller a conversation the bot is answering (or an unassigned one): it becomes
 // open and theirs in one statement, so the bot stops at once (its reply transaction re-checks the
-// status under the row lock). Of agents racing, one wins; the others get ErrConflict.
+// status under the row lock). Of agents racing, one wins; the others get ErrConflict, which names
+// the conversation's status and assignee, or ErrNotFound when they may no longer read it (the
+// winner's conversation is not theirs to see), so a refusal tells nothing the caller could not
+// read anyway.
 func (s *Service) Takeover(ctx context.Context, p *auth.Principal, id int64) (db.ConversationGetRow, error) {
 	err := s.commit(ctx, func(tx pgx.Tx) error {
 		c, err := s.q.ConversationTakeover(ctx, tx, db.ConversationTakeoverParams{ID: id, UserID: &p.UserID})
@@ -204,6 +207,9 @@ func (s *Service) Takeover(ctx context.Context, p *auth.Principal, id int64) (db
 			cur, err := s.q.ConversationGetForUpdate(ctx, tx, id)
 			if err != nil {
 				return notFound(err, "conversation", id)
+			}
+			if err := authorize(p, &cur, false); err != nil {
+				return err
 			}
 			if cur.AssigneeID != nil && *cur.AssigneeID == p.UserID {
 				return fmt.Errorf("conversation %d is already yours: %w", id, ErrConflict)

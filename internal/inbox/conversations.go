@@ -38,7 +38,9 @@ func (s *Service) EnsureChannel(ctx context.Context, p db.ChannelUpsertParams) (
 
 // StartConversation finds or opens the conversation with waID on the default channel and sends it
 // the first message, all in one transaction. An agent starting a conversation takes it, so it is
-// open (a human's) rather than the bot's.
+// open (a human's) rather than the bot's. The caller's right to write is checked as for any send,
+// under the row lock; a caller who may not even read the customer's conversation (another agent's
+// customer) is answered as if it did not exist, without its id, and nothing is written.
 func (s *Service) StartConversation(ctx context.Context, waID string, in SendInput) (db.ConversationGetRow, db.Message, bool, error) {
 	if !waIDPattern.MatchString(waID) {
 		return db.ConversationGetRow{}, db.Message{}, false,
@@ -68,6 +70,9 @@ func (s *Service) StartConversation(ctx context.Context, waID string, in SendInp
 		}
 		in.ConversationID = up.ID
 		msg, err = s.insertOutbound(ctx, tx, in)
+		if errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("conversation with wa_id %s: %w", waID, ErrNotFound)
+		}
 		if err != nil || !up.Inserted {
 			return err
 		}

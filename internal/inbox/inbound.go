@@ -12,6 +12,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/auth"
 	"github.com/wainbox/wainbox/internal/database"
 	"github.com/wainbox/wainbox/internal/realtime"
 	"github.com/wainbox/wainbox/internal/whatsapp"
@@ -336,13 +337,14 @@ func inboundBody(m *whatsapp.InboundMessage) string {
 
 // MarkConversationRead marks a conversation read by the agents: its unread count drops to zero
 // and, the first time its latest customer message is read, a mark_read job tells Meta so the
-// customer sees blue ticks.
-func (s *Service) MarkConversationRead(ctx context.Context, conversationID int64) (db.ConversationGetRow, error) {
+// customer sees blue ticks. The receipt speaks to the customer, so it is a write: p must be
+// allowed to write to the conversation (as to send), decided under the row lock it takes.
+func (s *Service) MarkConversationRead(ctx context.Context, p *auth.Principal, conversationID int64) (db.ConversationGetRow, error) {
 	changed := false
 	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		conv, err := s.q.ConversationGetForUpdate(ctx, tx, conversationID)
+		conv, err := s.forWrite(ctx, tx, p, conversationID)
 		if err != nil {
-			return notFound(err, "conversation", conversationID)
+			return err
 		}
 		if conv.UnreadCount > 0 {
 			if conv, err = s.q.ConversationClearUnread(ctx, tx, conversationID); err != nil {

@@ -18,6 +18,7 @@ type Metrics struct {
 	SlowConsumers     prometheus.Counter
 	WriteTimeouts     prometheus.Counter
 	Closes            *prometheus.CounterVec
+	Refused           prometheus.Counter
 	ListenerConnected prometheus.Gauge
 	ListenerReconnect prometheus.Counter
 	DispatchDelay     prometheus.Histogram
@@ -61,6 +62,10 @@ func newMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "wainbox_realtime_closes_total",
 			Help: "WebSockets closed by the server, by close code.",
 		}, []string{"code"}),
+		Refused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "wainbox_realtime_refused_total",
+			Help: "WebSocket upgrades refused with 503 because too many sockets of this instance were still to authenticate.",
+		}),
 		ListenerConnected: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "wainbox_realtime_listener_connected",
 			Help: "1 while the listener's dedicated database connection is up.",
@@ -81,7 +86,7 @@ func newMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	var errs []error
 	for _, c := range []prometheus.Collector{
 		m.Sockets, m.EventsRead, m.EventsDelivered, m.EventsReplayed, m.EventsDropped, m.Resets,
-		m.SlowConsumers, m.WriteTimeouts, m.Closes, m.ListenerConnected, m.ListenerReconnect, m.DispatchDelay,
+		m.SlowConsumers, m.WriteTimeouts, m.Closes, m.Refused, m.ListenerConnected, m.ListenerReconnect, m.DispatchDelay,
 	} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)

@@ -1,6 +1,7 @@
 package realtime
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/coder/websocket"
@@ -34,6 +35,10 @@ const (
 	// ClosePermissionsChanged: the user's role, permissions or groups changed; the client
 	// reconnects (with a fresh access token) and resumes under the new rules.
 	ClosePermissionsChanged websocket.StatusCode = 4008
+	// CloseTooManySockets: the user already holds the most authenticated sockets allowed on this
+	// instance (Config.MaxSocketsPerUser); the client reconnects later, with backoff, rather than
+	// at once.
+	CloseTooManySockets websocket.StatusCode = 4009
 )
 
 // clientMessage is any client → server message; Type says which fields matter.
@@ -43,6 +48,43 @@ type clientMessage struct {
 	// After is the resume cursor: an event id the client received (or a ready/cursor id); 0 is
 	// the start of the log; absent or null means "from now".
 	After *int64 `json:"after"`
+}
+
+// Client message types.
+const (
+	typeAuth   = "auth"
+	typeResume = "resume"
+	typePing   = "ping"
+)
+
+// protocolError is a client message the protocol does not allow, whatever the socket's state: the
+// socket closes with CloseInvalidMessage and the reason, which is short and never echoes the
+// client's bytes (a close frame carries at most 123 bytes of reason).
+type protocolError struct {
+	reason string
+}
+
+func (e *protocolError) Error() string { return e.reason }
+
+// parseClientMessage reads one text message from a client: a JSON object of a known type whose
+// fields are valid for it. Anything else is a *protocolError, so that no input a client can send
+// does more than close its own socket. What depends on the socket's state (auth first, resume
+// once) is the session's to check; so is the token, which only verifying can judge.
+func parseClientMessage(data []byte) (clientMessage, error) {
+	var m clientMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		return clientMessage{}, &protocolError{"message is not a JSON object of the protocol"}
+	}
+	switch m.Type {
+	case typeAuth, typePing:
+	case typeResume:
+		if m.After != nil && *m.After < 0 {
+			return clientMessage{}, &protocolError{"after must be an event id"}
+		}
+	default:
+		return clientMessage{}, &protocolError{"unknown message type"}
+	}
+	return m, nil
 }
 
 // Server → client messages other than events (eventMessage).

@@ -55,6 +55,13 @@ type Config struct {
 	CursorInterval time.Duration // least time between cursor messages to one socket [10s]
 	BatchSize      int           // events per read [500]
 	StartTimeout   time.Duration // how long Start waits for the listener's first connection [15s]
+	// MaxSocketsPerUser caps one user's authenticated sockets on this instance [20]: a socket
+	// over it is closed with 4009 at its auth message. The default leaves room for an agent's
+	// many tabs and stops one token from holding thousands of sockets.
+	MaxSocketsPerUser int
+	// MaxUnauthenticated caps the sockets of this instance still to send their auth message
+	// [256]: over it the upgrade is refused with HTTP 503, before any socket exists.
+	MaxUnauthenticated int
 	// OnAccessChange is called when the log carries a session revocation or a permission change,
 	// from any instance, before the hub acts on it: auth.Sessions forgets its cached principals.
 	OnAccessChange func()
@@ -71,6 +78,7 @@ type Service struct {
 	hub      *Hub
 	listener *listener
 	origins  map[string]bool
+	admitted *admission
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -115,6 +123,12 @@ func New(cfg *Config) (*Service, error) {
 	if c.BatchSize <= 0 {
 		c.BatchSize = 500
 	}
+	if c.MaxSocketsPerUser <= 0 {
+		c.MaxSocketsPerUser = 20
+	}
+	if c.MaxUnauthenticated <= 0 {
+		c.MaxUnauthenticated = 256
+	}
 	origins := make(map[string]bool, len(c.AllowedOrigins))
 	for _, o := range c.AllowedOrigins {
 		n, ok := normalizeOrigin(o)
@@ -137,7 +151,8 @@ func New(cfg *Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("error registering realtime metrics: %w", err)
 	}
-	s := &Service{cfg: c, pool: c.Pool, q: db.New(), logger: c.Logger, metrics: m, origins: origins}
+	s := &Service{cfg: c, pool: c.Pool, q: db.New(), logger: c.Logger, metrics: m, origins: origins,
+		admitted: newAdmission(c.MaxUnauthenticated, c.MaxSocketsPerUser)}
 	s.hub = newHub(m, c.QueueSize, c.CursorInterval)
 	s.listener = newListener(connCfg, s.hub, c.Logger, m, c.PollInterval, c.BatchSize)
 	s.listener.onAccessChange = c.OnAccessChange
@@ -213,6 +228,14 @@ func (s *Service) serveWS(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// Refused before the upgrade, a flood of sockets that never authenticate costs no socket.
+	if !s.admitted.open() {
+		s.metrics.Refused.Inc()
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "too_many_unauthenticated_sockets",
+			"too many WebSockets on this instance are still to authenticate; retry shortly")
+		return
+	}
 	// The Origin check above replaces the library's, which only accepts the request's own host.
 	// Compression is off: events are a few hundred bytes, where per-message deflate costs more
 	// CPU and memory (a flate state per socket) than it saves.
@@ -221,6 +244,7 @@ func (s *Service) serveWS(w http.ResponseWriter, r *http.Request) {
 		CompressionMode:    websocket.CompressionDisabled,
 	})
 	if err != nil {
+		s.admitted.release(0)
 		return // Accept has answered the request
 	}
 	conn.SetReadLimit(s.cfg.ReadLimit)
@@ -228,6 +252,7 @@ func (s *Service) serveWS(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	if s.stopped {
 		s.mu.Unlock()
+		s.admitted.release(0)
 		_ = conn.Close(websocket.StatusGoingAway, "server shutting down")
 		return
 	}
@@ -237,7 +262,10 @@ func (s *Service) serveWS(w http.ResponseWriter, r *http.Request) {
 
 	s.metrics.Sockets.Inc()
 	defer s.metrics.Sockets.Dec()
-	newSession(s, conn).run()
+	sess := newSession(s, conn)
+	// Released before the gauge drops, so a socket no longer counted holds no slot either.
+	defer func() { s.admitted.release(sess.slot) }()
+	sess.run()
 }
 
 func writeError(w http.ResponseWriter, status int, code, message string) {

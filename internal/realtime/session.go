@@ -2,7 +2,6 @@ package realtime
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -44,6 +43,9 @@ type session struct {
 	state      sessionState
 	principal  *auth.Principal
 	subscribed bool
+	// slot is the user whose cap of sockets counts this one, or 0 while it counts among the
+	// instance's unauthenticated sockets (admission); serveWS releases it when the session ends.
+	slot int64
 }
 
 type sessionState int
@@ -197,28 +199,26 @@ func (s *session) loop() closeReason {
 
 // handle acts on one client message; ok is false when the socket must close with cr.
 func (s *session) handle(data []byte, expiry *time.Timer) (cr closeReason, ok bool) {
-	var m clientMessage
 	if data == nil {
 		return closeReason{CloseInvalidMessage, "binary messages are not supported"}, false
 	}
-	if err := json.Unmarshal(data, &m); err != nil {
-		return closeReason{CloseInvalidMessage, "message is not a JSON object of the protocol"}, false
+	m, err := parseClientMessage(data)
+	if err != nil {
+		return closeReason{CloseInvalidMessage, err.Error()}, false
 	}
-	if s.state == stateAuth && m.Type != "auth" {
+	if s.state == stateAuth && m.Type != typeAuth {
 		return closeReason{CloseInvalidMessage, "the first message must be auth"}, false
 	}
 	switch m.Type {
-	case "auth":
+	case typeAuth:
 		return s.authenticate(m.Token, expiry)
-	case "resume":
+	case typeResume:
 		if s.state != stateResume {
 			return closeReason{CloseInvalidMessage, "resume may be sent once"}, false
 		}
 		return s.resume(m.After)
-	case "ping":
+	default: // typePing: parseClientMessage lets no other type through
 		return s.write(mustJSON(typeMessage{Type: "pong"}))
-	default:
-		return closeReason{CloseInvalidMessage, "unknown message type"}, false
 	}
 }
 
@@ -238,6 +238,13 @@ func (s *session) authenticate(token string, expiry *time.Timer) (closeReason, b
 		return closeReason{CloseInvalidToken, "invalid access token"}, false
 	case s.principal != nil && p.UserID != s.principal.UserID:
 		return closeReason{CloseUserMismatch, "renewal token belongs to another user"}, false
+	}
+	if s.slot == 0 {
+		if !s.svc.admitted.promote(p.UserID) {
+			return closeReason{CloseTooManySockets, fmt.Sprintf(
+				"this user has %d sockets on this instance already; close some, reconnect later", s.svc.cfg.MaxSocketsPerUser)}, false
+		}
+		s.slot = p.UserID
 	}
 	s.principal = p
 	s.client.principal.Store(p)
@@ -260,8 +267,6 @@ func (s *session) resume(after *int64) (closeReason, bool) {
 	)
 	switch {
 	case after == nil:
-	case *after < 0:
-		return closeReason{CloseInvalidMessage, "after must be an event id"}, false
 	case *after == 0:
 		from = &Position{}
 	default:
