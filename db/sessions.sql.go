@@ -268,6 +268,40 @@ func (q *Queries) SessionRevokeAllOfUser(ctx context.Context, db DBTX, arg Sessi
 	return items, nil
 }
 
+const sessionRevokeOthersOfUser = `-- name: SessionRevokeOthersOfUser :many
+UPDATE sessions SET revoked_at = now(), revoke_reason = $1
+WHERE user_id = $2 AND revoked_at IS NULL AND id <> $3
+RETURNING id
+`
+
+type SessionRevokeOthersOfUserParams struct {
+	Reason *string   `json:"reason"`
+	UserID int64     `json:"user_id"`
+	Keep   uuid.UUID `json:"keep"`
+}
+
+// SessionRevokeOthersOfUser ends every live session of a user but one (the one that changed the
+// password).
+func (q *Queries) SessionRevokeOthersOfUser(ctx context.Context, db DBTX, arg SessionRevokeOthersOfUserParams) ([]uuid.UUID, error) {
+	rows, err := db.Query(ctx, sessionRevokeOthersOfUser, arg.Reason, arg.UserID, arg.Keep)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []uuid.UUID{}
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const sessionTouch = `-- name: SessionTouch :exec
 UPDATE sessions SET last_used_at = now(), expires_at = $1 WHERE id = $2
 `

@@ -243,3 +243,47 @@ func (q *Queries) UserUpdate(ctx context.Context, db DBTX, arg UserUpdateParams)
 	)
 	return i, err
 }
+
+const usersForUpdate = `-- name: UsersForUpdate :many
+SELECT id, email, name, role, password_hash, disabled_at, created_at, updated_at, can_read_chats, can_write_chats, can_manage_templates, can_manage_users, can_view_metrics, can_use_tags, availability, max_conversations, last_assigned_at FROM users WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE
+`
+
+// UsersForUpdate locks the rows an administration change decides on: the acting user and the users
+// it changes. Rows are locked in id order, so two changes that lock the same users cannot deadlock.
+func (q *Queries) UsersForUpdate(ctx context.Context, db DBTX, ids []int64) ([]User, error) {
+	rows, err := db.Query(ctx, usersForUpdate, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []User{}
+	for rows.Next() {
+		var i User
+		if err := rows.Scan(
+			&i.ID,
+			&i.Email,
+			&i.Name,
+			&i.Role,
+			&i.PasswordHash,
+			&i.DisabledAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.CanReadChats,
+			&i.CanWriteChats,
+			&i.CanManageTemplates,
+			&i.CanManageUsers,
+			&i.CanViewMetrics,
+			&i.CanUseTags,
+			&i.Availability,
+			&i.MaxConversations,
+			&i.LastAssignedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}

@@ -28,6 +28,13 @@ UPDATE sessions SET revoked_at = now(), revoke_reason = @reason
 WHERE user_id = @user_id AND revoked_at IS NULL
 RETURNING id;
 
+-- name: SessionRevokeOthersOfUser :many
+-- SessionRevokeOthersOfUser ends every live session of a user but one (the one that changed the
+-- password).
+UPDATE sessions SET revoked_at = now(), revoke_reason = @reason
+WHERE user_id = @user_id AND revoked_at IS NULL AND id <> @keep
+RETURNING id;
+
 -- name: RefreshTokenInsert :exec
 INSERT INTO refresh_tokens (token_hash, session_id, expires_at)
 VALUES (@token_hash, @session_id, @expires_at);

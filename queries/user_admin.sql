@@ -34,3 +34,8 @@ RETURNING *;
 
 -- name: UserSetPassword :exec
 UPDATE users SET password_hash = @password_hash, updated_at = now() WHERE id = @id;
+
+-- name: UsersForUpdate :many
+-- UsersForUpdate locks the rows an administration change decides on: the acting user and the users
+-- it changes. Rows are locked in id order, so two changes that lock the same users cannot deadlock.
+SELECT * FROM users WHERE id = ANY(@ids::bigint[]) ORDER BY id FOR UPDATE;

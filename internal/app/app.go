@@ -269,6 +269,12 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 	throttle := auth.NewThrottle(&auth.ThrottleConfig{
 		Pool: a.pool, MaxPerAccount: cfg.LoginMaxFailures, MaxPerIP: cfg.LoginMaxFailuresPerIP, Window: cfg.LoginFailureWindow,
 	})
+	// Every entrance that takes a password (login, River UI, a password change) goes through the
+	// one throttle and shares the instance's bcrypt slots.
+	logins, err := auth.NewLogins(&auth.LoginsConfig{Users: a.Users, Throttle: throttle})
+	if err != nil {
+		return nil, err
+	}
 
 	// The public base URL is always an allowed origin: it is where the agent panel is served.
 	a.realtime, err = realtime.New(&realtime.Config{
@@ -278,6 +284,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		AllowedOrigins: append([]string{a.baseURL}, cfg.AllowedOrigins...),
 		Logger:         logger.With("component", "realtime"),
 		Registerer:     a.metrics,
+
+		MaxSocketsPerUser:  cfg.WSMaxSocketsPerUser,
+		MaxUnauthenticated: cfg.WSMaxUnauthenticatedSockets,
 	})
 	if err != nil {
 		return nil, err
@@ -307,8 +316,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		Logger: logger,
 
 		Sessions: a.Sessions,
-		Throttle: throttle,
+		Logins:   logins,
 		LockTTL:  cfg.ConversationLockTTL,
+
+		TrustedProxies: cfg.TrustedProxies,
 
 		Ready:   a.ready,
 		RiverUI: a.riverUI,
@@ -318,7 +329,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		MetricsToken: cfg.MetricsToken,
 		HTTPMetrics:  httpapi.NewHTTPMetrics(a.metrics),
 
-		RequestTimeout: cfg.HTTPRequestTimeout,
+		RequestTimeout:  cfg.HTTPRequestTimeout,
+		BodyTimeout:     cfg.HTTPBodyTimeout,
+		MaxPublicBodies: cfg.HTTPMaxPublicBodies,
 	}
 	apiCfg.Realtime = a.realtime.Handler()
 	if a.sim != nil {
@@ -516,19 +529,19 @@ func (a *App) closeResources() {
 }
 
 // ready is /readyz: the database answers, its schema is current, River runs and the real-time
-// listener is connected.
+// listener is connected. Its errors name the component, which is all /readyz shows.
 func (a *App) ready(ctx context.Context) error {
 	if err := a.pool.Ping(ctx); err != nil {
-		return fmt.Errorf("database unreachable: %w", err)
+		return &httpapi.NotReadyError{Component: "database", Err: fmt.Errorf("database unreachable: %w", err)}
 	}
 	if err := database.CheckMigrations(ctx, a.pool); err != nil {
-		return err
+		return &httpapi.NotReadyError{Component: "database", Err: err}
 	}
 	if !a.riverStarted.Load() {
-		return errors.New("job queue not started")
+		return &httpapi.NotReadyError{Component: "queue", Err: errors.New("job queue not started")}
 	}
 	if err := a.realtime.Ready(); err != nil {
-		return err
+		return &httpapi.NotReadyError{Component: "realtime", Err: err}
 	}
 	return nil
 }

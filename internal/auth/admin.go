@@ -103,36 +103,151 @@ type UserPatch struct {
 	GroupIDs           Optional[[]int64] `json:"group_ids"`
 }
 
-// Update applies a patch to a user in one transaction. Disabling revokes every session of the
-// user (and closes their sockets); a change of role, permissions or groups closes their sockets
-// so they reconnect under the new rules. actor is the admin, who may not disable or demote
-// themselves (so an inbox cannot lose its last admin by accident).
-func (u *Users) Update(ctx context.Context, sessions *Sessions, actor *Principal, id int64, p UserPatch) (UserWithGroups, error) {
+// validate checks the fields of a patch that need no database.
+func (p *UserPatch) validate() error {
 	if p.Role.Set && (p.Role.Value == nil || !ValidRole(*p.Role.Value)) {
-		return UserWithGroups{}, &InputError{"role", "must be admin, supervisor or agent"}
+		return &InputError{"role", "must be admin, supervisor or agent"}
 	}
 	for _, f := range []struct {
 		name string
 		o    Optional[string]
 	}{{"can_read_chats", p.CanReadChats}, {"can_write_chats", p.CanWriteChats}} {
 		if f.o.Set && f.o.Value != nil && !ValidScope(*f.o.Value) {
-			return UserWithGroups{}, &InputError{f.name, "must be all, group, assigned, none or null (the role's default)"}
+			return &InputError{f.name, "must be all, group, assigned, none or null (the role's default)"}
 		}
 	}
 	if p.Name.Set && (p.Name.Value == nil || strings.TrimSpace(*p.Name.Value) == "") {
-		return UserWithGroups{}, &InputError{"name", "must not be empty"}
+		return &InputError{"name", "must not be empty"}
 	}
-	if p.Password.Set && (p.Password.Value == nil || len(*p.Password.Value) < MinPasswordLength) {
-		return UserWithGroups{}, &InputError{"password", fmt.Sprintf("must be at least %d characters", MinPasswordLength)}
+	if p.Password.Set {
+		if p.Password.Value == nil {
+			return &InputError{"password", "must be a string"}
+		}
+		if err := validPassword("password", *p.Password.Value); err != nil {
+			return err
+		}
 	}
 	if p.MaxConversations.Set && (p.MaxConversations.Value == nil || *p.MaxConversations.Value < 0) {
-		return UserWithGroups{}, &InputError{"max_conversations", "must be 0 (no limit) or more"}
+		return &InputError{"max_conversations", "must be 0 (no limit) or more"}
 	}
 	if p.Disabled.Set && p.Disabled.Value == nil {
-		return UserWithGroups{}, &InputError{"disabled", "must be true or false"}
+		return &InputError{"disabled", "must be true or false"}
 	}
-	if actor != nil && actor.UserID == id && ((p.Disabled.Set && *p.Disabled.Value) || (p.Role.Set && *p.Role.Value != actor.Role)) {
+	return nil
+}
+
+// apply returns cur with the patch's role, name, disabled state, permission overrides and
+// capacity applied, and whether the patch disables an enabled user.
+func (p *UserPatch) apply(cur db.User) (db.User, bool) {
+	next := cur
+	if p.Name.Set {
+		next.Name = strings.TrimSpace(*p.Name.Value)
+	}
+	if p.Role.Set {
+		next.Role = *p.Role.Value
+	}
+	disabling := false
+	if p.Disabled.Set {
+		switch {
+		case *p.Disabled.Value && cur.DisabledAt == nil:
+			now := time.Now()
+			next.DisabledAt, disabling = &now, true
+		case !*p.Disabled.Value:
+			next.DisabledAt = nil
+		}
+	}
+	setStr := func(dst **string, o Optional[string]) {
+		if o.Set {
+			*dst = o.Value
+		}
+	}
+	setBool := func(dst **bool, o Optional[bool]) {
+		if o.Set {
+			*dst = o.Value
+		}
+	}
+	setStr(&next.CanReadChats, p.CanReadChats)
+	setStr(&next.CanWriteChats, p.CanWriteChats)
+	setBool(&next.CanManageTemplates, p.CanManageTemplates)
+	setBool(&next.CanManageUsers, p.CanManageUsers)
+	setBool(&next.CanViewMetrics, p.CanViewMetrics)
+	setBool(&next.CanUseTags, p.CanUseTags)
+	if p.MaxConversations.Set {
+		next.MaxConversations = *p.MaxConversations.Value
+	}
+	return next, disabling
+}
+
+// save writes next, the patched row, with the patch's groups.
+func (u *Users) save(ctx context.Context, tx pgx.Tx, next *db.User, p *UserPatch) error {
+	if _, err := u.q.UserUpdate(ctx, tx, db.UserUpdateParams{
+		ID: next.ID, Name: next.Name, Role: next.Role, DisabledAt: next.DisabledAt,
+		CanReadChats: next.CanReadChats, CanWriteChats: next.CanWriteChats,
+		CanManageTemplates: next.CanManageTemplates, CanManageUsers: next.CanManageUsers,
+		CanViewMetrics: next.CanViewMetrics, CanUseTags: next.CanUseTags, MaxConversations: next.MaxConversations,
+	}); err != nil {
+		return fmt.Errorf("error updating user %d: %w", next.ID, err)
+	}
+	if p.GroupIDs.Set {
+		return setUserGroups(ctx, u.q, tx, next.ID, p.GroupIDs.Value)
+	}
+	return nil
+}
+
+// lockUsers locks the rows of ids in id order (UsersForUpdate) and returns them by id; a user
+// that does not exist is absent from the map.
+func (u *Users) lockUsers(ctx context.Context, tx pgx.Tx, ids ...int64) (map[int64]db.User, error) {
+	rows, err := u.q.UsersForUpdate(ctx, tx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("error locking users %v: %w", ids, err)
+	}
+	m := make(map[int64]db.User, len(rows))
+	for _, r := range rows {
+		m[r.ID] = r
+	}
+	return m, nil
+}
+
+// lockActorAndUser locks the acting user's row and user id's, and returns both as they are now.
+func (u *Users) lockActorAndUser(ctx context.Context, tx pgx.Tx, actor *Principal, id int64) (db.User, db.User, error) {
+	locked, err := u.lockUsers(ctx, tx, actor.UserID, id)
+	if err != nil {
+		return db.User{}, db.User{}, err
+	}
+	me, ok := locked[actor.UserID]
+	if !ok {
+		return db.User{}, db.User{}, fmt.Errorf("your account no longer exists: %w", ErrForbidden)
+	}
+	target, ok := locked[id]
+	if !ok {
+		return db.User{}, db.User{}, fmt.Errorf("user %d: %w", id, ErrUserNotFound)
+	}
+	return me, target, nil
+}
+
+// errNoActor refuses an administration call without an acting user: every such change is
+// decided for someone, so a missing one is a bug, refused rather than let through.
+var errNoActor = errors.New("auth: an acting user and Sessions are required")
+
+// Update applies a patch to a user in one transaction, as actor. Whether actor may make the
+// change is decided in that transaction, on the actor's and the user's rows as they are under
+// their row locks (authorizeUserChange). Disabling, and setting the password, revoke every
+// session of the user (and close their sockets); a change of role, permissions or groups closes
+// their sockets so they reconnect under the new rules. Nobody disables or demotes themselves (so
+// an inbox cannot lose its last admin by accident), nor sets their own password here: that is
+// ChangePassword's, which asks for the current one.
+func (u *Users) Update(ctx context.Context, sessions *Sessions, actor *Principal, id int64, p UserPatch) (UserWithGroups, error) {
+	if actor == nil || sessions == nil {
+		return UserWithGroups{}, errNoActor
+	}
+	if err := p.validate(); err != nil {
+		return UserWithGroups{}, err
+	}
+	if actor.UserID == id && ((p.Disabled.Set && *p.Disabled.Value) || (p.Role.Set && *p.Role.Value != actor.Role)) {
 		return UserWithGroups{}, &InputError{"role", "you may not disable yourself or change your own role"}
+	}
+	if actor.UserID == id && p.Password.Set {
+		return UserWithGroups{}, &InputError{"password", "change your own password with POST /api/me/password, which asks for the current one"}
 	}
 	var hash string
 	if p.Password.Set {
@@ -143,72 +258,29 @@ func (u *Users) Update(ctx context.Context, sessions *Sessions, actor *Principal
 	}
 	ring := false
 	err := database.InTx(ctx, u.pool, func(tx pgx.Tx) error {
-		cur, err := u.q.UserGetForUpdate(ctx, tx, id)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("user %d: %w", id, ErrUserNotFound)
-		}
+		me, cur, err := u.lockActorAndUser(ctx, tx, actor, id)
 		if err != nil {
-			return fmt.Errorf("error loading user %d: %w", id, err)
+			return err
 		}
-		next := db.UserUpdateParams{
-			ID: id, Name: cur.Name, Role: cur.Role, DisabledAt: cur.DisabledAt,
-			CanReadChats: cur.CanReadChats, CanWriteChats: cur.CanWriteChats,
-			CanManageTemplates: cur.CanManageTemplates, CanManageUsers: cur.CanManageUsers,
-			CanViewMetrics: cur.CanViewMetrics, CanUseTags: cur.CanUseTags, MaxConversations: cur.MaxConversations,
+		next, disabling := p.apply(cur)
+		if err := authorizeUserChange(&me, userChange{before: &cur, after: next, password: p.Password.Set}); err != nil {
+			return err
 		}
-		if p.Name.Set {
-			next.Name = strings.TrimSpace(*p.Name.Value)
-		}
-		if p.Role.Set {
-			next.Role = *p.Role.Value
-		}
-		disabling := false
-		if p.Disabled.Set {
-			switch {
-			case *p.Disabled.Value && cur.DisabledAt == nil:
-				now := time.Now()
-				next.DisabledAt, disabling = &now, true
-			case !*p.Disabled.Value:
-				next.DisabledAt = nil
-			}
-		}
-		setStr := func(dst **string, o Optional[string]) {
-			if o.Set {
-				*dst = o.Value
-			}
-		}
-		setBool := func(dst **bool, o Optional[bool]) {
-			if o.Set {
-				*dst = o.Value
-			}
-		}
-		setStr(&next.CanReadChats, p.CanReadChats)
-		setStr(&next.CanWriteChats, p.CanWriteChats)
-		setBool(&next.CanManageTemplates, p.CanManageTemplates)
-		setBool(&next.CanManageUsers, p.CanManageUsers)
-		setBool(&next.CanViewMetrics, p.CanViewMetrics)
-		setBool(&next.CanUseTags, p.CanUseTags)
-		if p.MaxConversations.Set {
-			next.MaxConversations = *p.MaxConversations.Value
-		}
-		if _, err := u.q.UserUpdate(ctx, tx, next); err != nil {
-			return fmt.Errorf("error updating user %d: %w", id, err)
+		if err := u.save(ctx, tx, &next, &p); err != nil {
+			return err
 		}
 		if p.Password.Set {
 			if err := u.q.UserSetPassword(ctx, tx, db.UserSetPasswordParams{ID: id, PasswordHash: hash}); err != nil {
 				return fmt.Errorf("error setting password of user %d: %w", id, err)
 			}
 		}
-		if p.GroupIDs.Set {
-			if err := setUserGroups(ctx, u.q, tx, id, p.GroupIDs.Value); err != nil {
-				return err
-			}
-		}
 		switch {
 		case disabling:
-			if sessions != nil {
-				ring, err = sessions.RevokeAllTx(ctx, tx, id, RevokeDisabled)
-			}
+			ring, err = sessions.RevokeAllTx(ctx, tx, id, RevokeDisabled)
+			return err
+		case p.Password.Set:
+			// Whoever knew the old password, or holds a token from a login with it, is out.
+			ring, err = sessions.RevokeAllTx(ctx, tx, id, RevokePassword)
 			return err
 		case p.Role.Set || p.CanReadChats.Set || p.CanWriteChats.Set || p.GroupIDs.Set:
 			ring = true
@@ -219,10 +291,84 @@ func (u *Users) Update(ctx context.Context, sessions *Sessions, actor *Principal
 	if err != nil {
 		return UserWithGroups{}, err
 	}
-	if ring && sessions != nil {
+	if ring {
 		sessions.ring()
 	}
 	return u.GetWithGroups(ctx, id)
+}
+
+// CreateBy creates a user as actor: p carries the new user's name, role and password (required)
+// and any other field of a patch. The user and its fields are written in one transaction, which
+// also decides, on the actor's row under its lock, that the actor may grant what the user gets.
+func (u *Users) CreateBy(ctx context.Context, actor *Principal, email string, p UserPatch) (UserWithGroups, error) {
+	if actor == nil {
+		return UserWithGroups{}, errNoActor
+	}
+	str := func(o Optional[string]) string {
+		if o.Value == nil {
+			return ""
+		}
+		return *o.Value
+	}
+	in := NewUser{Email: email, Name: str(p.Name), Role: str(p.Role), Password: str(p.Password)}
+	rest := p
+	rest.Name, rest.Role, rest.Password = Optional[string]{}, Optional[string]{}, Optional[string]{}
+	if err := rest.validate(); err != nil {
+		return UserWithGroups{}, err
+	}
+	hash, err := u.prepare(&in)
+	if err != nil {
+		return UserWithGroups{}, err
+	}
+	var id int64
+	err = database.InTx(ctx, u.pool, func(tx pgx.Tx) error {
+		locked, err := u.lockUsers(ctx, tx, actor.UserID)
+		if err != nil {
+			return err
+		}
+		me, ok := locked[actor.UserID]
+		if !ok {
+			return fmt.Errorf("your account no longer exists: %w", ErrForbidden)
+		}
+		created, err := u.insert(ctx, tx, &in, hash)
+		if err != nil {
+			return err
+		}
+		next, _ := rest.apply(created)
+		if err := authorizeUserChange(&me, userChange{after: next}); err != nil {
+			return err
+		}
+		id = created.ID
+		return u.save(ctx, tx, &next, &rest)
+	})
+	if err != nil {
+		return UserWithGroups{}, err
+	}
+	return u.GetWithGroups(ctx, id)
+}
+
+// RevokeSessions ends every session of user id, as actor, and closes their sockets. Whether actor
+// may is decided in the same transaction, under the user's row lock.
+func (u *Users) RevokeSessions(ctx context.Context, sessions *Sessions, actor *Principal, id int64) error {
+	if actor == nil || sessions == nil {
+		return errNoActor
+	}
+	err := database.InTx(ctx, u.pool, func(tx pgx.Tx) error {
+		me, cur, err := u.lockActorAndUser(ctx, tx, actor, id)
+		if err != nil {
+			return err
+		}
+		if err := authorizeUserChange(&me, userChange{before: &cur, after: cur}); err != nil {
+			return err
+		}
+		_, err = sessions.RevokeAllTx(ctx, tx, id, RevokeAdmin)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	sessions.ring()
+	return nil
 }
 
 func setUserGroups(ctx context.Context, q *db.Queries, tx pgx.Tx, userID int64, ids *[]int64) error {
@@ -280,9 +426,39 @@ type GroupInput struct {
 	MemberIDs  *[]int64 `json:"member_ids"`
 }
 
-// SaveGroup creates a group (id 0) or changes one, with its members when given. Members whose
-// groups change get their sockets closed so they reconnect under the new rules.
-func (u *Users) SaveGroup(ctx context.Context, sessions *Sessions, id int64, in GroupInput) (db.GroupGetRow, error) {
+// authorizeMembers locks the acting user's row and the rows of the users whose groups a change
+// of group membership changes, and decides under those locks that actor may change them
+// (authorizeUserChange: only admins change admins).
+func (u *Users) authorizeMembers(ctx context.Context, tx pgx.Tx, actor *Principal, changed []int64) error {
+	locked, err := u.lockUsers(ctx, tx, append([]int64{actor.UserID}, changed...)...)
+	if err != nil {
+		return err
+	}
+	me, ok := locked[actor.UserID]
+	if !ok {
+		return fmt.Errorf("your account no longer exists: %w", ErrForbidden)
+	}
+	if err := authorizeActor(&me); err != nil {
+		return err
+	}
+	for _, id := range changed {
+		// A user that does not exist changes no one; adding it fails on its foreign key.
+		if m, ok := locked[id]; ok {
+			if err := authorizeUserChange(&me, userChange{before: &m, after: m}); err != nil {
+				return fmt.Errorf("user %d: %w", id, err)
+			}
+		}
+	}
+	return nil
+}
+
+// SaveGroup creates a group (id 0) or changes one, with its members when given, as actor, who may
+// not add or remove members they may not change (authorizeMembers). Members whose groups change
+// get their sockets closed so they reconnect under the new rules.
+func (u *Users) SaveGroup(ctx context.Context, sessions *Sessions, actor *Principal, id int64, in GroupInput) (db.GroupGetRow, error) {
+	if actor == nil {
+		return db.GroupGetRow{}, errNoActor
+	}
 	if in.Name != nil {
 		n := strings.TrimSpace(*in.Name)
 		if n == "" || len(n) > 100 {
@@ -294,21 +470,31 @@ func (u *Users) SaveGroup(ctx context.Context, sessions *Sessions, id int64, in 
 	}
 	err := database.InTx(ctx, u.pool, func(tx pgx.Tx) error {
 		var (
-			g   db.Group
-			err error
+			g      db.Group
+			cur    db.GroupGetRow
+			before []int64
+			err    error
 		)
-		var before []int64
+		if id != 0 {
+			cur, err = u.q.GroupGet(ctx, tx, id)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return fmt.Errorf("group %d: %w", id, ErrGroupNotFound)
+			}
+			if err != nil {
+				return fmt.Errorf("error loading group %d: %w", id, err)
+			}
+			before = cur.MemberIds
+		}
+		var changed []int64
+		if in.MemberIDs != nil {
+			changed = symmetricDifference(before, *in.MemberIDs)
+		}
+		if err := u.authorizeMembers(ctx, tx, actor, changed); err != nil {
+			return err
+		}
 		if id == 0 {
 			g, err = u.q.GroupCreate(ctx, tx, db.GroupCreateParams{Name: *in.Name, AutoAssign: in.AutoAssign != nil && *in.AutoAssign})
 		} else {
-			cur, gerr := u.q.GroupGet(ctx, tx, id)
-			if errors.Is(gerr, pgx.ErrNoRows) {
-				return fmt.Errorf("group %d: %w", id, ErrGroupNotFound)
-			}
-			if gerr != nil {
-				return fmt.Errorf("error loading group %d: %w", id, gerr)
-			}
-			before = cur.MemberIds
 			p := db.GroupUpdateParams{ID: id, Name: cur.Group.Name, AutoAssign: cur.Group.AutoAssign}
 			if in.Name != nil {
 				p.Name = *in.Name
@@ -351,8 +537,12 @@ func (u *Users) SaveGroup(ctx context.Context, sessions *Sessions, id int64, in 
 	return u.q.GroupGet(ctx, u.pool, id)
 }
 
-// DeleteGroup deletes a group; its conversations keep their agent and lose the group.
-func (u *Users) DeleteGroup(ctx context.Context, sessions *Sessions, id int64) error {
+// DeleteGroup deletes a group, as actor, who may not when it has members they may not change
+// (authorizeMembers); its conversations keep their agent and lose the group.
+func (u *Users) DeleteGroup(ctx context.Context, sessions *Sessions, actor *Principal, id int64) error {
+	if actor == nil {
+		return errNoActor
+	}
 	err := database.InTx(ctx, u.pool, func(tx pgx.Tx) error {
 		cur, err := u.q.GroupGet(ctx, tx, id)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -360,6 +550,9 @@ func (u *Users) DeleteGroup(ctx context.Context, sessions *Sessions, id int64) e
 		}
 		if err != nil {
 			return fmt.Errorf("error loading group %d: %w", id, err)
+		}
+		if err := u.authorizeMembers(ctx, tx, actor, cur.MemberIds); err != nil {
+			return err
 		}
 		if _, err := u.q.GroupDelete(ctx, tx, id); err != nil {
 			return fmt.Errorf("error deleting group %d: %w", id, err)
@@ -370,6 +563,24 @@ func (u *Users) DeleteGroup(ctx context.Context, sessions *Sessions, id int64) e
 		sessions.ring()
 	}
 	return err
+}
+
+// symmetricDifference is what is in a or b but not both: the users whose membership changes.
+func symmetricDifference(a, b []int64) []int64 {
+	inA, inB := map[int64]bool{}, map[int64]bool{}
+	for _, v := range a {
+		inA[v] = true
+	}
+	for _, v := range b {
+		inB[v] = true
+	}
+	var out []int64
+	for _, v := range union(a, b) {
+		if inA[v] != inB[v] {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func union(a, b []int64) []int64 {

@@ -40,6 +40,9 @@ const (
 	RevokeReuse    = "reuse"
 	RevokeAdmin    = "admin"
 	RevokeDisabled = "disabled"
+	// RevokePassword: the user's password changed (an admin's reset ends every session, the
+	// user's own change every other one).
+	RevokePassword = "password"
 )
 
 // Ringer is told after a commit that wrote events (realtime.Doorbell is one).
@@ -241,7 +244,7 @@ func (s *Sessions) revokeTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, userID
 	if err != nil {
 		return false, fmt.Errorf("error revoking session %s: %w", id, err)
 	}
-	return true, s.revokedEvent(ctx, tx, userID, []uuid.UUID{id}, reason)
+	return true, s.revokedEvent(ctx, tx, userID, []uuid.UUID{id}, false, reason)
 }
 
 // RevokeAllTx revokes every live session of a user inside tx and writes the event that closes
@@ -253,19 +256,17 @@ func (s *Sessions) RevokeAllTx(ctx context.Context, tx pgx.Tx, userID int64, rea
 	}
 	// The event is written even when no session was live: tokens minted without a session and
 	// sockets opened with them close too.
-	return true, s.revokedEvent(ctx, tx, userID, ids, reason)
+	return true, s.revokedEvent(ctx, tx, userID, ids, true, reason)
 }
 
-// RevokeAll revokes every session of a user (an admin's action).
-func (s *Sessions) RevokeAll(ctx context.Context, userID int64, reason string) error {
-	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		_, err := s.RevokeAllTx(ctx, tx, userID, reason)
-		return err
-	})
-	if err == nil {
-		s.ring()
+// revokeOthersTx revokes every live session of a user but keep inside tx and writes the event
+// that closes their sockets; the caller rings after commit when it returns true.
+func (s *Sessions) revokeOthersTx(ctx context.Context, tx pgx.Tx, userID int64, keep uuid.UUID, reason string) (bool, error) {
+	ids, err := s.q.SessionRevokeOthersOfUser(ctx, tx, db.SessionRevokeOthersOfUserParams{UserID: userID, Keep: keep, Reason: &reason})
+	if err != nil {
+		return false, fmt.Errorf("error revoking sessions of user %d: %w", userID, err)
 	}
-	return err
+	return true, s.revokedEvent(ctx, tx, userID, ids, false, reason)
 }
 
 // SessionsRevokedEvent is the payload of a user.sessions_revoked event. SessionIDs empty with
@@ -277,9 +278,8 @@ type SessionsRevokedEvent struct {
 	Reason     string   `json:"reason"`
 }
 
-func (s *Sessions) revokedEvent(ctx context.Context, tx pgx.Tx, userID int64, ids []uuid.UUID, reason string) error {
-	ev := SessionsRevokedEvent{UserID: userID, SessionIDs: make([]string, len(ids)), Reason: reason,
-		All: reason == RevokeAdmin || reason == RevokeDisabled}
+func (s *Sessions) revokedEvent(ctx context.Context, tx pgx.Tx, userID int64, ids []uuid.UUID, all bool, reason string) error {
+	ev := SessionsRevokedEvent{UserID: userID, SessionIDs: make([]string, len(ids)), Reason: reason, All: all}
 	for i, id := range ids {
 		ev.SessionIDs[i] = id.String()
 	}

@@ -67,16 +67,10 @@ func (t *Throttle) Begin(ctx context.Context, email, ip string) (*Attempt, time.
 	if err != nil {
 		return nil, 0, fmt.Errorf("error recording login attempt: %w", err)
 	}
-	c, err := t.q.LoginFailureCounts(ctx, t.pool, db.LoginFailureCountsParams{Email: email, Ip: ip, Since: now.Add(-t.window)})
+	// The counts include this attempt's own row: it may proceed while they are within the limits.
+	wait, err := t.wait(ctx, email, ip, now, 1)
 	if err != nil {
-		return nil, 0, fmt.Errorf("error counting login failures: %w", err)
-	}
-	var wait time.Duration
-	if c.EmailFailures > int64(t.maxAccount) {
-		wait = max(wait, c.EmailOldest.Add(t.window).Sub(now))
-	}
-	if c.IpFailures > int64(t.maxIP) {
-		wait = max(wait, c.IpOldest.Add(t.window).Sub(now))
+		return nil, 0, err
 	}
 	a := &Attempt{id: id, email: email}
 	if wait > 0 {
@@ -88,6 +82,38 @@ func (t *Throttle) Begin(ctx context.Context, email, ip string) (*Attempt, time.
 		return a, max(wait, time.Second), nil
 	}
 	return a, 0, nil
+}
+
+// Locked reports how long attempts on email or from ip are refused from now (0 when they are
+// not), without recording an attempt. It is for a caller who proved the password earlier and
+// kept the proof (River UI's cache of verified credentials): a lock made since then must still
+// stop them, as it stops a fresh login.
+func (t *Throttle) Locked(ctx context.Context, email, ip string) (time.Duration, error) {
+	wait, err := t.wait(ctx, normalizeEmail(email), ip, time.Now(), 0)
+	if err != nil {
+		return 0, err
+	}
+	if wait > 0 {
+		return max(wait, time.Second), nil
+	}
+	return 0, nil
+}
+
+// wait is how long from now attempts on email or from ip are refused, given the failures in the
+// window of which own are the caller's own attempt (counted but not yet a failure).
+func (t *Throttle) wait(ctx context.Context, email, ip string, now time.Time, own int64) (time.Duration, error) {
+	c, err := t.q.LoginFailureCounts(ctx, t.pool, db.LoginFailureCountsParams{Email: email, Ip: ip, Since: now.Add(-t.window)})
+	if err != nil {
+		return 0, fmt.Errorf("error counting login failures: %w", err)
+	}
+	var wait time.Duration
+	if c.EmailFailures-own >= int64(t.maxAccount) {
+		wait = max(wait, c.EmailOldest.Add(t.window).Sub(now))
+	}
+	if c.IpFailures-own >= int64(t.maxIP) {
+		wait = max(wait, c.IpOldest.Add(t.window).Sub(now))
+	}
+	return wait, nil
 }
 
 // Succeed forgets the attempt and the account's earlier failures, so a user who finally typed the

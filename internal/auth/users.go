@@ -7,7 +7,6 @@ import (
 	"net/mail"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wainbox/wainbox/db"
@@ -17,8 +16,23 @@ import (
 // ErrEmailTaken is returned when creating a user whose email exists.
 var ErrEmailTaken = errors.New("a user with that email exists")
 
-// MinPasswordLength is the shortest password accepted for a new user.
+// MinPasswordLength is the shortest password accepted for a new user, in bytes.
 const MinPasswordLength = 10
+
+// MaxPasswordLength is the longest password accepted, in bytes: bcrypt reads no further, so a
+// longer one would be stored as its first 72 bytes (and bcrypt refuses to hash it).
+const MaxPasswordLength = 72
+
+// validPassword checks a new password's length; field names it in the error.
+func validPassword(field, password string) error {
+	if len(password) < MinPasswordLength {
+		return &InputError{field, fmt.Sprintf("must be at least %d characters", MinPasswordLength)}
+	}
+	if len(password) > MaxPasswordLength {
+		return &InputError{field, fmt.Sprintf("must be at most %d bytes (bcrypt's limit)", MaxPasswordLength)}
+	}
+	return nil
+}
 
 // Users stores users and checks their credentials.
 type Users struct {
@@ -38,47 +52,42 @@ type NewUser struct {
 	Email, Name, Role, Password string
 }
 
-// Create validates and stores a user.
+// Create validates and stores a user. It decides no permission: it is for the command line and
+// the first admin; the API creates users through CreateBy.
 func (u *Users) Create(ctx context.Context, in NewUser) (db.User, error) {
-	in.Email = strings.TrimSpace(in.Email)
-	in.Name = strings.TrimSpace(in.Name)
-	if addr, err := mail.ParseAddress(in.Email); err != nil || addr.Address != in.Email {
-		return db.User{}, &InputError{"email", fmt.Sprintf("%q is not a valid address", in.Email)}
-	}
-	if in.Name == "" {
-		return db.User{}, &InputError{"name", "must not be empty"}
-	}
-	if !ValidRole(in.Role) {
-		return db.User{}, &InputError{"role", fmt.Sprintf("%q is not admin, supervisor or agent", in.Role)}
-	}
-	if len(in.Password) < MinPasswordLength {
-		return db.User{}, &InputError{"password", fmt.Sprintf("must be at least %d characters", MinPasswordLength)}
-	}
-	hash, err := HashPassword(in.Password, u.cost)
+	hash, err := u.prepare(&in)
 	if err != nil {
 		return db.User{}, err
 	}
-	user, err := u.q.UserCreate(ctx, u.pool, db.UserCreateParams{Email: in.Email, Name: in.Name, Role: in.Role, PasswordHash: hash})
+	return u.insert(ctx, u.pool, &in, hash)
+}
+
+// prepare validates and normalizes a new user and hashes its password.
+func (u *Users) prepare(in *NewUser) (string, error) {
+	in.Email = strings.TrimSpace(in.Email)
+	in.Name = strings.TrimSpace(in.Name)
+	if addr, err := mail.ParseAddress(in.Email); err != nil || addr.Address != in.Email {
+		return "", &InputError{"email", fmt.Sprintf("%q is not a valid address", in.Email)}
+	}
+	if in.Name == "" {
+		return "", &InputError{"name", "must not be empty"}
+	}
+	if !ValidRole(in.Role) {
+		return "", &InputError{"role", fmt.Sprintf("%q is not admin, supervisor or agent", in.Role)}
+	}
+	if err := validPassword("password", in.Password); err != nil {
+		return "", err
+	}
+	return HashPassword(in.Password, u.cost)
+}
+
+func (u *Users) insert(ctx context.Context, q db.DBTX, in *NewUser, hash string) (db.User, error) {
+	user, err := u.q.UserCreate(ctx, q, db.UserCreateParams{Email: in.Email, Name: in.Name, Role: in.Role, PasswordHash: hash})
 	if database.IsUniqueViolation(err, "users_email_key") {
 		return db.User{}, fmt.Errorf("%s: %w", in.Email, ErrEmailTaken)
 	}
 	if err != nil {
 		return db.User{}, fmt.Errorf("error creating user %s: %w", in.Email, err)
-	}
-	return user, nil
-}
-
-// Authenticate returns the enabled user with that email and password, or ErrInvalidCredentials.
-// Unknown emails, wrong passwords and disabled users are indistinguishable to the caller, in
-// answer and in time.
-func (u *Users) Authenticate(ctx context.Context, email, password string) (db.User, error) {
-	user, err := u.q.UserGetByEmail(ctx, u.pool, strings.TrimSpace(email))
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return db.User{}, fmt.Errorf("error loading user: %w", err)
-	}
-	ok := CheckPassword(user.PasswordHash, password)
-	if !ok || user.DisabledAt != nil {
-		return db.User{}, ErrInvalidCredentials
 	}
 	return user, nil
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -54,6 +55,9 @@ type Config struct {
 	LoginMaxFailuresPerIP int
 	LoginFailureWindow    time.Duration
 	ConversationLockTTL   time.Duration
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the client that login
+	// throttling counts; empty trusts none and counts the TCP peer.
+	TrustedProxies []netip.Prefix
 
 	LogFormat string
 	LogLevel  slog.Level
@@ -70,9 +74,18 @@ type Config struct {
 	// HTTPRequestTimeout bounds every API request (WebSockets excepted), so a frozen database
 	// answers 503 instead of holding the client.
 	HTTPRequestTimeout time.Duration
+	// HTTPBodyTimeout is how long a request body may take to arrive whole; HTTPMaxPublicBodies
+	// caps the bodies of unauthenticated callers (webhook, login, refresh) read at once. Together
+	// they keep callers who announce large bodies and send them slowly from exhausting memory.
+	HTTPBodyTimeout     time.Duration
+	HTTPMaxPublicBodies int
 	// MetricsToken is the bearer a Prometheus scraper presents at GET /metrics.
 	MetricsToken    string
 	ShutdownTimeout time.Duration
+	// WSMaxSocketsPerUser and WSMaxUnauthenticatedSockets cap one user's WebSockets and those
+	// still to authenticate, per instance (docs/realtime.md).
+	WSMaxSocketsPerUser         int
+	WSMaxUnauthenticatedSockets int
 }
 
 // WhatsApp configures the Cloud API client and the webhook.
@@ -167,6 +180,7 @@ var Vars = []Var{
 	{"LOGIN_MAX_FAILURES", "5", "failed logins of one account per LOGIN_FAILURE_WINDOW before 429"},
 	{"LOGIN_MAX_FAILURES_PER_IP", "20", "failed logins from one address per LOGIN_FAILURE_WINDOW before 429"},
 	{"LOGIN_FAILURE_WINDOW", "15m", "sliding window of login throttling"},
+	{"TRUSTED_PROXIES", "", "comma-separated CIDRs of reverse proxies in front of wainbox; from a peer among them the client address (for login throttling) is the right-most X-Forwarded-For entry not itself a trusted proxy; otherwise X-Forwarded-For is ignored"},
 	{"CONVERSATION_LOCK_TTL", "5m", "lifetime of an agent's conversation lock (renewable by the holder)"},
 	{"LOG_FORMAT", "json", "json or text"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
@@ -175,8 +189,12 @@ var Vars = []Var{
 	{"SEND_RECONCILE_WINDOW", "30s", "how long a send whose outcome at Meta is unknown (crash, timeout, lost answer) waits for a status webhook proving it before it is sent again"},
 	{"WHATSAPP_MAX_MESSAGES_PER_SECOND", "80", "sends per second of the business number, shared by all instances (Meta's default throughput); 0 turns pacing off"},
 	{"HTTP_REQUEST_TIMEOUT", "15s", "longest an API request may run (WebSockets excepted); past it the answer is 503 unavailable"},
+	{"HTTP_BODY_TIMEOUT", "10s", "longest a request body may take to arrive whole; past it the answer is 408 and the connection is closed"},
+	{"HTTP_MAX_PUBLIC_BODIES", "64", "request bodies of unauthenticated callers (webhook, login, refresh) read at once; more are answered 503 with Retry-After"},
 	{"SHUTDOWN_TIMEOUT", "30s", "how long SIGTERM waits for requests and running jobs"},
 	{"METRICS_TOKEN", "", "bearer token (at least 16 bytes) a Prometheus scraper presents at GET /metrics; users with can_view_metrics may read it too"},
+	{"WS_MAX_SOCKETS_PER_USER", "20", "WebSockets one user may hold on one instance (many tabs); one more is closed with 4009 when it authenticates"},
+	{"WS_MAX_UNAUTHENTICATED_SOCKETS", "256", "WebSockets of one instance still to authenticate (5 s each at most); over it the upgrade is refused with 503"},
 }
 
 // Load reads the configuration through lookup (os.LookupEnv in production) and validates it. The
@@ -261,6 +279,11 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	}
 
 	if cfg.Simulator {
+		// The simulator's routes (/simulator/faults, /simulator/sends) are open to anyone: a
+		// real token says this is a real deployment, where they must not be.
+		if t := cfg.WhatsApp.AccessToken; t != "" && t != SimAccessToken {
+			bad("SIMULATOR", "must not be 1 with a real WHATSAPP_ACCESS_TOKEN: the simulator's routes are open to anyone")
+		}
 		w := &cfg.WhatsApp
 		w.AccessToken = or(w.AccessToken, SimAccessToken)
 		w.PhoneNumberID = or(w.PhoneNumberID, SimPhoneNumberID)
@@ -313,6 +336,11 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	if cfg.LoginFailureWindow, err = durationVar(get("LOGIN_FAILURE_WINDOW"), 15*time.Minute); err != nil {
 		bad("LOGIN_FAILURE_WINDOW", "%v", err)
 	}
+	var badProxies []error
+	cfg.TrustedProxies, badProxies = prefixesVar(get("TRUSTED_PROXIES"))
+	for _, err := range badProxies {
+		bad("TRUSTED_PROXIES", "%v", err)
+	}
 	if cfg.ConversationLockTTL, err = durationVar(get("CONVERSATION_LOCK_TTL"), 5*time.Minute); err != nil {
 		bad("CONVERSATION_LOCK_TTL", "%v", err)
 	}
@@ -331,8 +359,20 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	if cfg.HTTPRequestTimeout, err = durationVar(get("HTTP_REQUEST_TIMEOUT"), 15*time.Second); err != nil {
 		bad("HTTP_REQUEST_TIMEOUT", "%v", err)
 	}
+	if cfg.HTTPBodyTimeout, err = durationVar(get("HTTP_BODY_TIMEOUT"), 10*time.Second); err != nil {
+		bad("HTTP_BODY_TIMEOUT", "%v", err)
+	}
+	if cfg.HTTPMaxPublicBodies, err = intVar(get("HTTP_MAX_PUBLIC_BODIES"), 64, 1, 100000); err != nil {
+		bad("HTTP_MAX_PUBLIC_BODIES", "%v", err)
+	}
 	if cfg.MetricsToken = get("METRICS_TOKEN"); cfg.MetricsToken != "" && len(cfg.MetricsToken) < 16 {
 		bad("METRICS_TOKEN", "must be at least 16 bytes")
+	}
+	if cfg.WSMaxSocketsPerUser, err = intVar(get("WS_MAX_SOCKETS_PER_USER"), 20, 1, 100000); err != nil {
+		bad("WS_MAX_SOCKETS_PER_USER", "%v", err)
+	}
+	if cfg.WSMaxUnauthenticatedSockets, err = intVar(get("WS_MAX_UNAUTHENTICATED_SOCKETS"), 256, 1, 1000000); err != nil {
+		bad("WS_MAX_UNAUTHENTICATED_SOCKETS", "%v", err)
 	}
 	if cfg.LogFormat != "json" && cfg.LogFormat != "text" {
 		bad("LOG_FORMAT", "%q is not json or text", cfg.LogFormat)
@@ -433,6 +473,31 @@ func intVar(v string, def, lo, hi int) (int, error) {
 		return 0, fmt.Errorf("%q is not a whole number from %d to %d", v, lo, hi)
 	}
 	return n, nil
+}
+
+// prefixesVar reads a comma-separated list of CIDRs, a bare address standing for itself alone,
+// and returns one error per entry that is neither.
+func prefixesVar(v string) ([]netip.Prefix, []error) {
+	var (
+		out  []netip.Prefix
+		errs []error
+	)
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				errs = append(errs, fmt.Errorf("%q is not a CIDR like 10.0.0.0/8 or an address", s))
+				continue
+			}
+			p = netip.PrefixFrom(a.WithZone(""), a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, errs
 }
 
 func durationVar(v string, def time.Duration) (time.Duration, error) {

@@ -75,3 +75,65 @@ func TestEveryVariableIsDocumented(t *testing.T) {
 	}
 	require.Len(t, Vars, len(read))
 }
+
+// The simulator's routes are open to anyone, so a real access token (anything but the simulator's
+// own) with SIMULATOR=1 is refused: that is a real deployment with the simulator left on.
+func TestLoadRefusesTheSimulatorWithARealToken(t *testing.T) {
+	t.Parallel()
+	base := map[string]string{"DATABASE_URL": "postgres://x@localhost/db", "SIMULATOR": "1"}
+	for token, ok := range map[string]bool{"": true, SimAccessToken: true, "EAAG-a-real-token": false} {
+		e := map[string]string{"WHATSAPP_ACCESS_TOKEN": token}
+		for k, v := range base {
+			e[k] = v
+		}
+		_, err := Load(env(e))
+		if ok {
+			require.NoError(t, err, "token %q", token)
+			continue
+		}
+		require.Error(t, err)
+		require.Equal(t, "SIMULATOR: must not be 1 with a real WHATSAPP_ACCESS_TOKEN: the simulator's routes are open to anyone", err.Error())
+	}
+	_, err := Load(env(map[string]string{"DATABASE_URL": "postgres://x@localhost/db", "WHATSAPP_ACCESS_TOKEN": "EAAG-a-real-token",
+		"WHATSAPP_PHONE_NUMBER_ID": "1", "WHATSAPP_APP_SECRET": "s", "WHATSAPP_VERIFY_TOKEN": "v", "AUTH_SECRET": strings.Repeat("s", 32)}))
+	require.NoError(t, err, "the same token without the simulator is a real deployment")
+}
+
+func TestLoadBodyLimits(t *testing.T) {
+	t.Parallel()
+	cfg, err := Load(env(map[string]string{"DATABASE_URL": "postgres://x@localhost/db", "SIMULATOR": "1"}))
+	require.NoError(t, err)
+	require.Equal(t, 10*time.Second, cfg.HTTPBodyTimeout)
+	require.Equal(t, 64, cfg.HTTPMaxPublicBodies)
+	cfg, err = Load(env(map[string]string{"DATABASE_URL": "postgres://x@localhost/db", "SIMULATOR": "1",
+		"HTTP_BODY_TIMEOUT": "2s", "HTTP_MAX_PUBLIC_BODIES": "8"}))
+	require.NoError(t, err)
+	require.Equal(t, 2*time.Second, cfg.HTTPBodyTimeout)
+	require.Equal(t, 8, cfg.HTTPMaxPublicBodies)
+	_, err = Load(env(map[string]string{"DATABASE_URL": "postgres://x@localhost/db", "SIMULATOR": "1",
+		"HTTP_BODY_TIMEOUT": "0s", "HTTP_MAX_PUBLIC_BODIES": "0"}))
+	require.ErrorContains(t, err, "HTTP_BODY_TIMEOUT:")
+	require.ErrorContains(t, err, "HTTP_MAX_PUBLIC_BODIES:")
+}
+
+func TestLoadWebSocketCaps(t *testing.T) {
+	t.Parallel()
+	base := map[string]string{"DATABASE_URL": "postgres://x@localhost/db", "SIMULATOR": "1"}
+	cfg, err := Load(env(base))
+	require.NoError(t, err)
+	require.Equal(t, 20, cfg.WSMaxSocketsPerUser, "room for an agent's many tabs")
+	require.Equal(t, 256, cfg.WSMaxUnauthenticatedSockets)
+
+	base["WS_MAX_SOCKETS_PER_USER"], base["WS_MAX_UNAUTHENTICATED_SOCKETS"] = "5000", "1000"
+	cfg, err = Load(env(base))
+	require.NoError(t, err)
+	require.Equal(t, 5000, cfg.WSMaxSocketsPerUser)
+	require.Equal(t, 1000, cfg.WSMaxUnauthenticatedSockets)
+
+	base["WS_MAX_SOCKETS_PER_USER"], base["WS_MAX_UNAUTHENTICATED_SOCKETS"] = "0", "many"
+	_, err = Load(env(base))
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "WS_MAX_SOCKETS_PER_USER:")
+	require.Contains(t, err.Error(), "WS_MAX_UNAUTHENTICATED_SOCKETS:")
+	require.Len(t, strings.Split(err.Error(), "\n"), 2, "one line per problem")
+}

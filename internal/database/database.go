@@ -107,6 +107,16 @@ func IsUniqueViolation(err error, constraint string) bool {
 	return constraint == "" || pgErr.ConstraintName == constraint
 }
 
+// InvalidText reports whether PostgreSQL refused a value it cannot store as text: a NUL byte or
+// bytes that are not UTF-8 (character_not_in_repertoire, 22021) or a character with no equivalent
+// in the server's encoding, such as \u0000 in jsonb (untranslatable_character, 22P05). Such a
+// value is the caller's bad input, not an outage or a bug.
+func InvalidText(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) &&
+		(pgErr.Code == pgerrcode.CharacterNotInRepertoire || pgErr.Code == pgerrcode.UntranslatableCharacter)
+}
+
 // Unavailable reports whether err means that the database cannot be reached right now (down,
 // frozen, restarting, out of connections) rather than that the request or the code is wrong. Callers
 // answer such errors as an outage (503, retry later) instead of a bug: a connection that could not

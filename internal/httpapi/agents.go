@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -25,20 +23,6 @@ type loginRequest struct {
 	Password string `json:"password"`
 }
 
-// clientIP is the address login throttling counts: the peer's. Behind a reverse proxy that is the
-// proxy's (see docs/agents.md); forwarded headers are not trusted because a client could forge
-// them to escape the limit.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-// abandonTimeout bounds forgetting a login attempt whose check failed.
-const abandonTimeout = 2 * time.Second
-
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	var req loginRequest
 	if err := decodeJSON(w, r, &req); err != nil {
@@ -49,43 +33,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errBadRequest("invalid_request", "email and password are required"))
 		return
 	}
-	ip := clientIP(r)
-	attempt, wait, err := s.cfg.Throttle.Begin(r.Context(), req.Email, ip)
+	// A locked account or address answers 429 with Retry-After, even to the right password.
+	user, err := s.passwords.check(r, entranceLogin, req.Email, req.Password)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	if wait > 0 {
-		secs := int(math.Ceil(wait.Seconds()))
-		logger(r).Warn("login throttled", "email", req.Email, "ip", ip, "retry_after_s", secs)
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		writeError(w, r, &apiError{Status: http.StatusTooManyRequests, Code: "too_many_attempts",
-			Message: "too many failed logins; try again in " + strconv.Itoa(secs) + " seconds"})
-		return
-	}
-	user, err := s.cfg.Users.Authenticate(r.Context(), req.Email, req.Password)
-	if err != nil {
-		if !errors.Is(err, auth.ErrInvalidCredentials) {
-			// Not a wrong password (the database failed): the attempt does not count. Forgetting
-			// it outlives a caller that hung up or ran out of time, but is bounded so a frozen
-			// database does not hold the answer; its failure is reported with the first error.
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), abandonTimeout)
-			if aerr := s.cfg.Throttle.Abandon(ctx, attempt); aerr != nil {
-				err = errors.Join(err, aerr)
-			}
-			cancel()
-		} else {
-			// The email and address are logged to trace attacks; the password never is. The
-			// attempt's row stays: it is the failure the throttle counts.
-			logger(r).Warn("login failed", "email", req.Email, "ip", ip)
-		}
-		writeError(w, r, err)
-		return
-	}
-	if err := s.cfg.Throttle.Succeed(r.Context(), attempt); err != nil {
-		logger(r).Error("error clearing login failures", "error", err)
-	}
-	g, err := s.cfg.Sessions.Start(r.Context(), &user, r.UserAgent(), ip)
+	g, err := s.cfg.Sessions.Start(r.Context(), &user, r.UserAgent(), s.clientAddr.of(r))
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -123,7 +77,7 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
 	}
 	g, err := s.cfg.Sessions.Refresh(r.Context(), req.RefreshToken)
 	if errors.Is(err, auth.ErrRefreshTokenReused) {
-		logger(r).Warn("refresh token reused; session revoked", "error", err, "ip", clientIP(r))
+		logger(r).Warn("refresh token reused; session revoked", "error", err, "ip", s.clientAddr.of(r))
 	}
 	if err != nil {
 		writeError(w, r, err)
@@ -237,21 +191,6 @@ type createUserRequest struct {
 	auth.UserPatch
 }
 
-// onlyAdminsGrant keeps a manager who is not an admin from making admins or handing out the
-// right to manage users: that would let them escalate their own rights through another account.
-func onlyAdminsGrant(p *auth.Principal, patch *auth.UserPatch) error {
-	if p.Role == auth.RoleAdmin {
-		return nil
-	}
-	if patch.Role.Set && patch.Role.Value != nil && *patch.Role.Value == auth.RoleAdmin {
-		return &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: "only admins make admins"}
-	}
-	if patch.CanManageUsers.Set {
-		return &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: "only admins grant can_manage_users"}
-	}
-	return nil
-}
-
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 	if !requireManager(w, r) {
 		return
@@ -261,33 +200,14 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	p := auth.FromContext(r.Context())
-	if err := onlyAdminsGrant(p, &req.UserPatch); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	str := func(o auth.Optional[string]) string {
-		if o.Value == nil {
-			return ""
-		}
-		return *o.Value
-	}
-	u, err := s.cfg.Users.Create(r.Context(), auth.NewUser{
-		Email: req.Email, Name: str(req.Name), Role: str(req.Role), Password: str(req.Password),
-	})
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	rest := req.UserPatch
-	rest.Name, rest.Role, rest.Password = auth.Optional[string]{}, auth.Optional[string]{}, auth.Optional[string]{}
-	uw, err := s.cfg.Users.Update(r.Context(), s.cfg.Sessions, p, u.ID, rest)
+	// What the caller may grant the new user is decided in auth, in the creating transaction.
+	u, err := s.cfg.Users.CreateBy(r.Context(), auth.FromContext(r.Context()), req.Email, req.UserPatch)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	logger(r).Info("user created", "new_user_id", u.ID, "role", u.Role)
-	writeJSON(w, http.StatusCreated, adminUserView(&uw))
+	writeJSON(w, http.StatusCreated, adminUserView(&u))
 }
 
 func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
@@ -304,25 +224,13 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	p := auth.FromContext(r.Context())
-	if err := onlyAdminsGrant(p, &patch); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if p.Role != auth.RoleAdmin {
-		// Nor may they change an admin.
-		target, err := s.cfg.Users.Get(r.Context(), id)
-		if err == nil && target.Role == auth.RoleAdmin {
-			writeError(w, r, &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: "only admins change admins"})
-			return
-		}
-	}
-	u, err := s.cfg.Users.Update(r.Context(), s.cfg.Sessions, p, id, patch)
+	// Whether the caller may change this user is decided in auth, under the user's row lock.
+	u, err := s.cfg.Users.Update(r.Context(), s.cfg.Sessions, auth.FromContext(r.Context()), id, patch)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	logger(r).Info("user updated", "target_user_id", id, "disabled", u.DisabledAt != nil)
+	logger(r).Info("user updated", "target_user_id", id, "disabled", u.DisabledAt != nil, "password_set", patch.Password.Set)
 	writeJSON(w, http.StatusOK, adminUserView(&u))
 }
 
@@ -335,11 +243,7 @@ func (s *Server) revokeUserSessions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if _, err := s.cfg.Users.GetWithGroups(r.Context(), id); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if err := s.cfg.Sessions.RevokeAll(r.Context(), id, auth.RevokeAdmin); err != nil {
+	if err := s.cfg.Users.RevokeSessions(r.Context(), s.cfg.Sessions, auth.FromContext(r.Context()), id); err != nil {
 		writeError(w, r, err)
 		return
 	}
@@ -409,7 +313,7 @@ func (s *Server) saveGroup(w http.ResponseWriter, r *http.Request, id int64) {
 		writeError(w, r, err)
 		return
 	}
-	g, err := s.cfg.Users.SaveGroup(r.Context(), s.cfg.Sessions, id, in)
+	g, err := s.cfg.Users.SaveGroup(r.Context(), s.cfg.Sessions, auth.FromContext(r.Context()), id, in)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -430,7 +334,7 @@ func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if err := s.cfg.Users.DeleteGroup(r.Context(), s.cfg.Sessions, id); err != nil {
+	if err := s.cfg.Users.DeleteGroup(r.Context(), s.cfg.Sessions, auth.FromContext(r.Context()), id); err != nil {
 		writeError(w, r, err)
 		return
 	}

@@ -426,7 +426,8 @@ func TestUserAndGroupAdministration(t *testing.T) {
 	t.Parallel()
 	in := apptest.Start(t, nil)
 	admin := in.AdminToken()
-	mgrID, _ := in.CreateUser("mgr@example.com", auth.RoleAgent)
+	// A supervisor who manages users: it may grant the scopes and the role it holds itself.
+	mgrID, _ := in.CreateUser("mgr@example.com", auth.RoleSupervisor)
 	in.Do("PATCH", fmt.Sprintf("/api/users/%d", mgrID), admin, map[string]any{"can_manage_users": true}, http.StatusOK, nil)
 	mgr := login(t, in, "mgr@example.com").AccessToken
 

@@ -182,6 +182,37 @@ func TestMarkConversationReadClearsUnreadAndTellsMeta(t *testing.T) {
 	require.Equal(t, 3, unread)
 }
 
+// TestMarkConversationReadIsAWrite: the read receipt reaches the customer, so marking read needs
+// the right to write to the conversation, as sending does. A user who may only read it is refused
+// with 403 and nothing is written: no receipt queued, the unread count and the message untouched.
+func TestMarkConversationReadIsAWrite(t *testing.T) {
+	t.Parallel()
+	in := apptest.Start(t, nil)
+	admin := in.AdminToken()
+	customerWrites(t, in, map[string]any{"from": "16505550104", "text": "hello?"})
+	conv := conversationOf(t, in, admin, "16505550104", func(c *conversationAnswer) bool { return c.UnreadCount == 1 })
+	path := fmt.Sprintf("/api/conversations/%d/read", conv.ID)
+
+	readerID, readerTok := in.CreateUser("reader-read@example.com", auth.RoleAgent)
+	in.Do("PATCH", fmt.Sprintf("/api/users/%d", readerID), admin,
+		map[string]any{"can_read_chats": "all", "can_write_chats": "none"}, http.StatusOK, nil)
+	in.Do("GET", fmt.Sprintf("/api/conversations/%d", conv.ID), readerTok, nil, http.StatusOK, nil)
+
+	resp := in.Request("POST", path, readerTok, nil)
+	require.Equal(t, http.StatusForbidden, resp.Status, "%s", resp.Body)
+	require.Equal(t, "forbidden", errorCode(t, resp.Body))
+	require.Equal(t, 0, count(t, in, "river_job WHERE kind = 'mark_read'"), "no read receipt queued")
+	require.Equal(t, 0, count(t, in, "messages WHERE direction = 'in' AND read_at IS NOT NULL"))
+	require.Equal(t, 1, count(t, in, fmt.Sprintf("conversations WHERE id = %d AND unread_count = 1", conv.ID)))
+
+	// An agent who may write to it (the conversation is in the free pool) marks it read.
+	_, agentTok := in.CreateUser("agent-read@example.com", auth.RoleAgent)
+	var read conversationAnswer
+	in.Do("POST", path, agentTok, nil, http.StatusOK, &read)
+	require.Equal(t, 0, read.UnreadCount)
+	require.Equal(t, 1, count(t, in, "river_job WHERE kind = 'mark_read'"))
+}
+
 func TestWebhookIsMountedWithTheVerifyToken(t *testing.T) {
 	t.Parallel()
 	in := apptest.Start(t, nil)

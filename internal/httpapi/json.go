@@ -1,13 +1,18 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/wainbox/wainbox/internal/auth"
 	"github.com/wainbox/wainbox/internal/database"
@@ -59,6 +64,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		ve *inbox.ValidationError
 		le *inbox.LockedError
 		ie *auth.InputError
+		te *auth.ThrottledError
 	)
 	switch {
 	case errors.As(err, &le):
@@ -88,6 +94,22 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		ae = &apiError{Status: http.StatusConflict, Code: "conflict", Message: strings.TrimSuffix(err.Error(), ": "+inbox.ErrConflict.Error())}
 	case errors.Is(err, auth.ErrInvalidCredentials):
 		ae = &apiError{Status: http.StatusUnauthorized, Code: "invalid_credentials", Message: "invalid email or password"}
+	case errors.As(err, &te):
+		w.Header().Set("Retry-After", fmt.Sprint(te.RetryAfterSeconds()))
+		ae = &apiError{Status: http.StatusTooManyRequests, Code: "too_many_attempts",
+			Message: fmt.Sprintf("too many failed logins; try again in %d seconds", te.RetryAfterSeconds())}
+	case errors.Is(err, auth.ErrBusy):
+		// Not the caller's fault: too many password checks (a burst of guesses) are under way.
+		w.Header().Set("Retry-After", fmt.Sprint(int(auth.BusyRetryAfter.Seconds())))
+		ae = &apiError{Status: http.StatusServiceUnavailable, Code: "busy", Message: "too many logins are being checked; try again in a second"}
+	case errors.Is(err, auth.ErrForbidden):
+		ae = &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: strings.TrimSuffix(err.Error(), ": "+auth.ErrForbidden.Error())}
+	case errors.Is(err, bcrypt.ErrPasswordTooLong):
+		ae = errPasswordTooLong
+	case database.InvalidText(err):
+		// Input validation should have refused the value before it reached the database.
+		logger(r).Warn("request refused by the database: a value it cannot store as text", "error", err)
+		ae = errBadRequest("invalid_request", "a value holds characters that cannot be stored (NUL, or bytes that are not UTF-8)")
 	case database.Unavailable(err):
 		logger(r).Warn("request failed: database unreachable or request timed out", "error", err)
 		w.Header().Set("Retry-After", retryAfterSeconds)
@@ -100,28 +122,61 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, ae.Status, map[string]any{"error": ae})
 }
 
-// decodeJSON reads a JSON object body strictly: one object, known fields only, bounded size. A
-// typo in a field name is an error rather than a silently ignored value.
+// decodeJSON reads a JSON object body strictly: one object and nothing after it but whitespace,
+// UTF-8 throughout, known fields only, bounded size, no NUL in any string (PostgreSQL cannot store
+// it) and the limits of its request type (validateRequest). A typo in a field name is an error
+// rather than a silently ignored value, and bytes encoding/json would quietly replace with U+FFFD
+// are refused rather than sent to a customer altered.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		return &apiError{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type", Message: "send a JSON body with Content-Type: application/json"}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	// ReadAll grows its buffer as bytes arrive, never from what Content-Length announces.
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		return bodyReadError(w, err)
+	}
+	return decodeBody(body, v)
+}
+
+// bodyReadError is the answer to a body that could not be read whole: too large (413), too slow
+// to arrive (408, withBodyDeadline) or cut off by the caller (400).
+func bodyReadError(w http.ResponseWriter, err error) error {
+	var maxErr *http.MaxBytesError
+	switch {
+	case errors.As(err, &maxErr):
+		return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large", Message: fmt.Sprintf("the body exceeds %d bytes", maxBodyBytes)}
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// The connection cannot serve another request: what is left of the body never came.
+		w.Header().Set("Connection", "close")
+		return &apiError{Status: http.StatusRequestTimeout, Code: "request_timeout", Message: "the body did not arrive in time"}
+	default:
+		return errBadRequest("invalid_request", "the body could not be read")
+	}
+}
+
+// decodeBody is decodeJSON's decoding of a body read whole into v.
+func decodeBody(body []byte, v any) error {
+	if !utf8.Valid(body) {
+		return errBadRequest("invalid_json", "the body is not valid UTF-8")
+	}
+	if field, ok := nulString(body); ok {
+		return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Field: field,
+			Message: field + ` must not contain the NUL character (\u0000)`}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var (
 			syntaxErr *json.SyntaxError
 			typeErr   *json.UnmarshalTypeError
-			maxErr    *http.MaxBytesError
 		)
 		switch {
-		case errors.As(err, &maxErr):
-			return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large", Message: fmt.Sprintf("the body exceeds %d bytes", maxBodyBytes)}
 		case errors.Is(err, io.EOF):
 			return errBadRequest("invalid_json", "the body is empty; send a JSON object")
 		case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
 			return errBadRequest("invalid_json", "the body is not valid JSON")
-		case errors.As(err, &typeErr):
+		case errors.As(err, &typeErr) && typeErr.Type != nil:
 			return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Field: typeErr.Field,
 				Message: fmt.Sprintf("%s must be a %s", typeErr.Field, typeErr.Type.String())}
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
@@ -131,10 +186,10 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 			return errBadRequest("invalid_json", "the body is not a valid JSON object")
 		}
 	}
-	if dec.More() {
-		return errBadRequest("invalid_json", "the body must hold exactly one JSON object")
+	if len(bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n")) > 0 {
+		return errBadRequest("invalid_json", "the body must hold exactly one JSON object and nothing after it")
 	}
-	return nil
+	return validateRequest(v)
 }
 
 func logger(r *http.Request) *slog.Logger {

@@ -128,7 +128,8 @@ var permissionMatrix = map[string]matrixRow{
 		_, msg := e.conversation()
 		return fmt.Sprintf("/api/messages/%d/retry", msg), nil
 	}, expect(s409, s409, s404, s404, s403, s404)},
-	"POST /api/conversations/{id}/read": {conv("/read", nil), readConv},
+	// Marking read sends the customer a read receipt: a write, like sending.
+	"POST /api/conversations/{id}/read": {conv("/read", nil), expect(s200, s200, s404, s404, s403, s404)},
 	"GET /api/users":                    {static("/api/users", nil), manageAll},
 	"POST /api/users": {func(e *matrixEnv) (string, any) {
 		return "/api/users", map[string]any{"email": fmt.Sprintf("new%d@example.com", e.unique()), "name": "New", "role": "agent", "password": "long enough pw"}
@@ -144,6 +145,9 @@ var permissionMatrix = map[string]matrixRow{
 	}, expect(s204, s403, s403, s204, s403, s403)},
 	"PATCH /api/me/availability": {static("/api/me/availability", map[string]string{"availability": "busy"}), all(s200)},
 	"GET /api/groups":            {static("/api/groups", nil), all(s200)},
+	// Everyone may change their own password; the fixture's new one is too short, so no caller's
+	// password changes and no current password is checked (a wrong one would count as a failure).
+	"POST /api/me/password": {static("/api/me/password", map[string]string{"current_password": "not checked", "new_password": "short"}), all(s400)},
 	"POST /api/groups": {func(e *matrixEnv) (string, any) {
 		return "/api/groups", map[string]any{"name": fmt.Sprintf("Team %d", e.unique())}
 	}, expect(s201, s403, s403, s201, s403, s403)},

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/wainbox/wainbox/internal/auth"
@@ -46,12 +48,17 @@ type Config struct {
 	Users  *auth.Users
 	Tokens *auth.Tokens
 	// Sessions authenticates every protected request (session live, user enabled, current
-	// permissions); Throttle limits failed logins; LockTTL is the life of a conversation lock.
+	// permissions); Logins checks the passwords of every entrance (throttled, bounded bcrypt);
+	// LockTTL is the life of a conversation lock.
 	Sessions *auth.Sessions
-	Throttle *auth.Throttle
+	Logins   *auth.Logins
 	LockTTL  time.Duration
 	Logger   *slog.Logger
-	// Ready reports whether the instance can serve traffic; its error is shown by /readyz.
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the client
+	// (TRUSTED_PROXIES; see clientip.go).
+	TrustedProxies []netip.Prefix
+	// Ready reports whether the instance can serve traffic. /readyz logs its error and shows only
+	// the component a NotReadyError names.
 	Ready     func(ctx context.Context) error
 	Webhook   Webhook
 	Realtime  http.Handler // GET /api/ws
@@ -66,6 +73,11 @@ type Config struct {
 	// RequestTimeout is the deadline of every request but the WebSocket's and River UI's
 	// (HTTP_REQUEST_TIMEOUT, default 15s): past it database calls end and the answer is 503.
 	RequestTimeout time.Duration
+	// BodyTimeout is how long a request body may take to arrive whole (HTTP_BODY_TIMEOUT,
+	// default 10s); MaxPublicBodies caps the bodies of unauthenticated callers (the webhook, login,
+	// refresh) read at once (HTTP_MAX_PUBLIC_BODIES, default 64). See bodies.go.
+	BodyTimeout     time.Duration
+	MaxPublicBodies int
 }
 
 // Server handles wainbox's HTTP requests.
@@ -73,14 +85,21 @@ type Server struct {
 	cfg    Config
 	routes []Route
 	mux    *http.ServeMux
+	// publicBodies is the cap on unauthenticated bodies being read.
+	publicBodies *bodyLimiter
+	// clientAddr finds the client behind a request (TRUSTED_PROXIES); passwords checks the
+	// passwords of every entrance with it.
+	clientAddr clientAddr
+	passwords  *passwords
 }
 
 // New validates cfg and builds the route table.
 func New(cfg *Config) (*Server, error) {
-	if cfg.Inbox == nil || cfg.Users == nil || cfg.Tokens == nil || cfg.Sessions == nil || cfg.Throttle == nil {
-		return nil, errors.New("httpapi: Inbox, Users, Tokens, Sessions and Throttle are required")
+	if cfg.Inbox == nil || cfg.Users == nil || cfg.Tokens == nil || cfg.Sessions == nil || cfg.Logins == nil {
+		return nil, errors.New("httpapi: Inbox, Users, Tokens, Sessions and Logins are required")
 	}
-	s := &Server{cfg: *cfg}
+	s := &Server{cfg: *cfg, clientAddr: clientAddr{trusted: cfg.TrustedProxies}}
+	s.passwords = &passwords{logins: cfg.Logins, addr: s.clientAddr}
 	if s.cfg.Logger == nil {
 		s.cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -93,6 +112,13 @@ func New(cfg *Config) (*Server, error) {
 	if s.cfg.RequestTimeout <= 0 {
 		s.cfg.RequestTimeout = defaultRequestTimeout
 	}
+	if s.cfg.BodyTimeout <= 0 {
+		s.cfg.BodyTimeout = defaultBodyTimeout
+	}
+	if s.cfg.MaxPublicBodies <= 0 {
+		s.cfg.MaxPublicBodies = defaultMaxPublicBodies
+	}
+	s.publicBodies = newBodyLimiter(s.cfg.MaxPublicBodies)
 	s.routes = s.routeTable()
 	s.mux = http.NewServeMux()
 	for _, rt := range s.routes {
@@ -103,9 +129,14 @@ func New(cfg *Config) (*Server, error) {
 		case AdminOnly:
 			h = requireAuth(s.cfg.Sessions)(requireRole(auth.RoleAdmin)(h))
 		case AdminBrowser:
-			h = requireAdminBrowser(s.cfg.Users, s.cfg.RequestTimeout, h)
+			h = requireAdminBrowser(s.passwords, s.cfg.RequestTimeout, h)
 		case MetricsReader:
 			h = requireMetricsReader(s.cfg.MetricsToken, s.cfg.Sessions, h)
+		case Public:
+			// Anyone may send a body to a public POST route: only so many are read at once.
+			if strings.HasPrefix(rt.Pattern, http.MethodPost+" ") {
+				h = s.publicBodies.limit(h)
+			}
 		}
 		s.mux.Handle(rt.Pattern, h)
 	}
@@ -119,7 +150,7 @@ func (s *Server) routeTable() []Route {
 	routes := []Route{
 		{"GET /healthz", Public, hf(s.healthz)},
 		{"GET /readyz", Public, hf(s.readyz)},
-		{"POST /api/auth/login", Public, hf(s.login)},
+		{"POST /api/auth/login", Public, noStore(hf(s.login))},
 		{"GET /api/conversations", Authenticated, hf(s.listConversations)},
 		{"POST /api/conversations", Authenticated, hf(s.startConversation)},
 		{"GET /api/conversations/{id}", Authenticated, hf(s.getConversation)},
@@ -127,9 +158,10 @@ func (s *Server) routeTable() []Route {
 		{"POST /api/conversations/{id}/messages", Authenticated, hf(s.sendMessage)},
 		{"GET /api/messages/{id}", Authenticated, hf(s.getMessage)},
 		{"POST /api/messages/{id}/retry", Authenticated, hf(s.retryMessage)},
+		// Marking read sends the customer a read receipt: a write, which the domain decides.
 		{"POST /api/conversations/{id}/read", Authenticated, hf(s.markConversationRead)},
 		// Sessions, users, groups and the team's work on conversations (issue 5; agents.go).
-		{"POST /api/auth/refresh", Public, hf(s.refresh)},
+		{"POST /api/auth/refresh", Public, noStore(hf(s.refresh))},
 		{"POST /api/auth/logout", Authenticated, hf(s.logout)},
 		{"GET /api/auth/session", Authenticated, hf(s.session)},
 		{"GET /api/users", Authenticated, hf(s.listUsers)},
@@ -138,6 +170,7 @@ func (s *Server) routeTable() []Route {
 		{"PATCH /api/users/{id}", Authenticated, hf(s.updateUser)},
 		{"POST /api/users/{id}/revoke-sessions", Authenticated, hf(s.revokeUserSessions)},
 		{"PATCH /api/me/availability", Authenticated, hf(s.setAvailability)},
+		{"POST /api/me/password", Authenticated, hf(s.changePassword)},
 		{"GET /api/groups", Authenticated, hf(s.listGroups)},
 		{"POST /api/groups", Authenticated, hf(s.createGroup)},
 		{"PATCH /api/groups/{id}", Authenticated, hf(s.updateGroup)},
@@ -187,7 +220,8 @@ func (s *Server) Routes() []Route { return s.routes }
 
 // Handler returns the server's handler with its middleware.
 func (s *Server) Handler() http.Handler {
-	return withRequestID(s.cfg.Logger)(withAccessLog(s.cfg.HTTPMetrics, withRecover(withTimeout(s.cfg.RequestTimeout)(s.mux))))
+	return withRequestID(s.cfg.Logger)(withAccessLog(s.cfg.HTTPMetrics, withRecover(
+		withBodyDeadline(s.cfg.BodyTimeout)(withCleanInput(withTimeout(s.cfg.RequestTimeout)(s.mux))))))
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
@@ -198,10 +232,36 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
 	if err := s.cfg.Ready(ctx); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+		reason := "unknown"
+		var nr *NotReadyError
+		if errors.As(err, &nr) {
+			reason = nr.Component
+		}
+		logger(r).Warn("not ready", "reason", reason, "error", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": reason})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// NotReadyError is Config.Ready's error naming the component that is not ready ("database",
+// "queue", "realtime"). /readyz is public: it answers the name alone, since the error itself may
+// carry the database's user, name and address.
+type NotReadyError struct {
+	Component string
+	Err       error
+}
+
+func (e *NotReadyError) Error() string { return e.Component + ": " + e.Err.Error() }
+
+func (e *NotReadyError) Unwrap() error { return e.Err }
+
+// noStore keeps the answers of h, which carry tokens, out of every cache.
+func noStore(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		h.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {

@@ -5,7 +5,6 @@
 package webhook
 
 import (
-	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -14,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/wainbox/wainbox/internal/database"
@@ -22,7 +22,7 @@ import (
 )
 
 // MaxBodyBytes bounds a webhook body. Meta's batches stay far below it; a larger body is refused
-// with 413 before it is buffered whole.
+// with 413 before it is buffered whole, and the buffer grows only as bytes arrive.
 const MaxBodyBytes = 3 << 20
 
 // Config holds the Handler's dependencies.
@@ -111,6 +111,12 @@ func (h *Handler) Receive(w http.ResponseWriter, r *http.Request) {
 			h.refuse(w, r, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body exceeds %d bytes", MaxBodyBytes), nil)
 			return
 		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// The server's body deadline passed (httpapi): the connection cannot serve another request.
+			w.Header().Set("Connection", "close")
+			h.refuse(w, r, http.StatusRequestTimeout, "request_timeout", "the body did not arrive in time", nil)
+			return
+		}
 		h.refuse(w, r, http.StatusBadRequest, "unreadable_body", "the body could not be read", err)
 		return
 	}
@@ -157,13 +163,10 @@ func (h *Handler) Store(ctx context.Context, body []byte) (Stored, error) {
 	return Store(ctx, h.pool, h.queue, body)
 }
 
+// readBody reads the body whole. Its buffer grows with the bytes that arrive, never to the size
+// Content-Length announces: anyone can announce 3 MiB and send nothing.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength))
-	}
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	return buf.Bytes(), err
+	return io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 }
 
 // checkObject accepts a JSON object whose "object" is a WhatsApp Business Account's. It returns an
