@@ -48,7 +48,7 @@ type Config struct {
 	AuthSecret     []byte
 	AccessTokenTTL time.Duration
 
-	// Sessions and login throttling (issue 5, docs/agents.md).
+	// Sessions and login throttling (docs/agents.md).
 	RefreshTokenTTL       time.Duration
 	SessionCacheTTL       time.Duration
 	LoginMaxFailures      int

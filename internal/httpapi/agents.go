@@ -15,7 +15,7 @@ import (
 	"github.com/wainbox/wainbox/internal/inbox"
 )
 
-// Handlers of issue 5: sessions, users and groups, and the team's work on conversations. The
+// Handlers of sessions, users and groups, and the team's work on conversations. The
 // permission rules themselves are in internal/auth/policy.go; handlers only ask.
 
 type loginRequest struct {

@@ -183,7 +183,7 @@ var permissionMatrix = map[string]matrixRow{
 	"GET /api/conversations/{id}/notes":         {conv("/notes", nil), readConv},
 	"POST /api/conversations/{id}/notes":        {conv("/notes", map[string]string{"body": "private"}), expect(s201, s201, s404, s404, s403, s404)},
 	"GET /api/conversations/{id}/history":       {conv("/history", nil), readConv},
-	// Issue 6: handing a conversation to the human queue is a write.
+	// Handing a conversation to the human queue is a write.
 	"POST /api/conversations/{id}/bot": {conv("/bot", map[string]bool{"enabled": false}), expect(s200, s200, s404, s404, s403, s404)},
 	// The WebSocket authenticates in its first message; a plain GET is refused the upgrade.
 	"GET /api/ws": {static("/api/ws", nil), all(http.StatusUpgradeRequired)},

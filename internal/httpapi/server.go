@@ -160,7 +160,7 @@ func (s *Server) routeTable() []Route {
 		{"POST /api/messages/{id}/retry", Authenticated, hf(s.retryMessage)},
 		// Marking read sends the customer a read receipt: a write, which the domain decides.
 		{"POST /api/conversations/{id}/read", Authenticated, hf(s.markConversationRead)},
-		// Sessions, users, groups and the team's work on conversations (issue 5; agents.go).
+		// Sessions, users, groups and the team's work on conversations (agents.go).
 		{"POST /api/auth/refresh", Public, noStore(hf(s.refresh))},
 		{"POST /api/auth/logout", Authenticated, hf(s.logout)},
 		{"GET /api/auth/session", Authenticated, hf(s.session)},
@@ -188,7 +188,7 @@ func (s *Server) routeTable() []Route {
 		{"GET /api/conversations/{id}/notes", Authenticated, hf(s.listNotes)},
 		{"POST /api/conversations/{id}/notes", Authenticated, hf(s.addNote)},
 		{"GET /api/conversations/{id}/history", Authenticated, hf(s.history)},
-		{"POST /api/conversations/{id}/bot", Authenticated, hf(s.setConversationBot)}, // issue 6; bot.go
+		{"POST /api/conversations/{id}/bot", Authenticated, hf(s.setConversationBot)}, // bot.go
 		// Anything else under /api/ is a JSON 404 rather than ServeMux's plain-text one; it is
 		// authenticated so unauthenticated callers learn nothing about which routes exist.
 		{"/api/", Authenticated, hf(s.notFound)},
