@@ -160,7 +160,7 @@ func (s *Server) routeTable() []Route {
 		{"POST /api/messages/{id}/retry", Authenticated, hf(s.retryMessage)},
 		// Marking read sends the customer a read receipt: a write, which the domain decides.
 		{"POST /api/conversations/{id}/read", Authenticated, hf(s.markConversationRead)},
-		// Sessions, users, groups and the team's work on conversations (agents.go).
+		// Sessions, users, groups and the team's work on conversations.
 		{"POST /api/auth/refresh", Public, noStore(hf(s.refresh))},
 		{"POST /api/auth/logout", Authenticated, hf(s.logout)},
 		{"GET /api/auth/session", Authenticated, hf(s.session)},

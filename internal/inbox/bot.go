@@ -233,7 +233,7 @@ func (s *Service) recordBotRun(ctx context.Context, tx pgx.Tx, r *BotReply, out 
 	return nil
 }
 
-// History actions of the bot (see agents.go for the team's).
+// History actions of the bot (see conversations.go for the team's).
 const (
 	// ActionHandoff: the bot handed the conversation to a person; details say why.
 	ActionHandoff = "bot_handoff"

@@ -2,14 +2,18 @@ package inbox
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
 
 	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/auth"
 	"github.com/wainbox/wainbox/internal/database"
 	"github.com/wainbox/wainbox/internal/realtime"
 )
@@ -145,4 +149,364 @@ func ConversationEvent(c *db.Conversation) map[string]any {
 		"unread_count":    c.UnreadCount,
 		"last_message_at": c.LastMessageAt.UTC().Format(time.RFC3339Nano),
 	}
+}
+
+// Event kinds of the team's work on conversations (docs/agents.md). Status, assignment, takeover
+// and release changes are conversation.updated events carrying the action and its actor.
+const (
+	KindConversationLock = "conversation.lock"
+	KindConversationTags = "conversation.tags"
+	KindNoteCreated      = "note.created"
+)
+
+// History actions.
+const (
+	ActionStatus     = "status"
+	ActionAssign     = "assign"
+	ActionTakeover   = "takeover"
+	ActionRelease    = "release"
+	ActionAutoAssign = "auto_assign"
+)
+
+// changed writes the history row and the conversation.updated event of one team action. Details
+// of an assignment change carry previous_assignee_id (null: it was unassigned), and
+// previous_group_id when the group changed: the hub delivers the event to those who could see the
+// conversation before it, so their panels drop it (realtime.Event.Former).
+func (s *Service) changed(ctx context.Context, tx pgx.Tx, c *db.Conversation, actor *int64, action string, details map[string]any) error {
+	b, err := json.Marshal(details)
+	if err != nil {
+		return fmt.Errorf("error encoding history: %w", err)
+	}
+	h, err := s.q.HistoryInsert(ctx, tx, db.HistoryInsertParams{ConversationID: c.ID, ActorID: actor, Action: action, Details: b})
+	if err != nil {
+		return fmt.Errorf("error recording history of conversation %d: %w", c.ID, err)
+	}
+	ev := ConversationEvent(c)
+	ev["group_id"] = c.GroupID
+	ev["action"] = action
+	ev["actor_id"] = actor
+	ev["history_id"] = h.ID
+	ev["details"] = json.RawMessage(b)
+	return realtime.Append(ctx, tx, realtime.KindConversationUpdated, c.ID, ev)
+}
+
+func (s *Service) commit(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	if err := database.InTx(ctx, s.pool, fn); err != nil {
+		return err
+	}
+	s.ringer.Ring()
+	return nil
+}
+
+// SetStatus moves a conversation to open, pending, snoozed (until snoozedUntil, or the
+// customer's next message when nil) or resolved. Handing it to the bot is Release.
+func (s *Service) SetStatus(ctx context.Context, p *auth.Principal, id int64, status string, snoozedUntil *time.Time) (db.ConversationGetRow, error) {
+	switch status {
+	case ConversationOpen, ConversationPending, ConversationResolved:
+		if snoozedUntil != nil {
+			return db.ConversationGetRow{}, &ValidationError{"snoozed_until", "is only for status snoozed"}
+		}
+	case ConversationSnoozed:
+		if snoozedUntil != nil && !snoozedUntil.After(time.Now()) {
+			return db.ConversationGetRow{}, &ValidationError{"snoozed_until", "must be in the future"}
+		}
+	case ConversationBot:
+		return db.ConversationGetRow{}, &ValidationError{"status", "bot is reached through POST /api/conversations/{id}/release"}
+	default:
+		return db.ConversationGetRow{}, &ValidationError{"status", "must be open, pending, snoozed or resolved"}
+	}
+	err := s.commit(ctx, func(tx pgx.Tx) error {
+		c, err := s.forWrite(ctx, tx, p, id)
+		if err != nil {
+			return err
+		}
+		from := c.Status
+		c, err = s.q.ConversationSetStatus(ctx, tx, db.ConversationSetStatusParams{ID: id, Status: status, SnoozedUntil: snoozedUntil})
+		if err != nil {
+			return fmt.Errorf("error setting status of conversation %d: %w", id, err)
+		}
+		if snoozedUntil != nil {
+			// The wake-up is a job scheduled in the same transaction: no poller, and a snooze
+			// changed later leaves this job matching nothing (ConversationWakeSnoozed).
+			if _, err := s.queue.InsertTx(ctx, tx, WakeSnoozedArgs{ConversationID: id}, &river.InsertOpts{ScheduledAt: *snoozedUntil}); err != nil {
+				return fmt.Errorf("error scheduling the end of the snooze of conversation %d: %w", id, err)
+			}
+		}
+		return s.changed(ctx, tx, &c, &p.UserID, ActionStatus, map[string]any{"from": from, "to": status, "snoozed_until": snoozedUntil})
+	})
+	if err != nil {
+		return db.ConversationGetRow{}, err
+	}
+	return s.GetConversation(ctx, id)
+}
+
+// WakeSnoozedArgs is the wake_snoozed job: reopen a conversation when its snooze ends.
+type WakeSnoozedArgs struct {
+	ConversationID int64 `json:"conversation_id"`
+}
+
+// Kind is the River job kind.
+func (WakeSnoozedArgs) Kind() string { return "wake_snoozed" }
+
+// WakeSnoozed reopens a conversation whose snooze has ended, with a history row and an event; a
+// conversation no longer snoozed, or snoozed again until later, is left alone. complete runs in
+// the same transaction (the worker completes its job there).
+func (s *Service) WakeSnoozed(ctx context.Context, id int64, complete func(pgx.Tx) error) error {
+	woke := false
+	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		c, err := s.q.ConversationWakeSnoozed(ctx, tx, id)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+		case err != nil:
+			return fmt.Errorf("error waking conversation %d: %w", id, err)
+		default:
+			woke = true
+			if err := s.changed(ctx, tx, &c, nil, ActionStatus, map[string]any{"from": ConversationSnoozed, "to": ConversationOpen, "reason": "snooze_ended"}); err != nil {
+				return err
+			}
+		}
+		if complete != nil {
+			return complete(tx)
+		}
+		return nil
+	})
+	if err == nil && woke {
+		s.ringer.Ring()
+	}
+	return err
+}
+
+// Takeover gives the caller a conversation the bot is answering (or an unassigned one): it becomes
+// open and theirs in one statement, so the bot stops at once (its reply transaction re-checks the
+// status under the row lock). Of agents racing, one wins; the others get ErrConflict, which names
+// the conversation's status and assignee, or ErrNotFound when they may no longer read it (the
+// winner's conversation is not theirs to see), so a refusal tells nothing the caller could not
+// read anyway.
+func (s *Service) Takeover(ctx context.Context, p *auth.Principal, id int64) (db.ConversationGetRow, error) {
+	err := s.commit(ctx, func(tx pgx.Tx) error {
+		c, err := s.q.ConversationTakeover(ctx, tx, db.ConversationTakeoverParams{ID: id, UserID: &p.UserID})
+		if errors.Is(err, pgx.ErrNoRows) {
+			cur, err := s.q.ConversationGetForUpdate(ctx, tx, id)
+			if err != nil {
+				return notFound(err, "conversation", id)
+			}
+			if err := authorize(p, &cur, false); err != nil {
+				return err
+			}
+			if cur.AssigneeID != nil && *cur.AssigneeID == p.UserID {
+				return fmt.Errorf("conversation %d is already yours: %w", id, ErrConflict)
+			}
+			return fmt.Errorf("conversation %d is not the bot's or free to take (status %s, assigned to %v): %w",
+				id, cur.Status, derefID(cur.AssigneeID), ErrConflict)
+		}
+		if err != nil {
+			return fmt.Errorf("error taking over conversation %d: %w", id, err)
+		}
+		// The statement matched an unassigned conversation: decide on that state, which the
+		// caller must be allowed to write (an agent may take from the pool, not from another team).
+		before := auth.ConversationRef{GroupID: c.GroupID}
+		if !auth.CanReadConversation(p, before) {
+			return fmt.Errorf("conversation %d: %w", id, ErrNotFound)
+		}
+		if !auth.CanWriteConversation(p, before) {
+			return fmt.Errorf("you may not take conversation %d: %w", id, ErrForbidden)
+		}
+		return s.changed(ctx, tx, &c, &p.UserID, ActionTakeover, map[string]any{"assignee_id": p.UserID, "previous_assignee_id": nil})
+	})
+	if err != nil {
+		return db.ConversationGetRow{}, err
+	}
+	return s.GetConversation(ctx, id)
+}
+
+func derefID(id *int64) any {
+	if id == nil {
+		return "nobody"
+	}
+	return *id
+}
+
+// Release hands a conversation back to the bot: unassigned, unlocked, status bot. Its assignee
+// may release it, and so may those who supervise.
+func (s *Service) Release(ctx context.Context, p *auth.Principal, id int64) (db.ConversationGetRow, error) {
+	if !s.botEnabled {
+		return db.ConversationGetRow{}, fmt.Errorf("the bot is off, so conversation %d cannot be handed to it: %w", id, ErrConflict)
+	}
+	err := s.commit(ctx, func(tx pgx.Tx) error {
+		c, err := s.forWrite(ctx, tx, p, id)
+		if err != nil {
+			return err
+		}
+		if c.Status == ConversationBot {
+			return fmt.Errorf("conversation %d is already the bot's: %w", id, ErrConflict)
+		}
+		mine := c.AssigneeID != nil && *c.AssigneeID == p.UserID
+		if !mine && c.AssigneeID != nil && !auth.CanSupervise(p) {
+			return fmt.Errorf("conversation %d is another agent's: %w", id, ErrForbidden)
+		}
+		prev := c.AssigneeID
+		c, err = s.q.ConversationRelease(ctx, tx, id)
+		if err != nil {
+			return fmt.Errorf("error releasing conversation %d: %w", id, err)
+		}
+		return s.changed(ctx, tx, &c, &p.UserID, ActionRelease, map[string]any{"previous_assignee_id": prev})
+	})
+	if err != nil {
+		return db.ConversationGetRow{}, err
+	}
+	return s.GetConversation(ctx, id)
+}
+
+// Assignment is a change of assignee and/or group; a Set flag says the field was given (a nil
+// value with Set unassigns).
+type Assignment struct {
+	AgentID    *int64
+	SetAgent   bool
+	GroupID    *int64
+	SetGroup   bool
+	AutoAssign bool // internal: the change comes from auto-assignment
+}
+
+// Assign changes a conversation's agent and/or group. An agent may assign a conversation it can
+// write to itself, unassign itself, or move it to a group; assigning another agent, or taking a
+// conversation from one, needs the right to supervise. Assigning a group alone, when the group
+// auto-assigns, hands the conversation round-robin to an available agent of it.
+func (s *Service) Assign(ctx context.Context, p *auth.Principal, id int64, a Assignment) (db.ConversationGetRow, error) {
+	if !a.SetAgent && !a.SetGroup {
+		return db.ConversationGetRow{}, &ValidationError{"agent_id", "agent_id or group_id is required"}
+	}
+	err := s.commit(ctx, func(tx pgx.Tx) error {
+		c, err := s.forWrite(ctx, tx, p, id)
+		if err != nil {
+			return err
+		}
+		agent, group := c.AssigneeID, c.GroupID
+		if a.SetAgent {
+			self := a.AgentID != nil && *a.AgentID == p.UserID
+			takesFromOther := c.AssigneeID != nil && *c.AssigneeID != p.UserID
+			if (!self && a.AgentID != nil || takesFromOther) && !auth.CanSupervise(p) {
+				return fmt.Errorf("only supervisors assign conversations to other agents: %w", ErrForbidden)
+			}
+			if a.AgentID != nil {
+				u, err := s.q.UserGetByID(ctx, tx, *a.AgentID)
+				if errors.Is(err, pgx.ErrNoRows) || (err == nil && u.DisabledAt != nil) {
+					return &ValidationError{"agent_id", fmt.Sprintf("user %d does not exist or is disabled", *a.AgentID)}
+				}
+				if err != nil {
+					return fmt.Errorf("error loading user %d: %w", *a.AgentID, err)
+				}
+			}
+			agent = a.AgentID
+		}
+		if a.SetGroup {
+			if a.GroupID != nil {
+				if _, err := s.q.GroupGet(ctx, tx, *a.GroupID); errors.Is(err, pgx.ErrNoRows) {
+					return &ValidationError{"group_id", fmt.Sprintf("group %d does not exist", *a.GroupID)}
+				} else if err != nil {
+					return fmt.Errorf("error loading group %d: %w", *a.GroupID, err)
+				}
+			}
+			group = a.GroupID
+		}
+		prevAgent, prevGroup := c.AssigneeID, c.GroupID
+		c, err = s.q.ConversationAssign(ctx, tx, db.ConversationAssignParams{ID: id, AssigneeID: agent, GroupID: group})
+		if err != nil {
+			return fmt.Errorf("error assigning conversation %d: %w", id, err)
+		}
+		if err := s.changed(ctx, tx, &c, &p.UserID, ActionAssign, map[string]any{
+			"assignee_id": c.AssigneeID, "group_id": c.GroupID,
+			"previous_assignee_id": prevAgent, "previous_group_id": prevGroup,
+		}); err != nil {
+			return err
+		}
+		if !a.SetAgent && c.AssigneeID == nil {
+			_, err = s.AutoAssignTx(ctx, tx, &c)
+		}
+		return err
+	})
+	if err != nil {
+		return db.ConversationGetRow{}, err
+	}
+	return s.GetConversation(ctx, id)
+}
+
+// AutoAssignTx hands an unassigned conversation of an auto-assigning group to the group's next
+// available agent (round-robin among online agents below their capacity), in the caller's
+// transaction which must hold the conversation's row lock. It reports whether it assigned; with no
+// agent available the conversation stays in the group's queue. Intake and the bot's hand-off call
+// it for conversations that become human.
+func (s *Service) AutoAssignTx(ctx context.Context, tx pgx.Tx, c *db.Conversation) (bool, error) {
+	if c.GroupID == nil || c.AssigneeID != nil || c.Status == ConversationBot || c.Status == ConversationResolved {
+		return false, nil
+	}
+	g, err := s.q.GroupGet(ctx, tx, *c.GroupID)
+	if err != nil {
+		return false, fmt.Errorf("error loading group %d: %w", *c.GroupID, err)
+	}
+	if !g.Group.AutoAssign {
+		return false, nil
+	}
+	agent, err := s.q.GroupPickAgent(ctx, tx, *c.GroupID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("error picking an agent of group %d: %w", *c.GroupID, err)
+	}
+	updated, err := s.q.ConversationAssign(ctx, tx, db.ConversationAssignParams{ID: c.ID, AssigneeID: &agent, GroupID: c.GroupID})
+	if err != nil {
+		return false, fmt.Errorf("error auto-assigning conversation %d: %w", c.ID, err)
+	}
+	*c = updated
+	return true, s.changed(ctx, tx, c, nil, ActionAutoAssign, map[string]any{"assignee_id": agent, "group_id": c.GroupID, "previous_assignee_id": nil})
+}
+
+// ConversationFilter narrows the conversation list.
+type ConversationFilter struct {
+	Status     string
+	AssigneeID *int64
+	Unassigned bool
+	GroupID    *int64
+	Tag        string
+	Unread     bool
+	Query      string
+}
+
+// SearchConversations lists the conversations the caller may read, filtered, newest activity
+// first; the read scope is applied in SQL so pages are full and nothing invisible is counted.
+func (s *Service) SearchConversations(ctx context.Context, p *auth.Principal, f ConversationFilter, cursor *ConversationCursor, limit int) ([]db.ConversationSearchRow, error) {
+	perms := p.Perms()
+	params := db.ConversationSearchParams{
+		Scope: perms.ReadChats, ViewerID: p.UserID, ViewerGroups: p.GroupIDs,
+		Unassigned: f.Unassigned, AssigneeID: f.AssigneeID, GroupID: f.GroupID, Unread: f.Unread,
+		RowLimit: int32(limit),
+	}
+	if params.ViewerGroups == nil {
+		params.ViewerGroups = []int64{}
+	}
+	if !auth.ValidRole(p.Role) {
+		params.Scope = auth.ScopeNone
+	}
+	if f.Status != "" {
+		params.Status = &f.Status
+	}
+	if f.Tag != "" {
+		t, err := NormalizeTag(f.Tag)
+		if err != nil {
+			return nil, err
+		}
+		params.Tag = &t
+	}
+	if q := strings.TrimSpace(f.Query); q != "" {
+		q = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(strings.TrimPrefix(q, "+"))
+		params.Query = &q
+	}
+	if cursor != nil {
+		params.BeforeAt, params.BeforeID = &cursor.LastMessageAt, cursor.ID
+	}
+	rows, err := s.q.ConversationSearch(ctx, s.pool, params)
+	if err != nil {
+		return nil, fmt.Errorf("error listing conversations: %w", err)
+	}
+	return rows, nil
 }

@@ -1,12 +1,10 @@
 package httpapi
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -16,12 +14,28 @@ import (
 	"github.com/wainbox/wainbox/internal/inbox"
 )
 
-const (
-	defaultPageSize = 50
-	maxPageSize     = 200
-)
+// Handlers of messages: sending, listing, reading one, and retrying a failed one.
 
-// login, refresh, logout and session are in agents.go.
+// canWriteMessage checks that the caller may write to the conversation of message id.
+func (s *Server) canWriteMessage(r *http.Request, id int64) error {
+	msg, err := s.cfg.Inbox.GetMessage(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	p := auth.FromContext(r.Context())
+	row, err := s.cfg.Inbox.GetConversation(r.Context(), msg.ConversationID)
+	if err != nil {
+		return err
+	}
+	ref := auth.ConversationRef{AssigneeID: row.Conversation.AssigneeID, GroupID: row.Conversation.GroupID}
+	if !auth.CanReadConversation(p, ref) {
+		return fmt.Errorf("message %d: %w", id, inbox.ErrNotFound)
+	}
+	if !auth.CanWriteConversation(p, ref) {
+		return fmt.Errorf("you may not write to conversation %d: %w", msg.ConversationID, inbox.ErrForbidden)
+	}
+	return nil
+}
 
 // messageRequest is the body of a send: the text message shape of WhatsApp's own API, plus the
 // client's idempotency key.
@@ -84,87 +98,6 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
 		logger(r).Info("message queued", "message_id", msg.ID, "conversation_id", msg.ConversationID)
 	}
 	writeJSON(w, status, messageView(&msg))
-}
-
-type startConversationRequest struct {
-	WaID string `json:"wa_id"`
-	messageRequest
-}
-
-func (s *Server) startConversation(w http.ResponseWriter, r *http.Request) {
-	var req startConversationRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	in, err := req.input(auth.FromContext(r.Context()))
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	in.Principal = auth.FromContext(r.Context())
-	conv, msg, created, err := s.cfg.Inbox.StartConversation(r.Context(), strings.TrimPrefix(req.WaID, "+"), in)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusAccepted
-		logger(r).Info("message queued", "message_id", msg.ID, "conversation_id", msg.ConversationID)
-	}
-	writeJSON(w, status, map[string]any{"conversation": conversationView(&conv.Conversation, &conv.Contact), "message": messageView(&msg)})
-}
-
-func (s *Server) getConversation(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	row, err := s.cfg.Inbox.Visible(r.Context(), auth.FromContext(r.Context()), id)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, conversationView(&row.Conversation, &row.Contact))
-}
-
-func (s *Server) listConversations(w http.ResponseWriter, r *http.Request) {
-	limit, err := pageSize(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	var cursor *inbox.ConversationCursor
-	if c := r.URL.Query().Get("cursor"); c != "" {
-		if cursor, err = decodeConversationCursor(c); err != nil {
-			writeError(w, r, err)
-			return
-		}
-	}
-	p := auth.FromContext(r.Context())
-	filter, err := conversationFilter(r, p)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	rows, err := s.cfg.Inbox.SearchConversations(r.Context(), p, filter, cursor, limit)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	data := make([]any, len(rows))
-	for i := range rows {
-		data[i] = conversationView(&rows[i].Conversation, &rows[i].Contact)
-	}
-	var next *string
-	if len(rows) == limit {
-		last := rows[len(rows)-1].Conversation
-		c := encodeConversationCursor(last.LastMessageAt, last.ID)
-		next = &c
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": data, "next_cursor": next})
 }
 
 func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) {
@@ -242,78 +175,6 @@ func (s *Server) retryMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	logger(r).Info("message send retried", "message_id", msg.ID, "conversation_id", msg.ConversationID)
 	writeJSON(w, http.StatusAccepted, messageView(&msg))
-}
-
-func pathID(r *http.Request) (int64, error) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, &apiError{Status: http.StatusNotFound, Code: "not_found", Message: fmt.Sprintf("%q is not a valid id", r.PathValue("id"))}
-	}
-	return id, nil
-}
-
-func pageSize(r *http.Request) (int, error) {
-	v := r.URL.Query().Get("limit")
-	if v == "" {
-		return defaultPageSize, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > maxPageSize {
-		return 0, errBadRequest("invalid_limit", "limit must be a whole number from 1 to %d", maxPageSize)
-	}
-	return n, nil
-}
-
-// Conversation cursors are opaque to clients: base64 of "unix-nanos:id" of the last row.
-func encodeConversationCursor(at time.Time, id int64) string {
-	return base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%d:%d", at.UnixNano(), id))
-}
-
-func decodeConversationCursor(c string) (*inbox.ConversationCursor, error) {
-	bad := errBadRequest("invalid_cursor", "cursor must be a next_cursor value from a previous page")
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
-		return nil, bad
-	}
-	nanos, id, ok := strings.Cut(string(b), ":")
-	if !ok {
-		return nil, bad
-	}
-	n, err1 := strconv.ParseInt(nanos, 10, 64)
-	i, err2 := strconv.ParseInt(id, 10, 64)
-	if err1 != nil || err2 != nil {
-		return nil, bad
-	}
-	return &inbox.ConversationCursor{LastMessageAt: time.Unix(0, n), ID: i}, nil
-}
-
-// Views: the API's JSON shapes, kept apart from the database rows so that a column added for
-// internal bookkeeping does not leak into the contract.
-
-func userView(u *db.User) map[string]any {
-	return map[string]any{"id": u.ID, "email": u.Email, "name": u.Name, "role": u.Role}
-}
-
-func conversationView(c *db.Conversation, ct *db.Contact) map[string]any {
-	return map[string]any{
-		"id":              c.ID,
-		"channel_id":      c.ChannelID,
-		"status":          c.Status,
-		"assignee_id":     c.AssigneeID,
-		"group_id":        c.GroupID,
-		"snoozed_until":   c.SnoozedUntil,
-		"lock":            lockView(c),
-		"unread_count":    c.UnreadCount,
-		"last_message_at": c.LastMessageAt,
-		"created_at":      c.CreatedAt,
-		"contact": map[string]any{
-			"id":              ct.ID,
-			"wa_id":           ct.WaID,
-			"user_id":         ct.UserID,
-			"profile_name":    ct.ProfileName,
-			"last_inbound_at": ct.LastInboundAt,
-		},
-	}
 }
 
 // messageJSON is a message as the API shows it. It is a struct rather than a map because it is

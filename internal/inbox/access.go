@@ -1,0 +1,65 @@
+package inbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/auth"
+)
+
+// Who may read and write a conversation, decided in the domain under the row lock each use case
+// takes (the rules themselves are internal/auth's).
+
+// ErrForbidden: the caller may see the conversation but not do this to it.
+var ErrForbidden = errors.New("forbidden")
+
+func ref(c *db.Conversation) auth.ConversationRef {
+	return auth.ConversationRef{AssigneeID: c.AssigneeID, GroupID: c.GroupID}
+}
+
+// authorize answers a conversation the caller may not read as one that does not exist, and one it
+// may read but not write with ErrForbidden.
+func authorize(p *auth.Principal, c *db.Conversation, write bool) error {
+	if !auth.CanReadConversation(p, ref(c)) {
+		return fmt.Errorf("conversation %d: %w", c.ID, ErrNotFound)
+	}
+	if write && !auth.CanWriteConversation(p, ref(c)) {
+		return fmt.Errorf("you may not act on conversation %d: %w", c.ID, ErrForbidden)
+	}
+	return nil
+}
+
+// Visible loads a conversation the caller may read (ErrNotFound otherwise).
+func (s *Service) Visible(ctx context.Context, p *auth.Principal, id int64) (db.ConversationGetRow, error) {
+	row, err := s.GetConversation(ctx, id)
+	if err != nil {
+		return row, err
+	}
+	return row, authorize(p, &row.Conversation, false)
+}
+
+func (s *Service) forWrite(ctx context.Context, tx pgx.Tx, p *auth.Principal, id int64) (db.Conversation, error) {
+	c, err := s.q.ConversationGetForUpdate(ctx, tx, id)
+	if err != nil {
+		return db.Conversation{}, notFound(err, "conversation", id)
+	}
+	return c, authorize(p, &c, true)
+}
+
+// checkSendAllowed runs in the send transaction under the row lock of the sequence reservation:
+// the caller must be allowed to write, and no other agent may hold the lock.
+func checkSendAllowed(in *SendInput, r *db.ConversationReserveOutSeqRow) error {
+	if in.Principal != nil {
+		c := db.Conversation{ID: in.ConversationID, AssigneeID: r.AssigneeID, GroupID: r.GroupID}
+		if err := authorize(in.Principal, &c, true); err != nil {
+			return err
+		}
+	}
+	if in.Sender == SenderAgent && r.LockHeld && r.LockedBy != nil && *r.LockedBy != in.SenderUserID && r.LockExpiresAt != nil {
+		return &LockedError{ConversationID: in.ConversationID, LockedBy: *r.LockedBy, ExpiresAt: *r.LockExpiresAt}
+	}
+	return nil
+}
