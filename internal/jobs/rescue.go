@@ -3,7 +3,6 @@ package jobs
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -184,16 +183,12 @@ func (h *RescueHook) WorkBegin(ctx context.Context, job *rivertype.JobRow) error
 	return nil
 }
 
-// registerAll registers collectors, keeping the ones already registered (a second instance in
-// the same process shares them).
+// registerAll registers collectors with reg. Every instance has a registry of its own, so a
+// collector registered twice is a mistake, reported as an error.
 func registerAll(reg prometheus.Registerer, cs ...prometheus.Collector) error {
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if errors.As(err, &are) {
-				continue
-			}
-			return err
+			return fmt.Errorf("error registering job metrics: %w", err)
 		}
 	}
 	return nil
