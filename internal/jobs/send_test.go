@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -421,8 +422,9 @@ func TestPacingHoldsTheRateAcrossInstances(t *testing.T) {
 		waitLeftPending(t, pool, id, 60*time.Second)
 	}
 
-	// In no second did Meta receive more than the rate allows (one slot of slack for the edges of
-	// the window). Slowness can only spread the sends further apart.
+	// The pacer hands out one slot every 100 ms across both instances; Meta sees each send at its
+	// slot plus the time its request took to arrive, which varies, so arrivals can bunch by a slot
+	// or two. Unpaced, the 40 sends would all arrive within well under a second.
 	var at []time.Time
 	for _, s := range meta.Sends() {
 		if s.WAMessageID != "" {
@@ -430,14 +432,16 @@ func TestPacingHoldsTheRateAcrossInstances(t *testing.T) {
 		}
 	}
 	require.Len(t, at, 40)
+	slices.SortFunc(at, func(a, b time.Time) int { return a.Compare(b) })
+	require.GreaterOrEqual(t, at[len(at)-1].Sub(at[0]), 37*100*time.Millisecond,
+		"40 sends at 10 per second span at least 39 slots, less two of arrival jitter")
 	for i := range at {
 		n := 0
-		for j := range at {
-			if !at[j].Before(at[i]) && at[j].Sub(at[i]) < time.Second {
-				n++
-			}
+		for j := i; j < len(at) && at[j].Sub(at[i]) < 2*time.Second; j++ {
+			n++
 		}
-		require.LessOrEqual(t, n, 11, "sends in the second from %s", at[i].Format(time.StampMilli))
+		require.LessOrEqual(t, n, 22, "sends in the two seconds from %s: 20 slots, one more at the window's edge, one of jitter",
+			at[i].Format(time.StampMilli))
 	}
 }
 
