@@ -13,10 +13,9 @@ import (
 	"github.com/wainbox/wainbox/internal/whatsapp"
 )
 
-// fixturesDir is where the shared Meta examples live: the repository is checked
-// out as <X>/main and the shared files as <X>/shared, and tests run in the
-// package directory <X>/main/internal/whatsapp.
-var fixturesDir = filepath.Join("..", "..", "..", "shared", "fixtures", "meta")
+// fixturesDir holds Meta's webhook examples (an inbound text, a reply-button answer, a sent and
+// a failed status) in the shapes of the Cloud API webhook reference, with Meta's sample values.
+var fixturesDir = "testdata"
 
 // decodeFixture decodes one fixture strictly, so that a field of Meta's shape
 // missing from the types fails the test instead of being dropped silently.
