@@ -56,15 +56,6 @@ FROM refresh_tokens r
 JOIN sessions s ON s.id = r.session_id
 WHERE r.token_hash = @token_hash;
 
--- name: UserPrincipal :one
--- UserPrincipal is SessionPrincipal for a token minted without a session (tests, tools).
-SELECT u.id AS user_id, u.role, u.disabled_at, u.can_read_chats, u.can_write_chats,
-       u.can_manage_templates, u.can_manage_users, u.can_view_metrics, u.can_use_tags,
-       coalesce((SELECT array_agg(m.group_id ORDER BY m.group_id) FROM group_members m WHERE m.user_id = u.id),
-                '{}')::bigint[] AS group_ids
-FROM users u
-WHERE u.id = @id;
-
 -- name: SessionDeleteEndedBefore :execrows
 -- SessionDeleteEndedBefore prunes one batch of sessions that expired or were revoked before
 -- @before; their refresh tokens go with them.

@@ -28,6 +28,7 @@ import (
 	"github.com/wainbox/wainbox/internal/bot"
 	"github.com/wainbox/wainbox/internal/config"
 	"github.com/wainbox/wainbox/internal/database"
+	"github.com/wainbox/wainbox/internal/eventlog"
 	"github.com/wainbox/wainbox/internal/httpapi"
 	"github.com/wainbox/wainbox/internal/inbox"
 	"github.com/wainbox/wainbox/internal/jobs"
@@ -54,7 +55,7 @@ type App struct {
 	rescuer *jobs.Rescuer
 	// stopRiverUI ends River UI's background queries, which would otherwise outlive the pool.
 	stopRiverUI context.CancelFunc
-	doorbell    *realtime.Doorbell
+	doorbell    *eventlog.Doorbell
 	realtime    *realtime.Service
 	metrics     *prometheus.Registry
 	sim         *simulator.Simulator
@@ -135,7 +136,8 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		return nil, fmt.Errorf("error creating WhatsApp client: %w", err)
 	}
 
-	a.doorbell = realtime.NewDoorbell(a.pool, logger)
+	a.doorbell = eventlog.NewDoorbell(a.pool, logger)
+	events := eventlog.New(a.doorbell)
 
 	a.metrics = prometheus.NewRegistry()
 	a.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -201,7 +203,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 	}
 
 	a.Inbox, err = inbox.New(&inbox.Config{
-		Pool: a.pool, Queue: a.queue, Ringer: a.doorbell, Logger: logger, SendMaxAttempts: cfg.SendMaxAttempts,
+		Pool: a.pool, Queue: a.queue, Events: events, Logger: logger, SendMaxAttempts: cfg.SendMaxAttempts,
 		BotEnabled: cfg.BotActive(),
 	})
 	if err != nil {
@@ -261,7 +263,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 	// Sessions check every request and every socket against the database: a revoked session or a
 	// disabled user is out at once, not one access-token lifetime later (docs/agents.md).
 	a.Sessions, err = auth.NewSessions(&auth.SessionsConfig{
-		Pool: a.pool, Tokens: tokens, RefreshTTL: cfg.RefreshTokenTTL, Ringer: a.doorbell, CacheTTL: cfg.SessionCacheTTL,
+		Pool: a.pool, Tokens: tokens, RefreshTTL: cfg.RefreshTokenTTL, Events: events, CacheTTL: cfg.SessionCacheTTL,
 	})
 	if err != nil {
 		return nil, err
@@ -312,7 +314,6 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 	apiCfg := &httpapi.Config{
 		Inbox:  a.Inbox,
 		Users:  a.Users,
-		Tokens: tokens,
 		Logger: logger,
 
 		Sessions: a.Sessions,

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
 	"github.com/wainbox/wainbox/db"
 	"github.com/wainbox/wainbox/internal/database"
 )
@@ -27,10 +28,6 @@ type InputError struct {
 }
 
 func (e *InputError) Error() string { return e.Field + " " + e.Message }
-
-// KindPermissionsChanged is the event written when a user's role, permissions or groups change:
-// the real-time hub closes that user's sockets so they reconnect and are authorized afresh.
-const KindPermissionsChanged = "user.permissions_changed"
 
 // UserWithGroups is a user and the groups it belongs to.
 type UserWithGroups struct {
@@ -254,7 +251,6 @@ func (u *Users) Update(ctx context.Context, sessions *Sessions, actor *Principal
 			return UserWithGroups{}, err
 		}
 	}
-	ring := false
 	err := database.InTx(ctx, u.pool, func(tx pgx.Tx) error {
 		me, cur, err := u.lockActorAndUser(ctx, tx, actor, id)
 		if err != nil {
@@ -274,23 +270,17 @@ func (u *Users) Update(ctx context.Context, sessions *Sessions, actor *Principal
 		}
 		switch {
 		case disabling:
-			ring, err = sessions.RevokeAllTx(ctx, tx, id, RevokeDisabled)
-			return err
+			return sessions.RevokeAllTx(ctx, tx, id, RevokeDisabled)
 		case p.Password.Set:
 			// Whoever knew the old password, or holds a token from a login with it, is out.
-			ring, err = sessions.RevokeAllTx(ctx, tx, id, RevokePassword)
-			return err
+			return sessions.RevokeAllTx(ctx, tx, id, RevokePassword)
 		case p.Role.Set || p.CanReadChats.Set || p.CanWriteChats.Set || p.GroupIDs.Set:
-			ring = true
-			return permissionsChanged(ctx, u.q, tx, id)
+			return sessions.permissionsChanged(ctx, tx, id)
 		}
 		return nil
 	})
 	if err != nil {
 		return UserWithGroups{}, err
-	}
-	if ring {
-		sessions.ring()
 	}
 	return u.GetWithGroups(ctx, id)
 }
@@ -359,14 +349,9 @@ func (u *Users) RevokeSessions(ctx context.Context, sessions *Sessions, actor *P
 		if err := authorizeUserChange(&me, userChange{before: &cur, after: cur}); err != nil {
 			return err
 		}
-		_, err = sessions.RevokeAllTx(ctx, tx, id, RevokeAdmin)
-		return err
+		return sessions.RevokeAllTx(ctx, tx, id, RevokeAdmin)
 	})
-	if err != nil {
-		return err
-	}
-	sessions.ring()
-	return nil
+	return err
 }
 
 func setUserGroups(ctx context.Context, q *db.Queries, tx pgx.Tx, userID int64, ids *[]int64) error {
@@ -382,16 +367,6 @@ func setUserGroups(ctx context.Context, q *db.Queries, tx pgx.Tx, userID int64, 
 	}
 	if err != nil {
 		return fmt.Errorf("error setting groups of user %d: %w", userID, err)
-	}
-	return nil
-}
-
-func permissionsChanged(ctx context.Context, q *db.Queries, tx pgx.Tx, userIDs ...int64) error {
-	for _, id := range userIDs {
-		b, _ := json.Marshal(map[string]int64{"user_id": id})
-		if _, err := q.EventInsert(ctx, tx, db.EventInsertParams{Kind: KindPermissionsChanged, Payload: b}); err != nil {
-			return fmt.Errorf("error writing %s event: %w", KindPermissionsChanged, err)
-		}
 	}
 	return nil
 }

@@ -40,7 +40,7 @@ type Principal struct {
 	Role   string
 	// ExpiresAt is when the token that authenticated the caller stops being valid.
 	ExpiresAt time.Time
-	// SessionID is the login the token belongs to (empty for a token issued without a session).
+	// SessionID is the login the token belongs to.
 	SessionID string
 	// Permissions are the caller's current permissions, loaded with the session; nil means the
 	// defaults of Role (see Perms).
@@ -98,14 +98,10 @@ func (t *Tokens) TTL() time.Duration { return t.ttl }
 
 type claims struct {
 	Role string `json:"role"`
-	// Sid is the session id: requests check that the session is still live.
-	Sid string `json:"sid,omitempty"`
+	// Sid is the session id: requests check that the session is still live. Every token has
+	// one, so logout and revocation reach every token.
+	Sid string `json:"sid"`
 	jwt.RegisteredClaims
-}
-
-// Issue signs an access token for the user.
-func (t *Tokens) Issue(userID int64, role string) (string, time.Time, error) {
-	return t.IssueSession(userID, role, "")
 }
 
 // IssueSession signs an access token for the user's session sessionID.
@@ -169,7 +165,7 @@ func (t *Tokens) verify(token string) (*Principal, error) {
 		return nil, ErrInvalidToken
 	}
 	id, err := strconv.ParseInt(c.Subject, 10, 64)
-	if err != nil || !ValidRole(c.Role) {
+	if err != nil || !ValidRole(c.Role) || c.Sid == "" {
 		return nil, ErrInvalidToken
 	}
 	return &Principal{UserID: id, Role: c.Role, ExpiresAt: c.ExpiresAt.Time, SessionID: c.Sid}, nil

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/wainbox/wainbox/db"
 	"github.com/wainbox/wainbox/internal/database"
 )
@@ -130,13 +131,10 @@ func (u *Users) SaveGroup(ctx context.Context, sessions *Sessions, actor *Princi
 				return fmt.Errorf("error adding members to group %d: %w", id, err)
 			}
 		}
-		return permissionsChanged(ctx, u.q, tx, union(before, *in.MemberIDs)...)
+		return sessions.permissionsChanged(ctx, tx, union(before, *in.MemberIDs)...)
 	})
 	if err != nil {
 		return db.GroupGetRow{}, err
-	}
-	if sessions != nil && in.MemberIDs != nil {
-		sessions.ring()
 	}
 	return u.q.GroupGet(ctx, u.pool, id)
 }
@@ -161,11 +159,8 @@ func (u *Users) DeleteGroup(ctx context.Context, sessions *Sessions, actor *Prin
 		if _, err := u.q.GroupDelete(ctx, tx, id); err != nil {
 			return fmt.Errorf("error deleting group %d: %w", id, err)
 		}
-		return permissionsChanged(ctx, u.q, tx, cur.MemberIds...)
+		return sessions.permissionsChanged(ctx, tx, cur.MemberIds...)
 	})
-	if err == nil && sessions != nil {
-		sessions.ring()
-	}
 	return err
 }
 

@@ -202,14 +202,11 @@ func (l *Logins) ChangePassword(ctx context.Context, sessions *Sessions, p *Prin
 	if hashErr != nil {
 		return hashErr
 	}
-	keep := uuid.Nil
-	if p.SessionID != "" {
-		if keep, err = uuid.Parse(p.SessionID); err != nil {
-			return ErrInvalidToken
-		}
+	keep, err := uuid.Parse(p.SessionID)
+	if err != nil {
+		return ErrInvalidToken
 	}
-	ring := false
-	err = database.InTx(ctx, l.users.pool, func(tx pgx.Tx) error {
+	return database.InTx(ctx, l.users.pool, func(tx pgx.Tx) error {
 		cur, err := l.users.q.UserGetForUpdate(ctx, tx, p.UserID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrSessionRevoked
@@ -225,14 +222,6 @@ func (l *Logins) ChangePassword(ctx context.Context, sessions *Sessions, p *Prin
 		if err := l.users.q.UserSetPassword(ctx, tx, db.UserSetPasswordParams{ID: p.UserID, PasswordHash: hash}); err != nil {
 			return fmt.Errorf("error setting password of user %d: %w", p.UserID, err)
 		}
-		ring, err = sessions.revokeOthersTx(ctx, tx, p.UserID, keep, RevokePassword)
-		return err
+		return sessions.revokeOthersTx(ctx, tx, p.UserID, keep, RevokePassword)
 	})
-	if err != nil {
-		return err
-	}
-	if ring {
-		sessions.ring()
-	}
-	return nil
 }

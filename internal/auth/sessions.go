@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/wainbox/wainbox/db"
 	"github.com/wainbox/wainbox/internal/database"
+	"github.com/wainbox/wainbox/internal/eventlog"
 )
 
 // Session errors; the API answers each with a 401.
@@ -29,11 +29,6 @@ var (
 	ErrSessionRevoked = errors.New("session revoked")
 )
 
-// KindSessionsRevoked is the event written when sessions end (logout, reuse, an admin's revoke,
-// a disabled user). The real-time hub of every instance closes the matching sockets; it is an
-// event row rather than an in-process call so it reaches sockets on every instance.
-const KindSessionsRevoked = "user.sessions_revoked"
-
 // Revoke reasons stored on sessions.
 const (
 	RevokeLogout   = "logout"
@@ -45,15 +40,13 @@ const (
 	RevokePassword = "password"
 )
 
-// Ringer is told after a commit that wrote events (realtime.Doorbell is one).
-type Ringer interface{ Ring() }
-
 // SessionsConfig configures Sessions.
 type SessionsConfig struct {
 	Pool       *pgxpool.Pool
 	Tokens     *Tokens
 	RefreshTTL time.Duration // [30 days]
-	Ringer     Ringer
+	// Events carries revocations and permission changes to every instance's hub and cache.
+	Events *eventlog.Log
 	// CacheTTL is how long a verified session's principal is reused without a query [5s]; a
 	// negative value disables the cache.
 	CacheTTL time.Duration
@@ -65,7 +58,7 @@ type Sessions struct {
 	pool       *pgxpool.Pool
 	tokens     *Tokens
 	refreshTTL time.Duration
-	ringer     Ringer
+	events     *eventlog.Log
 	q          *db.Queries
 
 	// The principal cache spares the session query on most requests. It is emptied when this
@@ -88,7 +81,7 @@ func NewSessions(cfg *SessionsConfig) (*Sessions, error) {
 	if cfg.Pool == nil || cfg.Tokens == nil {
 		return nil, errors.New("auth: Pool and Tokens are required")
 	}
-	s := &Sessions{pool: cfg.Pool, tokens: cfg.Tokens, refreshTTL: cfg.RefreshTTL, ringer: cfg.Ringer, q: db.New(),
+	s := &Sessions{pool: cfg.Pool, tokens: cfg.Tokens, refreshTTL: cfg.RefreshTTL, events: cfg.Events, q: db.New(),
 		cacheTTL: cfg.CacheTTL, cache: map[uuid.UUID]cachedSession{}}
 	if s.refreshTTL <= 0 {
 		s.refreshTTL = 30 * 24 * time.Hour
@@ -166,9 +159,8 @@ func (s *Sessions) Refresh(ctx context.Context, refresh string) (*Grant, error) 
 	}
 	hash := hashToken(refresh)
 	var (
-		g       *Grant
-		reused  *db.RefreshTokenGetRow
-		revoked bool
+		g      *Grant
+		reused *db.RefreshTokenGetRow
 	)
 	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		used, err := s.q.RefreshTokenUse(ctx, tx, hash)
@@ -184,8 +176,7 @@ func (s *Sessions) Refresh(ctx context.Context, refresh string) (*Grant, error) 
 				return ErrInvalidRefreshToken // expired, or its session is revoked
 			}
 			reused = &row
-			revoked, err = s.revokeTx(ctx, tx, row.SessionID, row.UserID, RevokeReuse)
-			return err
+			return s.revokeTx(ctx, tx, row.SessionID, row.UserID, RevokeReuse)
 		}
 		if err != nil {
 			return fmt.Errorf("error using refresh token: %w", err)
@@ -208,9 +199,6 @@ func (s *Sessions) Refresh(ctx context.Context, refresh string) (*Grant, error) 
 		return nil, err
 	}
 	if reused != nil {
-		if revoked {
-			s.ring()
-		}
 		return nil, fmt.Errorf("session %s of user %d: %w", reused.SessionID, reused.UserID, ErrRefreshTokenReused)
 	}
 	return g, nil
@@ -218,55 +206,46 @@ func (s *Sessions) Refresh(ctx context.Context, refresh string) (*Grant, error) 
 
 // Logout revokes one session: its refresh tokens and its access tokens stop working.
 func (s *Sessions) Logout(ctx context.Context, p *Principal) error {
-	if p.SessionID == "" {
-		return nil
-	}
 	id, err := uuid.Parse(p.SessionID)
 	if err != nil {
-		return nil
+		return ErrInvalidToken
 	}
-	var revoked bool
-	err = database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		revoked, err = s.revokeTx(ctx, tx, id, p.UserID, RevokeLogout)
-		return err
+	return database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		return s.revokeTx(ctx, tx, id, p.UserID, RevokeLogout)
 	})
-	if err == nil && revoked {
-		s.ring()
-	}
-	return err
 }
 
-func (s *Sessions) revokeTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, userID int64, reason string) (bool, error) {
+// revokeTx revokes one live session inside tx and writes the event that closes its sockets; a
+// session already revoked changes nothing.
+func (s *Sessions) revokeTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, userID int64, reason string) error {
 	_, err := s.q.SessionRevoke(ctx, tx, db.SessionRevokeParams{ID: id, Reason: &reason})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
+		return nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("error revoking session %s: %w", id, err)
+		return fmt.Errorf("error revoking session %s: %w", id, err)
 	}
-	return true, s.revokedEvent(ctx, tx, userID, []uuid.UUID{id}, false, reason)
+	return s.revokedEvent(ctx, tx, userID, []uuid.UUID{id}, false, reason)
 }
 
 // RevokeAllTx revokes every live session of a user inside tx and writes the event that closes
-// their sockets; the caller rings after commit when it returns true.
-func (s *Sessions) RevokeAllTx(ctx context.Context, tx pgx.Tx, userID int64, reason string) (bool, error) {
+// their sockets.
+func (s *Sessions) RevokeAllTx(ctx context.Context, tx pgx.Tx, userID int64, reason string) error {
 	ids, err := s.q.SessionRevokeAllOfUser(ctx, tx, db.SessionRevokeAllOfUserParams{UserID: userID, Reason: &reason})
 	if err != nil {
-		return false, fmt.Errorf("error revoking sessions of user %d: %w", userID, err)
+		return fmt.Errorf("error revoking sessions of user %d: %w", userID, err)
 	}
-	// The event is written even when no session was live: tokens minted without a session and
-	// sockets opened with them close too.
-	return true, s.revokedEvent(ctx, tx, userID, ids, true, reason)
+	return s.revokedEvent(ctx, tx, userID, ids, true, reason)
 }
 
 // revokeOthersTx revokes every live session of a user but keep inside tx and writes the event
-// that closes their sockets; the caller rings after commit when it returns true.
-func (s *Sessions) revokeOthersTx(ctx context.Context, tx pgx.Tx, userID int64, keep uuid.UUID, reason string) (bool, error) {
+// that closes their sockets.
+func (s *Sessions) revokeOthersTx(ctx context.Context, tx pgx.Tx, userID int64, keep uuid.UUID, reason string) error {
 	ids, err := s.q.SessionRevokeOthersOfUser(ctx, tx, db.SessionRevokeOthersOfUserParams{UserID: userID, Keep: keep, Reason: &reason})
 	if err != nil {
-		return false, fmt.Errorf("error revoking sessions of user %d: %w", userID, err)
+		return fmt.Errorf("error revoking sessions of user %d: %w", userID, err)
 	}
-	return true, s.revokedEvent(ctx, tx, userID, ids, false, reason)
+	return s.revokedEvent(ctx, tx, userID, ids, false, reason)
 }
 
 // SessionsRevokedEvent is the payload of a user.sessions_revoked event. SessionIDs empty with
@@ -283,24 +262,30 @@ func (s *Sessions) revokedEvent(ctx context.Context, tx pgx.Tx, userID int64, id
 	for i, id := range ids {
 		ev.SessionIDs[i] = id.String()
 	}
-	b, err := json.Marshal(ev)
-	if err != nil {
-		return fmt.Errorf("error encoding %s event: %w", KindSessionsRevoked, err)
-	}
-	// The event belongs to no conversation; the hub hands it to no client and acts on it itself.
-	if _, err := s.q.EventInsert(ctx, tx, db.EventInsertParams{Kind: KindSessionsRevoked, Payload: b}); err != nil {
-		return fmt.Errorf("error writing %s event: %w", KindSessionsRevoked, err)
-	}
-	return nil
+	return s.accessChanged(ctx, tx, eventlog.Event{Kind: eventlog.SessionsRevoked, Payload: ev})
 }
 
-// ring is called after every commit that revoked sessions or changed permissions: it forgets the
-// cached principals and rings the doorbell that carries the change to the other instances.
-func (s *Sessions) ring() {
-	s.Forget()
-	if s.ringer != nil {
-		s.ringer.Ring()
+// permissionsChanged writes a user.permissions_changed event for each user.
+func (s *Sessions) permissionsChanged(ctx context.Context, tx pgx.Tx, userIDs ...int64) error {
+	events := make([]eventlog.Event, len(userIDs))
+	for i, id := range userIDs {
+		events[i] = eventlog.Event{Kind: eventlog.PermissionsChanged, Payload: map[string]int64{"user_id": id}}
 	}
+	return s.accessChanged(ctx, tx, events...)
+}
+
+// accessChanged writes events that change who may do what. They belong to no conversation: the
+// hub of every instance hands them to no client and acts on them itself. Once tx has committed,
+// this instance forgets its cached principals before the caller answers, and the doorbell carries
+// the change to the other instances.
+func (s *Sessions) accessChanged(ctx context.Context, tx pgx.Tx, events ...eventlog.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	if !database.AfterCommit(tx, s.Forget) {
+		return errors.New("access changes must be written in a transaction of database.InTx")
+	}
+	return s.events.AppendAll(ctx, tx, events...)
 }
 
 // Forget empties the principal cache. The realtime listener calls it when the log carries a
@@ -344,39 +329,21 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (*Principal, 
 	if err != nil {
 		return nil, err
 	}
-	var row db.SessionPrincipalRow
-	if p.SessionID == "" {
-		// Minted in-process without a session (tools, tests): the user must still be enabled.
-		r, err := s.q.UserPrincipal(ctx, s.pool, p.UserID)
+	id, err := uuid.Parse(p.SessionID)
+	if err != nil {
+		return nil, ErrInvalidToken
+	}
+	row, hit := s.cached(id)
+	if !hit {
+		row, err = s.q.SessionPrincipal(ctx, s.pool, id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, ErrSessionRevoked
 		}
 		if err != nil {
-			return nil, fmt.Errorf("error loading user %d: %w", p.UserID, err)
+			return nil, fmt.Errorf("error loading session: %w", err)
 		}
-		row = db.SessionPrincipalRow{
-			UserID: r.UserID, Role: r.Role, DisabledAt: r.DisabledAt, CanReadChats: r.CanReadChats,
-			CanWriteChats: r.CanWriteChats, CanManageTemplates: r.CanManageTemplates,
-			CanManageUsers: r.CanManageUsers, CanViewMetrics: r.CanViewMetrics, CanUseTags: r.CanUseTags,
-			GroupIds: r.GroupIds,
-		}
-	} else {
-		id, err := uuid.Parse(p.SessionID)
-		if err != nil {
-			return nil, ErrInvalidToken
-		}
-		var hit bool
-		if row, hit = s.cached(id); !hit {
-			row, err = s.q.SessionPrincipal(ctx, s.pool, id)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return nil, ErrSessionRevoked
-			}
-			if err != nil {
-				return nil, fmt.Errorf("error loading session: %w", err)
-			}
-			if row.UserID == p.UserID && row.RevokedAt == nil && row.DisabledAt == nil {
-				s.remember(id, row)
-			}
+		if row.UserID == p.UserID && row.RevokedAt == nil && row.DisabledAt == nil {
+			s.remember(id, row)
 		}
 	}
 	if row.UserID != p.UserID || row.RevokedAt != nil || row.DisabledAt != nil {

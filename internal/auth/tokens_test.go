@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/wainbox/wainbox/internal/auth"
@@ -45,4 +46,30 @@ func TestVerifyRemembersTokensButStillExpiresThem(t *testing.T) {
 	now = now.Add(time.Minute)
 	_, err = tokens.Verify(tok)
 	require.ErrorIs(t, err, auth.ErrExpiredToken, "a remembered token expires on time")
+}
+
+// Every token belongs to a session, so logout and revocation reach every token: one signed with
+// the right secret but without a session id is refused.
+func TestTokenWithoutSessionIsRefused(t *testing.T) {
+	t.Parallel()
+	secret := []byte(strings.Repeat("s", 32))
+	tokens, err := auth.NewTokens(&auth.Config{Secret: secret, TTL: time.Minute})
+	require.NoError(t, err)
+	now := time.Now()
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"role": auth.RoleAdmin, "iss": "wainbox", "sub": "1",
+		"iat": now.Unix(), "exp": now.Add(time.Minute).Unix(),
+	}).SignedString(secret)
+	require.NoError(t, err)
+	_, err = tokens.Verify(tok)
+	require.ErrorIs(t, err, auth.ErrInvalidToken)
+
+	// The same claims with a session id verify: the refusal is for the missing session alone.
+	withSession, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"role": auth.RoleAdmin, "iss": "wainbox", "sub": "1", "sid": "0b7d5c1e-4f7a-4a57-9d0e-0f6f1e2a3b4c",
+		"iat": now.Unix(), "exp": now.Add(time.Minute).Unix(),
+	}).SignedString(secret)
+	require.NoError(t, err)
+	_, err = tokens.Verify(withSession)
+	require.NoError(t, err)
 }

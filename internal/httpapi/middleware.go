@@ -162,22 +162,6 @@ func requireAuth(sessions authenticator) func(http.Handler) http.Handler {
 	}
 }
 
-// requireRole admits principals whose role is one of roles.
-func requireRole(roles ...string) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			p := auth.FromContext(r.Context())
-			for _, role := range roles {
-				if p != nil && p.Role == role {
-					next.ServeHTTP(w, r)
-					return
-				}
-			}
-			writeError(w, r, errForbidden)
-		})
-	}
-}
-
 // defaultRequestTimeout is Config.RequestTimeout when it is not set.
 const defaultRequestTimeout = 15 * time.Second
 

@@ -23,7 +23,6 @@ type Access int
 const (
 	Public        Access = iota // no token: health, login, Meta's webhook, the simulator
 	Authenticated               // a bearer access token
-	AdminOnly                   // a bearer access token of an admin
 	AdminBrowser                // an admin's email and password by HTTP Basic auth (River UI in a browser)
 	MetricsReader               // METRICS_TOKEN as a bearer (Prometheus), or a user with can_view_metrics
 )
@@ -44,9 +43,8 @@ type Webhook interface {
 // Config holds the server's dependencies. Webhook, Realtime, Simulator and RiverUI are optional:
 // their routes exist only when they are set.
 type Config struct {
-	Inbox  *inbox.Service
-	Users  *auth.Users
-	Tokens *auth.Tokens
+	Inbox *inbox.Service
+	Users *auth.Users
 	// Sessions authenticates every protected request (session live, user enabled, current
 	// permissions); Logins checks the passwords of every entrance (throttled, bounded bcrypt);
 	// LockTTL is the life of a conversation lock.
@@ -95,8 +93,8 @@ type Server struct {
 
 // New validates cfg and builds the route table.
 func New(cfg *Config) (*Server, error) {
-	if cfg.Inbox == nil || cfg.Users == nil || cfg.Tokens == nil || cfg.Sessions == nil || cfg.Logins == nil {
-		return nil, errors.New("httpapi: Inbox, Users, Tokens, Sessions and Logins are required")
+	if cfg.Inbox == nil || cfg.Users == nil || cfg.Sessions == nil || cfg.Logins == nil {
+		return nil, errors.New("httpapi: Inbox, Users, Sessions and Logins are required")
 	}
 	s := &Server{cfg: *cfg, clientAddr: clientAddr{trusted: cfg.TrustedProxies}}
 	s.passwords = &passwords{logins: cfg.Logins, addr: s.clientAddr}
@@ -126,8 +124,6 @@ func New(cfg *Config) (*Server, error) {
 		switch rt.Access {
 		case Authenticated:
 			h = requireAuth(s.cfg.Sessions)(h)
-		case AdminOnly:
-			h = requireAuth(s.cfg.Sessions)(requireRole(auth.RoleAdmin)(h))
 		case AdminBrowser:
 			h = requireAdminBrowser(s.passwords, s.cfg.RequestTimeout, h)
 		case MetricsReader:

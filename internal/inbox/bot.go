@@ -212,9 +212,6 @@ func (s *Service) SendBotReply(ctx context.Context, r BotReply, complete func(pg
 	if err != nil {
 		return BotOutcome{}, err
 	}
-	if out.Outcome != BotSkipped {
-		s.ringer.Ring()
-	}
 	return out, nil
 }
 
@@ -274,7 +271,7 @@ func (s *Service) SetBotEnabled(ctx context.Context, p *auth.Principal, id int64
 		}
 		return row, err
 	}
-	err := s.commit(ctx, func(tx pgx.Tx) error {
+	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		c, err := s.forWrite(ctx, tx, p, id)
 		if err != nil || c.Status != ConversationBot {
 			return err

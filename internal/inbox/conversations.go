@@ -15,7 +15,7 @@ import (
 	"github.com/wainbox/wainbox/db"
 	"github.com/wainbox/wainbox/internal/auth"
 	"github.com/wainbox/wainbox/internal/database"
-	"github.com/wainbox/wainbox/internal/realtime"
+	"github.com/wainbox/wainbox/internal/eventlog"
 )
 
 // Conversation statuses.
@@ -80,7 +80,7 @@ func (s *Service) StartConversation(ctx context.Context, waID string, in SendInp
 		if err != nil || !up.Inserted {
 			return err
 		}
-		return realtime.Append(ctx, tx, realtime.KindConversationCreated, up.ID, map[string]any{
+		return s.events.Append(ctx, tx, eventlog.ConversationCreated, up.ID, map[string]any{
 			"conversation_id": up.ID, "contact_id": contact.ID, "status": up.Status,
 		})
 	})
@@ -89,7 +89,6 @@ func (s *Service) StartConversation(ctx context.Context, waID string, in SendInp
 		msg, err = s.existing(ctx, in)
 	case err == nil:
 		created = true
-		s.ringer.Ring()
 	}
 	if err != nil {
 		return db.ConversationGetRow{}, db.Message{}, false, err
@@ -151,14 +150,6 @@ func ConversationEvent(c *db.Conversation) map[string]any {
 	}
 }
 
-// Event kinds of the team's work on conversations (docs/agents.md). Status, assignment, takeover
-// and release changes are conversation.updated events carrying the action and its actor.
-const (
-	KindConversationLock = "conversation.lock"
-	KindConversationTags = "conversation.tags"
-	KindNoteCreated      = "note.created"
-)
-
 // History actions.
 const (
 	ActionStatus     = "status"
@@ -171,7 +162,7 @@ const (
 // changed writes the history row and the conversation.updated event of one team action. Details
 // of an assignment change carry previous_assignee_id (null: it was unassigned), and
 // previous_group_id when the group changed: the hub delivers the event to those who could see the
-// conversation before it, so their panels drop it (realtime.Event.Former).
+// conversation before it, so their panels drop it (the real-time hub's Event.Former).
 func (s *Service) changed(ctx context.Context, tx pgx.Tx, c *db.Conversation, actor *int64, action string, details map[string]any) error {
 	b, err := json.Marshal(details)
 	if err != nil {
@@ -187,15 +178,7 @@ func (s *Service) changed(ctx context.Context, tx pgx.Tx, c *db.Conversation, ac
 	ev["actor_id"] = actor
 	ev["history_id"] = h.ID
 	ev["details"] = json.RawMessage(b)
-	return realtime.Append(ctx, tx, realtime.KindConversationUpdated, c.ID, ev)
-}
-
-func (s *Service) commit(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	if err := database.InTx(ctx, s.pool, fn); err != nil {
-		return err
-	}
-	s.ringer.Ring()
-	return nil
+	return s.events.Append(ctx, tx, eventlog.ConversationUpdated, c.ID, ev)
 }
 
 // SetStatus moves a conversation to open, pending, snoozed (until snoozedUntil, or the
@@ -215,7 +198,7 @@ func (s *Service) SetStatus(ctx context.Context, p *auth.Principal, id int64, st
 	default:
 		return db.ConversationGetRow{}, &ValidationError{"status", "must be open, pending, snoozed or resolved"}
 	}
-	err := s.commit(ctx, func(tx pgx.Tx) error {
+	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		c, err := s.forWrite(ctx, tx, p, id)
 		if err != nil {
 			return err
@@ -252,15 +235,13 @@ func (WakeSnoozedArgs) Kind() string { return "wake_snoozed" }
 // conversation no longer snoozed, or snoozed again until later, is left alone. complete runs in
 // the same transaction (the worker completes its job there).
 func (s *Service) WakeSnoozed(ctx context.Context, id int64, complete func(pgx.Tx) error) error {
-	woke := false
-	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+	return database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		c, err := s.q.ConversationWakeSnoozed(ctx, tx, id)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 		case err != nil:
 			return fmt.Errorf("error waking conversation %d: %w", id, err)
 		default:
-			woke = true
 			if err := s.changed(ctx, tx, &c, nil, ActionStatus, map[string]any{"from": ConversationSnoozed, "to": ConversationOpen, "reason": "snooze_ended"}); err != nil {
 				return err
 			}
@@ -270,10 +251,6 @@ func (s *Service) WakeSnoozed(ctx context.Context, id int64, complete func(pgx.T
 		}
 		return nil
 	})
-	if err == nil && woke {
-		s.ringer.Ring()
-	}
-	return err
 }
 
 // Takeover gives the caller a conversation the bot is answering (or an unassigned one): it becomes
@@ -283,7 +260,7 @@ func (s *Service) WakeSnoozed(ctx context.Context, id int64, complete func(pgx.T
 // winner's conversation is not theirs to see), so a refusal tells nothing the caller could not
 // read anyway.
 func (s *Service) Takeover(ctx context.Context, p *auth.Principal, id int64) (db.ConversationGetRow, error) {
-	err := s.commit(ctx, func(tx pgx.Tx) error {
+	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		c, err := s.q.ConversationTakeover(ctx, tx, db.ConversationTakeoverParams{ID: id, UserID: &p.UserID})
 		if errors.Is(err, pgx.ErrNoRows) {
 			cur, err := s.q.ConversationGetForUpdate(ctx, tx, id)
@@ -332,7 +309,7 @@ func (s *Service) Release(ctx context.Context, p *auth.Principal, id int64) (db.
 	if !s.botEnabled {
 		return db.ConversationGetRow{}, fmt.Errorf("the bot is off, so conversation %d cannot be handed to it: %w", id, ErrConflict)
 	}
-	err := s.commit(ctx, func(tx pgx.Tx) error {
+	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		c, err := s.forWrite(ctx, tx, p, id)
 		if err != nil {
 			return err
@@ -375,7 +352,7 @@ func (s *Service) Assign(ctx context.Context, p *auth.Principal, id int64, a Ass
 	if !a.SetAgent && !a.SetGroup {
 		return db.ConversationGetRow{}, &ValidationError{"agent_id", "agent_id or group_id is required"}
 	}
-	err := s.commit(ctx, func(tx pgx.Tx) error {
+	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		c, err := s.forWrite(ctx, tx, p, id)
 		if err != nil {
 			return err

@@ -14,7 +14,7 @@ import (
 	"github.com/wainbox/wainbox/db"
 	"github.com/wainbox/wainbox/internal/auth"
 	"github.com/wainbox/wainbox/internal/database"
-	"github.com/wainbox/wainbox/internal/realtime"
+	"github.com/wainbox/wainbox/internal/eventlog"
 	"github.com/wainbox/wainbox/internal/whatsapp"
 )
 
@@ -101,7 +101,7 @@ type Received struct {
 // forward), finds or opens the conversation, inserts the message unless its wa_message_id is known,
 // counts it unread, writes message.created and conversation.created or conversation.updated, and
 // queues bot_reply when the bot owns the conversation. A redelivered message changes nothing.
-// The caller commits and then calls Ring.
+// The events are announced once the caller commits tx.
 //
 // The conversation's status after a customer message (inboundStatus) follows Chatwoot: a
 // conversation the customer opens starts with the bot when it is enabled and waits for a human
@@ -154,13 +154,13 @@ func (s *Service) ReceiveTx(ctx context.Context, tx pgx.Tx, in *Inbound) (Receiv
 		return Received{}, fmt.Errorf("error storing inbound message %s: %w", m.ID, err)
 	}
 	msg, updated := splitInboundRow(&row)
-	kind := realtime.KindConversationUpdated
+	kind := eventlog.ConversationUpdated
 	if conv.inserted {
-		kind = realtime.KindConversationCreated
+		kind = eventlog.ConversationCreated
 	}
-	err = realtime.AppendAll(ctx, tx,
-		realtime.NewEvent{Kind: realtime.KindMessageCreated, ConversationID: msg.ConversationID, Payload: MessageEvent(&msg)},
-		realtime.NewEvent{Kind: kind, ConversationID: updated.ID, Payload: ConversationEvent(&updated)})
+	err = s.events.AppendAll(ctx, tx,
+		eventlog.Event{Kind: eventlog.MessageCreated, ConversationID: msg.ConversationID, Payload: MessageEvent(&msg)},
+		eventlog.Event{Kind: kind, ConversationID: updated.ID, Payload: ConversationEvent(&updated)})
 	if err != nil {
 		return Received{}, err
 	}
@@ -340,7 +340,6 @@ func inboundBody(m *whatsapp.InboundMessage) string {
 // customer sees blue ticks. The receipt speaks to the customer, so it is a write: p must be
 // allowed to write to the conversation (as to send), decided under the row lock it takes.
 func (s *Service) MarkConversationRead(ctx context.Context, p *auth.Principal, conversationID int64) (db.ConversationGetRow, error) {
-	changed := false
 	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		conv, err := s.forWrite(ctx, tx, p, conversationID)
 		if err != nil {
@@ -350,10 +349,9 @@ func (s *Service) MarkConversationRead(ctx context.Context, p *auth.Principal, c
 			if conv, err = s.q.ConversationClearUnread(ctx, tx, conversationID); err != nil {
 				return fmt.Errorf("error marking conversation %d read: %w", conversationID, err)
 			}
-			if err := realtime.Append(ctx, tx, realtime.KindConversationUpdated, conv.ID, ConversationEvent(&conv)); err != nil {
+			if err := s.events.Append(ctx, tx, eventlog.ConversationUpdated, conv.ID, ConversationEvent(&conv)); err != nil {
 				return err
 			}
-			changed = true
 		}
 		msg, err := s.q.MessageMarkLastInboundRead(ctx, tx, conversationID)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -371,9 +369,6 @@ func (s *Service) MarkConversationRead(ctx context.Context, p *auth.Principal, c
 	})
 	if err != nil {
 		return db.ConversationGetRow{}, err
-	}
-	if changed {
-		s.ringer.Ring()
 	}
 	return s.GetConversation(ctx, conversationID)
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/wainbox/wainbox/db"
-	"github.com/wainbox/wainbox/internal/realtime"
+	"github.com/wainbox/wainbox/internal/eventlog"
 )
 
 // Errors the API maps to HTTP statuses.
@@ -41,9 +41,10 @@ type Queue interface {
 
 // Config holds the Service's dependencies.
 type Config struct {
-	Pool   *pgxpool.Pool
-	Queue  Queue
-	Ringer realtime.Ringer
+	Pool  *pgxpool.Pool
+	Queue Queue
+	// Events is the event log the use cases append to (nil: events are written but nobody is rung).
+	Events *eventlog.Log
 	Logger *slog.Logger
 	// SendMaxAttempts bounds the attempts of one send_message job (default 10).
 	SendMaxAttempts int
@@ -57,7 +58,7 @@ type Config struct {
 type Service struct {
 	pool            *pgxpool.Pool
 	queue           Queue
-	ringer          realtime.Ringer
+	events          *eventlog.Log
 	logger          *slog.Logger
 	sendMaxAttempts int
 	botEnabled      bool
@@ -72,7 +73,7 @@ func New(cfg *Config) (*Service, error) {
 	s := &Service{
 		pool:            cfg.Pool,
 		queue:           cfg.Queue,
-		ringer:          cfg.Ringer,
+		events:          cfg.Events,
 		logger:          cfg.Logger,
 		sendMaxAttempts: cfg.SendMaxAttempts,
 		botEnabled:      cfg.BotEnabled,
@@ -84,19 +85,8 @@ func New(cfg *Config) (*Service, error) {
 	if s.sendMaxAttempts <= 0 {
 		s.sendMaxAttempts = 10
 	}
-	if s.ringer == nil {
-		s.ringer = noRinger{}
-	}
 	return s, nil
 }
-
-type noRinger struct{}
-
-func (noRinger) Ring() {}
-
-// Ring tells listeners that events were committed. Callers outside this package that commit
-// events through it (workers) call it after their commit.
-func (s *Service) Ring() { s.ringer.Ring() }
 
 // notFound translates pgx.ErrNoRows into ErrNotFound at the data boundary.
 func notFound(err error, what string, id int64) error {

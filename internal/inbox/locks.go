@@ -7,9 +7,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
 	"github.com/wainbox/wainbox/db"
 	"github.com/wainbox/wainbox/internal/auth"
-	"github.com/wainbox/wainbox/internal/realtime"
+	"github.com/wainbox/wainbox/internal/database"
+	"github.com/wainbox/wainbox/internal/eventlog"
 )
 
 // The composer lock an agent holds on a conversation while writing.
@@ -40,7 +42,7 @@ type Lock struct {
 // Another agent's live lock answers a *LockedError; an expired one is simply free.
 func (s *Service) AcquireLock(ctx context.Context, p *auth.Principal, id int64, ttl time.Duration) (Lock, error) {
 	var lock Lock
-	err := s.commit(ctx, func(tx pgx.Tx) error {
+	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		row, err := s.q.ConversationGet(ctx, tx, id)
 		if err != nil {
 			return notFound(err, "conversation", id)
@@ -64,7 +66,7 @@ func (s *Service) AcquireLock(ctx context.Context, p *auth.Principal, id int64, 
 			return fmt.Errorf("error locking conversation %d: %w", id, err)
 		}
 		lock = Lock{ConversationID: id, LockedBy: got.LockedBy, ExpiresAt: got.LockExpiresAt}
-		return realtime.Append(ctx, tx, KindConversationLock, id, lock)
+		return s.events.Append(ctx, tx, eventlog.ConversationLock, id, lock)
 	})
 	return lock, err
 }
@@ -72,7 +74,7 @@ func (s *Service) AcquireLock(ctx context.Context, p *auth.Principal, id int64, 
 // ReleaseLock frees the caller's lock; those who supervise may break another agent's lock.
 // Releasing a free lock changes nothing.
 func (s *Service) ReleaseLock(ctx context.Context, p *auth.Principal, id int64) error {
-	return s.commit(ctx, func(tx pgx.Tx) error {
+	return database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		row, err := s.q.ConversationGet(ctx, tx, id)
 		if err != nil {
 			return notFound(err, "conversation", id)
@@ -98,7 +100,7 @@ func (s *Service) ReleaseLock(ctx context.Context, p *auth.Principal, id int64) 
 		} else if err != nil {
 			return fmt.Errorf("error unlocking conversation %d: %w", id, err)
 		}
-		return realtime.Append(ctx, tx, KindConversationLock, id, Lock{ConversationID: id})
+		return s.events.Append(ctx, tx, eventlog.ConversationLock, id, Lock{ConversationID: id})
 	})
 }
 

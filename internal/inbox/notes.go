@@ -7,9 +7,11 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+
 	"github.com/wainbox/wainbox/db"
 	"github.com/wainbox/wainbox/internal/auth"
-	"github.com/wainbox/wainbox/internal/realtime"
+	"github.com/wainbox/wainbox/internal/database"
+	"github.com/wainbox/wainbox/internal/eventlog"
 )
 
 // Private notes on a conversation, never sent to WhatsApp.
@@ -27,7 +29,7 @@ func (s *Service) AddNote(ctx context.Context, p *auth.Principal, id int64, body
 		return db.Note{}, &ValidationError{"body", fmt.Sprintf("must be valid UTF-8 of at most %d characters", MaxNoteLength)}
 	}
 	var note db.Note
-	err := s.commit(ctx, func(tx pgx.Tx) error {
+	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := s.forWrite(ctx, tx, p, id); err != nil {
 			return err
 		}
@@ -36,7 +38,7 @@ func (s *Service) AddNote(ctx context.Context, p *auth.Principal, id int64, body
 		if err != nil {
 			return fmt.Errorf("error storing note: %w", err)
 		}
-		return realtime.Append(ctx, tx, KindNoteCreated, id, map[string]any{
+		return s.events.Append(ctx, tx, eventlog.NoteCreated, id, map[string]any{
 			"note_id": note.ID, "conversation_id": id, "author_id": p.UserID, "preview": preview(body, 100),
 		})
 	})

@@ -11,7 +11,7 @@ import (
 
 	"github.com/wainbox/wainbox/db"
 	"github.com/wainbox/wainbox/internal/database"
-	"github.com/wainbox/wainbox/internal/realtime"
+	"github.com/wainbox/wainbox/internal/eventlog"
 )
 
 // This file is the delivery half of the outbox: what a send attempt may do with its message, and
@@ -218,7 +218,7 @@ func (s *Service) MarkSent(ctx context.Context, messageID int64, waMessageID str
 		if msg, err = s.applyEarlyStatuses(ctx, tx, msg); err != nil {
 			return err
 		}
-		if err := realtime.Append(ctx, tx, realtime.KindMessageStatus, msg.ConversationID, MessageEvent(&msg)); err != nil {
+		if err := s.events.Append(ctx, tx, eventlog.MessageStatus, msg.ConversationID, MessageEvent(&msg)); err != nil {
 			return err
 		}
 		if err := s.handOver(ctx, tx, &msg); err != nil {
@@ -229,7 +229,6 @@ func (s *Service) MarkSent(ctx context.Context, messageID int64, waMessageID str
 	if err != nil {
 		return db.Message{}, err
 	}
-	s.ringer.Ring()
 	return msg, nil
 }
 
@@ -259,7 +258,7 @@ func (s *Service) MarkFailed(ctx context.Context, messageID int64, f Failure) (d
 		if err != nil {
 			return fmt.Errorf("error marking message %d failed: %w", messageID, err)
 		}
-		if err := realtime.Append(ctx, tx, realtime.KindMessageStatus, msg.ConversationID, MessageEvent(&msg)); err != nil {
+		if err := s.events.Append(ctx, tx, eventlog.MessageStatus, msg.ConversationID, MessageEvent(&msg)); err != nil {
 			return err
 		}
 		return s.handOver(ctx, tx, &msg)
@@ -267,7 +266,6 @@ func (s *Service) MarkFailed(ctx context.Context, messageID int64, f Failure) (d
 	if err != nil {
 		return db.Message{}, err
 	}
-	s.ringer.Ring()
 	return msg, nil
 }
 

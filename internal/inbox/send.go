@@ -16,7 +16,7 @@ import (
 	"github.com/wainbox/wainbox/db"
 	"github.com/wainbox/wainbox/internal/auth"
 	"github.com/wainbox/wainbox/internal/database"
-	"github.com/wainbox/wainbox/internal/realtime"
+	"github.com/wainbox/wainbox/internal/eventlog"
 )
 
 // River queues of outbound sends. Each has workers of its own, so that neither a backlog of
@@ -115,7 +115,6 @@ func (s *Service) Send(ctx context.Context, in SendInput) (msg db.Message, creat
 	if err != nil {
 		return db.Message{}, false, err
 	}
-	s.ringer.Ring()
 	return msg, true, nil
 }
 
@@ -171,7 +170,7 @@ func (s *Service) insertOutbound(ctx context.Context, tx pgx.Tx, in SendInput) (
 	if err := s.enqueueSend(ctx, tx, msg.ID, msg.SendGeneration, msg.Sender); err != nil {
 		return db.Message{}, err
 	}
-	if err := realtime.Append(ctx, tx, realtime.KindMessageCreated, msg.ConversationID, MessageEvent(&msg)); err != nil {
+	if err := s.events.Append(ctx, tx, eventlog.MessageCreated, msg.ConversationID, MessageEvent(&msg)); err != nil {
 		return db.Message{}, err
 	}
 	return msg, nil
@@ -248,12 +247,11 @@ func (s *Service) Retry(ctx context.Context, messageID int64) (db.Message, error
 		if err := s.enqueueSend(ctx, tx, msg.ID, msg.SendGeneration, msg.Sender); err != nil {
 			return err
 		}
-		return realtime.Append(ctx, tx, realtime.KindMessageStatus, msg.ConversationID, MessageEvent(&msg))
+		return s.events.Append(ctx, tx, eventlog.MessageStatus, msg.ConversationID, MessageEvent(&msg))
 	})
 	if err != nil {
 		return db.Message{}, err
 	}
-	s.ringer.Ring()
 	return msg, nil
 }
 

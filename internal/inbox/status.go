@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/wainbox/wainbox/db"
-	"github.com/wainbox/wainbox/internal/realtime"
+	"github.com/wainbox/wainbox/internal/eventlog"
 	"github.com/wainbox/wainbox/internal/whatsapp"
 )
 
@@ -80,7 +80,7 @@ func (u *StatusUpdate) validate() error {
 // setting its timestamp from Meta's (the earliest one wins); failed records Meta's error and ends
 // the path; a status that would move the message backwards is ignored; a status for a
 // wa_message_id no message carries yet is kept and applied by MarkSent. Applied statuses write a
-// message.status event; the caller commits and then calls Ring.
+// message.status event, announced once the caller commits.
 func (s *Service) ApplyStatusTx(ctx context.Context, tx pgx.Tx, u *StatusUpdate) (StatusResult, error) {
 	if err := u.validate(); err != nil {
 		return StatusResult{}, err
@@ -129,7 +129,7 @@ func (s *Service) applyStatus(ctx context.Context, tx pgx.Tx, msg *db.Message, u
 	if err != nil {
 		return StatusResult{}, fmt.Errorf("error applying %s status to message %d: %w", u.Status, msg.ID, err)
 	}
-	if err := realtime.Append(ctx, tx, realtime.KindMessageStatus, updated.ConversationID, MessageEvent(&updated)); err != nil {
+	if err := s.events.Append(ctx, tx, eventlog.MessageStatus, updated.ConversationID, MessageEvent(&updated)); err != nil {
 		return StatusResult{}, err
 	}
 	return StatusResult{Outcome: StatusApplied, Message: updated}, nil

@@ -7,9 +7,11 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+
 	"github.com/wainbox/wainbox/db"
 	"github.com/wainbox/wainbox/internal/auth"
-	"github.com/wainbox/wainbox/internal/realtime"
+	"github.com/wainbox/wainbox/internal/database"
+	"github.com/wainbox/wainbox/internal/eventlog"
 )
 
 // A conversation's tags.
@@ -33,7 +35,7 @@ func (s *Service) SetTag(ctx context.Context, p *auth.Principal, id int64, tag s
 		return nil, fmt.Errorf("you may not use tags: %w", ErrForbidden)
 	}
 	var tags []string
-	err = s.commit(ctx, func(tx pgx.Tx) error {
+	err = database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := s.forWrite(ctx, tx, p, id); err != nil {
 			return err
 		}
@@ -48,7 +50,7 @@ func (s *Service) SetTag(ctx context.Context, p *auth.Principal, id int64, tag s
 		if tags, err = s.q.ConversationTagList(ctx, tx, id); err != nil {
 			return fmt.Errorf("error listing tags of conversation %d: %w", id, err)
 		}
-		return realtime.Append(ctx, tx, KindConversationTags, id, map[string]any{"conversation_id": id, "tags": tags, "actor_id": p.UserID})
+		return s.events.Append(ctx, tx, eventlog.ConversationTags, id, map[string]any{"conversation_id": id, "tags": tags, "actor_id": p.UserID})
 	})
 	return tags, err
 }

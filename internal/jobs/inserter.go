@@ -35,7 +35,7 @@ type Inserter struct {
 	channel string
 }
 
-// Notifier sends a NOTIFY after the fact; *realtime.Doorbell is one.
+// Notifier sends a NOTIFY after the fact; *eventlog.Doorbell is one.
 type Notifier interface {
 	Notify(channel, payload string)
 }

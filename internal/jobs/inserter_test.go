@@ -13,8 +13,8 @@ import (
 
 	"github.com/wainbox/wainbox/internal/database"
 	"github.com/wainbox/wainbox/internal/dbtest"
+	"github.com/wainbox/wainbox/internal/eventlog"
 	"github.com/wainbox/wainbox/internal/jobs"
-	"github.com/wainbox/wainbox/internal/realtime"
 )
 
 type pingArgs struct{ N int }
@@ -52,7 +52,7 @@ func TestInserterAnnouncesJobsAfterTheCommit(t *testing.T) {
 	bellPool, err := database.Open(ctx, url, 2)
 	require.NoError(t, err)
 	t.Cleanup(bellPool.Close)
-	bell := realtime.NewDoorbell(bellPool, logger)
+	bell := eventlog.NewDoorbell(bellPool, logger)
 	bell.Start()
 	t.Cleanup(bell.Stop)
 

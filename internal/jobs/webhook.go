@@ -25,7 +25,6 @@ import (
 type ProcessWebhookWorker struct {
 	river.WorkerDefaults[webhook.ProcessWebhookArgs]
 	pool      *pgxpool.Pool
-	inbox     *inbox.Service
 	processor *webhook.Processor
 	logger    *slog.Logger
 }
@@ -42,7 +41,7 @@ func NewProcessWebhookWorker(pool *pgxpool.Pool, in *inbox.Service, logger *slog
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &ProcessWebhookWorker{pool: pool, inbox: in, processor: p, logger: logger}, nil
+	return &ProcessWebhookWorker{pool: pool, processor: p, logger: logger}, nil
 }
 
 // Timeout leaves room for Meta's largest batches (a thousand statuses take a few hundred
@@ -52,7 +51,8 @@ func (w *ProcessWebhookWorker) Timeout(*river.Job[webhook.ProcessWebhookArgs]) t
 	return JobTimeout
 }
 
-// Work applies the webhook in one transaction, then rings the doorbell and logs what happened.
+// Work applies the webhook in one transaction (its events ring once it commits) and logs what
+// happened.
 func (w *ProcessWebhookWorker) Work(ctx context.Context, job *river.Job[webhook.ProcessWebhookArgs]) error {
 	var res *webhook.Result
 	err := database.InTx(ctx, w.pool, func(tx pgx.Tx) error {
@@ -62,9 +62,6 @@ func (w *ProcessWebhookWorker) Work(ctx context.Context, job *river.Job[webhook.
 	})
 	if err != nil {
 		return fmt.Errorf("error processing webhook %d: %w", job.Args.EventID, err)
-	}
-	if res.Changed() {
-		w.inbox.Ring()
 	}
 	w.report(ctx, job, res)
 	return nil

@@ -30,8 +30,7 @@ func TestSocketsPerUserAreCapped(t *testing.T) {
 	in := f.start(func(c *Config) { c.MaxSocketsPerUser = 3 })
 	id, tok := f.user(auth.RoleAgent)
 	// Another token of the same user (another session, another tab) counts the same.
-	other, _, err := f.tokens.Issue(id, auth.RoleAgent)
-	require.NoError(t, err)
+	other, _ := f.login(id, f.tokens)
 	_, someoneElse := f.user(auth.RoleAgent)
 
 	first, _, _ := connect(t, in.url, tok, nil)

@@ -15,7 +15,7 @@ import (
 
 	"github.com/wainbox/wainbox/internal/apptest"
 	"github.com/wainbox/wainbox/internal/auth"
-	"github.com/wainbox/wainbox/internal/realtime"
+	"github.com/wainbox/wainbox/internal/eventlog"
 	"github.com/wainbox/wainbox/internal/simulator"
 )
 
@@ -64,14 +64,14 @@ func TestAgentOnOneInstanceFollowsTheOther(t *testing.T) {
 		}
 		require.NoError(t, json.Unmarshal(ev.Data, &d))
 		switch {
-		case ev.Kind == realtime.KindMessageCreated && d.MessageID == sent:
+		case ev.Kind == eventlog.MessageCreated && d.MessageID == sent:
 			require.Equal(t, "pending", d.Status)
 			sawCreated = true
-		case ev.Kind == realtime.KindMessageStatus && d.MessageID == sent:
+		case ev.Kind == eventlog.MessageStatus && d.MessageID == sent:
 			require.True(t, sawCreated, "a status of message %d came before its creation", sent)
 			statuses = append(statuses, d.Status)
 			sawRead = sawRead || d.Status == "read"
-		case ev.Kind == realtime.KindMessageCreated && d.Direction == "in":
+		case ev.Kind == eventlog.MessageCreated && d.Direction == "in":
 			require.Equal(t, "Where is my parcel?", d.Preview)
 			sawInbound = true
 		}

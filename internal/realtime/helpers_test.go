@@ -22,6 +22,7 @@ import (
 	"github.com/wainbox/wainbox/internal/auth"
 	"github.com/wainbox/wainbox/internal/database"
 	"github.com/wainbox/wainbox/internal/dbtest"
+	"github.com/wainbox/wainbox/internal/eventlog"
 )
 
 const (
@@ -36,7 +37,8 @@ type fixture struct {
 	t        *testing.T
 	pool     *pgxpool.Pool
 	tokens   *auth.Tokens
-	doorbell *Doorbell
+	sessions *auth.Sessions // the instances' token verifier, as in production
+	doorbell *eventlog.Doorbell
 	channel  int64
 	contacts int
 }
@@ -46,8 +48,10 @@ func newFixture(t *testing.T) *fixture {
 	pool, _ := dbtest.New(t)
 	tokens, err := auth.NewTokens(&auth.Config{Secret: []byte(testSecret), TTL: time.Hour})
 	require.NoError(t, err)
-	f := &fixture{t: t, pool: pool, tokens: tokens}
-	f.doorbell = NewDoorbell(pool, testLogger(t))
+	sessions, err := auth.NewSessions(&auth.SessionsConfig{Pool: pool, Tokens: tokens})
+	require.NoError(t, err)
+	f := &fixture{t: t, pool: pool, tokens: tokens, sessions: sessions}
+	f.doorbell = eventlog.NewDoorbell(pool, testLogger(t))
 	f.doorbell.Start()
 	t.Cleanup(f.doorbell.Stop)
 	require.NoError(t, pool.QueryRow(context.Background(),
@@ -79,7 +83,7 @@ func (f *fixture) start(mod func(*Config)) *instance {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	cfg := &Config{
-		Pool: f.pool, Tokens: f.tokens, AllowedOrigins: []string{testOrigin}, Logger: testLogger(t), Registerer: reg,
+		Pool: f.pool, Tokens: f.sessions, AllowedOrigins: []string{testOrigin}, Logger: testLogger(t), Registerer: reg,
 		PollInterval: 200 * time.Millisecond,
 	}
 	if mod != nil {
@@ -103,9 +107,21 @@ func (f *fixture) user(role string) (int64, string) {
 	email := fmt.Sprintf("%s-%d@example.com", role, time.Now().UnixNano())
 	require.NoError(f.t, f.pool.QueryRow(context.Background(),
 		"INSERT INTO users (email, name, role, password_hash) VALUES ($1, $1, $2, 'x') RETURNING id", email, role).Scan(&id))
-	tok, _, err := f.tokens.Issue(id, role)
-	require.NoError(f.t, err)
+	tok, _ := f.login(id, f.tokens)
 	return id, tok
+}
+
+// login starts a session of user id whose access token tokens issues, as a login does, and
+// returns the token and its expiry.
+func (f *fixture) login(id int64, tokens *auth.Tokens) (string, time.Time) {
+	f.t.Helper()
+	sessions, err := auth.NewSessions(&auth.SessionsConfig{Pool: f.pool, Tokens: tokens})
+	require.NoError(f.t, err)
+	user, err := db.New().UserGetByID(context.Background(), f.pool, id)
+	require.NoError(f.t, err)
+	g, err := sessions.Start(context.Background(), &user, "realtime test", "127.0.0.1")
+	require.NoError(f.t, err)
+	return g.AccessToken, g.AccessExpiresAt
 }
 
 // conversation creates a conversation assigned to assignee (nil: unassigned).
@@ -156,7 +172,7 @@ func (f *fixture) events(conv int64, n int) []int64 {
 	f.t.Helper()
 	ids := make([]int64, n)
 	for i := range ids {
-		ids[i] = f.event(conv, KindMessageStatus)
+		ids[i] = f.event(conv, eventlog.MessageStatus)
 	}
 	return ids
 }

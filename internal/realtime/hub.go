@@ -11,6 +11,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/wainbox/wainbox/internal/auth"
+	"github.com/wainbox/wainbox/internal/eventlog"
 )
 
 // Position is a place in the event log. The log's order is the order of the transaction ids that
@@ -49,7 +50,7 @@ type Event struct {
 // take over: its details carry previous_assignee_id, and previous_group_id when the group changed
 // too), the conversation's assignee and group before the change. It is nil for any other event.
 func formerHolder(kind string, payload json.RawMessage, groupID *int64) *auth.ConversationRef {
-	if kind != KindConversationUpdated {
+	if kind != eventlog.ConversationUpdated {
 		return nil
 	}
 	var ev struct {
@@ -112,7 +113,7 @@ func (e *Event) visibleTo(p *auth.Principal) bool {
 		return false
 	}
 	if e.ConversationID == nil {
-		return e.Kind != auth.KindSessionsRevoked && e.Kind != auth.KindPermissionsChanged
+		return !eventlog.Access(e.Kind)
 	}
 	if auth.CanReadConversation(p, auth.ConversationRef{AssigneeID: e.AssigneeID, GroupID: e.GroupID}) {
 		return true
@@ -131,14 +132,14 @@ func revokes(e *Event, sessionID string) bool {
 // cannot pick up in place because its principal was loaded when it authenticated. The event is a
 // row of the log, so it reaches the sockets of every instance.
 func (e *Event) sessionControl(p *auth.Principal) (websocket.StatusCode, string, bool) {
-	if p == nil || e.ConversationID != nil || (e.Kind != auth.KindSessionsRevoked && e.Kind != auth.KindPermissionsChanged) {
+	if p == nil || e.ConversationID != nil || !eventlog.Access(e.Kind) {
 		return 0, "", false
 	}
 	var ev auth.SessionsRevokedEvent
 	if err := json.Unmarshal(e.Payload, &ev); err != nil || ev.UserID != p.UserID {
 		return 0, "", false
 	}
-	if e.Kind == auth.KindPermissionsChanged {
+	if e.Kind == eventlog.PermissionsChanged {
 		return ClosePermissionsChanged, "permissions changed; reconnect", true
 	}
 	if ev.All || p.SessionID == "" || slices.Contains(ev.SessionIDs, p.SessionID) {

@@ -16,7 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/wainbox/wainbox/db"
-	"github.com/wainbox/wainbox/internal/auth"
+	"github.com/wainbox/wainbox/internal/eventlog"
 )
 
 // listener reads the event log on one dedicated connection (never one of the pool's: LISTEN needs
@@ -130,8 +130,8 @@ func (l *listener) session(ctx context.Context) (connected bool, err error) {
 		_ = conn.Close(closeCtx)
 		cancel()
 	}()
-	if _, err := conn.Exec(ctx, "LISTEN "+Channel); err != nil {
-		return false, fmt.Errorf("error listening on %s: %w", Channel, err)
+	if _, err := conn.Exec(ctx, "LISTEN "+eventlog.Channel); err != nil {
+		return false, fmt.Errorf("error listening on %s: %w", eventlog.Channel, err)
 	}
 	select {
 	case <-l.hub.started:
@@ -232,7 +232,7 @@ func (l *listener) head(ctx context.Context, conn *pgx.Conn) (Position, error) {
 }
 
 func isAccessChange(e *Event) bool {
-	return e.ConversationID == nil && (e.Kind == auth.KindSessionsRevoked || e.Kind == auth.KindPermissionsChanged)
+	return e.ConversationID == nil && eventlog.Access(e.Kind)
 }
 
 // catchUp reads and dispatches every final event after l.pos and returns the snapshot bounds of

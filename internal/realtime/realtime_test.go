@@ -14,10 +14,12 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/wainbox/wainbox/db"
 	"github.com/wainbox/wainbox/internal/auth"
+	"github.com/wainbox/wainbox/internal/eventlog"
 )
 
 // TestReverseCommitOrder commits two events in reverse order of their ids: the transaction with
@@ -38,12 +40,12 @@ func TestReverseCommitOrder(t *testing.T) {
 	first, err := f.pool.Begin(ctx)
 	require.NoError(t, err)
 	defer func() { _ = first.Rollback(ctx) }()
-	lowID, err := insertEvent(first, conv, KindMessageCreated)
+	lowID, err := insertEvent(first, conv, eventlog.MessageCreated)
 	require.NoError(t, err)
 	second, err := f.pool.Begin(ctx)
 	require.NoError(t, err)
 	defer func() { _ = second.Rollback(ctx) }()
-	highID, err := insertEvent(second, conv, KindMessageStatus)
+	highID, err := insertEvent(second, conv, eventlog.MessageStatus)
 	require.NoError(t, err)
 	require.Less(t, lowID, highID)
 
@@ -83,7 +85,7 @@ func TestReverseCommitOrder(t *testing.T) {
 	// Both instances deliver both, once, in that order.
 	require.Equal(t, []int64{lowID, highID}, ca.eventIDs(2))
 	require.Equal(t, []int64{lowID, highID}, cb.eventIDs(2))
-	marker := f.event(conv, KindMessageStatus)
+	marker := f.event(conv, eventlog.MessageStatus)
 	require.Equal(t, []int64{marker}, ca.eventIDs(1))
 	require.Equal(t, []int64{marker}, cb.eventIDs(1))
 }
@@ -106,8 +108,8 @@ func TestOrderIsTheSameOnEveryInstance(t *testing.T) {
 	defer func() { _ = early.Rollback(ctx) }()
 	_, err = early.Exec(ctx, "SELECT pg_current_xact_id()") // takes its xid now
 	require.NoError(t, err)
-	lateID := f.event(conv, KindMessageCreated) // a later xid, committed first
-	earlyID, err := insertEvent(early, conv, KindMessageStatus)
+	lateID := f.event(conv, eventlog.MessageCreated) // a later xid, committed first
+	earlyID, err := insertEvent(early, conv, eventlog.MessageStatus)
 	require.NoError(t, err)
 	require.Less(t, lateID, earlyID)
 	require.NoError(t, early.Commit(ctx))
@@ -131,7 +133,7 @@ func TestResumeReplaysExactlyTheMissedEvents(t *testing.T) {
 	in := f.start(func(c *Config) { c.MaxReplay = 100 })
 
 	c, _, _ := connect(t, in.url, tok, nil)
-	last := f.event(conv, KindMessageCreated)
+	last := f.event(conv, eventlog.MessageCreated)
 	require.Equal(t, []int64{last}, c.eventIDs(1))
 	require.NoError(t, c.conn.Close(websocket.StatusNormalClosure, "bye"))
 
@@ -141,7 +143,7 @@ func TestResumeReplaysExactlyTheMissedEvents(t *testing.T) {
 	require.Equal(t, missed, ids(replayed))
 	require.Equal(t, missed[99], ready.ID)
 	require.Equal(t, 100.0, metricValue(in.svc.Metrics().EventsReplayed))
-	marker := f.event(conv, KindMessageStatus)
+	marker := f.event(conv, eventlog.MessageStatus)
 	require.Equal(t, []int64{marker}, c.eventIDs(1), "nothing twice: the next event is the new one")
 	require.NoError(t, c.conn.Close(websocket.StatusNormalClosure, "bye"))
 
@@ -152,7 +154,7 @@ func TestResumeReplaysExactlyTheMissedEvents(t *testing.T) {
 	got := ids(replayed)
 	got = append(got, c.eventIDs(len(missed)-len(got))...)
 	require.Equal(t, missed, got)
-	marker = f.event(conv, KindMessageStatus)
+	marker = f.event(conv, eventlog.MessageStatus)
 	require.Equal(t, []int64{marker}, c.eventIDs(1), "nothing twice: the next event is the new one")
 	require.NoError(t, c.conn.Close(websocket.StatusNormalClosure, "bye"))
 
@@ -164,7 +166,7 @@ func TestResumeReplaysExactlyTheMissedEvents(t *testing.T) {
 	require.Equal(t, "reset", replayed[0].Type)
 	require.Equal(t, resetTooFarBehind, replayed[0].Reason)
 	require.Equal(t, more[100], ready.ID, "after a reset, live delivery continues from the ready id")
-	next := f.event(conv, KindMessageStatus)
+	next := f.event(conv, eventlog.MessageStatus)
 	require.Equal(t, []int64{next}, c.eventIDs(1))
 
 	// The ready id resumes exactly: nothing is replayed.
@@ -200,7 +202,7 @@ func TestListenerSurvivesTerminatedConnection(t *testing.T) {
 	)
 	write := func(n int) {
 		for range n {
-			id, err := insertEvent(f.pool, conv, KindMessageStatus)
+			id, err := insertEvent(f.pool, conv, eventlog.MessageStatus)
 			if err != nil {
 				t.Errorf("error writing event: %v", err)
 				return
@@ -234,7 +236,7 @@ func TestListenerSurvivesTerminatedConnection(t *testing.T) {
 		return metricValue(in.svc.Metrics().ListenerReconnect) >= 1 && in.svc.Ready() == nil
 	}, waitFor, 5*time.Millisecond)
 	require.NotEqual(t, pid, in.svc.listener.backendPID())
-	marker := f.event(conv, KindMessageStatus)
+	marker := f.event(conv, eventlog.MessageStatus)
 	require.Equal(t, []int64{marker}, c.eventIDs(1))
 }
 
@@ -255,7 +257,7 @@ func TestHeldBackEventIsReadWithoutWaitingForThePoll(t *testing.T) {
 	defer func() { _ = older.Rollback(ctx) }()
 	_, err = older.Exec(ctx, "SELECT pg_current_xact_id()")
 	require.NoError(t, err)
-	id := f.event(conv, KindMessageCreated) // rings; held back by older
+	id := f.event(conv, eventlog.MessageCreated) // rings; held back by older
 	held, _, err := readAfter(ctx, db.New(), f.pool, in.svc.Hub().Position(), 10)
 	require.NoError(t, err)
 	require.Empty(t, held)
@@ -274,7 +276,7 @@ func TestSafetyPollDeliversWithoutDoorbell(t *testing.T) {
 	_, tok := f.user(auth.RoleAdmin)
 	in := f.start(nil)
 	c, _, _ := connect(t, in.url, tok, nil)
-	id, err := insertEvent(f.pool, conv, KindMessageCreated)
+	id, err := insertEvent(f.pool, conv, eventlog.MessageCreated)
 	require.NoError(t, err)
 	require.Equal(t, []int64{id}, c.eventIDs(1))
 	require.Zero(t, metricValue(in.svc.Metrics().ListenerReconnect), "a poll that hears nothing is not a lost connection")
@@ -291,7 +293,7 @@ func TestLocalWakeDeliversWithoutNotify(t *testing.T) {
 	in := f.start(func(c *Config) { c.PollInterval = time.Hour })
 	c, _, _ := connect(t, in.url, tok, nil)
 	for range 20 {
-		id, err := insertEvent(f.pool, conv, KindMessageCreated)
+		id, err := insertEvent(f.pool, conv, eventlog.MessageCreated)
 		require.NoError(t, err)
 		in.svc.Wake()
 		require.Equal(t, []int64{id}, c.eventIDs(1))
@@ -316,23 +318,23 @@ func TestAgentOnlyReceivesConversationsItMaySee(t *testing.T) {
 	ca, _, ready := connect(t, in.url, agentTok, nil)
 	cs, _, _ := connect(t, in.url, supTok, nil)
 
-	e1 := f.event(theirs, KindMessageCreated)
-	e2 := f.event(mine, KindMessageCreated)
-	e3 := f.event(theirs, KindMessageStatus)
-	e4 := f.event(open, KindConversationCreated)
+	e1 := f.event(theirs, eventlog.MessageCreated)
+	e2 := f.event(mine, eventlog.MessageCreated)
+	e3 := f.event(theirs, eventlog.MessageStatus)
+	e4 := f.event(open, eventlog.ConversationCreated)
 	e5 := f.event(0, "system.notice") // no conversation: everyone
-	marker := f.event(mine, KindMessageStatus)
+	marker := f.event(mine, eventlog.MessageStatus)
 	require.Equal(t, []int64{e2, e4, e5, marker}, ca.eventIDs(4), "the marker comes after anything queued before it")
 	require.Equal(t, []int64{e1, e2, e3, e4, e5, marker}, cs.eventIDs(6))
 
 	// Assigned to the agent now: its next event reaches the agent.
 	f.assign(theirs, &agent)
-	e6 := f.event(theirs, KindConversationUpdated)
+	e6 := f.event(theirs, eventlog.ConversationUpdated)
 	require.Equal(t, []int64{e6}, ca.eventIDs(1))
 	// Taken away again: replay applies the current assignee too.
 	f.assign(theirs, &other)
-	f.event(theirs, KindMessageStatus) // not the agent's: neither delivered nor replayed
-	marker2 := f.event(mine, KindMessageStatus)
+	f.event(theirs, eventlog.MessageStatus) // not the agent's: neither delivered nor replayed
+	marker2 := f.event(mine, eventlog.MessageStatus)
 	require.Equal(t, []int64{marker2}, ca.eventIDs(1))
 	_, replayed, _ := connect(t, in.url, agentTok, &ready.ID)
 	require.Equal(t, []int64{e2, e4, e5, marker, marker2}, ids(replayed))
@@ -360,14 +362,14 @@ func TestAgentHearsThatItsConversationWasReassigned(t *testing.T) {
 			"details": map[string]any{"assignee_id": to, "previous_assignee_id": from}})
 		require.NoError(t, err)
 		id, err := db.New().EventInsert(context.Background(), f.pool,
-			db.EventInsertParams{Kind: KindConversationUpdated, ConversationID: &conv, Payload: payload})
+			db.EventInsertParams{Kind: eventlog.ConversationUpdated, ConversationID: &conv, Payload: payload})
 		require.NoError(t, err)
 		f.doorbell.Ring()
 		return id
 	}
 	moved := assigned(conv, &agent, &other, "assign")
-	after := f.event(conv, KindMessageCreated)
-	marker := f.event(queued, KindMessageStatus)
+	after := f.event(conv, eventlog.MessageCreated)
+	marker := f.event(queued, eventlog.MessageStatus)
 	require.Equal(t, []int64{moved, marker}, ca.eventIDs(2), "the former assignee hears the reassignment, then nothing of it")
 	require.Equal(t, []int64{moved, after, marker}, co.eventIDs(3))
 
@@ -391,11 +393,11 @@ func TestRefusals(t *testing.T) {
 	past, err := auth.NewTokens(&auth.Config{Secret: []byte(testSecret), TTL: time.Minute,
 		Now: func() time.Time { return time.Now().Add(-time.Hour) }})
 	require.NoError(t, err)
-	expired, _, err := past.Issue(1, auth.RoleAgent)
+	expired, _, err := past.IssueSession(1, auth.RoleAgent, uuid.NewString())
 	require.NoError(t, err)
 	otherSecret, err := auth.NewTokens(&auth.Config{Secret: []byte(strings.Repeat("z", 40))})
 	require.NoError(t, err)
-	forged, _, err := otherSecret.Issue(1, auth.RoleAdmin)
+	forged, _, err := otherSecret.IssueSession(1, auth.RoleAdmin, uuid.NewString())
 	require.NoError(t, err)
 
 	tests := []struct {
@@ -468,14 +470,12 @@ func TestTokenRenewal(t *testing.T) {
 	id, _ := f.user(auth.RoleAgent)
 	short, err := auth.NewTokens(&auth.Config{Secret: []byte(testSecret), TTL: 2 * time.Second})
 	require.NoError(t, err)
-	tok1, exp1, err := short.Issue(id, auth.RoleAgent)
-	require.NoError(t, err)
+	tok1, exp1 := f.login(id, short)
 
 	c, _, _ := connect(t, in.url, tok1, nil)
 	longer, err := auth.NewTokens(&auth.Config{Secret: []byte(testSecret), TTL: 6 * time.Second})
 	require.NoError(t, err)
-	tok2, exp2, err := longer.Issue(id, auth.RoleAgent)
-	require.NoError(t, err)
+	tok2, exp2 := f.login(id, longer)
 	c.send(map[string]any{"type": "auth", "token": tok2})
 	renewed := c.nextOf("authenticated")
 	require.Equal(t, id, renewed.UserID)
@@ -483,7 +483,7 @@ func TestTokenRenewal(t *testing.T) {
 
 	// Past the first token's expiry the socket still delivers.
 	require.Eventually(t, func() bool { return time.Now().After(exp1.Add(100 * time.Millisecond)) }, waitFor, 10*time.Millisecond)
-	ev := f.event(conv, KindMessageCreated)
+	ev := f.event(conv, eventlog.MessageCreated)
 	require.Equal(t, []int64{ev}, c.eventIDs(1))
 
 	// Not renewed again: closed when the second token expires, not before.

@@ -1,3 +1,7 @@
+// Package realtime delivers the event log (internal/eventlog) to agents over WebSockets. It only
+// reads: every instance's listener follows the log in commit order, woken by the doorbell's
+// NOTIFY (or at once, for this instance's own commits), and hands each event to the sockets of the
+// users allowed to see its conversation.
 package realtime
 
 import (

@@ -15,6 +15,7 @@ import (
 	"github.com/wainbox/wainbox/db"
 	"github.com/wainbox/wainbox/internal/auth"
 	"github.com/wainbox/wainbox/internal/database"
+	"github.com/wainbox/wainbox/internal/eventlog"
 )
 
 // session is one WebSocket. Its handler goroutine owns all of its state and is the socket's only
@@ -340,7 +341,7 @@ func (s *session) replay(ctx context.Context, from, upto Position) (closeReason,
 			// A revocation of this very session committed while the socket was authenticating
 			// reaches it here rather than live. (Revocations of all of a user's sessions are
 			// not applied from replay: they may predate this login.)
-			if ev.Kind == auth.KindSessionsRevoked && s.principal.SessionID != "" && revokes(ev, s.principal.SessionID) {
+			if ev.Kind == eventlog.SessionsRevoked && s.principal.SessionID != "" && revokes(ev, s.principal.SessionID) {
 				s.endWrites()
 				return closeReason{CloseSessionRevoked, "session revoked; log in again"}, false
 			}

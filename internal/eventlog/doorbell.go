@@ -1,78 +1,19 @@
-// Package realtime carries changes to agents as they commit. Events are rows written in the same
-// transaction as the change they describe (Append); after the commit an instance rings a doorbell,
-// one coalesced NOTIFY, and every instance's listener reads the new rows in order and hands them to
-// its hub of WebSocket clients.
-package realtime
+package eventlog
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/wainbox/wainbox/db"
 )
-
-// Event kinds. Clients switch on these; they are part of the WebSocket protocol (docs/realtime.md).
-const (
-	KindMessageCreated      = "message.created"
-	KindMessageStatus       = "message.status"
-	KindConversationCreated = "conversation.created"
-	KindConversationUpdated = "conversation.updated"
-)
-
-// doorbellInterval is the least time between two NOTIFYs of one instance.
-const doorbellInterval = 5 * time.Millisecond
 
 // Channel is the LISTEN/NOTIFY channel of the doorbell.
 const Channel = "wainbox_events"
 
-// Append writes one event in the caller's transaction. The payload stays small (ids, statuses, a
-// short preview): clients fetch full objects over REST, so an event row costs little to write in
-// the hot path and to replay. An event with conversationID 0 belongs to no conversation and is
-// delivered to every connected user, so it must carry nothing private.
-func Append(ctx context.Context, dbtx db.DBTX, kind string, conversationID int64, payload any) error {
-	return AppendAll(ctx, dbtx, NewEvent{Kind: kind, ConversationID: conversationID, Payload: payload})
-}
-
-// NewEvent is one event to write with AppendAll.
-type NewEvent struct {
-	Kind           string
-	ConversationID int64
-	Payload        any
-}
-
-// AppendAll writes events in the caller's transaction in one round trip, in order: a transaction
-// that describes its change with several events (a new message and its conversation) pays for one
-// statement instead of one per event. The rules of Append apply to each.
-func AppendAll(ctx context.Context, dbtx db.DBTX, events ...NewEvent) error {
-	p := db.EventInsertManyParams{
-		Kinds:           make([]string, len(events)),
-		ConversationIds: make([]int64, len(events)),
-		Payloads:        make([]json.RawMessage, len(events)),
-	}
-	for i, e := range events {
-		b, err := json.Marshal(e.Payload)
-		if err != nil {
-			return fmt.Errorf("error encoding %s event: %w", e.Kind, err)
-		}
-		p.Kinds[i], p.ConversationIds[i], p.Payloads[i] = e.Kind, e.ConversationID, b
-	}
-	if err := db.New().EventInsertMany(ctx, dbtx, p); err != nil {
-		return fmt.Errorf("error writing %s events: %w", strings.Join(p.Kinds, ", "), err)
-	}
-	return nil
-}
-
-// Ringer is what writers call after committing events.
-type Ringer interface {
-	Ring()
-}
+// doorbellInterval is the least time between two NOTIFYs of one instance.
+const doorbellInterval = 5 * time.Millisecond
 
 // Doorbell sends this instance's NOTIFYs, one statement at a time: rings that arrive while one is
 // being sent collapse into the next. NOTIFY takes a cluster-wide lock at commit, held until the
