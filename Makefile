@@ -6,7 +6,7 @@ GO ?= go
 BIN := bin/wainbox
 ADMIN_EMAIL ?= admin@wainbox.local
 
-.PHONY: run build test lint generate check-generated bench chaos devdb clean
+.PHONY: run build test lint generate check-generated check-imports bench chaos devdb clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/wainbox
@@ -26,10 +26,21 @@ run: build
 test:
 	$(GO) test -race -count=1 -timeout 30m ./...
 
-lint: check-generated
+lint: check-generated check-imports
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+
+# check-imports fails when production code imports a test-only package: apptest, dbtest and devdb
+# may be imported by tests, by one another, by the benchmarks and by the dev-database command, and
+# by nothing that ships in the server (docs/architecture.md).
+TEST_ONLY := internal/(apptest|dbtest|devdb)
+TEST_ONLY_USERS := (bench|bench/[a-z/]+|cmd/wainbox-devdb|internal/apptest|internal/dbtest)
+check-imports:
+	@bad="$$($(GO) list -f '{{$$p := .ImportPath}}{{range .Imports}}{{$$p}} {{.}}{{"\n"}}{{end}}' ./... \
+		| grep -E ' github.com/wainbox/wainbox/$(TEST_ONLY)$$' \
+		| grep -vE '^github.com/wainbox/wainbox/$(TEST_ONLY_USERS) ')"; \
+	if [ -n "$$bad" ]; then echo "production code imports a test-only package:"; echo "$$bad"; exit 1; fi
 
 generate:
 	$(GO) tool sqlc generate
