@@ -17,7 +17,6 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/wainbox/wainbox/internal/app"
@@ -68,21 +67,14 @@ func run(args []string) error {
 	}
 }
 
+// envHelp is a command's --help: its flags, then the environment variables from config's table.
 func envHelp(fs *flag.FlagSet) func() {
 	return func() {
 		w := fs.Output()
 		fmt.Fprintf(w, "Usage: wainbox %s [flags]\n\nFlags:\n", fs.Name())
 		fs.PrintDefaults()
 		fmt.Fprintln(w, "\nEnvironment:")
-		tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-		for _, v := range config.Vars {
-			def := v.Default
-			if def != "" {
-				def = "(default " + def + ")"
-			}
-			fmt.Fprintf(tw, "  %s\t%s %s\n", v.Name, v.Help, def)
-		}
-		_ = tw.Flush()
+		_ = config.WriteHelp(w)
 	}
 }
 

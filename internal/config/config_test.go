@@ -1,6 +1,7 @@
 package config
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -136,4 +137,40 @@ func TestLoadWebSocketCaps(t *testing.T) {
 	require.Contains(t, err.Error(), "WS_MAX_SOCKETS_PER_USER:")
 	require.Contains(t, err.Error(), "WS_MAX_UNAUTHENTICATED_SOCKETS:")
 	require.Len(t, strings.Split(err.Error(), "\n"), 2, "one line per problem")
+}
+
+func TestWriteHelp(t *testing.T) {
+	t.Parallel()
+	var all strings.Builder
+	require.NoError(t, WriteHelp(&all))
+	lines := strings.Split(strings.TrimSuffix(all.String(), "\n"), "\n")
+	require.Len(t, lines, len(Vars), "one line per variable")
+	require.Regexp(t, `^  DATABASE_URL +PostgreSQL URL \(required; make run finds one\)$`, lines[0])
+	require.Regexp(t, `^  DATABASE_MAX_CONNS +size of the connection pool \(default 20\)$`, lines[1])
+	require.Regexp(t, `^  ALLOWED_ORIGINS +extra browser origins allowed besides PUBLIC_BASE_URL, comma-separated$`, lines[4])
+
+	var some strings.Builder
+	require.NoError(t, WriteHelp(&some, "DATABASE_URL"))
+	require.Equal(t, "  DATABASE_URL  PostgreSQL URL (required; make run finds one)\n", some.String())
+}
+
+// Unset and blank take the default; BOT_HANDOFF_MESSAGE set but empty sends no notice.
+func TestLoadDefaults(t *testing.T) {
+	t.Parallel()
+	cfg, err := Load(env(map[string]string{"DATABASE_URL": "postgres://x@localhost/db", "SIMULATOR": "1", "HTTP_ADDR": "  "}))
+	require.NoError(t, err)
+	require.Equal(t, ":8080", cfg.HTTPAddr)
+	require.Equal(t, int32(20), cfg.DatabaseMaxConns)
+	require.Equal(t, DefaultBotHandoffMessage, cfg.Bot.HandoffMessage)
+	require.Equal(t, []string{"agente", "humano", "persona", "asesor", "operador", "agent", "human", "person", "representative", "operator"},
+		cfg.Bot.HandoffPhrases)
+	require.Equal(t, 720*time.Hour, cfg.RefreshTokenTTL)
+	require.Equal(t, slog.LevelInfo, cfg.LogLevel)
+
+	cfg, err = Load(env(map[string]string{"DATABASE_URL": "postgres://x@localhost/db", "SIMULATOR": "1", "BOT_HANDOFF_MESSAGE": ""}))
+	require.NoError(t, err)
+	require.Empty(t, cfg.Bot.HandoffMessage)
+	cfg, err = Load(env(map[string]string{"DATABASE_URL": "postgres://x@localhost/db", "SIMULATOR": "1", "BOT_HANDOFF_MESSAGE": `Un momento.\nOne moment.`}))
+	require.NoError(t, err)
+	require.Equal(t, "Un momento.\nOne moment.", cfg.Bot.HandoffMessage)
 }
