@@ -409,6 +409,33 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	return cfg, nil
 }
 
+// LoadDatabase reads DATABASE_URL alone, for `wainbox migrate` and `wainbox user create`, which
+// need nothing else. They do not load the whole configuration because they run where only the
+// database is configured (a migration step of a deployment, an operator's shell): requiring the
+// WhatsApp credentials and AUTH_SECRET there would refuse to work for want of values these
+// commands never use.
+func LoadDatabase(lookup func(string) (string, bool)) (string, error) {
+	var cfg Config
+	if errs := load(&cfg, lookup, "DATABASE_URL"); len(errs) > 0 {
+		return "", errors.Join(errs...)
+	}
+	return cfg.DatabaseURL, nil
+}
+
+// LoadSimulator reads what `wainbox simulate` shares with the instances it stands in Meta for:
+// the business number and the token and secret it checks and signs with, each defaulting to the
+// simulator's own as with SIMULATOR=1. It reads nothing else, for the same reason as
+// LoadDatabase, and accepts any access token: the simulator alone is not a deployment.
+func LoadSimulator(lookup func(string) (string, bool)) (*WhatsApp, error) {
+	cfg := Config{Simulator: true}
+	errs := load(&cfg, lookup, "WHATSAPP_ACCESS_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_PHONE_NUMBER_ID",
+		"WHATSAPP_DISPLAY_PHONE_NUMBER", "WHATSAPP_BUSINESS_ACCOUNT_ID")
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return &cfg.WhatsApp, nil
+}
+
 // load reads the named variables into cfg.
 func load(cfg *Config, lookup func(string) (string, bool), names ...string) []error {
 	var errs []error

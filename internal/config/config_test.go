@@ -139,6 +139,34 @@ func TestLoadWebSocketCaps(t *testing.T) {
 	require.Len(t, strings.Split(err.Error(), "\n"), 2, "one line per problem")
 }
 
+func TestLoadDatabaseReadsOnlyTheDatabase(t *testing.T) {
+	t.Parallel()
+	read := map[string]bool{}
+	url, err := LoadDatabase(func(k string) (string, bool) {
+		read[k] = true
+		return map[string]string{"DATABASE_URL": " postgres://x@localhost/db "}[k], k == "DATABASE_URL"
+	})
+	require.NoError(t, err, "no WhatsApp credentials nor AUTH_SECRET needed")
+	require.Equal(t, "postgres://x@localhost/db", url)
+	require.Equal(t, map[string]bool{"DATABASE_URL": true}, read)
+
+	_, err = LoadDatabase(env(nil))
+	require.EqualError(t, err, "DATABASE_URL: is required (for example postgres://user@127.0.0.1:5432/wainbox)")
+}
+
+func TestLoadSimulatorDefaultsToTheSimulatorsValues(t *testing.T) {
+	t.Parallel()
+	wa, err := LoadSimulator(env(nil))
+	require.NoError(t, err)
+	require.Equal(t, &WhatsApp{AccessToken: SimAccessToken, AppSecret: SimAppSecret, PhoneNumberID: SimPhoneNumberID,
+		DisplayPhoneNumber: SimDisplayPhoneNumber, BusinessAccountID: SimBusinessAccountID}, wa)
+	wa, err = LoadSimulator(env(map[string]string{"WHATSAPP_ACCESS_TOKEN": "EAAG-any", "WHATSAPP_PHONE_NUMBER_ID": "999"}))
+	require.NoError(t, err, "the simulator alone takes any token")
+	require.Equal(t, "EAAG-any", wa.AccessToken)
+	require.Equal(t, "999", wa.PhoneNumberID)
+	require.Equal(t, SimAppSecret, wa.AppSecret)
+}
+
 func TestWriteHelp(t *testing.T) {
 	t.Parallel()
 	var all strings.Builder
