@@ -27,7 +27,7 @@ import (
 )
 
 // Simulator defaults: the values the in-process simulator and the clients share when the
-// corresponding WHATSAPP_* or GEMINI_* variable is not set. They match Meta's sample payloads.
+// corresponding WHATSAPP_* variable is not set. They match Meta's sample payloads.
 const (
 	SimAccessToken        = "simulator-access-token"
 	SimPhoneNumberID      = "106540352242922"
@@ -35,7 +35,6 @@ const (
 	SimBusinessAccountID  = "102290129340398"
 	SimAppSecret          = "simulator-app-secret"
 	SimVerifyToken        = "simulator-verify-token"
-	SimGeminiAPIKey       = "simulator-gemini-key"
 )
 
 // Config is the whole configuration of one wainbox instance.
@@ -109,6 +108,8 @@ type WhatsApp struct {
 
 // Gemini configures the bot's model client.
 type Gemini struct {
+	// APIKey is GEMINI_API_KEY. With SIMULATOR=1 the bot talks to the simulator's fake Gemini,
+	// which needs no key of the user's.
 	APIKey  string
 	BaseURL string
 	Model   string
@@ -123,7 +124,9 @@ const DefaultBotHandoffMessage = "Gracias por tu paciencia. Una persona de nuest
 
 // Bot configures the Gemini bot (see docs/bot.md).
 type Bot struct {
-	// Enabled is the global switch; the bot runs only when it is on and Gemini is configured.
+	// Enabled says whether the bot runs: whether new conversations start with it and the
+	// bot_reply worker asks Gemini. Load decides it, and nothing else does: BOT_ENABLED is on and
+	// there is a Gemini to ask, GEMINI_API_KEY's or, with SIMULATOR=1, the simulator's fake.
 	Enabled bool
 	// Instructions is the business's system instruction, read from BOT_INSTRUCTIONS_FILE; empty
 	// means the built-in generic one.
@@ -142,10 +145,6 @@ type Bot struct {
 	// RetryBase is the first backoff of a failed Gemini call; it doubles per attempt.
 	RetryBase time.Duration
 }
-
-// BotActive reports whether new conversations start with the bot: it is switched on and Gemini
-// (or the simulator's fake) is configured.
-func (c *Config) BotActive() bool { return c.Bot.Enabled && c.Gemini.APIKey != "" }
 
 // Var is one environment variable wainbox reads.
 type Var struct {
@@ -246,7 +245,7 @@ var Vars = []Var{
 	{Name: "WHATSAPP_VERIFY_TOKEN", Shown: requiredUnlessSimulator, Help: "token Meta echoes when verifying the webhook",
 		set: simulatedVar(SimVerifyToken, true, func(c *Config) *string { return &c.WhatsApp.VerifyToken })},
 	{Name: "GEMINI_API_KEY", Help: "Gemini API key; without it (and without the simulator) the bot is off",
-		set: simulatedVar(SimGeminiAPIKey, false, func(c *Config) *string { return &c.Gemini.APIKey })},
+		set: stringVar(func(c *Config) *string { return &c.Gemini.APIKey })},
 	{Name: "GEMINI_BASE_URL", Shown: "Google's", Help: "Gemini API base URL (ignored with SIMULATOR=1)",
 		set: func(c *Config, v string) error {
 			if c.Gemini.BaseURL = v; v == "" {
@@ -402,6 +401,8 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	if cfg.Simulator && cfg.WhatsApp.AccessToken != SimAccessToken {
 		errs = append(errs, errors.New("SIMULATOR: must not be 1 with a real WHATSAPP_ACCESS_TOKEN: the simulator's routes are open to anyone"))
 	}
+	// The bot runs when it is switched on and has a Gemini to ask.
+	cfg.Bot.Enabled = cfg.Bot.Enabled && (cfg.Gemini.APIKey != "" || cfg.Simulator)
 
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

@@ -139,6 +139,43 @@ func TestLoadWebSocketCaps(t *testing.T) {
 	require.Len(t, strings.Split(err.Error(), "\n"), 2, "one line per problem")
 }
 
+// The bot runs when BOT_ENABLED is on and it has a Gemini to ask: GEMINI_API_KEY's, or the
+// simulator's fake.
+func TestLoadDecidesWhetherTheBotRuns(t *testing.T) {
+	t.Parallel()
+	real := map[string]string{"DATABASE_URL": "postgres://x@localhost/db", "WHATSAPP_ACCESS_TOKEN": "t",
+		"WHATSAPP_PHONE_NUMBER_ID": "1", "WHATSAPP_APP_SECRET": "s", "WHATSAPP_VERIFY_TOKEN": "v", "AUTH_SECRET": strings.Repeat("s", 32)}
+	sim := map[string]string{"DATABASE_URL": "postgres://x@localhost/db", "SIMULATOR": "1"}
+	with := func(base map[string]string, kv ...string) map[string]string {
+		e := map[string]string{}
+		for k, v := range base {
+			e[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			e[kv[i]] = kv[i+1]
+		}
+		return e
+	}
+	for _, tt := range []struct {
+		name string
+		env  map[string]string
+		want bool
+	}{
+		{"no key, no simulator", real, false},
+		{"a key", with(real, "GEMINI_API_KEY", "k"), true},
+		{"a key, switched off", with(real, "GEMINI_API_KEY", "k", "BOT_ENABLED", "0"), false},
+		{"the simulator", sim, true},
+		{"the simulator, switched off", with(sim, "BOT_ENABLED", "false"), false},
+	} {
+		cfg, err := Load(env(tt.env))
+		require.NoError(t, err, tt.name)
+		require.Equal(t, tt.want, cfg.Bot.Enabled, tt.name)
+	}
+	cfg, err := Load(env(sim))
+	require.NoError(t, err)
+	require.Empty(t, cfg.Gemini.APIKey, "the simulator's fake Gemini needs no key of the user's")
+}
+
 func TestLoadDatabaseReadsOnlyTheDatabase(t *testing.T) {
 	t.Parallel()
 	read := map[string]bool{}
