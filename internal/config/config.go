@@ -246,13 +246,10 @@ var Vars = []Var{
 		set: simulatedVar(SimVerifyToken, true, func(c *Config) *string { return &c.WhatsApp.VerifyToken })},
 	{Name: "GEMINI_API_KEY", Help: "Gemini API key; without it (and without the simulator) the bot is off",
 		set: stringVar(func(c *Config) *string { return &c.Gemini.APIKey })},
-	{Name: "GEMINI_BASE_URL", Shown: "Google's", Help: "Gemini API base URL (ignored with SIMULATOR=1)",
-		set: func(c *Config, v string) error {
-			if c.Gemini.BaseURL = v; v == "" {
-				return nil
-			}
-			return checkHTTPURL(v)
-		}},
+	// Named rather than left to the Gemini client, which would otherwise take it from its own
+	// GOOGLE_GEMINI_BASE_URL, a variable outside this table.
+	{Name: "GEMINI_BASE_URL", Default: "https://generativelanguage.googleapis.com", Help: "Gemini API base URL (ignored with SIMULATOR=1)",
+		set: func(c *Config, v string) error { c.Gemini.BaseURL = v; return checkHTTPURL(v) }},
 	{Name: "GEMINI_MODEL", Default: "gemini-2.5-flash", Help: "Gemini model name",
 		set: stringVar(func(c *Config) *string { return &c.Gemini.Model })},
 	{Name: "GEMINI_TIMEOUT", Default: "15s", Help: "how long one Gemini call may take before it counts as failed and is retried; with the default a bot reply whose instance died runs again within a minute, a longer one delays that as much",
