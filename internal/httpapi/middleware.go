@@ -178,9 +178,6 @@ func requireRole(roles ...string) func(http.Handler) http.Handler {
 	}
 }
 
-// defaultRequestTimeout is Config.RequestTimeout when it is not set.
-const defaultRequestTimeout = 15 * time.Second
-
 // withTimeout gives every request a deadline d from now, so that a request waiting on a frozen
 // database ends there and answers 503 (writeError) instead of holding the caller and a connection
 // for as long as the freeze lasts. The WebSocket and River UI are long-lived and keep no deadline;
