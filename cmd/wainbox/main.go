@@ -17,7 +17,6 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/wainbox/wainbox/internal/app"
@@ -68,21 +67,15 @@ func run(args []string) error {
 	}
 }
 
-func envHelp(fs *flag.FlagSet) func() {
+// envHelp is a command's --help: its flags, then the environment variables it reads (every one
+// when names is empty), from config's table.
+func envHelp(fs *flag.FlagSet, names ...string) func() {
 	return func() {
 		w := fs.Output()
 		fmt.Fprintf(w, "Usage: wainbox %s [flags]\n\nFlags:\n", fs.Name())
 		fs.PrintDefaults()
 		fmt.Fprintln(w, "\nEnvironment:")
-		tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-		for _, v := range config.Vars {
-			def := v.Default
-			if def != "" {
-				def = "(default " + def + ")"
-			}
-			fmt.Fprintf(tw, "  %s\t%s %s\n", v.Name, v.Help, def)
-		}
-		_ = tw.Flush()
+		_ = config.WriteHelp(w, names...)
 	}
 }
 
@@ -97,6 +90,15 @@ func loadConfig() (*config.Config, *slog.Logger, error) {
 		h = slog.NewTextHandler(os.Stderr, opts)
 	}
 	return cfg, slog.New(h), nil
+}
+
+// loadDatabase is the configuration of the commands that only use the database.
+func loadDatabase() (string, error) {
+	url, err := config.LoadDatabase(os.LookupEnv)
+	if err != nil {
+		return "", fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return url, nil
 }
 
 func serve(ctx context.Context, args []string) error {
@@ -146,13 +148,13 @@ func bootstrapAdmin(ctx context.Context, users *auth.Users, email string) error 
 
 func migrate(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.Usage = envHelp(fs)
+	fs.Usage = envHelp(fs, "DATABASE_URL")
 	if err := fs.Parse(args); err != nil {
 		return ignoreHelp(err)
 	}
-	url := os.Getenv("DATABASE_URL")
-	if url == "" {
-		return errors.New("DATABASE_URL is required")
+	url, err := loadDatabase()
+	if err != nil {
+		return err
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	pool, err := database.Open(ctx, url, 4)
@@ -176,8 +178,13 @@ func user(ctx context.Context, args []string) error {
 	name := fs.String("name", "", "the user's display name")
 	role := fs.String("role", "agent", "admin, supervisor or agent")
 	password := fs.String("password", "", "the password (read from stdin when absent, which keeps it out of shell history)")
+	fs.Usage = envHelp(fs, "DATABASE_URL")
 	if err := fs.Parse(args[1:]); err != nil {
 		return ignoreHelp(err)
+	}
+	url, err := loadDatabase()
+	if err != nil {
+		return err
 	}
 	if *password == "" {
 		fmt.Fprint(os.Stderr, "Password: ")
@@ -186,10 +193,6 @@ func user(ctx context.Context, args []string) error {
 			return fmt.Errorf("error reading password: %w", err)
 		}
 		*password = strings.TrimRight(line, "\r\n")
-	}
-	url := os.Getenv("DATABASE_URL")
-	if url == "" {
-		return errors.New("DATABASE_URL is required")
 	}
 	pool, err := database.Open(ctx, url, 2)
 	if err != nil {
@@ -215,20 +218,18 @@ func simulate(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return ignoreHelp(err)
 	}
-	env := func(name, def string) string {
-		if v := os.Getenv(name); v != "" {
-			return v
-		}
-		return def
+	wa, err := config.LoadSimulator(os.LookupEnv)
+	if err != nil {
+		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	sim, err := simulator.New(&simulator.Config{
-		AccessToken:        env("WHATSAPP_ACCESS_TOKEN", config.SimAccessToken),
-		AppSecret:          env("WHATSAPP_APP_SECRET", config.SimAppSecret),
+		AccessToken:        wa.AccessToken,
+		AppSecret:          wa.AppSecret,
 		WebhookURL:         *webhookURL,
-		PhoneNumberID:      env("WHATSAPP_PHONE_NUMBER_ID", config.SimPhoneNumberID),
-		DisplayPhoneNumber: env("WHATSAPP_DISPLAY_PHONE_NUMBER", config.SimDisplayPhoneNumber),
-		BusinessAccountID:  env("WHATSAPP_BUSINESS_ACCOUNT_ID", config.SimBusinessAccountID),
+		PhoneNumberID:      wa.PhoneNumberID,
+		DisplayPhoneNumber: wa.DisplayPhoneNumber,
+		BusinessAccountID:  wa.BusinessAccountID,
 		AutoStatuses:       true,
 		WebhookRetryFor:    *webhookRetryFor,
 		Logger:             logger,

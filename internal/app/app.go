@@ -204,7 +204,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 
 	a.Inbox, err = inbox.New(&inbox.Config{
 		Pool: a.pool, Queue: a.queue, Events: events, Logger: logger, SendMaxAttempts: cfg.SendMaxAttempts,
-		BotEnabled: cfg.BotActive(),
+		BotEnabled: cfg.Bot.Enabled,
 	})
 	if err != nil {
 		return nil, err
@@ -351,20 +351,20 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 	return a, nil
 }
 
-// addBotWorker builds the Gemini bot (when it is switched on and Gemini or the simulator's fake is
-// configured) and the bot_reply worker. Without the bot the worker still runs: it hands every
+// addBotWorker builds the Gemini bot (when config says it runs, cfg.Bot.Enabled; with the simulator
+// it asks the fake Gemini) and the bot_reply worker. Without the bot the worker still runs: it hands every
 // conversation left in bot mode to a person.
 func (a *App) addBotWorker(ctx context.Context, workers *river.Workers) error {
 	cfg := a.cfg
 	var b *bot.Bot
-	if cfg.BotActive() {
-		baseURL := cfg.Gemini.BaseURL
+	if cfg.Bot.Enabled {
+		apiKey, baseURL := cfg.Gemini.APIKey, cfg.Gemini.BaseURL
 		if a.sim != nil {
-			baseURL = a.baseURL + "/simulator/gemini/"
+			apiKey, baseURL = simulator.GeminiAPIKey, a.baseURL+"/simulator/gemini/"
 		}
 		var err error
 		b, err = bot.New(ctx, &bot.Config{
-			APIKey:         cfg.Gemini.APIKey,
+			APIKey:         apiKey,
 			BaseURL:        baseURL,
 			Model:          cfg.Gemini.Model,
 			Timeout:        cfg.Gemini.Timeout,

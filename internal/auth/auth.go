@@ -52,7 +52,9 @@ type Principal struct {
 // Config configures a Tokens issuer.
 type Config struct {
 	Secret []byte
-	TTL    time.Duration
+	// TTL is the tokens' lifetime; wainbox's is config's ACCESS_TOKEN_TTL. Zero means 15 minutes,
+	// only for the tests that build an issuer just to sign or verify.
+	TTL time.Duration
 	// Now is the clock; tests move it to expire tokens.
 	Now func() time.Time
 }

@@ -42,13 +42,14 @@ const (
 
 // SessionsConfig configures Sessions.
 type SessionsConfig struct {
-	Pool       *pgxpool.Pool
-	Tokens     *Tokens
-	RefreshTTL time.Duration // [30 days]
+	Pool   *pgxpool.Pool
+	Tokens *Tokens
+	// RefreshTTL is a refresh token's lifetime (required; wainbox's is config's REFRESH_TOKEN_TTL).
+	RefreshTTL time.Duration
 	// Events carries revocations and permission changes to every instance's hub and cache.
 	Events *eventlog.Log
-	// CacheTTL is how long a verified session's principal is reused without a query [5s]; a
-	// negative value disables the cache.
+	// CacheTTL is how long a verified session's principal is reused without a query (required;
+	// wainbox's is config's SESSION_CACHE_TTL); a negative value disables the cache.
 	CacheTTL time.Duration
 }
 
@@ -81,14 +82,11 @@ func NewSessions(cfg *SessionsConfig) (*Sessions, error) {
 	if cfg.Pool == nil || cfg.Tokens == nil {
 		return nil, errors.New("auth: Pool and Tokens are required")
 	}
+	if cfg.RefreshTTL <= 0 || cfg.CacheTTL == 0 {
+		return nil, errors.New("auth: RefreshTTL and CacheTTL are required")
+	}
 	s := &Sessions{pool: cfg.Pool, tokens: cfg.Tokens, refreshTTL: cfg.RefreshTTL, events: cfg.Events, q: db.New(),
 		cacheTTL: cfg.CacheTTL, cache: map[uuid.UUID]cachedSession{}}
-	if s.refreshTTL <= 0 {
-		s.refreshTTL = 30 * 24 * time.Hour
-	}
-	if s.cacheTTL == 0 {
-		s.cacheTTL = 5 * time.Second
-	}
 	return s, nil
 }
 

@@ -11,12 +11,13 @@ import (
 	"github.com/wainbox/wainbox/db"
 )
 
-// ThrottleConfig configures login throttling.
+// ThrottleConfig configures login throttling. Every field is required; wainbox's values are
+// config's LOGIN_MAX_FAILURES, LOGIN_MAX_FAILURES_PER_IP and LOGIN_FAILURE_WINDOW.
 type ThrottleConfig struct {
 	Pool          *pgxpool.Pool
-	MaxPerAccount int           // failures of one email per window [5]
-	MaxPerIP      int           // failures from one address per window [20]
-	Window        time.Duration // [15m]
+	MaxPerAccount int           // failures of one email per window
+	MaxPerIP      int           // failures from one address per window
+	Window        time.Duration // the sliding window
 }
 
 // Throttle limits failed logins per account and per address. Attempts are rows in PostgreSQL,
@@ -29,19 +30,13 @@ type Throttle struct {
 	q          *db.Queries
 }
 
-// NewThrottle fills cfg's defaults and returns a Throttle.
+// NewThrottle returns a Throttle. Like time.NewTicker with a non-positive duration, it panics on
+// a limit or window that is not positive: a throttle that refuses every login is a wiring mistake.
 func NewThrottle(cfg *ThrottleConfig) *Throttle {
-	t := &Throttle{pool: cfg.Pool, maxAccount: cfg.MaxPerAccount, maxIP: cfg.MaxPerIP, window: cfg.Window, q: db.New()}
-	if t.maxAccount <= 0 {
-		t.maxAccount = 5
+	if cfg.MaxPerAccount <= 0 || cfg.MaxPerIP <= 0 || cfg.Window <= 0 {
+		panic("auth: NewThrottle needs positive MaxPerAccount, MaxPerIP and Window")
 	}
-	if t.maxIP <= 0 {
-		t.maxIP = 20
-	}
-	if t.window <= 0 {
-		t.window = 15 * time.Minute
-	}
-	return t
+	return &Throttle{pool: cfg.Pool, maxAccount: cfg.MaxPerAccount, maxIP: cfg.MaxPerIP, window: cfg.Window, q: db.New()}
 }
 
 func normalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }

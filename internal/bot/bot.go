@@ -49,19 +49,20 @@ var DefaultHandoffPhrases = []string{
 // MaxReplyChars is WhatsApp's limit on a text message; a longer answer is cut.
 const MaxReplyChars = 4096
 
-// Config configures a Bot.
+// Config configures a Bot. wainbox fills it from config (GEMINI_*, BOT_*), which owns the
+// defaults; the fallbacks below for zero values serve the tests that build a Bot directly.
 type Config struct {
-	// APIKey, BaseURL (empty: Google's) and Model (default gemini-2.5-flash) reach Gemini.
+	// APIKey, BaseURL (empty: Google's) and Model (empty: gemini-2.5-flash) reach Gemini.
 	APIKey  string
 	BaseURL string
 	Model   string
-	// Timeout bounds one call (default 15 s).
+	// Timeout bounds one call (zero: 15 s).
 	Timeout time.Duration
 	// Instructions is the business's system instruction; empty uses DefaultInstructions.
 	Instructions string
-	// HistoryChars caps the characters of the conversation sent as context (default 8000).
+	// HistoryChars caps the characters of the conversation sent as context (zero: 8000).
 	HistoryChars int
-	// HandoffPhrases ask for a person (default DefaultHandoffPhrases).
+	// HandoffPhrases ask for a person (nil: DefaultHandoffPhrases).
 	HandoffPhrases []string
 	// HTTPClient makes the calls (default a plain http.Client; the timeout comes from the context).
 	HTTPClient *http.Client

@@ -1,6 +1,10 @@
 // Package config reads wainbox's configuration from the environment and validates all of it at
 // start, so a misconfigured instance refuses to run with one clear line per problem instead of
 // failing on the first request that needs the missing value.
+//
+// Every variable is one entry of Vars: its name, its default, how it is parsed and checked, and
+// its help. Load, the loaders of the other subcommands and `wainbox serve --help` all read that
+// table, and a test holds README.md's configuration table to it.
 package config
 
 import (
@@ -8,19 +12,22 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 	"unicode/utf8"
 )
 
 // Simulator defaults: the values the in-process simulator and the clients share when the
-// corresponding WHATSAPP_* or GEMINI_* variable is not set. They match Meta's sample payloads.
+// corresponding WHATSAPP_* variable is not set. They match Meta's sample payloads.
 const (
 	SimAccessToken        = "simulator-access-token"
 	SimPhoneNumberID      = "106540352242922"
@@ -28,7 +35,6 @@ const (
 	SimBusinessAccountID  = "102290129340398"
 	SimAppSecret          = "simulator-app-secret"
 	SimVerifyToken        = "simulator-verify-token"
-	SimGeminiAPIKey       = "simulator-gemini-key"
 )
 
 // Config is the whole configuration of one wainbox instance.
@@ -102,6 +108,8 @@ type WhatsApp struct {
 
 // Gemini configures the bot's model client.
 type Gemini struct {
+	// APIKey is GEMINI_API_KEY. With SIMULATOR=1 the bot talks to the simulator's fake Gemini,
+	// which needs no key of the user's.
 	APIKey  string
 	BaseURL string
 	Model   string
@@ -116,7 +124,9 @@ const DefaultBotHandoffMessage = "Gracias por tu paciencia. Una persona de nuest
 
 // Bot configures the Gemini bot (see docs/bot.md).
 type Bot struct {
-	// Enabled is the global switch; the bot runs only when it is on and Gemini is configured.
+	// Enabled says whether the bot runs: whether new conversations start with it and the
+	// bot_reply worker asks Gemini. Load decides it, and nothing else does: BOT_ENABLED is on and
+	// there is a Gemini to ask, GEMINI_API_KEY's or, with SIMULATOR=1, the simulator's fake.
 	Enabled bool
 	// Instructions is the business's system instruction, read from BOT_INSTRUCTIONS_FILE; empty
 	// means the built-in generic one.
@@ -126,7 +136,7 @@ type Bot struct {
 	HistoryChars     int
 	// MaxReplies is how many replies the bot writes in one session before it hands off.
 	MaxReplies int
-	// HandoffPhrases are what a customer writes to ask for a person; nil means the built-in list.
+	// HandoffPhrases are what a customer writes to ask for a person.
 	HandoffPhrases []string
 	// HandoffMessage is sent to the customer on hand-off; empty sends nothing.
 	HandoffMessage string
@@ -136,250 +146,260 @@ type Bot struct {
 	RetryBase time.Duration
 }
 
-// BotActive reports whether new conversations start with the bot: it is switched on and Gemini
-// (or the simulator's fake) is configured.
-func (c *Config) BotActive() bool { return c.Bot.Enabled && c.Gemini.APIKey != "" }
-
-// Var documents one environment variable; Vars is the list `wainbox serve --help` prints.
+// Var is one environment variable wainbox reads.
 type Var struct {
-	Name, Default, Help string
+	Name string
+	// Default is the value the variable takes when it is unset or blank, written the way the
+	// variable is; "" for none.
+	Default string
+	// Shown is how the help and README.md show the default (Markdown) when Default alone does not
+	// say it: the variable is required, derived from another one, generated, or too long to show.
+	// Empty shows Default.
+	Shown string
+	Help  string
+
+	// set parses v (Default when the variable is unset or blank; trimmed) into c and checks it.
+	// Its error is reported as "NAME: error"; a joined error as one such line for each.
+	set func(c *Config, v string) error
+	// keepEmpty makes a variable set to "" a value of its own rather than its default.
+	keepEmpty bool
 }
 
-// Vars lists every variable wainbox reads, in the order the help shows them.
+// ShownDefault is the default as the help and README.md show it, in Markdown.
+func (v *Var) ShownDefault() string {
+	switch {
+	case v.Shown != "":
+		return v.Shown
+	case v.Default != "":
+		return "`" + v.Default + "`"
+	}
+	return ""
+}
+
+// Vars is every variable wainbox reads, in the order `wainbox serve --help` and README.md list
+// them. Only test helpers read others: WAINBOX_TEST_LOG (internal/apptest), and DATABASE_URL
+// again in internal/devdb and cmd/wainbox-devdb, which find a database for make run and make test
+// before wainbox starts.
 var Vars = []Var{
-	{"DATABASE_URL", "", "PostgreSQL URL (required; make run finds or starts a local server)"},
-	{"DATABASE_MAX_CONNS", "20", "size of the connection pool"},
-	{"HTTP_ADDR", ":8080", "address the HTTP server listens on"},
-	{"PUBLIC_BASE_URL", "http://localhost<port of HTTP_ADDR>", "where agents and Meta reach this instance (Origin checks, simulator webhook target)"},
-	{"ALLOWED_ORIGINS", "", "extra browser origins allowed besides PUBLIC_BASE_URL, comma-separated"},
-	{"WHATSAPP_API_BASE_URL", "https://graph.facebook.com", "Graph API base URL (ignored with SIMULATOR=1)"},
-	{"WHATSAPP_API_VERSION", "v24.0", "Graph API version"},
-	{"WHATSAPP_ACCESS_TOKEN", "", "system-user access token (required unless SIMULATOR=1)"},
-	{"WHATSAPP_PHONE_NUMBER_ID", "", "business phone number id (required unless SIMULATOR=1)"},
-	{"WHATSAPP_DISPLAY_PHONE_NUMBER", "", "the number as customers see it, for display"},
-	{"WHATSAPP_BUSINESS_ACCOUNT_ID", "", "WhatsApp Business Account id"},
-	{"WHATSAPP_APP_SECRET", "", "Meta app secret that signs webhooks (required unless SIMULATOR=1)"},
-	{"WHATSAPP_VERIFY_TOKEN", "", "token Meta echoes when verifying the webhook (required unless SIMULATOR=1)"},
-	{"GEMINI_API_KEY", "", "Gemini API key; without it (and without the simulator) the bot is off"},
-	{"GEMINI_BASE_URL", "", "Gemini API base URL (default Google's; the simulator's with SIMULATOR=1)"},
-	{"GEMINI_MODEL", "gemini-2.5-flash", "Gemini model name"},
-	{"GEMINI_TIMEOUT", "15s", "how long one Gemini call may take before it counts as failed and is retried; with the default a bot reply whose instance died runs again within a minute, a longer one delays that as much"},
-	{"BOT_ENABLED", "1", "0 turns the bot off globally: new conversations start pending, for humans"},
-	{"BOT_INSTRUCTIONS_FILE", "", "text file with the bot's system instruction (business name, tone, hours, FAQ); default a generic one"},
-	{"BOT_HISTORY_MESSAGES", "20", "how many recent messages of the conversation the bot sends Gemini as context"},
-	{"BOT_HISTORY_CHARS", "8000", "cap on the characters of that context; older messages are dropped first"},
-	{"BOT_MAX_REPLIES", "5", "bot replies in one session before it hands the conversation to a person"},
-	{"BOT_HANDOFF_PHRASES", "agente,humano,persona,asesor,operador,agent,human,person,representative,operator", "comma-separated words or phrases with which a customer asks for a person (case and accents ignored)"},
-	{"BOT_HANDOFF_MESSAGE", "(Spanish and English notice)", "sent to the customer when the bot hands off; set it empty to send nothing"},
-	{"BOT_DEBOUNCE", "2s", "how long the bot waits for more messages of a burst before it answers them at once"},
-	{"BOT_RETRY_BASE", "2s", "first backoff of a failed Gemini call (doubling; 4 attempts, then hand-off)"},
-	{"AUTH_SECRET", "", "at least 32 bytes signing access tokens; shared by all instances (required unless SIMULATOR=1, which makes a random one)"},
-	{"ACCESS_TOKEN_TTL", "15m", "lifetime of an access token"},
-	{"REFRESH_TOKEN_TTL", "720h", "lifetime of a refresh token (each refresh makes a new one)"},
-	{"SESSION_CACHE_TTL", "5s", "how long an instance reuses a verified session before checking it again; revocations and permission changes still reach every instance at once through the events log"},
-	{"LOGIN_MAX_FAILURES", "5", "failed logins of one account per LOGIN_FAILURE_WINDOW before 429"},
-	{"LOGIN_MAX_FAILURES_PER_IP", "20", "failed logins from one address per LOGIN_FAILURE_WINDOW before 429"},
-	{"LOGIN_FAILURE_WINDOW", "15m", "sliding window of login throttling"},
-	{"TRUSTED_PROXIES", "", "comma-separated CIDRs of reverse proxies in front of wainbox; from a peer among them the client address (for login throttling) is the right-most X-Forwarded-For entry not itself a trusted proxy; otherwise X-Forwarded-For is ignored"},
-	{"CONVERSATION_LOCK_TTL", "5m", "lifetime of an agent's conversation lock (renewable by the holder)"},
-	{"LOG_FORMAT", "json", "json or text"},
-	{"LOG_LEVEL", "info", "debug, info, warn or error"},
-	{"SIMULATOR", "0", "1 runs the simulator (fake Graph API, phone and Gemini) inside the process and points the clients at it"},
-	{"SEND_MAX_ATTEMPTS", "10", "attempts for one outbound message before its job is discarded (dead letter) and the message fails"},
-	{"SEND_RECONCILE_WINDOW", "30s", "how long a send whose outcome at Meta is unknown (crash, timeout, lost answer) waits for a status webhook proving it before it is sent again"},
-	{"WHATSAPP_MAX_MESSAGES_PER_SECOND", "80", "sends per second of the business number, shared by all instances (Meta's default throughput); 0 turns pacing off"},
-	{"HTTP_REQUEST_TIMEOUT", "15s", "longest an API request may run (WebSockets excepted); past it the answer is 503 unavailable"},
-	{"HTTP_BODY_TIMEOUT", "10s", "longest a request body may take to arrive whole; past it the answer is 408 and the connection is closed"},
-	{"HTTP_MAX_PUBLIC_BODIES", "64", "request bodies of unauthenticated callers (webhook, login, refresh) read at once; more are answered 503 with Retry-After"},
-	{"SHUTDOWN_TIMEOUT", "30s", "how long SIGTERM waits for requests and running jobs"},
-	{"METRICS_TOKEN", "", "bearer token (at least 16 bytes) a Prometheus scraper presents at GET /metrics; users with can_view_metrics may read it too"},
-	{"WS_MAX_SOCKETS_PER_USER", "20", "WebSockets one user may hold on one instance (many tabs); one more is closed with 4009 when it authenticates"},
-	{"WS_MAX_UNAUTHENTICATED_SOCKETS", "256", "WebSockets of one instance still to authenticate (5 s each at most); over it the upgrade is refused with 503"},
+	{Name: "DATABASE_URL", Shown: "(required; `make run` finds one)", Help: "PostgreSQL URL",
+		set: func(c *Config, v string) error {
+			if c.DatabaseURL = v; v == "" {
+				return errors.New("is required (for example postgres://user@127.0.0.1:5432/wainbox)")
+			}
+			return nil
+		}},
+	{Name: "DATABASE_MAX_CONNS", Default: "20", Help: "size of the connection pool",
+		set: func(c *Config, v string) error {
+			n, err := parseInt(v, 2, 1000)
+			c.DatabaseMaxConns = int32(n)
+			return err
+		}},
+	{Name: "HTTP_ADDR", Default: ":8080", Help: "address the HTTP server listens on",
+		set: func(c *Config, v string) error {
+			c.HTTPAddr = v
+			if _, _, err := net.SplitHostPort(v); err != nil {
+				return fmt.Errorf("%q is not host:port (%v)", v, err)
+			}
+			return nil
+		}},
+	{Name: "PUBLIC_BASE_URL", Shown: "`http://localhost:<port of HTTP_ADDR>`",
+		Help: "where agents and Meta reach this instance (Origin checks, simulator webhook target)",
+		set: func(c *Config, v string) error {
+			if c.PublicBaseURL = strings.TrimRight(v, "/"); c.PublicBaseURL == "" {
+				return nil
+			}
+			return checkHTTPURL(c.PublicBaseURL)
+		}},
+	{Name: "ALLOWED_ORIGINS", Help: "extra browser origins allowed besides PUBLIC_BASE_URL, comma-separated",
+		set: func(c *Config, v string) error {
+			var errs []error
+			for _, o := range strings.Split(v, ",") {
+				if o = strings.TrimRight(strings.TrimSpace(o), "/"); o == "" {
+					continue
+				}
+				if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" {
+					errs = append(errs, fmt.Errorf("%q is not an origin like https://panel.example.com", o))
+					continue
+				}
+				c.AllowedOrigins = append(c.AllowedOrigins, o)
+			}
+			return errors.Join(errs...)
+		}},
+	{Name: "WHATSAPP_API_BASE_URL", Default: "https://graph.facebook.com", Help: "Graph API base URL (ignored with SIMULATOR=1)",
+		set: func(c *Config, v string) error {
+			c.WhatsApp.APIBaseURL = strings.TrimRight(v, "/")
+			return checkHTTPURL(c.WhatsApp.APIBaseURL)
+		}},
+	{Name: "WHATSAPP_API_VERSION", Default: "v24.0", Help: "Graph API version",
+		set: stringVar(func(c *Config) *string { return &c.WhatsApp.APIVersion })},
+	{Name: "WHATSAPP_ACCESS_TOKEN", Shown: requiredUnlessSimulator, Help: "system-user access token",
+		set: simulatedVar(SimAccessToken, true, func(c *Config) *string { return &c.WhatsApp.AccessToken })},
+	{Name: "WHATSAPP_PHONE_NUMBER_ID", Shown: requiredUnlessSimulator, Help: "business phone number id",
+		set: simulatedVar(SimPhoneNumberID, true, func(c *Config) *string { return &c.WhatsApp.PhoneNumberID })},
+	{Name: "WHATSAPP_DISPLAY_PHONE_NUMBER", Help: "the number as customers see it, for display",
+		set: simulatedVar(SimDisplayPhoneNumber, false, func(c *Config) *string { return &c.WhatsApp.DisplayPhoneNumber })},
+	{Name: "WHATSAPP_BUSINESS_ACCOUNT_ID", Help: "WhatsApp Business Account id",
+		set: simulatedVar(SimBusinessAccountID, false, func(c *Config) *string { return &c.WhatsApp.BusinessAccountID })},
+	{Name: "WHATSAPP_APP_SECRET", Shown: requiredUnlessSimulator, Help: "Meta app secret that signs webhooks",
+		set: simulatedVar(SimAppSecret, true, func(c *Config) *string { return &c.WhatsApp.AppSecret })},
+	{Name: "WHATSAPP_VERIFY_TOKEN", Shown: requiredUnlessSimulator, Help: "token Meta echoes when verifying the webhook",
+		set: simulatedVar(SimVerifyToken, true, func(c *Config) *string { return &c.WhatsApp.VerifyToken })},
+	{Name: "GEMINI_API_KEY", Help: "Gemini API key; without it (and without the simulator) the bot is off",
+		set: stringVar(func(c *Config) *string { return &c.Gemini.APIKey })},
+	// Named rather than left to the Gemini client, which would otherwise take it from its own
+	// GOOGLE_GEMINI_BASE_URL, a variable outside this table.
+	{Name: "GEMINI_BASE_URL", Default: "https://generativelanguage.googleapis.com", Help: "Gemini API base URL (ignored with SIMULATOR=1)",
+		set: func(c *Config, v string) error { c.Gemini.BaseURL = v; return checkHTTPURL(v) }},
+	{Name: "GEMINI_MODEL", Default: "gemini-2.5-flash", Help: "Gemini model name",
+		set: stringVar(func(c *Config) *string { return &c.Gemini.Model })},
+	{Name: "GEMINI_TIMEOUT", Default: "15s", Help: "how long one Gemini call may take before it counts as failed and is retried; with the default a bot reply whose instance died runs again within a minute, a longer one delays that as much",
+		set: durationVar(func(c *Config) *time.Duration { return &c.Gemini.Timeout })},
+	{Name: "BOT_ENABLED", Default: "1", Help: "0 turns the bot off globally: new conversations start pending, for humans",
+		set: boolVar(func(c *Config) *bool { return &c.Bot.Enabled })},
+	{Name: "BOT_INSTRUCTIONS_FILE", Shown: "a generic one", Help: "text file with the bot's system instruction (business name, tone, hours, FAQ)",
+		set: func(c *Config, v string) error {
+			if c.Bot.InstructionsFile = v; v == "" {
+				return nil
+			}
+			text, err := os.ReadFile(v)
+			switch {
+			case err != nil:
+				return err
+			case !utf8.Valid(text) || strings.TrimSpace(string(text)) == "":
+				return fmt.Errorf("%s must be non-empty UTF-8 text", v)
+			}
+			c.Bot.Instructions = strings.TrimSpace(string(text))
+			return nil
+		}},
+	{Name: "BOT_HISTORY_MESSAGES", Default: "20", Help: "how many recent messages of the conversation the bot sends Gemini as context",
+		set: intVar(1, 200, func(c *Config) *int { return &c.Bot.HistoryMessages })},
+	{Name: "BOT_HISTORY_CHARS", Default: "8000", Help: "cap on the characters of that context; older messages are dropped first",
+		set: intVar(200, 500000, func(c *Config) *int { return &c.Bot.HistoryChars })},
+	{Name: "BOT_MAX_REPLIES", Default: "5", Help: "bot replies in one session before it hands the conversation to a person",
+		set: intVar(1, 1000, func(c *Config) *int { return &c.Bot.MaxReplies })},
+	{Name: "BOT_HANDOFF_PHRASES", Default: "agente,humano,persona,asesor,operador,agent,human,person,representative,operator",
+		Help: "comma-separated words or phrases with which a customer asks for a person (case and accents ignored)",
+		set: func(c *Config, v string) error {
+			for _, p := range strings.Split(v, ",") {
+				if p = strings.TrimSpace(p); p != "" {
+					c.Bot.HandoffPhrases = append(c.Bot.HandoffPhrases, p)
+				}
+			}
+			return nil
+		}},
+	// Set but empty means "send no notice", which an unset variable cannot say.
+	{Name: "BOT_HANDOFF_MESSAGE", Default: DefaultBotHandoffMessage, Shown: "a Spanish + English notice", keepEmpty: true,
+		Help: `sent to the customer when the bot hands off (\n for a line break); set it empty to send nothing`,
+		set: func(c *Config, v string) error {
+			c.Bot.HandoffMessage = strings.TrimSpace(strings.ReplaceAll(v, `\n`, "\n"))
+			return nil
+		}},
+	{Name: "BOT_DEBOUNCE", Default: "2s", Help: "how long the bot waits for more messages of a burst before it answers them at once",
+		set: durationVar(func(c *Config) *time.Duration { return &c.Bot.Debounce })},
+	{Name: "BOT_RETRY_BASE", Default: "2s", Help: "first backoff of a failed Gemini call (doubling; 4 attempts, then hand-off)",
+		set: durationVar(func(c *Config) *time.Duration { return &c.Bot.RetryBase })},
+	{Name: "AUTH_SECRET", Shown: requiredUnlessSimulator, Help: "at least 32 bytes signing access tokens; shared by all instances (SIMULATOR=1 makes a random one)",
+		set: func(c *Config, v string) error {
+			switch {
+			case v != "" && len(v) < 32:
+				return errors.New("must be at least 32 bytes (openssl rand -hex 32 makes one)")
+			case v != "":
+				c.AuthSecret = []byte(v)
+			case c.Simulator:
+				// A throwaway secret is fine for a local run: tokens die with the process.
+				b := make([]byte, 32)
+				_, _ = rand.Read(b)
+				c.AuthSecret = []byte(hex.EncodeToString(b))
+			default:
+				return errors.New("is required unless SIMULATOR=1 (openssl rand -hex 32 makes one)")
+			}
+			return nil
+		}},
+	{Name: "ACCESS_TOKEN_TTL", Default: "15m", Help: "lifetime of an access token",
+		set: durationVar(func(c *Config) *time.Duration { return &c.AccessTokenTTL })},
+	{Name: "REFRESH_TOKEN_TTL", Default: "720h", Help: "lifetime of a refresh token (each refresh makes a new one)",
+		set: durationVar(func(c *Config) *time.Duration { return &c.RefreshTokenTTL })},
+	{Name: "SESSION_CACHE_TTL", Default: "5s", Help: "how long an instance reuses a verified session before checking it again; revocations and permission changes still reach every instance at once through the events log",
+		set: durationVar(func(c *Config) *time.Duration { return &c.SessionCacheTTL })},
+	{Name: "LOGIN_MAX_FAILURES", Default: "5", Help: "failed logins of one account per LOGIN_FAILURE_WINDOW before 429",
+		set: intVar(1, 1000, func(c *Config) *int { return &c.LoginMaxFailures })},
+	{Name: "LOGIN_MAX_FAILURES_PER_IP", Default: "20", Help: "failed logins from one address per LOGIN_FAILURE_WINDOW before 429",
+		set: intVar(1, 100000, func(c *Config) *int { return &c.LoginMaxFailuresPerIP })},
+	{Name: "LOGIN_FAILURE_WINDOW", Default: "15m", Help: "sliding window of login throttling",
+		set: durationVar(func(c *Config) *time.Duration { return &c.LoginFailureWindow })},
+	{Name: "TRUSTED_PROXIES", Help: "comma-separated CIDRs of reverse proxies in front of wainbox; from a peer among them the client address (for login throttling) is the right-most X-Forwarded-For entry not itself a trusted proxy; otherwise X-Forwarded-For is ignored",
+		set: func(c *Config, v string) error {
+			var errs []error
+			c.TrustedProxies, errs = parsePrefixes(v)
+			return errors.Join(errs...)
+		}},
+	{Name: "CONVERSATION_LOCK_TTL", Default: "5m", Help: "lifetime of an agent's conversation lock (renewable by the holder)",
+		set: durationVar(func(c *Config) *time.Duration { return &c.ConversationLockTTL })},
+	{Name: "LOG_FORMAT", Default: "json", Shown: "`json`; `text` under `make run`", Help: "json or text",
+		set: func(c *Config, v string) error {
+			if c.LogFormat = v; v != "json" && v != "text" {
+				return fmt.Errorf("%q is not json or text", v)
+			}
+			return nil
+		}},
+	{Name: "LOG_LEVEL", Default: "info", Help: "debug, info, warn or error",
+		set: func(c *Config, v string) error {
+			if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+				return fmt.Errorf("%q is not debug, info, warn or error", v)
+			}
+			return nil
+		}},
+	// Load reads SIMULATOR before every other variable: it decides what they require and default to.
+	{Name: "SIMULATOR", Default: "0", Shown: "`0`; `1` under `make run` without a token",
+		Help: "1 runs the simulator (fake Graph API, phone and Gemini) inside the process and points the clients at it",
+		set:  boolVar(func(c *Config) *bool { return &c.Simulator })},
+	{Name: "SEND_MAX_ATTEMPTS", Default: "10", Help: "attempts for one outbound message before its job is discarded (dead letter) and the message fails",
+		set: intVar(1, 100, func(c *Config) *int { return &c.SendMaxAttempts })},
+	{Name: "SEND_RECONCILE_WINDOW", Default: "30s", Help: "how long a send whose outcome at Meta is unknown (crash, timeout, lost answer) waits for a status webhook proving it before it is sent again",
+		set: durationVar(func(c *Config) *time.Duration { return &c.SendReconcileWindow })},
+	{Name: "WHATSAPP_MAX_MESSAGES_PER_SECOND", Default: "80", Help: "sends per second of the business number, shared by all instances (Meta's default throughput); 0 turns pacing off",
+		set: intVar(0, 100000, func(c *Config) *int { return &c.MaxMessagesPerSecond })},
+	{Name: "HTTP_REQUEST_TIMEOUT", Default: "15s", Help: "longest an API request may run (WebSockets excepted); past it the answer is 503 unavailable",
+		set: durationVar(func(c *Config) *time.Duration { return &c.HTTPRequestTimeout })},
+	{Name: "HTTP_BODY_TIMEOUT", Default: "10s", Help: "longest a request body may take to arrive whole; past it the answer is 408 and the connection is closed",
+		set: durationVar(func(c *Config) *time.Duration { return &c.HTTPBodyTimeout })},
+	{Name: "HTTP_MAX_PUBLIC_BODIES", Default: "64", Help: "request bodies of unauthenticated callers (webhook, login, refresh) read at once; more are answered 503 with Retry-After",
+		set: intVar(1, 100000, func(c *Config) *int { return &c.HTTPMaxPublicBodies })},
+	{Name: "SHUTDOWN_TIMEOUT", Default: "30s", Help: "how long SIGTERM waits for requests and running jobs",
+		set: durationVar(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+	{Name: "METRICS_TOKEN", Help: "bearer token (at least 16 bytes) a Prometheus scraper presents at GET /metrics; users with can_view_metrics may read it too",
+		set: func(c *Config, v string) error {
+			if c.MetricsToken = v; v != "" && len(v) < 16 {
+				return errors.New("must be at least 16 bytes")
+			}
+			return nil
+		}},
+	{Name: "WS_MAX_SOCKETS_PER_USER", Default: "20", Help: "WebSockets one user may hold on one instance (many tabs); one more is closed with 4009 when it authenticates",
+		set: intVar(1, 100000, func(c *Config) *int { return &c.WSMaxSocketsPerUser })},
+	{Name: "WS_MAX_UNAUTHENTICATED_SOCKETS", Default: "256", Help: "WebSockets of one instance still to authenticate (5 s each at most); over it the upgrade is refused with 503",
+		set: intVar(1, 1000000, func(c *Config) *int { return &c.WSMaxUnauthenticatedSockets })},
 }
 
-// Load reads the configuration through lookup (os.LookupEnv in production) and validates it. The
-// error joins one line per problem.
+const requiredUnlessSimulator = "(required unless `SIMULATOR=1`)"
+
+// Load reads every variable of Vars through lookup (os.LookupEnv in production), applies the rules
+// that join several of them, and validates the result. The error joins one line per problem.
 func Load(lookup func(string) (string, bool)) (*Config, error) {
-	get := func(name string) string {
-		v, _ := lookup(name)
-		return strings.TrimSpace(v)
-	}
-	var errs []error
-	bad := func(name, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
-	}
-
-	cfg := &Config{
-		DatabaseURL:   get("DATABASE_URL"),
-		HTTPAddr:      or(get("HTTP_ADDR"), ":8080"),
-		PublicBaseURL: strings.TrimRight(get("PUBLIC_BASE_URL"), "/"),
-		WhatsApp: WhatsApp{
-			APIBaseURL:         strings.TrimRight(or(get("WHATSAPP_API_BASE_URL"), "https://graph.facebook.com"), "/"),
-			APIVersion:         or(get("WHATSAPP_API_VERSION"), "v24.0"),
-			AccessToken:        get("WHATSAPP_ACCESS_TOKEN"),
-			PhoneNumberID:      get("WHATSAPP_PHONE_NUMBER_ID"),
-			DisplayPhoneNumber: get("WHATSAPP_DISPLAY_PHONE_NUMBER"),
-			BusinessAccountID:  get("WHATSAPP_BUSINESS_ACCOUNT_ID"),
-			AppSecret:          get("WHATSAPP_APP_SECRET"),
-			VerifyToken:        get("WHATSAPP_VERIFY_TOKEN"),
-		},
-		Gemini: Gemini{
-			APIKey:  get("GEMINI_API_KEY"),
-			BaseURL: get("GEMINI_BASE_URL"),
-			Model:   or(get("GEMINI_MODEL"), "gemini-2.5-flash"),
-		},
-		LogFormat: or(get("LOG_FORMAT"), "json"),
-	}
-
-	if v := get("ALLOWED_ORIGINS"); v != "" {
-		for _, o := range strings.Split(v, ",") {
-			o = strings.TrimRight(strings.TrimSpace(o), "/")
-			if o == "" {
-				continue
-			}
-			if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" {
-				bad("ALLOWED_ORIGINS", "%q is not an origin like https://panel.example.com", o)
-				continue
-			}
-			cfg.AllowedOrigins = append(cfg.AllowedOrigins, o)
+	cfg := &Config{}
+	errs := load(cfg, lookup, "SIMULATOR")
+	for i := range Vars {
+		if v := &Vars[i]; v.Name != "SIMULATOR" {
+			errs = append(errs, v.load(cfg, lookup)...)
 		}
 	}
 
-	var err error
-	if cfg.Simulator, err = parseBool(get("SIMULATOR")); err != nil {
-		bad("SIMULATOR", "%v", err)
+	// The simulator's routes (/simulator/faults, /simulator/sends) are open to anyone: a real
+	// token says this is a real deployment, where they must not be.
+	if cfg.Simulator && cfg.WhatsApp.AccessToken != SimAccessToken {
+		errs = append(errs, errors.New("SIMULATOR: must not be 1 with a real WHATSAPP_ACCESS_TOKEN: the simulator's routes are open to anyone"))
 	}
-	if cfg.DatabaseURL == "" {
-		bad("DATABASE_URL", "is required (for example postgres://user@127.0.0.1:5432/wainbox)")
-	}
-	if n, err := intVar(get("DATABASE_MAX_CONNS"), 20, 2, 1000); err != nil {
-		bad("DATABASE_MAX_CONNS", "%v", err)
-	} else {
-		cfg.DatabaseMaxConns = int32(n)
-	}
-	if _, _, err := net.SplitHostPort(cfg.HTTPAddr); err != nil {
-		bad("HTTP_ADDR", "%q is not host:port (%v)", cfg.HTTPAddr, err)
-	}
-	if cfg.PublicBaseURL != "" {
-		if u, err := url.Parse(cfg.PublicBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("PUBLIC_BASE_URL", "%q is not an http(s) URL", cfg.PublicBaseURL)
-		}
-	}
-	if u, err := url.Parse(cfg.WhatsApp.APIBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad("WHATSAPP_API_BASE_URL", "%q is not an http(s) URL", cfg.WhatsApp.APIBaseURL)
-	}
-	if cfg.Gemini.Timeout, err = durationVar(get("GEMINI_TIMEOUT"), 15*time.Second); err != nil {
-		bad("GEMINI_TIMEOUT", "%v", err)
-	}
-	loadBot(cfg, lookup, get, bad)
-	if cfg.Gemini.BaseURL != "" {
-		if u, err := url.Parse(cfg.Gemini.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("GEMINI_BASE_URL", "%q is not an http(s) URL", cfg.Gemini.BaseURL)
-		}
-	}
-
-	if cfg.Simulator {
-		// The simulator's routes (/simulator/faults, /simulator/sends) are open to anyone: a
-		// real token says this is a real deployment, where they must not be.
-		if t := cfg.WhatsApp.AccessToken; t != "" && t != SimAccessToken {
-			bad("SIMULATOR", "must not be 1 with a real WHATSAPP_ACCESS_TOKEN: the simulator's routes are open to anyone")
-		}
-		w := &cfg.WhatsApp
-		w.AccessToken = or(w.AccessToken, SimAccessToken)
-		w.PhoneNumberID = or(w.PhoneNumberID, SimPhoneNumberID)
-		w.DisplayPhoneNumber = or(w.DisplayPhoneNumber, SimDisplayPhoneNumber)
-		w.BusinessAccountID = or(w.BusinessAccountID, SimBusinessAccountID)
-		w.AppSecret = or(w.AppSecret, SimAppSecret)
-		w.VerifyToken = or(w.VerifyToken, SimVerifyToken)
-		cfg.Gemini.APIKey = or(cfg.Gemini.APIKey, SimGeminiAPIKey)
-	} else {
-		for name, v := range map[string]string{
-			"WHATSAPP_ACCESS_TOKEN":    cfg.WhatsApp.AccessToken,
-			"WHATSAPP_PHONE_NUMBER_ID": cfg.WhatsApp.PhoneNumberID,
-			"WHATSAPP_APP_SECRET":      cfg.WhatsApp.AppSecret,
-			"WHATSAPP_VERIFY_TOKEN":    cfg.WhatsApp.VerifyToken,
-		} {
-			if v == "" {
-				bad(name, "is required unless SIMULATOR=1")
-			}
-		}
-	}
-
-	switch secret := get("AUTH_SECRET"); {
-	case secret != "" && len(secret) < 32:
-		bad("AUTH_SECRET", "must be at least 32 bytes (openssl rand -hex 32 makes one)")
-	case secret != "":
-		cfg.AuthSecret = []byte(secret)
-	case cfg.Simulator:
-		// A throwaway secret is fine for a local run: tokens die with the process.
-		b := make([]byte, 32)
-		_, _ = rand.Read(b)
-		cfg.AuthSecret = []byte(hex.EncodeToString(b))
-	default:
-		bad("AUTH_SECRET", "is required unless SIMULATOR=1 (openssl rand -hex 32 makes one)")
-	}
-	if cfg.AccessTokenTTL, err = durationVar(get("ACCESS_TOKEN_TTL"), 15*time.Minute); err != nil {
-		bad("ACCESS_TOKEN_TTL", "%v", err)
-	}
-	if cfg.SessionCacheTTL, err = durationVar(get("SESSION_CACHE_TTL"), 5*time.Second); err != nil {
-		bad("SESSION_CACHE_TTL", "%v", err)
-	}
-	if cfg.RefreshTokenTTL, err = durationVar(get("REFRESH_TOKEN_TTL"), 30*24*time.Hour); err != nil {
-		bad("REFRESH_TOKEN_TTL", "%v", err)
-	}
-	if cfg.LoginMaxFailures, err = intVar(get("LOGIN_MAX_FAILURES"), 5, 1, 1000); err != nil {
-		bad("LOGIN_MAX_FAILURES", "%v", err)
-	}
-	if cfg.LoginMaxFailuresPerIP, err = intVar(get("LOGIN_MAX_FAILURES_PER_IP"), 20, 1, 100000); err != nil {
-		bad("LOGIN_MAX_FAILURES_PER_IP", "%v", err)
-	}
-	if cfg.LoginFailureWindow, err = durationVar(get("LOGIN_FAILURE_WINDOW"), 15*time.Minute); err != nil {
-		bad("LOGIN_FAILURE_WINDOW", "%v", err)
-	}
-	var badProxies []error
-	cfg.TrustedProxies, badProxies = prefixesVar(get("TRUSTED_PROXIES"))
-	for _, err := range badProxies {
-		bad("TRUSTED_PROXIES", "%v", err)
-	}
-	if cfg.ConversationLockTTL, err = durationVar(get("CONVERSATION_LOCK_TTL"), 5*time.Minute); err != nil {
-		bad("CONVERSATION_LOCK_TTL", "%v", err)
-	}
-	if cfg.ShutdownTimeout, err = durationVar(get("SHUTDOWN_TIMEOUT"), 30*time.Second); err != nil {
-		bad("SHUTDOWN_TIMEOUT", "%v", err)
-	}
-	if cfg.SendMaxAttempts, err = intVar(get("SEND_MAX_ATTEMPTS"), 10, 1, 100); err != nil {
-		bad("SEND_MAX_ATTEMPTS", "%v", err)
-	}
-	if cfg.SendReconcileWindow, err = durationVar(get("SEND_RECONCILE_WINDOW"), 30*time.Second); err != nil {
-		bad("SEND_RECONCILE_WINDOW", "%v", err)
-	}
-	if cfg.MaxMessagesPerSecond, err = intVar(get("WHATSAPP_MAX_MESSAGES_PER_SECOND"), 80, 0, 100000); err != nil {
-		bad("WHATSAPP_MAX_MESSAGES_PER_SECOND", "%v", err)
-	}
-	if cfg.HTTPRequestTimeout, err = durationVar(get("HTTP_REQUEST_TIMEOUT"), 15*time.Second); err != nil {
-		bad("HTTP_REQUEST_TIMEOUT", "%v", err)
-	}
-	if cfg.HTTPBodyTimeout, err = durationVar(get("HTTP_BODY_TIMEOUT"), 10*time.Second); err != nil {
-		bad("HTTP_BODY_TIMEOUT", "%v", err)
-	}
-	if cfg.HTTPMaxPublicBodies, err = intVar(get("HTTP_MAX_PUBLIC_BODIES"), 64, 1, 100000); err != nil {
-		bad("HTTP_MAX_PUBLIC_BODIES", "%v", err)
-	}
-	if cfg.MetricsToken = get("METRICS_TOKEN"); cfg.MetricsToken != "" && len(cfg.MetricsToken) < 16 {
-		bad("METRICS_TOKEN", "must be at least 16 bytes")
-	}
-	if cfg.WSMaxSocketsPerUser, err = intVar(get("WS_MAX_SOCKETS_PER_USER"), 20, 1, 100000); err != nil {
-		bad("WS_MAX_SOCKETS_PER_USER", "%v", err)
-	}
-	if cfg.WSMaxUnauthenticatedSockets, err = intVar(get("WS_MAX_UNAUTHENTICATED_SOCKETS"), 256, 1, 1000000); err != nil {
-		bad("WS_MAX_UNAUTHENTICATED_SOCKETS", "%v", err)
-	}
-	if cfg.LogFormat != "json" && cfg.LogFormat != "text" {
-		bad("LOG_FORMAT", "%q is not json or text", cfg.LogFormat)
-	}
-	if err := cfg.LogLevel.UnmarshalText([]byte(or(get("LOG_LEVEL"), "info"))); err != nil {
-		bad("LOG_LEVEL", "%q is not debug, info, warn or error", get("LOG_LEVEL"))
-	}
+	// The bot runs when it is switched on and has a Gemini to ask.
+	cfg.Bot.Enabled = cfg.Bot.Enabled && (cfg.Gemini.APIKey != "" || cfg.Simulator)
 
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -387,53 +407,122 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	return cfg, nil
 }
 
-// loadBot reads the BOT_* variables into cfg.Bot.
-func loadBot(cfg *Config, lookup func(string) (string, bool), get func(string) string, bad func(string, string, ...any)) {
-	b := &cfg.Bot
-	var err error
-	b.Enabled = true
-	if v := get("BOT_ENABLED"); v != "" {
-		if b.Enabled, err = parseBool(v); err != nil {
-			bad("BOT_ENABLED", "%v", err)
+// LoadDatabase reads DATABASE_URL alone, for `wainbox migrate` and `wainbox user create`, which
+// need nothing else. They do not load the whole configuration because they run where only the
+// database is configured (a migration step of a deployment, an operator's shell): requiring the
+// WhatsApp credentials and AUTH_SECRET there would refuse to work for want of values these
+// commands never use.
+func LoadDatabase(lookup func(string) (string, bool)) (string, error) {
+	var cfg Config
+	if errs := load(&cfg, lookup, "DATABASE_URL"); len(errs) > 0 {
+		return "", errors.Join(errs...)
+	}
+	return cfg.DatabaseURL, nil
+}
+
+// LoadSimulator reads what `wainbox simulate` shares with the instances it stands in Meta for:
+// the business number and the token and secret it checks and signs with, each defaulting to the
+// simulator's own as with SIMULATOR=1. It reads nothing else, for the same reason as
+// LoadDatabase, and accepts any access token: the simulator alone is not a deployment.
+func LoadSimulator(lookup func(string) (string, bool)) (*WhatsApp, error) {
+	cfg := Config{Simulator: true}
+	errs := load(&cfg, lookup, "WHATSAPP_ACCESS_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_PHONE_NUMBER_ID",
+		"WHATSAPP_DISPLAY_PHONE_NUMBER", "WHATSAPP_BUSINESS_ACCOUNT_ID")
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return &cfg.WhatsApp, nil
+}
+
+// load reads the named variables into cfg.
+func load(cfg *Config, lookup func(string) (string, bool), names ...string) []error {
+	var errs []error
+	for _, name := range names {
+		errs = append(errs, lookupVar(name).load(cfg, lookup)...)
+	}
+	return errs
+}
+
+func lookupVar(name string) *Var {
+	for i := range Vars {
+		if Vars[i].Name == name {
+			return &Vars[i]
 		}
 	}
-	if b.InstructionsFile = get("BOT_INSTRUCTIONS_FILE"); b.InstructionsFile != "" {
-		text, err := os.ReadFile(b.InstructionsFile)
+	panic("config: no variable " + name)
+}
+
+// load reads v into cfg and returns one "NAME: problem" error per problem.
+func (v *Var) load(cfg *Config, lookup func(string) (string, bool)) []error {
+	s, ok := lookup(v.Name)
+	if s = strings.TrimSpace(s); s == "" && !(ok && v.keepEmpty) {
+		s = v.Default
+	}
+	err := v.set(cfg, s)
+	if err == nil {
+		return nil
+	}
+	problems := []error{err}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		problems = joined.Unwrap()
+	}
+	out := make([]error, len(problems))
+	for i, p := range problems {
+		out[i] = fmt.Errorf("%s: %w", v.Name, p)
+	}
+	return out
+}
+
+// WriteHelp writes one line per variable (the named ones, or all), in Vars' order: its name, its
+// help and its default.
+func WriteHelp(w io.Writer, names ...string) error {
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	for i := range Vars {
+		v := &Vars[i]
+		if len(names) > 0 && !slices.Contains(names, v.Name) {
+			continue
+		}
+		line := v.Help
+		switch def := strings.ReplaceAll(v.ShownDefault(), "`", ""); {
+		case strings.HasPrefix(def, "("):
+			line += " " + def
+		case def != "":
+			line += " (default " + def + ")"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\n", v.Name, line)
+	}
+	return tw.Flush()
+}
+
+func stringVar(field func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error { *field(c) = v; return nil }
+}
+
+func boolVar(field func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) (err error) { *field(c), err = parseBool(v); return err }
+}
+
+func intVar(lo, hi int, field func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) (err error) { *field(c), err = parseInt(v, lo, hi); return err }
+}
+
+func durationVar(field func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) (err error) { *field(c), err = parseDuration(v); return err }
+}
+
+// simulatedVar sets a string that takes the simulator's value when it is unset with SIMULATOR=1;
+// without the simulator a required one must be set.
+func simulatedVar(simValue string, required bool, field func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error {
 		switch {
-		case err != nil:
-			bad("BOT_INSTRUCTIONS_FILE", "%v", err)
-		case !utf8.Valid(text) || strings.TrimSpace(string(text)) == "":
-			bad("BOT_INSTRUCTIONS_FILE", "%s must be non-empty UTF-8 text", b.InstructionsFile)
-		default:
-			b.Instructions = strings.TrimSpace(string(text))
+		case v != "":
+			*field(c) = v
+		case c.Simulator:
+			*field(c) = simValue
+		case required:
+			return errors.New("is required unless SIMULATOR=1")
 		}
-	}
-	if b.HistoryMessages, err = intVar(get("BOT_HISTORY_MESSAGES"), 20, 1, 200); err != nil {
-		bad("BOT_HISTORY_MESSAGES", "%v", err)
-	}
-	if b.HistoryChars, err = intVar(get("BOT_HISTORY_CHARS"), 8000, 200, 500000); err != nil {
-		bad("BOT_HISTORY_CHARS", "%v", err)
-	}
-	if b.MaxReplies, err = intVar(get("BOT_MAX_REPLIES"), 5, 1, 1000); err != nil {
-		bad("BOT_MAX_REPLIES", "%v", err)
-	}
-	if v := get("BOT_HANDOFF_PHRASES"); v != "" {
-		for _, p := range strings.Split(v, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				b.HandoffPhrases = append(b.HandoffPhrases, p)
-			}
-		}
-	}
-	// Set but empty means "send no notice", which an unset variable cannot say.
-	b.HandoffMessage = DefaultBotHandoffMessage
-	if v, ok := lookup("BOT_HANDOFF_MESSAGE"); ok {
-		b.HandoffMessage = strings.TrimSpace(strings.ReplaceAll(v, `\n`, "\n"))
-	}
-	if b.Debounce, err = durationVar(get("BOT_DEBOUNCE"), 2*time.Second); err != nil {
-		bad("BOT_DEBOUNCE", "%v", err)
-	}
-	if b.RetryBase, err = durationVar(get("BOT_RETRY_BASE"), 2*time.Second); err != nil {
-		bad("BOT_RETRY_BASE", "%v", err)
+		return nil
 	}
 }
 
@@ -446,11 +535,11 @@ func (c *Config) BaseURL(listenAddr net.Addr) string {
 	return "http://localhost:" + port
 }
 
-func or(v, def string) string {
-	if v == "" {
-		return def
+func checkHTTPURL(v string) error {
+	if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an http(s) URL", v)
 	}
-	return v
+	return nil
 }
 
 func parseBool(v string) (bool, error) {
@@ -464,10 +553,7 @@ func parseBool(v string) (bool, error) {
 	return b, nil
 }
 
-func intVar(v string, def, lo, hi int) (int, error) {
-	if v == "" {
-		return def, nil
-	}
+func parseInt(v string, lo, hi int) (int, error) {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < lo || n > hi {
 		return 0, fmt.Errorf("%q is not a whole number from %d to %d", v, lo, hi)
@@ -475,9 +561,17 @@ func intVar(v string, def, lo, hi int) (int, error) {
 	return n, nil
 }
 
-// prefixesVar reads a comma-separated list of CIDRs, a bare address standing for itself alone,
+func parseDuration(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%q is not a positive duration like 30s or 15m", v)
+	}
+	return d, nil
+}
+
+// parsePrefixes reads a comma-separated list of CIDRs, a bare address standing for itself alone,
 // and returns one error per entry that is neither.
-func prefixesVar(v string) ([]netip.Prefix, []error) {
+func parsePrefixes(v string) ([]netip.Prefix, []error) {
 	var (
 		out  []netip.Prefix
 		errs []error
@@ -498,15 +592,4 @@ func prefixesVar(v string) ([]netip.Prefix, []error) {
 		out = append(out, p.Masked())
 	}
 	return out, errs
-}
-
-func durationVar(v string, def time.Duration) (time.Duration, error) {
-	if v == "" {
-		return def, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("%q is not a positive duration like 30s or 15m", v)
-	}
-	return d, nil
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -136,4 +137,105 @@ func TestLoadWebSocketCaps(t *testing.T) {
 	require.Contains(t, err.Error(), "WS_MAX_SOCKETS_PER_USER:")
 	require.Contains(t, err.Error(), "WS_MAX_UNAUTHENTICATED_SOCKETS:")
 	require.Len(t, strings.Split(err.Error(), "\n"), 2, "one line per problem")
+}
+
+// The bot runs when BOT_ENABLED is on and it has a Gemini to ask: GEMINI_API_KEY's, or the
+// simulator's fake.
+func TestLoadDecidesWhetherTheBotRuns(t *testing.T) {
+	t.Parallel()
+	real := map[string]string{"DATABASE_URL": "postgres://x@localhost/db", "WHATSAPP_ACCESS_TOKEN": "t",
+		"WHATSAPP_PHONE_NUMBER_ID": "1", "WHATSAPP_APP_SECRET": "s", "WHATSAPP_VERIFY_TOKEN": "v", "AUTH_SECRET": strings.Repeat("s", 32)}
+	sim := map[string]string{"DATABASE_URL": "postgres://x@localhost/db", "SIMULATOR": "1"}
+	with := func(base map[string]string, kv ...string) map[string]string {
+		e := map[string]string{}
+		for k, v := range base {
+			e[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			e[kv[i]] = kv[i+1]
+		}
+		return e
+	}
+	for _, tt := range []struct {
+		name string
+		env  map[string]string
+		want bool
+	}{
+		{"no key, no simulator", real, false},
+		{"a key", with(real, "GEMINI_API_KEY", "k"), true},
+		{"a key, switched off", with(real, "GEMINI_API_KEY", "k", "BOT_ENABLED", "0"), false},
+		{"the simulator", sim, true},
+		{"the simulator, switched off", with(sim, "BOT_ENABLED", "false"), false},
+	} {
+		cfg, err := Load(env(tt.env))
+		require.NoError(t, err, tt.name)
+		require.Equal(t, tt.want, cfg.Bot.Enabled, tt.name)
+	}
+	cfg, err := Load(env(sim))
+	require.NoError(t, err)
+	require.Empty(t, cfg.Gemini.APIKey, "the simulator's fake Gemini needs no key of the user's")
+}
+
+func TestLoadDatabaseReadsOnlyTheDatabase(t *testing.T) {
+	t.Parallel()
+	read := map[string]bool{}
+	url, err := LoadDatabase(func(k string) (string, bool) {
+		read[k] = true
+		return map[string]string{"DATABASE_URL": " postgres://x@localhost/db "}[k], k == "DATABASE_URL"
+	})
+	require.NoError(t, err, "no WhatsApp credentials nor AUTH_SECRET needed")
+	require.Equal(t, "postgres://x@localhost/db", url)
+	require.Equal(t, map[string]bool{"DATABASE_URL": true}, read)
+
+	_, err = LoadDatabase(env(nil))
+	require.EqualError(t, err, "DATABASE_URL: is required (for example postgres://user@127.0.0.1:5432/wainbox)")
+}
+
+func TestLoadSimulatorDefaultsToTheSimulatorsValues(t *testing.T) {
+	t.Parallel()
+	wa, err := LoadSimulator(env(nil))
+	require.NoError(t, err)
+	require.Equal(t, &WhatsApp{AccessToken: SimAccessToken, AppSecret: SimAppSecret, PhoneNumberID: SimPhoneNumberID,
+		DisplayPhoneNumber: SimDisplayPhoneNumber, BusinessAccountID: SimBusinessAccountID}, wa)
+	wa, err = LoadSimulator(env(map[string]string{"WHATSAPP_ACCESS_TOKEN": "EAAG-any", "WHATSAPP_PHONE_NUMBER_ID": "999"}))
+	require.NoError(t, err, "the simulator alone takes any token")
+	require.Equal(t, "EAAG-any", wa.AccessToken)
+	require.Equal(t, "999", wa.PhoneNumberID)
+	require.Equal(t, SimAppSecret, wa.AppSecret)
+}
+
+func TestWriteHelp(t *testing.T) {
+	t.Parallel()
+	var all strings.Builder
+	require.NoError(t, WriteHelp(&all))
+	lines := strings.Split(strings.TrimSuffix(all.String(), "\n"), "\n")
+	require.Len(t, lines, len(Vars), "one line per variable")
+	require.Regexp(t, `^  DATABASE_URL +PostgreSQL URL \(required; make run finds one\)$`, lines[0])
+	require.Regexp(t, `^  DATABASE_MAX_CONNS +size of the connection pool \(default 20\)$`, lines[1])
+	require.Regexp(t, `^  ALLOWED_ORIGINS +extra browser origins allowed besides PUBLIC_BASE_URL, comma-separated$`, lines[4])
+
+	var some strings.Builder
+	require.NoError(t, WriteHelp(&some, "DATABASE_URL"))
+	require.Equal(t, "  DATABASE_URL  PostgreSQL URL (required; make run finds one)\n", some.String())
+}
+
+// Unset and blank take the default; BOT_HANDOFF_MESSAGE set but empty sends no notice.
+func TestLoadDefaults(t *testing.T) {
+	t.Parallel()
+	cfg, err := Load(env(map[string]string{"DATABASE_URL": "postgres://x@localhost/db", "SIMULATOR": "1", "HTTP_ADDR": "  "}))
+	require.NoError(t, err)
+	require.Equal(t, ":8080", cfg.HTTPAddr)
+	require.Equal(t, int32(20), cfg.DatabaseMaxConns)
+	require.Equal(t, DefaultBotHandoffMessage, cfg.Bot.HandoffMessage)
+	require.Equal(t, []string{"agente", "humano", "persona", "asesor", "operador", "agent", "human", "person", "representative", "operator"},
+		cfg.Bot.HandoffPhrases)
+	require.Equal(t, 720*time.Hour, cfg.RefreshTokenTTL)
+	require.Equal(t, slog.LevelInfo, cfg.LogLevel)
+
+	cfg, err = Load(env(map[string]string{"DATABASE_URL": "postgres://x@localhost/db", "SIMULATOR": "1", "BOT_HANDOFF_MESSAGE": ""}))
+	require.NoError(t, err)
+	require.Empty(t, cfg.Bot.HandoffMessage)
+	cfg, err = Load(env(map[string]string{"DATABASE_URL": "postgres://x@localhost/db", "SIMULATOR": "1", "BOT_HANDOFF_MESSAGE": `Un momento.\nOne moment.`}))
+	require.NoError(t, err)
+	require.Equal(t, "Un momento.\nOne moment.", cfg.Bot.HandoffMessage)
 }

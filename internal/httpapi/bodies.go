@@ -12,13 +12,6 @@ import (
 // body and sends it slowly, or never, from holding either: every body must arrive whole within a
 // deadline, and only so many bodies of unauthenticated callers are read at once.
 
-const (
-	// defaultBodyTimeout is Config.BodyTimeout when it is not set.
-	defaultBodyTimeout = 10 * time.Second
-	// defaultMaxPublicBodies is Config.MaxPublicBodies when it is not set.
-	defaultMaxPublicBodies = 64
-)
-
 var errTooManyBodies = &apiError{Status: http.StatusServiceUnavailable, Code: "unavailable",
 	Message: "too many requests are being received at once; retry shortly"}
 

@@ -162,8 +162,6 @@ func requireAuth(sessions authenticator) func(http.Handler) http.Handler {
 	}
 }
 
-// defaultRequestTimeout is Config.RequestTimeout when it is not set.
-const defaultRequestTimeout = 15 * time.Second
 
 // withTimeout gives every request a deadline d from now, so that a request waiting on a frozen
 // database ends there and answers 503 (writeError) instead of holding the caller and a connection

@@ -47,7 +47,7 @@ type Config struct {
 	Users *auth.Users
 	// Sessions authenticates every protected request (session live, user enabled, current
 	// permissions); Logins checks the passwords of every entrance (throttled, bounded bcrypt);
-	// LockTTL is the life of a conversation lock.
+	// LockTTL is the life of a conversation lock (CONVERSATION_LOCK_TTL).
 	Sessions *auth.Sessions
 	Logins   *auth.Logins
 	LockTTL  time.Duration
@@ -69,11 +69,14 @@ type Config struct {
 	// HTTPMetrics counts requests by route; nil counts nothing.
 	HTTPMetrics *HTTPMetrics
 	// RequestTimeout is the deadline of every request but the WebSocket's and River UI's
-	// (HTTP_REQUEST_TIMEOUT, default 15s): past it database calls end and the answer is 503.
+	// (HTTP_REQUEST_TIMEOUT): past it database calls end and the answer is 503.
 	RequestTimeout time.Duration
-	// BodyTimeout is how long a request body may take to arrive whole (HTTP_BODY_TIMEOUT,
-	// default 10s); MaxPublicBodies caps the bodies of unauthenticated callers (the webhook, login,
-	// refresh) read at once (HTTP_MAX_PUBLIC_BODIES, default 64). See bodies.go.
+	// BodyTimeout is how long a request body may take to arrive whole (HTTP_BODY_TIMEOUT);
+	// MaxPublicBodies caps the bodies of unauthenticated callers (the webhook, login, refresh) read
+	// at once (HTTP_MAX_PUBLIC_BODIES). See bodies.go.
+	//
+	// LockTTL, RequestTimeout, BodyTimeout and MaxPublicBodies are required: their defaults are
+	// config's.
 	BodyTimeout     time.Duration
 	MaxPublicBodies int
 }
@@ -96,6 +99,9 @@ func New(cfg *Config) (*Server, error) {
 	if cfg.Inbox == nil || cfg.Users == nil || cfg.Sessions == nil || cfg.Logins == nil {
 		return nil, errors.New("httpapi: Inbox, Users, Sessions and Logins are required")
 	}
+	if cfg.LockTTL <= 0 || cfg.RequestTimeout <= 0 || cfg.BodyTimeout <= 0 || cfg.MaxPublicBodies <= 0 {
+		return nil, errors.New("httpapi: LockTTL, RequestTimeout, BodyTimeout and MaxPublicBodies must be positive")
+	}
 	s := &Server{cfg: *cfg, clientAddr: clientAddr{trusted: cfg.TrustedProxies}}
 	s.passwords = &passwords{logins: cfg.Logins, addr: s.clientAddr}
 	if s.cfg.Logger == nil {
@@ -103,18 +109,6 @@ func New(cfg *Config) (*Server, error) {
 	}
 	if s.cfg.Ready == nil {
 		s.cfg.Ready = func(context.Context) error { return nil }
-	}
-	if s.cfg.LockTTL <= 0 {
-		s.cfg.LockTTL = 5 * time.Minute
-	}
-	if s.cfg.RequestTimeout <= 0 {
-		s.cfg.RequestTimeout = defaultRequestTimeout
-	}
-	if s.cfg.BodyTimeout <= 0 {
-		s.cfg.BodyTimeout = defaultBodyTimeout
-	}
-	if s.cfg.MaxPublicBodies <= 0 {
-		s.cfg.MaxPublicBodies = defaultMaxPublicBodies
 	}
 	s.publicBodies = newBodyLimiter(s.cfg.MaxPublicBodies)
 	s.routes = s.routeTable()

@@ -24,16 +24,15 @@ type BotWorkerConfig struct {
 	// Bot answers through Gemini; nil when the bot is switched off, and then every conversation
 	// still in bot mode is handed to a person on its customer's next message.
 	Bot *bot.Bot
-	// HistoryMessages is how many recent messages the prompt may hold (default 20).
+	// HistoryMessages is how many recent messages the prompt may hold.
 	HistoryMessages int
-	// MaxReplies is the bot's replies in one session before it hands off (default 5).
+	// MaxReplies is the bot's replies in one session before it hands off.
 	MaxReplies int
 	// HandoffMessage is sent to the customer on hand-off; empty sends nothing.
 	HandoffMessage string
-	// Debounce is how long after a customer message the bot waits for the rest of a burst
-	// (default 2 s).
+	// Debounce is how long after a customer message the bot waits for the rest of a burst.
 	Debounce time.Duration
-	// RetryBase is the first backoff after a failed Gemini call (default 2 s, doubling).
+	// RetryBase is the first backoff after a failed Gemini call (doubling).
 	RetryBase time.Duration
 	Logger    *slog.Logger
 }
@@ -46,25 +45,17 @@ type BotReplyWorker struct {
 	retry *RetryPolicy
 }
 
-// NewBotWorker validates cfg and returns the bot_reply worker.
+// NewBotWorker validates cfg and returns the bot_reply worker. Its numbers have no defaults here:
+// they are config's (BOT_HISTORY_MESSAGES, BOT_MAX_REPLIES, BOT_DEBOUNCE, BOT_RETRY_BASE).
 func NewBotWorker(cfg *BotWorkerConfig) (*BotReplyWorker, error) {
 	if cfg.Inbox == nil {
 		return nil, errors.New("jobs: the bot worker needs the inbox")
 	}
+	if cfg.HistoryMessages <= 0 || cfg.MaxReplies <= 0 || cfg.Debounce <= 0 || cfg.RetryBase <= 0 {
+		return nil, errors.New("jobs: the bot worker needs positive HistoryMessages, MaxReplies, Debounce and RetryBase")
+	}
 	w := &BotReplyWorker{cfg: *cfg}
 	c := &w.cfg
-	if c.HistoryMessages <= 0 {
-		c.HistoryMessages = 20
-	}
-	if c.MaxReplies <= 0 {
-		c.MaxReplies = 5
-	}
-	if c.Debounce <= 0 {
-		c.Debounce = 2 * time.Second
-	}
-	if c.RetryBase <= 0 {
-		c.RetryBase = 2 * time.Second
-	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -32,8 +32,6 @@ const (
 	paceTimeout = 3 * time.Second
 	// confirmPoll is how often a send confirming an earlier attempt looks for its status.
 	confirmPoll = 2 * time.Second
-	// DefaultReconcileWindow is how long after an unknown outcome a status may still prove it.
-	DefaultReconcileWindow = 30 * time.Second
 )
 
 // Outcomes of wainbox_send_total.
@@ -52,7 +50,7 @@ type SendWorkerConfig struct {
 	// Pacer keeps the number's sends under its rate; nil sends without pacing.
 	Pacer *pacing.Pacer
 	// ReconcileWindow is how long a send whose outcome is unknown waits for a status proving it
-	// before it is sent again (default DefaultReconcileWindow).
+	// before it is sent again (SEND_RECONCILE_WINDOW; required).
 	ReconcileWindow time.Duration
 	// Registerer receives the send metrics; nil registers nothing.
 	Registerer prometheus.Registerer
@@ -79,10 +77,10 @@ func NewSendWorker(cfg *SendWorkerConfig) (*SendWorker, error) {
 	if cfg.Inbox == nil || cfg.WhatsApp == nil {
 		return nil, errors.New("jobs: the send worker needs the inbox and the WhatsApp client")
 	}
-	w := &SendWorker{inbox: cfg.Inbox, wa: cfg.WhatsApp, pacer: cfg.Pacer, window: cfg.ReconcileWindow, logger: cfg.Logger}
-	if w.window <= 0 {
-		w.window = DefaultReconcileWindow
+	if cfg.ReconcileWindow <= 0 {
+		return nil, errors.New("jobs: the send worker needs a positive ReconcileWindow")
 	}
+	w := &SendWorker{inbox: cfg.Inbox, wa: cfg.WhatsApp, pacer: cfg.Pacer, window: cfg.ReconcileWindow, logger: cfg.Logger}
 	if w.logger == nil {
 		w.logger = slog.New(slog.DiscardHandler)
 	}

@@ -48,7 +48,7 @@ func newFixture(t *testing.T) *fixture {
 	pool, _ := dbtest.New(t)
 	tokens, err := auth.NewTokens(&auth.Config{Secret: []byte(testSecret), TTL: time.Hour})
 	require.NoError(t, err)
-	sessions, err := auth.NewSessions(&auth.SessionsConfig{Pool: pool, Tokens: tokens})
+	sessions, err := auth.NewSessions(&auth.SessionsConfig{Pool: pool, Tokens: tokens, RefreshTTL: time.Hour, CacheTTL: time.Second})
 	require.NoError(t, err)
 	f := &fixture{t: t, pool: pool, tokens: tokens, sessions: sessions}
 	f.doorbell = eventlog.NewDoorbell(pool, testLogger(t))
@@ -115,7 +115,7 @@ func (f *fixture) user(role string) (int64, string) {
 // returns the token and its expiry.
 func (f *fixture) login(id int64, tokens *auth.Tokens) (string, time.Time) {
 	f.t.Helper()
-	sessions, err := auth.NewSessions(&auth.SessionsConfig{Pool: f.pool, Tokens: tokens})
+	sessions, err := auth.NewSessions(&auth.SessionsConfig{Pool: f.pool, Tokens: tokens, RefreshTTL: time.Hour, CacheTTL: time.Second})
 	require.NoError(f.t, err)
 	user, err := db.New().UserGetByID(context.Background(), f.pool, id)
 	require.NoError(f.t, err)

@@ -11,6 +11,10 @@ import (
 	"unicode/utf8"
 )
 
+// GeminiAPIKey is the key wainbox's bot presents to the fake Gemini, which takes any: the Gemini
+// client is not built without one.
+const GeminiAPIKey = "simulator-gemini-key"
+
 // GeminiRequest is one call received by the fake Gemini, kept so that tests can
 // check the context the bot sent.
 type GeminiRequest struct {

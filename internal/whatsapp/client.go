@@ -34,7 +34,9 @@ type Config struct {
 	// BaseURL is the Graph API root, for example "https://graph.facebook.com" or
 	// the simulator's "http://127.0.0.1:8080/simulator/graph".
 	BaseURL string
-	// Version is the Graph API version; default DefaultVersion.
+	// Version is the Graph API version; empty means DefaultVersion. wainbox passes config's
+	// WHATSAPP_API_VERSION, whose default is the same; the fallback serves tests that build a
+	// client directly.
 	Version string
 	// AccessToken is the system-user token sent as a bearer token.
 	AccessToken string
