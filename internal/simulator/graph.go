@@ -163,9 +163,8 @@ func (s *Simulator) loseAnswer(w http.ResponseWriter, r *http.Request, hang bool
 	_ = conn.Close() // the client learns nothing either way
 }
 
-// checkRequest validates a messages request in Meta's order: token, phone number
-// id, then the body.
-func (s *Simulator) checkRequest(r *http.Request, phoneNumberID string, raw []byte, readErr, decodeErr error, req *graphRequest) *graphError {
+// checkToken checks the bearer token of a Graph API request as Meta does.
+func (s *Simulator) checkToken(r *http.Request) *graphError {
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || strings.TrimSpace(token) == "" {
 		return &graphError{HTTPStatus: http.StatusUnauthorized, Code: 190, Type: "OAuthException",
@@ -177,10 +176,25 @@ func (s *Simulator) checkRequest(r *http.Request, phoneNumberID string, raw []by
 			Message: "Error validating access token: The session is invalid.",
 			Details: "The access token is not the one this simulator was configured with."}
 	}
+	return nil
+}
+
+// unknownObject is Meta's answer for an object id it does not know, such as a
+// phone number id or a business account id other than the simulator's own.
+func unknownObject(method, id, known string) *graphError {
+	return &graphError{HTTPStatus: http.StatusBadRequest, Code: 100, Subcode: 33, Type: "GraphMethodException",
+		Message: fmt.Sprintf("Unsupported %s request. Object with ID '%s' does not exist, cannot be loaded due to missing permissions, or does not support this operation.", method, id),
+		Details: "This simulator only knows " + known + "."}
+}
+
+// checkRequest validates a messages request in Meta's order: token, phone number
+// id, then the body.
+func (s *Simulator) checkRequest(r *http.Request, phoneNumberID string, raw []byte, readErr, decodeErr error, req *graphRequest) *graphError {
+	if gerr := s.checkToken(r); gerr != nil {
+		return gerr
+	}
 	if phoneNumberID != s.phoneNumberID {
-		return &graphError{HTTPStatus: http.StatusBadRequest, Code: 100, Subcode: 33, Type: "GraphMethodException",
-			Message: fmt.Sprintf("Unsupported post request. Object with ID '%s' does not exist, cannot be loaded due to missing permissions, or does not support this operation.", phoneNumberID),
-			Details: "This simulator only knows phone number id " + s.phoneNumberID + "."}
+		return unknownObject("post", phoneNumberID, "phone number id "+s.phoneNumberID)
 	}
 	switch {
 	case readErr != nil || len(raw) > maxBodyBytes:
@@ -279,6 +293,12 @@ func (s *Simulator) refuse(w http.ResponseWriter, send Send, gerr *graphError, f
 	send.ErrorCode = gerr.Code
 	send.Fault = fault
 	s.record(send)
+	writeGraphError(w, gerr)
+}
+
+// writeGraphError answers Meta's error body, or a plain-text 500 for the
+// pseudo-code 500.
+func writeGraphError(w http.ResponseWriter, gerr *graphError) {
 	if gerr.Code == plainHTTP500 {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(http.StatusInternalServerError)
