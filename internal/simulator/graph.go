@@ -25,8 +25,8 @@ const (
 	plainHTTP429 = 429
 )
 
-// knownType reports whether the fake Graph API accepts a message type. Only text
-// is validated in depth; the others need their object to be present.
+// knownType reports whether the fake Graph API accepts a message type. Text is
+// validated here, the others' payloads with waformat in checkPayload.
 func knownType(t string) bool {
 	switch t {
 	case "text", "image", "video", "audio", "document", "sticker",
@@ -96,6 +96,10 @@ func (s *Simulator) handleGraphMessages(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	send.Type = req.Type // checkRequest applied Meta's default type
+	if gerr := s.checkPayload(raw, &send); gerr != nil {
+		s.refuse(w, send, gerr, "")
+		return
+	}
 
 	switch code, fault := s.takeFault(); {
 	case fault == "timeout":

@@ -72,13 +72,15 @@ type Config struct {
 // Send is one request received by the fake messages endpoint, accepted or refused.
 // A mark-as-read request is recorded with Type "read" and ReadMessageID set.
 type Send struct {
-	At                    time.Time `json:"at"`
-	PhoneNumberID         string    `json:"phone_number_id"`
-	To                    string    `json:"to,omitempty"`
-	Type                  string    `json:"type,omitempty"`
-	Body                  string    `json:"body,omitempty"`
-	BizOpaqueCallbackData string    `json:"biz_opaque_callback_data,omitempty"`
-	ReadMessageID         string    `json:"read_message_id,omitempty"`
+	At            time.Time `json:"at"`
+	PhoneNumberID string    `json:"phone_number_id"`
+	To            string    `json:"to,omitempty"`
+	Type          string    `json:"type,omitempty"`
+	// Body is the text of a text message, or the readable text of any other
+	// type whose payload passed validation (waformat.Preview: "[Image] caption").
+	Body                  string `json:"body,omitempty"`
+	BizOpaqueCallbackData string `json:"biz_opaque_callback_data,omitempty"`
+	ReadMessageID         string `json:"read_message_id,omitempty"`
 	// WAMessageID is the wamid given to an accepted send; empty when refused.
 	WAMessageID string `json:"wa_message_id,omitempty"`
 	// ErrorCode is the Meta code answered, or 500 for a plain HTTP 500.
