@@ -1,7 +1,8 @@
 // Package simulator fakes the outside world of wainbox for development, tests and
-// benchmarks: Meta's Graph API (sends, with fault injection and status webhooks),
-// a customer's phone (signed inbound webhooks) and Gemini. Everything goes over
-// real HTTP so that the code under test is the code that runs in production.
+// benchmarks: Meta's Graph API (sends, with fault injection and status webhooks;
+// message templates and their review), a customer's phone (signed inbound
+// webhooks) and Gemini. Everything goes over real HTTP so that the code under
+// test is the code that runs in production.
 package simulator
 
 import (
@@ -19,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wainbox/wainbox/internal/waformat"
 	"github.com/wainbox/wainbox/internal/whatsapp"
 )
 
@@ -63,6 +65,11 @@ type Config struct {
 	// a database that is down for a minute. Inbound messages from the fake phone
 	// are posted once, so that their caller sees the webhook's own answer.
 	WebhookRetryFor time.Duration
+	// TemplateReviewDelay is how long a template created through the fake Graph
+	// API stays PENDING before the simulator approves it and posts a
+	// message_template_status_update webhook. Default DefaultTemplateReviewDelay;
+	// negative: never, the template stays PENDING.
+	TemplateReviewDelay time.Duration
 	// HTTPClient posts the webhooks; default a client with a 10 s timeout.
 	HTTPClient *http.Client
 	// Logger defaults to a logger that discards everything.
@@ -105,10 +112,12 @@ type Simulator struct {
 	businessAccountID  string
 	autoStatuses       bool
 	statusDelay        time.Duration
-	webhookRetryFor    time.Duration
-	httpClient         *http.Client
-	logger             *slog.Logger
-	handler            http.Handler
+	// templateReviewDelay is Config.TemplateReviewDelay with its default applied.
+	templateReviewDelay time.Duration
+	webhookRetryFor     time.Duration
+	httpClient          *http.Client
+	logger              *slog.Logger
+	handler             http.Handler
 
 	// ctx is cancelled by Close, stopping background posts and hanging requests.
 	ctx    context.Context
@@ -121,6 +130,10 @@ type Simulator struct {
 	sends          []Send
 	sendsChanged   chan struct{} // closed and replaced on every recorded send
 	geminiRequests []GeminiRequest
+	// templates are the business account's message templates in id order;
+	// nextTemplateID numbers the next one.
+	templates      []*waformat.Template
+	nextTemplateID int64
 }
 
 // New checks the configuration, fills defaults and returns a Simulator.
@@ -129,18 +142,25 @@ func New(cfg *Config) (*Simulator, error) {
 		return nil, errors.New("simulator config is nil")
 	}
 	s := &Simulator{
-		accessToken:        cfg.AccessToken,
-		appSecret:          []byte(cfg.AppSecret),
-		webhookURL:         cfg.WebhookURL,
-		phoneNumberID:      cmp.Or(cfg.PhoneNumberID, DefaultPhoneNumberID),
-		displayPhoneNumber: cmp.Or(cfg.DisplayPhoneNumber, DefaultDisplayPhoneNumber),
-		businessAccountID:  cmp.Or(cfg.BusinessAccountID, DefaultBusinessAccountID),
-		autoStatuses:       cfg.AutoStatuses,
-		statusDelay:        cfg.StatusDelay,
-		webhookRetryFor:    cmp.Or(cfg.WebhookRetryFor, DefaultWebhookRetryFor),
-		httpClient:         cfg.HTTPClient,
-		logger:             cfg.Logger,
-		sendsChanged:       make(chan struct{}),
+		accessToken:         cfg.AccessToken,
+		appSecret:           []byte(cfg.AppSecret),
+		webhookURL:          cfg.WebhookURL,
+		phoneNumberID:       cmp.Or(cfg.PhoneNumberID, DefaultPhoneNumberID),
+		displayPhoneNumber:  cmp.Or(cfg.DisplayPhoneNumber, DefaultDisplayPhoneNumber),
+		businessAccountID:   cmp.Or(cfg.BusinessAccountID, DefaultBusinessAccountID),
+		autoStatuses:        cfg.AutoStatuses,
+		statusDelay:         cfg.StatusDelay,
+		webhookRetryFor:     cmp.Or(cfg.WebhookRetryFor, DefaultWebhookRetryFor),
+		httpClient:          cfg.HTTPClient,
+		logger:              cfg.Logger,
+		sendsChanged:        make(chan struct{}),
+		templateReviewDelay: cmp.Or(cfg.TemplateReviewDelay, DefaultTemplateReviewDelay),
+		nextTemplateID:      firstTemplateID,
+	}
+	for _, t := range seedTemplates() {
+		if _, err := s.addTemplateLocked(&t); err != nil {
+			return nil, fmt.Errorf("error seeding simulator templates: %w", err)
+		}
 	}
 	if s.statusDelay == 0 {
 		s.statusDelay = DefaultStatusDelay
@@ -175,6 +195,9 @@ func New(cfg *Config) (*Simulator, error) {
 func (s *Simulator) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /simulator/graph/{version}/{phone_number_id}/messages", s.handleGraphMessages)
+	mux.HandleFunc("GET /simulator/graph/{version}/{waba_id}/message_templates", s.handleGetTemplates)
+	mux.HandleFunc("POST /simulator/graph/{version}/{waba_id}/message_templates", s.handleCreateTemplate)
+	mux.HandleFunc("DELETE /simulator/graph/{version}/{waba_id}/message_templates", s.handleDeleteTemplates)
 	mux.HandleFunc("GET /simulator/faults", s.handleGetFaults)
 	mux.HandleFunc("PUT /simulator/faults", s.handlePutFaults)
 	mux.HandleFunc("GET /simulator/sends", s.handleGetSends)
