@@ -257,6 +257,8 @@ func invalidParam(code int, details string) *graphError {
 	title := "Invalid parameter"
 	if info, ok := whatsapp.LookupError(code); ok {
 		title = info.Title
+	} else if t, ok := extraTitles[code]; ok {
+		title = t
 	}
 	return &graphError{HTTPStatus: http.StatusBadRequest, Code: code, Type: "OAuthException",
 		Message: fmt.Sprintf("(#%d) %s", code, title), Details: details}

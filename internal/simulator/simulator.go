@@ -88,6 +88,10 @@ type Send struct {
 	Body                  string `json:"body,omitempty"`
 	BizOpaqueCallbackData string `json:"biz_opaque_callback_data,omitempty"`
 	ReadMessageID         string `json:"read_message_id,omitempty"`
+	// TemplateName and TemplateLanguage name the template of a template send;
+	// Body is then the text the customer sees, parameters filled in.
+	TemplateName     string `json:"template_name,omitempty"`
+	TemplateLanguage string `json:"template_language,omitempty"`
 	// WAMessageID is the wamid given to an accepted send; empty when refused.
 	WAMessageID string `json:"wa_message_id,omitempty"`
 	// ErrorCode is the Meta code answered, or 500 for a plain HTTP 500.

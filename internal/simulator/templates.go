@@ -166,6 +166,29 @@ func (s *Simulator) AddTemplate(t waformat.Template) (waformat.Template, error) 
 	return s.addTemplateLocked(&t)
 }
 
+// findTemplate returns the template a send names: the one in that language, or
+// else one of that name in another language (so that the error can say which
+// languages exist), or nil.
+func (s *Simulator) findTemplate(name, language string) *waformat.Template {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var other *waformat.Template
+	for _, t := range s.templates {
+		if t.Name != name {
+			continue
+		}
+		if t.Language == language {
+			c := cloneTemplate(t)
+			return &c
+		}
+		if other == nil {
+			c := cloneTemplate(t)
+			other = &c
+		}
+	}
+	return other
+}
+
 // reviewTemplate approves a template that is still PENDING after the review delay.
 func (s *Simulator) reviewTemplate(id string) {
 	s.mu.Lock()

@@ -207,7 +207,7 @@ const newTemplate = `{"name":"delivery_window","language":"en_US","category":"ut
 	"example":{"body_text_named_params":[{"param_name":"name","example":"Ana"},{"param_name":"from","example":"9:00"},{"param_name":"to","example":"11:00"}]}},
 	{"type":"BUTTONS","buttons":[{"type":"COPY_CODE","example":"SAVE10"}]}]}`
 
-func TestTemplateCreateAndReview(t *testing.T) {
+func TestTemplateCreateReviewAndSend(t *testing.T) {
 	t.Parallel()
 	rcv := newReceiver(t)
 	h := newHarness(t, &simulator.Config{WebhookURL: rcv.URL, TemplateReviewDelay: 50 * time.Millisecond})
@@ -229,6 +229,14 @@ func TestTemplateCreateAndReview(t *testing.T) {
 	require.Equal(t, created.ID, p.Data[0].ID)
 	require.Equal(t, waformat.ParameterFormatNamed, p.Data[0].ParameterFormat, "enumerations stored in Meta's case")
 
+	// A pending template cannot be sent yet.
+	send := `{"messaging_product":"whatsapp","to":"16505551234","type":"template","template":{"name":"delivery_window","language":{"code":"en_US"},
+		"components":[{"type":"body","parameters":[{"type":"text","parameter_name":"name","text":"Ana"},{"type":"text","parameter_name":"from","text":"9:00"},{"type":"text","parameter_name":"to","text":"11:00"}]},
+		{"type":"button","sub_type":"copy_code","index":"0","parameters":[{"type":"coupon_code","coupon_code":"SAVE10"}]}]}}`
+	_, e := h.graph(t, http.MethodPost, messagesPath, send, nil)
+	require.Equal(t, 132001, e.Code)
+	require.Contains(t, e.ErrorData.Details, "PENDING")
+
 	// The review approves it and says so in a signed webhook.
 	id, event, name, language, reason := nextTemplateStatus(t, rcv)
 	require.Equal(t, created.ID, fmt.Sprint(id))
@@ -236,8 +244,18 @@ func TestTemplateCreateAndReview(t *testing.T) {
 	h.graph(t, http.MethodGet, templatesPath+"?name=delivery_window", "", &p)
 	require.Equal(t, waformat.StatusApproved, p.Data[0].Status)
 
+	status, _ = h.graph(t, http.MethodPost, messagesPath, send, nil)
+	require.Equal(t, http.StatusOK, status)
+	sends := h.sim.Sends()
+	last := sends[len(sends)-1]
+	require.Equal(t, "template", last.Type)
+	require.Equal(t, "delivery_window", last.TemplateName)
+	require.Equal(t, "en_US", last.TemplateLanguage)
+	require.Equal(t, "Hi Ana, we deliver between 9:00 and 11:00.\n\n[Copy offer code: SAVE10]", last.Body)
+	require.NotEmpty(t, last.WAMessageID)
+
 	// The same name and language again is refused as Meta does.
-	status, e := h.graph(t, http.MethodPost, templatesPath, newTemplate, nil)
+	status, e = h.graph(t, http.MethodPost, templatesPath, newTemplate, nil)
 	require.Equal(t, http.StatusBadRequest, status)
 	require.Equal(t, 100, e.Code)
 	require.Equal(t, 2388024, e.ErrorSubcode)
@@ -306,5 +324,71 @@ func TestTemplateDelete(t *testing.T) {
 		status, e := h.graph(t, http.MethodDelete, templatesPath+q, "", nil)
 		require.Equal(t, http.StatusBadRequest, status, q)
 		require.Equal(t, 100, e.Code, q)
+	}
+}
+
+func TestTemplateSendValidation(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	for _, st := range []waformat.Status{waformat.StatusDisabled, waformat.StatusPending} {
+		_, err := h.sim.AddTemplate(waformat.Template{Name: "last_chance_" + strings.ToLower(string(st)), Language: "en_US", Status: st,
+			Category: waformat.CategoryMarketing, Components: []waformat.Component{{Type: waformat.ComponentBody, Text: "Last chance to save."}}})
+		require.NoError(t, err)
+	}
+	msg := func(template string) string {
+		return `{"messaging_product":"whatsapp","to":"16505551234","type":"template","template":` + template + `}`
+	}
+	const shipped = `{"name":"order_shipped","language":{"code":"en_US"},"components":[
+		{"type":"header","parameters":[{"type":"text","text":"A-1001"}]},
+		{"type":"body","parameters":[{"type":"text","text":"Ana"},{"type":"text","text":"A-1001"},{"type":"text","text":"Tuesday"}]},
+		{"type":"button","sub_type":"url","index":"0","parameters":[{"type":"text","text":"A-1001"}]}]}`
+	const named = `{"name":"appointment_reminder","language":{"code":"es"},"components":[
+		{"type":"body","parameters":[{"type":"text","parameter_name":"date","text":"martes 3"},{"type":"text","parameter_name":"time","text":"10:00"},{"type":"text","parameter_name":"customer_name","text":"Ana"}]}]}`
+	tests := []struct {
+		name     string
+		body     string
+		wantCode int    // 0: accepted
+		wantText string // the recorded body when accepted, else a part of the details
+	}{
+		{"hello_world", msg(`{"name":"hello_world","language":{"code":"en_US"}}`), 0, "Hello World"},
+		{"positional", msg(shipped), 0, "Order A-1001 shipped\n\nHi Ana, your order A-1001 is on its way and should arrive on Tuesday.\n\nReply STOP to opt out\n\n[Track order]\n[Call us]"},
+		{"named", msg(named), 0, "Hola Ana, te esperamos el martes 3 a las 10:00.\n\n[Confirmar]\n[Cambiar cita]"},
+		{"unknown template", msg(`{"name":"nope","language":{"code":"en_US"}}`), 132001, `there is no template named "nope"`},
+		{"wrong language", msg(strings.Replace(shipped, "en_US", "es", 1)), 132001, `has no "es" translation`},
+		{"rejected", msg(`{"name":"winter_promo","language":{"code":"en_US"},"components":[{"type":"body","parameters":[{"type":"text","text":"30%"}]}]}`), 132001, "REJECTED"},
+		{"disabled", msg(`{"name":"last_chance_disabled","language":{"code":"en_US"}}`), 132016, "disabled"},
+		{"pending", msg(`{"name":"last_chance_pending","language":{"code":"en_US"}}`), 132001, "PENDING"},
+		{"paused", msg(`{"name":"feedback_survey","language":{"code":"en_US"},"components":[{"type":"body","parameters":[{"type":"text","text":"Ana"}]}]}`), 132015, "paused"},
+		{"one parameter short", msg(strings.Replace(shipped, `,{"type":"text","text":"Tuesday"}`, "", 1)), 132000, "got 2"},
+		{"one parameter over", msg(strings.Replace(shipped, `{"type":"text","text":"Tuesday"}`, `{"type":"text","text":"Tuesday"},{"type":"text","text":"x"}`, 1)), 132000, "got 4"},
+		{"URL button missing", msg(strings.Replace(shipped, `,
+		{"type":"button","sub_type":"url","index":"0","parameters":[{"type":"text","text":"A-1001"}]}`, "", 1)), 132000, "url button 0"},
+		{"named without names", msg(strings.ReplaceAll(named, `"parameter_name":"date",`, "")), 132012, "parameter_name"},
+		{"newline in a parameter", msg(strings.Replace(shipped, `"text":"Ana"`, `"text":"Ana\nMaría"`, 1)), 132018, "newlines"},
+		{"header parameter too long", msg(strings.Replace(shipped, `"text":"A-1001"}]},`, `"text":"`+strings.Repeat("h", 61)+`"}]},`, 1)), 131009, "limit is 60"},
+		{"no template object", `{"messaging_product":"whatsapp","to":"16505551234","type":"template"}`, 100, "template"},
+		{"no language", msg(`{"name":"hello_world"}`), 131009, "template.language.code"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			status, e := h.graph(t, http.MethodPost, messagesPath, tt.body, nil)
+			if tt.wantCode == 0 {
+				require.Equal(t, http.StatusOK, status, "%+v", e)
+				for _, s := range h.sim.Sends() {
+					if string(s.Raw) == tt.body {
+						require.Equal(t, tt.wantText, s.Body)
+						require.NotEmpty(t, s.TemplateName)
+						return
+					}
+				}
+				t.Fatal("send not recorded")
+			}
+			require.Equal(t, http.StatusBadRequest, status)
+			require.Equal(t, tt.wantCode, e.Code, e.ErrorData.Details)
+			require.Equal(t, "whatsapp", e.ErrorData.MessagingProduct)
+			require.Contains(t, e.ErrorData.Details, tt.wantText)
+			require.True(t, strings.HasPrefix(e.Message, fmt.Sprintf("(#%d) ", tt.wantCode)), e.Message)
+		})
 	}
 }
