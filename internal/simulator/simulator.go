@@ -68,7 +68,7 @@ type Config struct {
 	// TemplateReviewDelay is how long a template created through the fake Graph
 	// API stays PENDING before the simulator approves it and posts a
 	// message_template_status_update webhook. Default DefaultTemplateReviewDelay;
-	// negative: never, the template stays PENDING.
+	// negative: never, the template stays PENDING until SetTemplateStatus.
 	TemplateReviewDelay time.Duration
 	// HTTPClient posts the webhooks; default a client with a 10 s timeout.
 	HTTPClient *http.Client
@@ -202,6 +202,7 @@ func (s *Simulator) routes() http.Handler {
 	mux.HandleFunc("GET /simulator/graph/{version}/{waba_id}/message_templates", s.handleGetTemplates)
 	mux.HandleFunc("POST /simulator/graph/{version}/{waba_id}/message_templates", s.handleCreateTemplate)
 	mux.HandleFunc("DELETE /simulator/graph/{version}/{waba_id}/message_templates", s.handleDeleteTemplates)
+	mux.HandleFunc("PUT /simulator/templates/status", s.handlePutTemplateStatus)
 	mux.HandleFunc("GET /simulator/faults", s.handleGetFaults)
 	mux.HandleFunc("PUT /simulator/faults", s.handlePutFaults)
 	mux.HandleFunc("GET /simulator/sends", s.handleGetSends)

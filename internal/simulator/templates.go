@@ -166,6 +166,50 @@ func (s *Simulator) AddTemplate(t waformat.Template) (waformat.Template, error) 
 	return s.addTemplateLocked(&t)
 }
 
+// ErrTemplateNotFound is returned by SetTemplateStatus for a template the
+// simulator does not have.
+var ErrTemplateNotFound = errors.New("simulator has no such template")
+
+// SetTemplateStatus changes a template's status as Meta's review or quality
+// checks would, and posts the message_template_status_update webhook (event =
+// the new status) to WebhookURL. reason is Meta's reason field ("NONE" when
+// empty; for a rejection one of Meta's reasons such as "INVALID_FORMAT" or
+// "INCORRECT_CATEGORY").
+func (s *Simulator) SetTemplateStatus(name, language string, status waformat.Status, reason string) error {
+	switch status {
+	case waformat.StatusApproved, waformat.StatusPending, waformat.StatusRejected, waformat.StatusPaused, waformat.StatusDisabled:
+	default:
+		return fmt.Errorf("invalid template status %q: want APPROVED, PENDING, REJECTED, PAUSED or DISABLED", status)
+	}
+	reason = cmpOr(reason, "NONE")
+	s.mu.Lock()
+	var changed *waformat.Template
+	for _, t := range s.templates {
+		if t.Name == name && t.Language == language {
+			t.Status = status
+			t.RejectedReason = ""
+			if status == waformat.StatusRejected {
+				t.RejectedReason = reason
+			}
+			c := cloneTemplate(t)
+			changed = &c
+		}
+	}
+	s.mu.Unlock()
+	if changed == nil {
+		return fmt.Errorf("%w: %s in %s", ErrTemplateNotFound, name, language)
+	}
+	s.postTemplateStatus(changed, reason)
+	return nil
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
 // findTemplate returns the template a send names: the one in that language, or
 // else one of that name in another language (so that the error can say which
 // languages exist), or nil.
@@ -483,4 +527,32 @@ func (s *Simulator) handleDeleteTemplates(w http.ResponseWriter, r *http.Request
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]bool{"success": true})
+}
+
+// templateStatusInput is the body of PUT /simulator/templates/status.
+type templateStatusInput struct {
+	Name     string          `json:"name"`
+	Language string          `json:"language"`
+	Status   waformat.Status `json:"status"`
+	Reason   string          `json:"reason"`
+}
+
+// handlePutTemplateStatus is the control behind SetTemplateStatus.
+func (s *Simulator) handlePutTemplateStatus(w http.ResponseWriter, r *http.Request) {
+	var in templateStatusInput
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		writeAPIError(w, http.StatusBadRequest, "invalid_json", "The body must be a JSON object with name, language, status and reason: "+err.Error())
+		return
+	}
+	in.Status = waformat.Status(strings.ToUpper(string(in.Status)))
+	switch err := s.SetTemplateStatus(in.Name, in.Language, in.Status, in.Reason); {
+	case errors.Is(err, ErrTemplateNotFound):
+		writeAPIError(w, http.StatusNotFound, "not_found", err.Error())
+	case err != nil:
+		writeAPIError(w, http.StatusBadRequest, "invalid_status", err.Error())
+	default:
+		writeJSON(w, http.StatusOK, s.findTemplate(in.Name, in.Language))
+	}
 }

@@ -327,6 +327,75 @@ func TestTemplateDelete(t *testing.T) {
 	}
 }
 
+func TestSetTemplateStatus(t *testing.T) {
+	t.Parallel()
+	rcv := newReceiver(t)
+	h := newHarness(t, &simulator.Config{WebhookURL: rcv.URL})
+	send := `{"messaging_product":"whatsapp","to":"16505551234","type":"template","template":{"name":"hello_world","language":{"code":"en_US"}}}`
+
+	require.NoError(t, h.sim.SetTemplateStatus("hello_world", "en_US", waformat.StatusPaused, ""))
+	_, event, name, _, reason := nextTemplateStatus(t, rcv)
+	require.Equal(t, []string{"PAUSED", "hello_world", "NONE"}, []string{event, name, reason})
+	_, e := h.graph(t, http.MethodPost, messagesPath, send, nil)
+	require.Equal(t, 132015, e.Code)
+	require.Equal(t, "(#132015) Template is paused", e.Message)
+
+	// The same over HTTP, for humans and other processes.
+	var got waformat.Template
+	require.Equal(t, http.StatusOK, h.do(t, http.MethodPut, "/simulator/templates/status",
+		`{"name":"hello_world","language":"en_US","status":"disabled"}`, &got))
+	require.Equal(t, waformat.StatusDisabled, got.Status)
+	_, event, _, _, _ = nextTemplateStatus(t, rcv)
+	require.Equal(t, "DISABLED", event)
+	_, e = h.graph(t, http.MethodPost, messagesPath, send, nil)
+	require.Equal(t, 132016, e.Code)
+
+	require.Equal(t, http.StatusOK, h.do(t, http.MethodPut, "/simulator/templates/status",
+		`{"name":"hello_world","language":"en_US","status":"REJECTED","reason":"INCORRECT_CATEGORY"}`, &got))
+	require.Equal(t, "INCORRECT_CATEGORY", got.RejectedReason)
+	_, event, _, _, reason = nextTemplateStatus(t, rcv)
+	require.Equal(t, []string{"REJECTED", "INCORRECT_CATEGORY"}, []string{event, reason})
+	_, e = h.graph(t, http.MethodPost, messagesPath, send, nil)
+	require.Equal(t, 132001, e.Code)
+
+	require.NoError(t, h.sim.SetTemplateStatus("hello_world", "en_US", waformat.StatusApproved, ""))
+	nextTemplateStatus(t, rcv)
+	status, _ := h.graph(t, http.MethodPost, messagesPath, send, nil)
+	require.Equal(t, http.StatusOK, status)
+
+	var apiErr struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	require.Equal(t, http.StatusNotFound, h.do(t, http.MethodPut, "/simulator/templates/status",
+		`{"name":"nope","language":"en_US","status":"APPROVED"}`, &apiErr))
+	require.Equal(t, "not_found", apiErr.Error.Code)
+	require.Equal(t, http.StatusBadRequest, h.do(t, http.MethodPut, "/simulator/templates/status",
+		`{"name":"hello_world","language":"en_US","status":"ARCHIVED"}`, &apiErr))
+	require.Equal(t, "invalid_status", apiErr.Error.Code)
+	require.Equal(t, http.StatusBadRequest, h.do(t, http.MethodPut, "/simulator/templates/status", `{"nme":"x"}`, &apiErr))
+	require.ErrorIs(t, h.sim.SetTemplateStatus("nope", "en_US", waformat.StatusApproved, ""), simulator.ErrTemplateNotFound)
+}
+
+func TestTemplateReviewLeavesADecidedTemplateAlone(t *testing.T) {
+	t.Parallel()
+	rcv := newReceiver(t)
+	h := newHarness(t, &simulator.Config{WebhookURL: rcv.URL, TemplateReviewDelay: 100 * time.Millisecond})
+
+	status, _ := h.graph(t, http.MethodPost, templatesPath, newTemplate, nil)
+	require.Equal(t, http.StatusOK, status)
+	require.NoError(t, h.sim.SetTemplateStatus("delivery_window", "en_US", waformat.StatusRejected, "INVALID_FORMAT"))
+	_, event, _, _, reason := nextTemplateStatus(t, rcv)
+	require.Equal(t, []string{"REJECTED", "INVALID_FORMAT"}, []string{event, reason})
+
+	// The review finds the template no longer pending and neither approves it nor posts.
+	select {
+	case wh := <-rcv.Received:
+		t.Fatalf("unexpected webhook: %s", wh.Body)
+	case <-time.After(300 * time.Millisecond):
+	}
+	require.Equal(t, waformat.StatusRejected, h.sim.Templates()[5].Status)
+}
+
 func TestTemplateSendValidation(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
