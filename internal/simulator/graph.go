@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/wainbox/wainbox/internal/waformat"
 	"github.com/wainbox/wainbox/internal/whatsapp"
 )
 
@@ -100,6 +101,21 @@ func (s *Simulator) handleGraphMessages(w http.ResponseWriter, r *http.Request) 
 		s.refuse(w, send, gerr, "")
 		return
 	}
+	to := strings.TrimPrefix(req.To, "+")
+	if ws := s.Window(); ws.Enforce && send.Type != waformat.TypeTemplate && !s.windowOpen(to, time.Now()) {
+		gerr := invalidParam(codeReengagement, reengagementDetails)
+		if !ws.FailAsync {
+			s.refuse(w, send, gerr, "")
+			return
+		}
+		// Cloud API takes the message and fails it afterwards: a wamid now, the
+		// error in a failed status webhook. Faults are not rolled for it.
+		send.WAMessageID, send.ErrorCode = newWAMID(), gerr.Code
+		s.record(send)
+		writeJSON(w, http.StatusOK, sendResponse(req.To, to, send.WAMessageID))
+		s.startFailure(send.WAMessageID, to, send.BizOpaqueCallbackData, gerr)
+		return
+	}
 
 	switch code, fault := s.takeFault(); {
 	case fault == "timeout":
@@ -116,7 +132,6 @@ func (s *Simulator) handleGraphMessages(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 
-	to := strings.TrimPrefix(req.To, "+")
 	send.WAMessageID = newWAMID()
 	lost, hang := s.takeLostAnswer()
 	if lost {
@@ -130,12 +145,25 @@ func (s *Simulator) handleGraphMessages(w http.ResponseWriter, r *http.Request) 
 		s.loseAnswer(w, r, hang)
 		return
 	}
-	writeJSON(w, http.StatusOK, whatsapp.SendResponse{
-		MessagingProduct: whatsapp.MessagingProduct,
-		Contacts:         []whatsapp.SendContact{{Input: req.To, WaID: to}},
-		Messages:         []whatsapp.SentMessage{{ID: send.WAMessageID}},
-	})
+	writeJSON(w, http.StatusOK, sendResponse(req.To, to, send.WAMessageID))
 	s.startStatuses(send.WAMessageID, to, send.BizOpaqueCallbackData)
+}
+
+// sendResponse is Meta's answer to an accepted send.
+func sendResponse(input, waID, wamid string) whatsapp.SendResponse {
+	return whatsapp.SendResponse{
+		MessagingProduct: whatsapp.MessagingProduct,
+		Contacts:         []whatsapp.SendContact{{Input: input, WaID: waID}},
+		Messages:         []whatsapp.SentMessage{{ID: wamid}},
+	}
+}
+
+// startFailure posts the failed status webhook of an accepted send in the
+// background when AutoStatuses is on.
+func (s *Simulator) startFailure(wamid, recipient, callbackData string, gerr *graphError) {
+	if s.autoStatuses && s.webhookURL != "" {
+		s.goBackground(func() { s.postFailure(wamid, recipient, callbackData, gerr) })
+	}
 }
 
 // startStatuses posts the status webhooks of an accepted send in the background

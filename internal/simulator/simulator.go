@@ -1,8 +1,8 @@
 // Package simulator fakes the outside world of wainbox for development, tests and
 // benchmarks: Meta's Graph API (sends, with fault injection and status webhooks;
-// message templates and their review), a customer's phone (signed inbound
-// webhooks) and Gemini. Everything goes over real HTTP so that the code under
-// test is the code that runs in production.
+// message templates, their review and the 24-hour customer-service window), a
+// customer's phone (signed inbound webhooks) and Gemini. Everything goes over
+// real HTTP so that the code under test is the code that runs in production.
 package simulator
 
 import (
@@ -70,6 +70,16 @@ type Config struct {
 	// message_template_status_update webhook. Default DefaultTemplateReviewDelay;
 	// negative: never, the template stays PENDING until SetTemplateStatus.
 	TemplateReviewDelay time.Duration
+	// EnforceWindow refuses free-form sends outside the 24-hour customer-service
+	// window with Meta's error 131047 (see WindowSettings). Off by default: an
+	// agent starts a conversation (POST /api/conversations) with free-form text to
+	// a customer who never wrote, which Meta would refuse, and the repository's
+	// tests and benchmarks do so. SetWindow and PUT /simulator/window change it at
+	// run time.
+	EnforceWindow bool
+	// WindowFailAsync reports 131047 in a failed status webhook after accepting
+	// the send, instead of in the answer (WindowSettings.FailAsync).
+	WindowFailAsync bool
 	// HTTPClient posts the webhooks; default a client with a 10 s timeout.
 	HTTPClient *http.Client
 	// Logger defaults to a logger that discards everything.
@@ -94,7 +104,9 @@ type Send struct {
 	TemplateLanguage string `json:"template_language,omitempty"`
 	// WAMessageID is the wamid given to an accepted send; empty when refused.
 	WAMessageID string `json:"wa_message_id,omitempty"`
-	// ErrorCode is the Meta code answered, or 500 for a plain HTTP 500.
+	// ErrorCode is the Meta code answered, or 500 for a plain HTTP 500. A send
+	// accepted and then failed by a status webhook (WindowSettings.FailAsync) has
+	// both a WAMessageID and the ErrorCode of that webhook.
 	ErrorCode int `json:"error_code,omitempty"`
 	// Fault names the injected fault that decided the answer, if any:
 	// "fail_next", "error_rate", "timeout", "client_gone" (the client hung up
@@ -138,6 +150,10 @@ type Simulator struct {
 	// nextTemplateID numbers the next one.
 	templates      []*waformat.Template
 	nextTemplateID int64
+	// window says whether and how the 24-hour window is enforced.
+	window WindowSettings
+	// lastInbound is when each customer (wa_id) last wrote to the business number.
+	lastInbound map[string]time.Time
 }
 
 // New checks the configuration, fills defaults and returns a Simulator.
@@ -160,6 +176,8 @@ func New(cfg *Config) (*Simulator, error) {
 		sendsChanged:        make(chan struct{}),
 		templateReviewDelay: cmp.Or(cfg.TemplateReviewDelay, DefaultTemplateReviewDelay),
 		nextTemplateID:      firstTemplateID,
+		window:              WindowSettings{Enforce: cfg.EnforceWindow, FailAsync: cfg.WindowFailAsync},
+		lastInbound:         map[string]time.Time{},
 	}
 	for _, t := range seedTemplates() {
 		if _, err := s.addTemplateLocked(&t); err != nil {
@@ -203,6 +221,10 @@ func (s *Simulator) routes() http.Handler {
 	mux.HandleFunc("POST /simulator/graph/{version}/{waba_id}/message_templates", s.handleCreateTemplate)
 	mux.HandleFunc("DELETE /simulator/graph/{version}/{waba_id}/message_templates", s.handleDeleteTemplates)
 	mux.HandleFunc("PUT /simulator/templates/status", s.handlePutTemplateStatus)
+	mux.HandleFunc("GET /simulator/window", s.handleGetWindow)
+	mux.HandleFunc("PUT /simulator/window", s.handlePutWindow)
+	mux.HandleFunc("GET /simulator/customers/{wa_id}", s.handleGetCustomer)
+	mux.HandleFunc("PUT /simulator/customers/{wa_id}", s.handlePutCustomer)
 	mux.HandleFunc("GET /simulator/faults", s.handleGetFaults)
 	mux.HandleFunc("PUT /simulator/faults", s.handlePutFaults)
 	mux.HandleFunc("GET /simulator/sends", s.handleGetSends)
