@@ -215,6 +215,8 @@ func simulate(ctx context.Context, args []string) error {
 	addr := fs.String("addr", ":8090", "address to listen on")
 	webhookURL := fs.String("webhook-url", "http://localhost:8080/webhooks/whatsapp", "where the fake phone and the status callbacks post webhooks")
 	webhookRetryFor := fs.Duration("webhook-retry-for", simulator.DefaultWebhookRetryFor, "how long a refused or unreached status webhook is redelivered, with backoff, before it is given up")
+	enforceWindow := fs.Bool("enforce-window", false, "refuse free-form sends to customers who have not written in 24 hours with Meta's error 131047")
+	reviewDelay := fs.Duration("template-review-delay", simulator.DefaultTemplateReviewDelay, "how long a created template stays PENDING before it is approved; negative: until PUT /simulator/templates/status")
 	if err := fs.Parse(args); err != nil {
 		return ignoreHelp(err)
 	}
@@ -224,15 +226,17 @@ func simulate(ctx context.Context, args []string) error {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	sim, err := simulator.New(&simulator.Config{
-		AccessToken:        wa.AccessToken,
-		AppSecret:          wa.AppSecret,
-		WebhookURL:         *webhookURL,
-		PhoneNumberID:      wa.PhoneNumberID,
-		DisplayPhoneNumber: wa.DisplayPhoneNumber,
-		BusinessAccountID:  wa.BusinessAccountID,
-		AutoStatuses:       true,
-		WebhookRetryFor:    *webhookRetryFor,
-		Logger:             logger,
+		AccessToken:         wa.AccessToken,
+		AppSecret:           wa.AppSecret,
+		WebhookURL:          *webhookURL,
+		PhoneNumberID:       wa.PhoneNumberID,
+		DisplayPhoneNumber:  wa.DisplayPhoneNumber,
+		BusinessAccountID:   wa.BusinessAccountID,
+		AutoStatuses:        true,
+		WebhookRetryFor:     *webhookRetryFor,
+		EnforceWindow:       *enforceWindow,
+		TemplateReviewDelay: *reviewDelay,
+		Logger:              logger,
 	})
 	if err != nil {
 		return err

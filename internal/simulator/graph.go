@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/wainbox/wainbox/internal/waformat"
 	"github.com/wainbox/wainbox/internal/whatsapp"
 )
 
@@ -25,8 +26,8 @@ const (
 	plainHTTP429 = 429
 )
 
-// knownType reports whether the fake Graph API accepts a message type. Only text
-// is validated in depth; the others need their object to be present.
+// knownType reports whether the fake Graph API accepts a message type. Text is
+// validated here, the others' payloads with waformat in checkPayload.
 func knownType(t string) bool {
 	switch t {
 	case "text", "image", "video", "audio", "document", "sticker",
@@ -96,6 +97,25 @@ func (s *Simulator) handleGraphMessages(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	send.Type = req.Type // checkRequest applied Meta's default type
+	if gerr := s.checkPayload(raw, &send); gerr != nil {
+		s.refuse(w, send, gerr, "")
+		return
+	}
+	to := strings.TrimPrefix(req.To, "+")
+	if ws := s.Window(); ws.Enforce && send.Type != waformat.TypeTemplate && !s.windowOpen(to, time.Now()) {
+		gerr := invalidParam(codeReengagement, reengagementDetails)
+		if !ws.FailAsync {
+			s.refuse(w, send, gerr, "")
+			return
+		}
+		// Cloud API takes the message and fails it afterwards: a wamid now, the
+		// error in a failed status webhook. Faults are not rolled for it.
+		send.WAMessageID, send.ErrorCode = newWAMID(), gerr.Code
+		s.record(send)
+		writeJSON(w, http.StatusOK, sendResponse(req.To, to, send.WAMessageID))
+		s.startFailure(send.WAMessageID, to, send.BizOpaqueCallbackData, gerr)
+		return
+	}
 
 	switch code, fault := s.takeFault(); {
 	case fault == "timeout":
@@ -112,7 +132,6 @@ func (s *Simulator) handleGraphMessages(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 
-	to := strings.TrimPrefix(req.To, "+")
 	send.WAMessageID = newWAMID()
 	lost, hang := s.takeLostAnswer()
 	if lost {
@@ -126,12 +145,25 @@ func (s *Simulator) handleGraphMessages(w http.ResponseWriter, r *http.Request) 
 		s.loseAnswer(w, r, hang)
 		return
 	}
-	writeJSON(w, http.StatusOK, whatsapp.SendResponse{
-		MessagingProduct: whatsapp.MessagingProduct,
-		Contacts:         []whatsapp.SendContact{{Input: req.To, WaID: to}},
-		Messages:         []whatsapp.SentMessage{{ID: send.WAMessageID}},
-	})
+	writeJSON(w, http.StatusOK, sendResponse(req.To, to, send.WAMessageID))
 	s.startStatuses(send.WAMessageID, to, send.BizOpaqueCallbackData)
+}
+
+// sendResponse is Meta's answer to an accepted send.
+func sendResponse(input, waID, wamid string) whatsapp.SendResponse {
+	return whatsapp.SendResponse{
+		MessagingProduct: whatsapp.MessagingProduct,
+		Contacts:         []whatsapp.SendContact{{Input: input, WaID: waID}},
+		Messages:         []whatsapp.SentMessage{{ID: wamid}},
+	}
+}
+
+// startFailure posts the failed status webhook of an accepted send in the
+// background when AutoStatuses is on.
+func (s *Simulator) startFailure(wamid, recipient, callbackData string, gerr *graphError) {
+	if s.autoStatuses && s.webhookURL != "" {
+		s.goBackground(func() { s.postFailure(wamid, recipient, callbackData, gerr) })
+	}
 }
 
 // startStatuses posts the status webhooks of an accepted send in the background
@@ -163,9 +195,8 @@ func (s *Simulator) loseAnswer(w http.ResponseWriter, r *http.Request, hang bool
 	_ = conn.Close() // the client learns nothing either way
 }
 
-// checkRequest validates a messages request in Meta's order: token, phone number
-// id, then the body.
-func (s *Simulator) checkRequest(r *http.Request, phoneNumberID string, raw []byte, readErr, decodeErr error, req *graphRequest) *graphError {
+// checkToken checks the bearer token of a Graph API request as Meta does.
+func (s *Simulator) checkToken(r *http.Request) *graphError {
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || strings.TrimSpace(token) == "" {
 		return &graphError{HTTPStatus: http.StatusUnauthorized, Code: 190, Type: "OAuthException",
@@ -177,10 +208,25 @@ func (s *Simulator) checkRequest(r *http.Request, phoneNumberID string, raw []by
 			Message: "Error validating access token: The session is invalid.",
 			Details: "The access token is not the one this simulator was configured with."}
 	}
+	return nil
+}
+
+// unknownObject is Meta's answer for an object id it does not know, such as a
+// phone number id or a business account id other than the simulator's own.
+func unknownObject(method, id, known string) *graphError {
+	return &graphError{HTTPStatus: http.StatusBadRequest, Code: 100, Subcode: 33, Type: "GraphMethodException",
+		Message: fmt.Sprintf("Unsupported %s request. Object with ID '%s' does not exist, cannot be loaded due to missing permissions, or does not support this operation.", method, id),
+		Details: "This simulator only knows " + known + "."}
+}
+
+// checkRequest validates a messages request in Meta's order: token, phone number
+// id, then the body.
+func (s *Simulator) checkRequest(r *http.Request, phoneNumberID string, raw []byte, readErr, decodeErr error, req *graphRequest) *graphError {
+	if gerr := s.checkToken(r); gerr != nil {
+		return gerr
+	}
 	if phoneNumberID != s.phoneNumberID {
-		return &graphError{HTTPStatus: http.StatusBadRequest, Code: 100, Subcode: 33, Type: "GraphMethodException",
-			Message: fmt.Sprintf("Unsupported post request. Object with ID '%s' does not exist, cannot be loaded due to missing permissions, or does not support this operation.", phoneNumberID),
-			Details: "This simulator only knows phone number id " + s.phoneNumberID + "."}
+		return unknownObject("post", phoneNumberID, "phone number id "+s.phoneNumberID)
 	}
 	switch {
 	case readErr != nil || len(raw) > maxBodyBytes:
@@ -239,6 +285,8 @@ func invalidParam(code int, details string) *graphError {
 	title := "Invalid parameter"
 	if info, ok := whatsapp.LookupError(code); ok {
 		title = info.Title
+	} else if t, ok := extraTitles[code]; ok {
+		title = t
 	}
 	return &graphError{HTTPStatus: http.StatusBadRequest, Code: code, Type: "OAuthException",
 		Message: fmt.Sprintf("(#%d) %s", code, title), Details: details}
@@ -279,6 +327,12 @@ func (s *Simulator) refuse(w http.ResponseWriter, send Send, gerr *graphError, f
 	send.ErrorCode = gerr.Code
 	send.Fault = fault
 	s.record(send)
+	writeGraphError(w, gerr)
+}
+
+// writeGraphError answers Meta's error body, or a plain-text 500 for the
+// pseudo-code 500.
+func writeGraphError(w http.ResponseWriter, gerr *graphError) {
 	if gerr.Code == plainHTTP500 {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(http.StatusInternalServerError)

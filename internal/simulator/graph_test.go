@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -539,5 +540,59 @@ func TestFaultLostAnswerHangReleasedByClose(t *testing.T) {
 		require.False(t, errors.As(err, &apiErr), "closing drops the connection without an answer")
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close did not release the hanging lost answer")
+	}
+}
+
+func TestSendPayloadValidation(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	msg := func(typ, payload string) string {
+		return `{"messaging_product":"whatsapp","to":"16505551234","type":"` + typ + `","` + typ + `":` + payload + `}`
+	}
+	buttons := func(n int) string {
+		var bs []string
+		for i := range n {
+			bs = append(bs, fmt.Sprintf(`{"type":"reply","reply":{"id":"b%d","title":"Option %d"}}`, i, i))
+		}
+		return `{"type":"button","body":{"text":"Pick one"},"action":{"buttons":[` + strings.Join(bs, ",") + `]}}`
+	}
+	tests := []struct {
+		name     string
+		body     string
+		wantCode int    // 0: accepted
+		wantText string // the recorded body when accepted, else a part of the details
+	}{
+		{"image by link", msg("image", `{"link":"https://example.com/a.jpg","caption":"the red one"}`), 0, "[Image] the red one"},
+		{"three reply buttons", msg("interactive", buttons(3)), 0, "Pick one\n\n[Option 0]\n[Option 1]\n[Option 2]"},
+		{"location as strings", msg("location", `{"latitude":"37.44","longitude":"-122.16","name":"Store"}`), 0, "[Location] Store (37.44, -122.16)"},
+		{"reaction", msg("reaction", `{"message_id":"wamid.X","emoji":"❤️"}`), 0, "[Reaction ❤️]"},
+		{"four reply buttons", msg("interactive", buttons(4)), 131009, "interactive.action.buttons: has 4 buttons"},
+		{"image with id and link", msg("image", `{"id":"1","link":"https://example.com/a.jpg"}`), 131009, "image: takes an id or a link, not both"},
+		{"caption on audio", msg("audio", `{"id":"1","caption":"hear this"}`), 131009, "audio.caption"},
+		{"latitude out of range", msg("location", `{"latitude":91,"longitude":0}`), 131009, "location.latitude"},
+		{"a word as a reaction", msg("reaction", `{"message_id":"wamid.X","emoji":"ok"}`), 131009, "reaction.emoji"},
+		{"contact without a name", msg("contacts", `[{"phones":[{"phone":"+1 650 555 1234"}]}]`), 131009, "contacts[0].name.formatted_name"},
+		{"unknown interactive type", msg("interactive", `{"type":"carousel","body":{"text":"x"},"action":{}}`), 131009, "interactive.type"},
+		{"payload of the wrong shape", msg("location", `{"latitude":"north","longitude":0}`), 100, "shape of a location message"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			status, e := h.graph(t, http.MethodPost, messagesPath, tt.body, nil)
+			if tt.wantCode == 0 {
+				require.Equal(t, http.StatusOK, status, "%+v", e)
+				for _, s := range h.sim.Sends() {
+					if string(s.Raw) == tt.body {
+						require.Equal(t, tt.wantText, s.Body)
+						require.NotEmpty(t, s.WAMessageID)
+						return
+					}
+				}
+				t.Fatal("send not recorded")
+			}
+			require.Equal(t, http.StatusBadRequest, status)
+			require.Equal(t, tt.wantCode, e.Code, e.ErrorData.Details)
+			require.Contains(t, e.ErrorData.Details, tt.wantText)
+		})
 	}
 }

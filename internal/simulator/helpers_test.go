@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ const (
 	testSecret    = "app-secret"
 	testPhoneID   = simulator.DefaultPhoneNumberID
 	testRecipient = "16505551234"
+	messagesPath  = "/simulator/graph/v24.0/" + testPhoneID + "/messages"
 )
 
 // webhook is one POST seen by a receiver.
@@ -159,4 +161,48 @@ func (h *harness) do(t *testing.T, method, path string, body any, out any) int {
 		require.NoError(t, json.NewDecoder(resp.Body).Decode(out))
 	}
 	return resp.StatusCode
+}
+
+// metaError is Meta's error body.
+type metaError struct {
+	Code         int    `json:"code"`
+	ErrorSubcode int    `json:"error_subcode"`
+	Message      string `json:"message"`
+	Type         string `json:"type"`
+	FBTraceID    string `json:"fbtrace_id"`
+	ErrorData    struct {
+		MessagingProduct string `json:"messaging_product"`
+		Details          string `json:"details"`
+	} `json:"error_data"`
+}
+
+// graph calls the fake Graph API with the test token. A 2xx answer is decoded
+// into out; any other answer must be Meta's error body, which is returned.
+func (h *harness) graph(t *testing.T, method, target, body string, out any) (int, *metaError) {
+	t.Helper()
+	if !strings.HasPrefix(target, "http") {
+		target = h.url + target
+	}
+	req, err := http.NewRequestWithContext(t.Context(), method, target, strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	if resp.StatusCode/100 == 2 {
+		if out != nil {
+			require.NoError(t, json.Unmarshal(raw, out), string(raw))
+		}
+		return resp.StatusCode, nil
+	}
+	var e struct {
+		Error *metaError `json:"error"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &e), string(raw))
+	require.NotNil(t, e.Error, string(raw))
+	require.NotEmpty(t, e.Error.FBTraceID)
+	return resp.StatusCode, e.Error
 }

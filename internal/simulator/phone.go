@@ -11,6 +11,7 @@ import (
 	"math/big"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/wainbox/wainbox/internal/whatsapp"
 )
@@ -84,6 +85,9 @@ func (s *Simulator) deliverInbound(ctx context.Context, in *InboundInput) (strin
 		return "", 0, err
 	}
 	wamid := value.Messages[0].ID
+	// The customer wrote: Meta opens (or renews) the customer-service window
+	// whether or not the business's webhook takes the message.
+	s.SetLastInbound(value.Messages[0].From, time.Now())
 	if s.webhookURL == "" {
 		return wamid, 0, errNoWebhook
 	}

@@ -1,6 +1,7 @@
 // Package simulator fakes the outside world of wainbox for development, tests and
-// benchmarks: Meta's Graph API (sends, with fault injection and status webhooks),
-// a customer's phone (signed inbound webhooks) and Gemini. Everything goes over
+// benchmarks: Meta's Graph API (sends, with fault injection and status webhooks;
+// message templates, their review and the 24-hour customer-service window), a
+// customer's phone (signed inbound webhooks) and Gemini. Everything goes over
 // real HTTP so that the code under test is the code that runs in production.
 package simulator
 
@@ -19,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wainbox/wainbox/internal/waformat"
 	"github.com/wainbox/wainbox/internal/whatsapp"
 )
 
@@ -63,6 +65,21 @@ type Config struct {
 	// a database that is down for a minute. Inbound messages from the fake phone
 	// are posted once, so that their caller sees the webhook's own answer.
 	WebhookRetryFor time.Duration
+	// TemplateReviewDelay is how long a template created through the fake Graph
+	// API stays PENDING before the simulator approves it and posts a
+	// message_template_status_update webhook. Default DefaultTemplateReviewDelay;
+	// negative: never, the template stays PENDING until SetTemplateStatus.
+	TemplateReviewDelay time.Duration
+	// EnforceWindow refuses free-form sends outside the 24-hour customer-service
+	// window with Meta's error 131047 (see WindowSettings). Off by default: an
+	// agent starts a conversation (POST /api/conversations) with free-form text to
+	// a customer who never wrote, which Meta would refuse, and the repository's
+	// tests and benchmarks do so. SetWindow and PUT /simulator/window change it at
+	// run time.
+	EnforceWindow bool
+	// WindowFailAsync reports 131047 in a failed status webhook after accepting
+	// the send, instead of in the answer (WindowSettings.FailAsync).
+	WindowFailAsync bool
 	// HTTPClient posts the webhooks; default a client with a 10 s timeout.
 	HTTPClient *http.Client
 	// Logger defaults to a logger that discards everything.
@@ -72,16 +89,24 @@ type Config struct {
 // Send is one request received by the fake messages endpoint, accepted or refused.
 // A mark-as-read request is recorded with Type "read" and ReadMessageID set.
 type Send struct {
-	At                    time.Time `json:"at"`
-	PhoneNumberID         string    `json:"phone_number_id"`
-	To                    string    `json:"to,omitempty"`
-	Type                  string    `json:"type,omitempty"`
-	Body                  string    `json:"body,omitempty"`
-	BizOpaqueCallbackData string    `json:"biz_opaque_callback_data,omitempty"`
-	ReadMessageID         string    `json:"read_message_id,omitempty"`
+	At            time.Time `json:"at"`
+	PhoneNumberID string    `json:"phone_number_id"`
+	To            string    `json:"to,omitempty"`
+	Type          string    `json:"type,omitempty"`
+	// Body is the text of a text message, or the readable text of any other
+	// type whose payload passed validation (waformat.Preview: "[Image] caption").
+	Body                  string `json:"body,omitempty"`
+	BizOpaqueCallbackData string `json:"biz_opaque_callback_data,omitempty"`
+	ReadMessageID         string `json:"read_message_id,omitempty"`
+	// TemplateName and TemplateLanguage name the template of a template send;
+	// Body is then the text the customer sees, parameters filled in.
+	TemplateName     string `json:"template_name,omitempty"`
+	TemplateLanguage string `json:"template_language,omitempty"`
 	// WAMessageID is the wamid given to an accepted send; empty when refused.
 	WAMessageID string `json:"wa_message_id,omitempty"`
-	// ErrorCode is the Meta code answered, or 500 for a plain HTTP 500.
+	// ErrorCode is the Meta code answered, or 500 for a plain HTTP 500. A send
+	// accepted and then failed by a status webhook (WindowSettings.FailAsync) has
+	// both a WAMessageID and the ErrorCode of that webhook.
 	ErrorCode int `json:"error_code,omitempty"`
 	// Fault names the injected fault that decided the answer, if any:
 	// "fail_next", "error_rate", "timeout", "client_gone" (the client hung up
@@ -103,10 +128,12 @@ type Simulator struct {
 	businessAccountID  string
 	autoStatuses       bool
 	statusDelay        time.Duration
-	webhookRetryFor    time.Duration
-	httpClient         *http.Client
-	logger             *slog.Logger
-	handler            http.Handler
+	// templateReviewDelay is Config.TemplateReviewDelay with its default applied.
+	templateReviewDelay time.Duration
+	webhookRetryFor     time.Duration
+	httpClient          *http.Client
+	logger              *slog.Logger
+	handler             http.Handler
 
 	// ctx is cancelled by Close, stopping background posts and hanging requests.
 	ctx    context.Context
@@ -119,6 +146,14 @@ type Simulator struct {
 	sends          []Send
 	sendsChanged   chan struct{} // closed and replaced on every recorded send
 	geminiRequests []GeminiRequest
+	// templates are the business account's message templates in id order;
+	// nextTemplateID numbers the next one.
+	templates      []*waformat.Template
+	nextTemplateID int64
+	// window says whether and how the 24-hour window is enforced.
+	window WindowSettings
+	// lastInbound is when each customer (wa_id) last wrote to the business number.
+	lastInbound map[string]time.Time
 }
 
 // New checks the configuration, fills defaults and returns a Simulator.
@@ -127,18 +162,27 @@ func New(cfg *Config) (*Simulator, error) {
 		return nil, errors.New("simulator config is nil")
 	}
 	s := &Simulator{
-		accessToken:        cfg.AccessToken,
-		appSecret:          []byte(cfg.AppSecret),
-		webhookURL:         cfg.WebhookURL,
-		phoneNumberID:      cmp.Or(cfg.PhoneNumberID, DefaultPhoneNumberID),
-		displayPhoneNumber: cmp.Or(cfg.DisplayPhoneNumber, DefaultDisplayPhoneNumber),
-		businessAccountID:  cmp.Or(cfg.BusinessAccountID, DefaultBusinessAccountID),
-		autoStatuses:       cfg.AutoStatuses,
-		statusDelay:        cfg.StatusDelay,
-		webhookRetryFor:    cmp.Or(cfg.WebhookRetryFor, DefaultWebhookRetryFor),
-		httpClient:         cfg.HTTPClient,
-		logger:             cfg.Logger,
-		sendsChanged:       make(chan struct{}),
+		accessToken:         cfg.AccessToken,
+		appSecret:           []byte(cfg.AppSecret),
+		webhookURL:          cfg.WebhookURL,
+		phoneNumberID:       cmp.Or(cfg.PhoneNumberID, DefaultPhoneNumberID),
+		displayPhoneNumber:  cmp.Or(cfg.DisplayPhoneNumber, DefaultDisplayPhoneNumber),
+		businessAccountID:   cmp.Or(cfg.BusinessAccountID, DefaultBusinessAccountID),
+		autoStatuses:        cfg.AutoStatuses,
+		statusDelay:         cfg.StatusDelay,
+		webhookRetryFor:     cmp.Or(cfg.WebhookRetryFor, DefaultWebhookRetryFor),
+		httpClient:          cfg.HTTPClient,
+		logger:              cfg.Logger,
+		sendsChanged:        make(chan struct{}),
+		templateReviewDelay: cmp.Or(cfg.TemplateReviewDelay, DefaultTemplateReviewDelay),
+		nextTemplateID:      firstTemplateID,
+		window:              WindowSettings{Enforce: cfg.EnforceWindow, FailAsync: cfg.WindowFailAsync},
+		lastInbound:         map[string]time.Time{},
+	}
+	for _, t := range seedTemplates() {
+		if _, err := s.addTemplateLocked(&t); err != nil {
+			return nil, fmt.Errorf("error seeding simulator templates: %w", err)
+		}
 	}
 	if s.statusDelay == 0 {
 		s.statusDelay = DefaultStatusDelay
@@ -173,6 +217,14 @@ func New(cfg *Config) (*Simulator, error) {
 func (s *Simulator) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /simulator/graph/{version}/{phone_number_id}/messages", s.handleGraphMessages)
+	mux.HandleFunc("GET /simulator/graph/{version}/{waba_id}/message_templates", s.handleGetTemplates)
+	mux.HandleFunc("POST /simulator/graph/{version}/{waba_id}/message_templates", s.handleCreateTemplate)
+	mux.HandleFunc("DELETE /simulator/graph/{version}/{waba_id}/message_templates", s.handleDeleteTemplates)
+	mux.HandleFunc("PUT /simulator/templates/status", s.handlePutTemplateStatus)
+	mux.HandleFunc("GET /simulator/window", s.handleGetWindow)
+	mux.HandleFunc("PUT /simulator/window", s.handlePutWindow)
+	mux.HandleFunc("GET /simulator/customers/{wa_id}", s.handleGetCustomer)
+	mux.HandleFunc("PUT /simulator/customers/{wa_id}", s.handlePutCustomer)
 	mux.HandleFunc("GET /simulator/faults", s.handleGetFaults)
 	mux.HandleFunc("PUT /simulator/faults", s.handlePutFaults)
 	mux.HandleFunc("GET /simulator/sends", s.handleGetSends)

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -67,6 +68,33 @@ func (s *Simulator) postStatuses(wamid, recipient, callbackData string) {
 			s.logger.Warn("simulator gave up posting a status webhook",
 				slog.String("wa_message_id", wamid), slog.String("status", status), slog.Any("error", err))
 		}
+	}
+}
+
+// postFailure posts a failed status for an accepted send, StatusDelay after it,
+// with the error in Meta's webhook shape.
+func (s *Simulator) postFailure(wamid, recipient, callbackData string, gerr *graphError) {
+	if s.sleep(s.ctx, s.statusDelay); s.ctx.Err() != nil {
+		return // closed
+	}
+	title := strings.TrimPrefix(gerr.Message, fmt.Sprintf("(#%d) ", gerr.Code))
+	st := whatsapp.Status{
+		ID: wamid, Status: whatsapp.StatusFailed, Timestamp: unixNow(), RecipientID: recipient,
+		BizOpaqueCallbackData: callbackData,
+		Errors: []whatsapp.Error{{
+			Code: gerr.Code, Title: title, Message: title,
+			ErrorData: whatsapp.ErrorData{Details: gerr.Details},
+			Href:      "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/",
+		}},
+	}
+	body, err := metaJSON(s.notification(whatsapp.Value{Statuses: []whatsapp.Status{st}}))
+	if err != nil {
+		s.logger.Error("simulator could not encode a status webhook", slog.Any("error", err))
+		return
+	}
+	if err := s.postWebhookRetrying(body); err != nil {
+		s.logger.Warn("simulator gave up posting a failed status webhook",
+			slog.String("wa_message_id", wamid), slog.Int("code", gerr.Code), slog.Any("error", err))
 	}
 }
 
