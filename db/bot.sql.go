@@ -124,7 +124,7 @@ func (q *Queries) BotConversationSetStatus(ctx context.Context, db DBTX, arg Bot
 }
 
 const botHistory = `-- name: BotHistory :many
-SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason FROM messages
+SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id FROM messages
 WHERE conversation_id = $1
 ORDER BY id DESC
 LIMIT $2
@@ -173,6 +173,7 @@ func (q *Queries) BotHistory(ctx context.Context, db DBTX, arg BotHistoryParams)
 			&i.UnsettledUntil,
 			&i.WaitingFor,
 			&i.PendingReason,
+			&i.ReplyToMessageID,
 		); err != nil {
 			return nil, err
 		}

@@ -19,7 +19,7 @@ SET status = $1, sent_at = $2, delivered_at = $3, read_at = $4,
     failed_at = $5, error_code = $6, error_title = $7,
     error_details = $8, updated_at = now()
 WHERE id = $9
-RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason
+RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id
 `
 
 type MessageApplyStatusParams struct {
@@ -77,6 +77,7 @@ func (q *Queries) MessageApplyStatus(ctx context.Context, db DBTX, arg MessageAp
 		&i.UnsettledUntil,
 		&i.WaitingFor,
 		&i.PendingReason,
+		&i.ReplyToMessageID,
 	)
 	return i, err
 }
@@ -117,7 +118,7 @@ WITH cur AS (
         AND m.unsettled_until IS NOT DISTINCT FROM cur.unsettled_until
     RETURNING m.id
 )
-SELECT messages.id, messages.conversation_id, messages.direction, messages.sender, messages.sender_user_id, messages.type, messages.body, messages.payload, messages.status, messages.wa_message_id, messages.client_id, messages.out_seq, messages.send_generation, messages.attempts, messages.last_error, messages.error_code, messages.error_title, messages.error_details, messages.created_at, messages.updated_at, messages.sent_at, messages.delivered_at, messages.read_at, messages.failed_at, messages.unsettled_until, messages.waiting_for, messages.pending_reason, channels.phone_number_id, contacts.wa_id,
+SELECT messages.id, messages.conversation_id, messages.direction, messages.sender, messages.sender_user_id, messages.type, messages.body, messages.payload, messages.status, messages.wa_message_id, messages.client_id, messages.out_seq, messages.send_generation, messages.attempts, messages.last_error, messages.error_code, messages.error_title, messages.error_details, messages.created_at, messages.updated_at, messages.sent_at, messages.delivered_at, messages.read_at, messages.failed_at, messages.unsettled_until, messages.waiting_for, messages.pending_reason, messages.reply_to_message_id, channels.phone_number_id, contacts.wa_id,
     coalesce(cur.kept_wa_message_id, '')::text AS kept_wa_message_id,
     coalesce(cur.earlier_pending_id, 0)::bigint AS earlier_pending_id, cur.decision,
     EXISTS (SELECT 1 FROM claim) AS claimed
@@ -203,6 +204,7 @@ func (q *Queries) MessageClaimSend(ctx context.Context, db DBTX, arg MessageClai
 		&i.Message.UnsettledUntil,
 		&i.Message.WaitingFor,
 		&i.Message.PendingReason,
+		&i.Message.ReplyToMessageID,
 		&i.PhoneNumberID,
 		&i.WaID,
 		&i.KeptWaMessageID,
@@ -225,7 +227,7 @@ func (q *Queries) MessageCountWaiting(ctx context.Context, db DBTX) (int64, erro
 }
 
 const messageGet = `-- name: MessageGet :one
-SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason FROM messages WHERE id = $1
+SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id FROM messages WHERE id = $1
 `
 
 func (q *Queries) MessageGet(ctx context.Context, db DBTX, id int64) (Message, error) {
@@ -259,12 +261,13 @@ func (q *Queries) MessageGet(ctx context.Context, db DBTX, id int64) (Message, e
 		&i.UnsettledUntil,
 		&i.WaitingFor,
 		&i.PendingReason,
+		&i.ReplyToMessageID,
 	)
 	return i, err
 }
 
 const messageGetByClientID = `-- name: MessageGetByClientID :one
-SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason FROM messages
+SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id FROM messages
 WHERE sender = $1 AND coalesce(sender_user_id, 0) = coalesce($2::bigint, 0) AND client_id = $3
 `
 
@@ -305,12 +308,13 @@ func (q *Queries) MessageGetByClientID(ctx context.Context, db DBTX, arg Message
 		&i.UnsettledUntil,
 		&i.WaitingFor,
 		&i.PendingReason,
+		&i.ReplyToMessageID,
 	)
 	return i, err
 }
 
 const messageGetByWaIDForUpdate = `-- name: MessageGetByWaIDForUpdate :one
-SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason FROM messages WHERE wa_message_id = $1 FOR UPDATE
+SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id FROM messages WHERE wa_message_id = $1 FOR UPDATE
 `
 
 func (q *Queries) MessageGetByWaIDForUpdate(ctx context.Context, db DBTX, waMessageID *string) (Message, error) {
@@ -344,6 +348,7 @@ func (q *Queries) MessageGetByWaIDForUpdate(ctx context.Context, db DBTX, waMess
 		&i.UnsettledUntil,
 		&i.WaitingFor,
 		&i.PendingReason,
+		&i.ReplyToMessageID,
 	)
 	return i, err
 }
@@ -353,7 +358,7 @@ WITH m AS (
     INSERT INTO messages (conversation_id, direction, sender, type, body, payload, status, wa_message_id)
     VALUES ($1, 'in', 'contact', $2, $3, $4, 'received', $5)
     ON CONFLICT (wa_message_id) DO NOTHING
-    RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason
+    RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id
 ), c AS (
     UPDATE conversations
     SET status = $6, unread_count = unread_count + $7::integer,
@@ -361,7 +366,7 @@ WITH m AS (
     WHERE id = $1 AND EXISTS (SELECT 1 FROM m)
     RETURNING id, channel_id, contact_id, status, assignee_id, unread_count, last_out_seq, last_message_at, created_at, updated_at, group_id, locked_by, lock_expires_at, snoozed_until
 )
-SELECT m.id, m.conversation_id, m.direction, m.sender, m.sender_user_id, m.type, m.body, m.payload, m.status, m.wa_message_id, m.client_id, m.out_seq, m.send_generation, m.attempts, m.last_error, m.error_code, m.error_title, m.error_details, m.created_at, m.updated_at, m.sent_at, m.delivered_at, m.read_at, m.failed_at, m.unsettled_until, m.waiting_for, m.pending_reason,
+SELECT m.id, m.conversation_id, m.direction, m.sender, m.sender_user_id, m.type, m.body, m.payload, m.status, m.wa_message_id, m.client_id, m.out_seq, m.send_generation, m.attempts, m.last_error, m.error_code, m.error_title, m.error_details, m.created_at, m.updated_at, m.sent_at, m.delivered_at, m.read_at, m.failed_at, m.unsettled_until, m.waiting_for, m.pending_reason, m.reply_to_message_id,
     c.channel_id AS conv_channel_id, c.contact_id AS conv_contact_id, c.status AS conv_status,
     c.assignee_id AS conv_assignee_id, c.unread_count AS conv_unread_count,
     c.last_out_seq AS conv_last_out_seq, c.last_message_at AS conv_last_message_at,
@@ -409,6 +414,7 @@ type MessageInsertInboundRow struct {
 	UnsettledUntil    *time.Time      `json:"unsettled_until"`
 	WaitingFor        *int64          `json:"waiting_for"`
 	PendingReason     string          `json:"pending_reason"`
+	ReplyToMessageID  *int64          `json:"reply_to_message_id"`
 	ConvChannelID     int64           `json:"conv_channel_id"`
 	ConvContactID     int64           `json:"conv_contact_id"`
 	ConvStatus        string          `json:"conv_status"`
@@ -468,6 +474,7 @@ func (q *Queries) MessageInsertInbound(ctx context.Context, db DBTX, arg Message
 		&i.UnsettledUntil,
 		&i.WaitingFor,
 		&i.PendingReason,
+		&i.ReplyToMessageID,
 		&i.ConvChannelID,
 		&i.ConvContactID,
 		&i.ConvStatus,
@@ -498,9 +505,9 @@ WITH r AS (
         'pending', $7::uuid, r.last_out_seq, 1
     FROM r
     ON CONFLICT (sender, coalesce(sender_user_id, 0), client_id) WHERE client_id IS NOT NULL DO NOTHING
-    RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason
+    RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id
 )
-SELECT m.id, m.conversation_id, m.direction, m.sender, m.sender_user_id, m.type, m.body, m.payload, m.status, m.wa_message_id, m.client_id, m.out_seq, m.send_generation, m.attempts, m.last_error, m.error_code, m.error_title, m.error_details, m.created_at, m.updated_at, m.sent_at, m.delivered_at, m.read_at, m.failed_at, m.unsettled_until, m.waiting_for, m.pending_reason, r.assignee_id AS conv_assignee_id, r.group_id AS conv_group_id, r.locked_by AS conv_locked_by,
+SELECT m.id, m.conversation_id, m.direction, m.sender, m.sender_user_id, m.type, m.body, m.payload, m.status, m.wa_message_id, m.client_id, m.out_seq, m.send_generation, m.attempts, m.last_error, m.error_code, m.error_title, m.error_details, m.created_at, m.updated_at, m.sent_at, m.delivered_at, m.read_at, m.failed_at, m.unsettled_until, m.waiting_for, m.pending_reason, m.reply_to_message_id, r.assignee_id AS conv_assignee_id, r.group_id AS conv_group_id, r.locked_by AS conv_locked_by,
     r.lock_expires_at AS conv_lock_expires_at, r.lock_held AS conv_lock_held
 FROM m, r
 `
@@ -543,6 +550,7 @@ type MessageInsertOutboundRow struct {
 	UnsettledUntil    *time.Time      `json:"unsettled_until"`
 	WaitingFor        *int64          `json:"waiting_for"`
 	PendingReason     string          `json:"pending_reason"`
+	ReplyToMessageID  *int64          `json:"reply_to_message_id"`
 	ConvAssigneeID    *int64          `json:"conv_assignee_id"`
 	ConvGroupID       *int64          `json:"conv_group_id"`
 	ConvLockedBy      *int64          `json:"conv_locked_by"`
@@ -595,6 +603,7 @@ func (q *Queries) MessageInsertOutbound(ctx context.Context, db DBTX, arg Messag
 		&i.UnsettledUntil,
 		&i.WaitingFor,
 		&i.PendingReason,
+		&i.ReplyToMessageID,
 		&i.ConvAssigneeID,
 		&i.ConvGroupID,
 		&i.ConvLockedBy,
@@ -605,7 +614,7 @@ func (q *Queries) MessageInsertOutbound(ctx context.Context, db DBTX, arg Messag
 }
 
 const messageListByConversation = `-- name: MessageListByConversation :many
-SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason FROM messages
+SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id FROM messages
 WHERE conversation_id = $1
   AND ($2::bigint IS NULL OR id < $2::bigint)
 ORDER BY id DESC
@@ -655,6 +664,7 @@ func (q *Queries) MessageListByConversation(ctx context.Context, db DBTX, arg Me
 			&i.UnsettledUntil,
 			&i.WaitingFor,
 			&i.PendingReason,
+			&i.ReplyToMessageID,
 		); err != nil {
 			return nil, err
 		}
@@ -732,7 +742,7 @@ SET status = 'failed', failed_at = $1,
     error_code = $2, error_title = $3, error_details = $4,
     last_error = $5, unsettled_until = NULL, waiting_for = NULL, pending_reason = '', updated_at = now()
 WHERE id = $6 AND status IN ('pending', 'sent', 'failed')
-RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason
+RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id
 `
 
 type MessageMarkFailedParams struct {
@@ -782,6 +792,7 @@ func (q *Queries) MessageMarkFailed(ctx context.Context, db DBTX, arg MessageMar
 		&i.UnsettledUntil,
 		&i.WaitingFor,
 		&i.PendingReason,
+		&i.ReplyToMessageID,
 	)
 	return i, err
 }
@@ -795,7 +806,7 @@ WHERE id = (
     ORDER BY m.id DESC
     LIMIT 1
 ) AND read_at IS NULL
-RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason
+RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id
 `
 
 // MessageMarkLastInboundRead stamps the conversation's latest customer message read, once: it
@@ -832,6 +843,7 @@ func (q *Queries) MessageMarkLastInboundRead(ctx context.Context, db DBTX, conve
 		&i.UnsettledUntil,
 		&i.WaitingFor,
 		&i.PendingReason,
+		&i.ReplyToMessageID,
 	)
 	return i, err
 }
@@ -844,7 +856,7 @@ SET wa_message_id = $1,
     last_error = '', error_code = NULL, error_title = NULL, error_details = NULL,
     failed_at = NULL, unsettled_until = NULL, waiting_for = NULL, pending_reason = '', updated_at = now()
 WHERE id = $3
-RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason
+RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id
 `
 
 type MessageMarkSentParams struct {
@@ -887,6 +899,7 @@ func (q *Queries) MessageMarkSent(ctx context.Context, db DBTX, arg MessageMarkS
 		&i.UnsettledUntil,
 		&i.WaitingFor,
 		&i.PendingReason,
+		&i.ReplyToMessageID,
 	)
 	return i, err
 }
@@ -990,7 +1003,7 @@ SET send_generation = send_generation + 1, status = 'pending', error_code = NULL
     error_details = NULL, failed_at = NULL, last_error = '', attempts = 0, unsettled_until = NULL,
     waiting_for = NULL, pending_reason = '', updated_at = now()
 WHERE id = $1 AND status = 'failed'
-RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason
+RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id
 `
 
 // MessageRequeue makes a failed message pending again under a new send generation, with a fresh
@@ -1026,12 +1039,13 @@ func (q *Queries) MessageRequeue(ctx context.Context, db DBTX, id int64) (Messag
 		&i.UnsettledUntil,
 		&i.WaitingFor,
 		&i.PendingReason,
+		&i.ReplyToMessageID,
 	)
 	return i, err
 }
 
 const messageSendTarget = `-- name: MessageSendTarget :one
-SELECT messages.id, messages.conversation_id, messages.direction, messages.sender, messages.sender_user_id, messages.type, messages.body, messages.payload, messages.status, messages.wa_message_id, messages.client_id, messages.out_seq, messages.send_generation, messages.attempts, messages.last_error, messages.error_code, messages.error_title, messages.error_details, messages.created_at, messages.updated_at, messages.sent_at, messages.delivered_at, messages.read_at, messages.failed_at, messages.unsettled_until, messages.waiting_for, messages.pending_reason, channels.phone_number_id, contacts.wa_id
+SELECT messages.id, messages.conversation_id, messages.direction, messages.sender, messages.sender_user_id, messages.type, messages.body, messages.payload, messages.status, messages.wa_message_id, messages.client_id, messages.out_seq, messages.send_generation, messages.attempts, messages.last_error, messages.error_code, messages.error_title, messages.error_details, messages.created_at, messages.updated_at, messages.sent_at, messages.delivered_at, messages.read_at, messages.failed_at, messages.unsettled_until, messages.waiting_for, messages.pending_reason, messages.reply_to_message_id, channels.phone_number_id, contacts.wa_id
 FROM messages
 JOIN conversations ON conversations.id = messages.conversation_id
 JOIN channels ON channels.id = conversations.channel_id
@@ -1078,6 +1092,7 @@ func (q *Queries) MessageSendTarget(ctx context.Context, db DBTX, id int64) (Mes
 		&i.Message.UnsettledUntil,
 		&i.Message.WaitingFor,
 		&i.Message.PendingReason,
+		&i.Message.ReplyToMessageID,
 		&i.PhoneNumberID,
 		&i.WaID,
 	)

@@ -125,33 +125,50 @@ type LoginFailure struct {
 }
 
 type Message struct {
-	ID             int64           `json:"id"`
-	ConversationID int64           `json:"conversation_id"`
-	Direction      string          `json:"direction"`
-	Sender         string          `json:"sender"`
-	SenderUserID   *int64          `json:"sender_user_id"`
-	Type           string          `json:"type"`
-	Body           string          `json:"body"`
-	Payload        json.RawMessage `json:"payload"`
-	Status         string          `json:"status"`
-	WaMessageID    *string         `json:"wa_message_id"`
-	ClientID       *uuid.UUID      `json:"client_id"`
-	OutSeq         *int64          `json:"out_seq"`
-	SendGeneration int32           `json:"send_generation"`
-	Attempts       int32           `json:"attempts"`
-	LastError      string          `json:"last_error"`
-	ErrorCode      *int32          `json:"error_code"`
-	ErrorTitle     *string         `json:"error_title"`
-	ErrorDetails   *string         `json:"error_details"`
-	CreatedAt      time.Time       `json:"created_at"`
-	UpdatedAt      time.Time       `json:"updated_at"`
-	SentAt         *time.Time      `json:"sent_at"`
-	DeliveredAt    *time.Time      `json:"delivered_at"`
-	ReadAt         *time.Time      `json:"read_at"`
-	FailedAt       *time.Time      `json:"failed_at"`
-	UnsettledUntil *time.Time      `json:"unsettled_until"`
-	WaitingFor     *int64          `json:"waiting_for"`
-	PendingReason  string          `json:"pending_reason"`
+	ID               int64           `json:"id"`
+	ConversationID   int64           `json:"conversation_id"`
+	Direction        string          `json:"direction"`
+	Sender           string          `json:"sender"`
+	SenderUserID     *int64          `json:"sender_user_id"`
+	Type             string          `json:"type"`
+	Body             string          `json:"body"`
+	Payload          json.RawMessage `json:"payload"`
+	Status           string          `json:"status"`
+	WaMessageID      *string         `json:"wa_message_id"`
+	ClientID         *uuid.UUID      `json:"client_id"`
+	OutSeq           *int64          `json:"out_seq"`
+	SendGeneration   int32           `json:"send_generation"`
+	Attempts         int32           `json:"attempts"`
+	LastError        string          `json:"last_error"`
+	ErrorCode        *int32          `json:"error_code"`
+	ErrorTitle       *string         `json:"error_title"`
+	ErrorDetails     *string         `json:"error_details"`
+	CreatedAt        time.Time       `json:"created_at"`
+	UpdatedAt        time.Time       `json:"updated_at"`
+	SentAt           *time.Time      `json:"sent_at"`
+	DeliveredAt      *time.Time      `json:"delivered_at"`
+	ReadAt           *time.Time      `json:"read_at"`
+	FailedAt         *time.Time      `json:"failed_at"`
+	UnsettledUntil   *time.Time      `json:"unsettled_until"`
+	WaitingFor       *int64          `json:"waiting_for"`
+	PendingReason    string          `json:"pending_reason"`
+	ReplyToMessageID *int64          `json:"reply_to_message_id"`
+}
+
+type MessageTemplate struct {
+	ID              int64           `json:"id"`
+	WabaID          string          `json:"waba_id"`
+	MetaID          string          `json:"meta_id"`
+	Name            string          `json:"name"`
+	Language        string          `json:"language"`
+	Category        string          `json:"category"`
+	Status          string          `json:"status"`
+	ParameterFormat string          `json:"parameter_format"`
+	Components      json.RawMessage `json:"components"`
+	RejectedReason  string          `json:"rejected_reason"`
+	SyncedAt        time.Time       `json:"synced_at"`
+	CreatedAt       time.Time       `json:"created_at"`
+	UpdatedAt       time.Time       `json:"updated_at"`
 }
 
 type Note struct {
@@ -160,6 +177,18 @@ type Note struct {
 	AuthorID       int64     `json:"author_id"`
 	Body           string    `json:"body"`
 	CreatedAt      time.Time `json:"created_at"`
+}
+
+type QuickReply struct {
+	ID        int64     `json:"id"`
+	OwnerID   *int64    `json:"owner_id"`
+	GroupID   *int64    `json:"group_id"`
+	Shortcut  string    `json:"shortcut"`
+	Body      string    `json:"body"`
+	Message   []byte    `json:"message"`
+	CreatedBy *int64    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 type RefreshToken struct {
