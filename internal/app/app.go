@@ -36,6 +36,7 @@ import (
 	"github.com/wainbox/wainbox/internal/pacing"
 	"github.com/wainbox/wainbox/internal/realtime"
 	"github.com/wainbox/wainbox/internal/simulator"
+	"github.com/wainbox/wainbox/internal/templates"
 	"github.com/wainbox/wainbox/internal/webhook"
 	"github.com/wainbox/wainbox/internal/whatsapp"
 )
@@ -62,8 +63,9 @@ type App struct {
 	server      *http.Server
 	api         *httpapi.Server
 
-	Inbox *inbox.Service
-	Users *auth.Users
+	Inbox     *inbox.Service
+	Users     *auth.Users
+	Templates *templates.Service
 	// Sessions are the logins (refresh tokens, revocation); tests use them to mint and revoke.
 	Sessions *auth.Sessions
 
@@ -186,7 +188,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		CancelledJobRetentionPeriod: 30 * 24 * time.Hour,
 		ErrorHandler:                &jobs.ErrorHandler{Logger: logger},
 		// The leader instance queues the prune job; it deletes what is past its retention.
-		PeriodicJobs: []*river.PeriodicJob{jobs.PeriodicPrune(), jobs.PeriodicResumeSends()},
+		PeriodicJobs: []*river.PeriodicJob{jobs.PeriodicPrune(), jobs.PeriodicResumeSends(), jobs.PeriodicSyncTemplates()},
 	}
 	if a.river, err = river.NewClient(driver, riverCfg); err != nil {
 		return nil, fmt.Errorf("error creating River client: %w", err)
@@ -228,7 +230,15 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 	}, a.countWaiting)); err != nil {
 		return nil, fmt.Errorf("error registering metrics: %w", err)
 	}
-	webhookWorker, err := jobs.NewProcessWebhookWorker(a.pool, a.Inbox, logger.With("component", "webhook"))
+	a.Templates, err = templates.New(&templates.Config{
+		Pool: a.pool, Graph: wa, WABAID: cfg.WhatsApp.BusinessAccountID, Queue: a.queue,
+		Logger: logger.With("component", "templates"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	addWorker(a, workers, jobs.NewSyncTemplatesWorker(a.Templates))
+	webhookWorker, err := jobs.NewProcessWebhookWorker(a.pool, a.Inbox, a.Templates, logger.With("component", "webhook"))
 	if err != nil {
 		return nil, err
 	}
@@ -312,9 +322,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 	a.riverUI, a.stopRiverUI = &lazyRiverUI{h: ui, ctx: uiCtx}, stopUI
 
 	apiCfg := &httpapi.Config{
-		Inbox:  a.Inbox,
-		Users:  a.Users,
-		Logger: logger,
+		Inbox:     a.Inbox,
+		Users:     a.Users,
+		Templates: a.Templates,
+		Logger:    logger,
 
 		Sessions: a.Sessions,
 		Logins:   logins,

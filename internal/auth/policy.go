@@ -131,3 +131,9 @@ func CanManageUsers(p *Principal) bool {
 func CanSupervise(p *Principal) bool {
 	return p != nil && ValidRole(p.Role) && p.Perms().WriteChats == ScopeAll
 }
+
+// CanManageTemplates reports whether p may create and delete message templates at Meta and edit
+// the team's shared quick replies.
+func CanManageTemplates(p *Principal) bool {
+	return p != nil && ValidRole(p.Role) && p.Perms().CanManageTemplates
+}

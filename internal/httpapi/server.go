@@ -14,6 +14,7 @@ import (
 
 	"github.com/wainbox/wainbox/internal/auth"
 	"github.com/wainbox/wainbox/internal/inbox"
+	"github.com/wainbox/wainbox/internal/templates"
 )
 
 // Access says who may call a route.
@@ -43,8 +44,9 @@ type Webhook interface {
 // Config holds the server's dependencies. Webhook, Realtime, Simulator and RiverUI are optional:
 // their routes exist only when they are set.
 type Config struct {
-	Inbox *inbox.Service
-	Users *auth.Users
+	Inbox     *inbox.Service
+	Users     *auth.Users
+	Templates *templates.Service
 	// Sessions authenticates every protected request (session live, user enabled, current
 	// permissions); Logins checks the passwords of every entrance (throttled, bounded bcrypt);
 	// LockTTL is the life of a conversation lock (CONVERSATION_LOCK_TTL).
@@ -96,8 +98,8 @@ type Server struct {
 
 // New validates cfg and builds the route table.
 func New(cfg *Config) (*Server, error) {
-	if cfg.Inbox == nil || cfg.Users == nil || cfg.Sessions == nil || cfg.Logins == nil {
-		return nil, errors.New("httpapi: Inbox, Users, Sessions and Logins are required")
+	if cfg.Inbox == nil || cfg.Users == nil || cfg.Templates == nil || cfg.Sessions == nil || cfg.Logins == nil {
+		return nil, errors.New("httpapi: Inbox, Users, Templates, Sessions and Logins are required")
 	}
 	if cfg.LockTTL <= 0 || cfg.RequestTimeout <= 0 || cfg.BodyTimeout <= 0 || cfg.MaxPublicBodies <= 0 {
 		return nil, errors.New("httpapi: LockTTL, RequestTimeout, BodyTimeout and MaxPublicBodies must be positive")
@@ -179,6 +181,11 @@ func (s *Server) routeTable() []Route {
 		{"POST /api/conversations/{id}/notes", Authenticated, hf(s.addNote)},
 		{"GET /api/conversations/{id}/history", Authenticated, hf(s.history)},
 		{"POST /api/conversations/{id}/bot", Authenticated, hf(s.setConversationBot)}, // bot.go
+		{"GET /api/templates", Authenticated, hf(s.listTemplates)},
+		{"POST /api/templates", Authenticated, hf(s.createTemplate)},
+		{"POST /api/templates/sync", Authenticated, hf(s.syncTemplates)},
+		{"GET /api/templates/{id}", Authenticated, hf(s.getTemplate)},
+		{"DELETE /api/templates/{id}", Authenticated, hf(s.deleteTemplate)},
 		// Anything else under /api/ is a JSON 404 rather than ServeMux's plain-text one; it is
 		// authenticated so unauthenticated callers learn nothing about which routes exist.
 		{"/api/", Authenticated, hf(s.notFound)},

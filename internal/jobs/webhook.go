@@ -29,12 +29,13 @@ type ProcessWebhookWorker struct {
 	logger    *slog.Logger
 }
 
-// NewProcessWebhookWorker returns a process_webhook worker writing through in.
-func NewProcessWebhookWorker(pool *pgxpool.Pool, in *inbox.Service, logger *slog.Logger) (*ProcessWebhookWorker, error) {
+// NewProcessWebhookWorker returns a process_webhook worker writing through in (and ts, for
+// template status changes; nil records them as unhandled).
+func NewProcessWebhookWorker(pool *pgxpool.Pool, in *inbox.Service, ts webhook.TemplateStatuses, logger *slog.Logger) (*ProcessWebhookWorker, error) {
 	if pool == nil {
 		return nil, errors.New("jobs: a pool is required")
 	}
-	p, err := webhook.NewProcessor(in)
+	p, err := webhook.NewProcessor(in, ts)
 	if err != nil {
 		return nil, err
 	}
@@ -109,6 +110,10 @@ func (w *ProcessWebhookWorker) report(ctx context.Context, job *river.Job[webhoo
 			log.InfoContext(ctx, "status for a message not recorded yet kept for later", "wa_message_id", u.WaMessageID,
 				"status", u.Status, "message_id", u.MessageID)
 		}
+	}
+	for _, t := range res.Templates {
+		log.InfoContext(ctx, "template status changed at Meta", "template", t.Name, "language", t.Language,
+			"status", t.Event, "reason", t.Reason, "known", t.Known)
 	}
 	for _, p := range res.Problems {
 		log.WarnContext(ctx, "webhook content recorded, not applied", "kind", p.Kind, "phone_number_id", p.PhoneNumberID,

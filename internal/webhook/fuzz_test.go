@@ -23,7 +23,7 @@ func FuzzProcess(f *testing.F) {
 		f.Add(body)
 	}
 	e := newEnv(f, envOptions{botEnabled: true})
-	p, err := webhook.NewProcessor(e.inbox)
+	p, err := webhook.NewProcessor(e.inbox, nil)
 	require.NoError(f, err)
 	q := db.New()
 

@@ -15,8 +15,14 @@ import (
 // ObjectWhatsApp is the only webhook object wainbox accepts.
 const ObjectWhatsApp = "whatsapp_business_account"
 
-// FieldMessages is the subscribed field that carries messages, statuses and their errors.
-const FieldMessages = "messages"
+// Subscribed fields wainbox handles.
+const (
+	// FieldMessages carries messages, statuses and their errors.
+	FieldMessages = "messages"
+	// FieldTemplateStatus carries Meta's verdicts on message templates and later changes of their
+	// status (paused, disabled, reinstated).
+	FieldTemplateStatus = "message_template_status_update"
+)
 
 // Kinds of Problem, stored in webhook_errors.kind (migrations/00002_webhooks.sql describes them).
 const (
@@ -38,8 +44,19 @@ const maxDepth = 64
 // message, status and error on its own, so one element it cannot read becomes a Problem instead of
 // costing the others.
 type Batch struct {
-	Changes  []Change
-	Problems []Problem
+	Changes          []Change
+	TemplateStatuses []TemplateStatus
+	Problems         []Problem
+}
+
+// TemplateStatus is one message_template_status_update change.
+type TemplateStatus struct {
+	// MetaID is the template's id (a number in Meta's payload, kept as text).
+	MetaID   json.Number `json:"message_template_id"`
+	Name     string      `json:"message_template_name"`
+	Language string      `json:"message_template_language"`
+	Event    string      `json:"event"`
+	Reason   string      `json:"reason"`
 }
 
 // Change is one "messages" change: what happened on one business phone number.
@@ -125,6 +142,19 @@ func (b *Batch) parseChange(raw json.RawMessage) {
 		b.problem(ProblemUnparsable, "", "a change is not readable", err.Error(), raw)
 		return
 	}
+	if c.Field == FieldTemplateStatus {
+		var ts TemplateStatus
+		if err := json.Unmarshal(c.Value, &ts); err != nil || ts.MetaID == "" || ts.Event == "" {
+			details := "message_template_id and event are required"
+			if err != nil {
+				details = err.Error()
+			}
+			b.problem(ProblemUnparsable, "", "a template status change is not readable", details, raw)
+			return
+		}
+		b.TemplateStatuses = append(b.TemplateStatuses, ts)
+		return
+	}
 	if c.Field != FieldMessages {
 		b.problem(ProblemUnhandledField, "", "a change of field "+strconv.Quote(c.Field)+" is not handled", "", raw)
 		return
@@ -184,7 +214,7 @@ func (b *Batch) parseChange(raw json.RawMessage) {
 }
 
 func (b *Batch) elements() int {
-	n := 0
+	n := len(b.TemplateStatuses)
 	for i := range b.Changes {
 		c := &b.Changes[i]
 		n += len(c.Messages) + len(c.Statuses) + len(c.Errors)

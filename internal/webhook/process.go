@@ -15,25 +15,33 @@ import (
 
 	"github.com/wainbox/wainbox/db"
 	"github.com/wainbox/wainbox/internal/inbox"
+	"github.com/wainbox/wainbox/internal/templates"
 	"github.com/wainbox/wainbox/internal/whatsapp"
 )
 
-// Processor applies stored webhooks to the inbox.
+// Processor applies stored webhooks to the inbox (and template verdicts to the templates).
 type Processor struct {
-	inbox *inbox.Service
-	q     *db.Queries
+	inbox     *inbox.Service
+	templates TemplateStatuses
+	q         *db.Queries
 	// channels caches the channels found by phone_number_id: a channel row never changes the
 	// fields processing uses, and the lookup would otherwise cost a query per webhook. Unknown
 	// numbers are not cached, so a channel registered later is found.
 	channels sync.Map // string -> *db.Channel
 }
 
-// NewProcessor returns a Processor writing through in.
-func NewProcessor(in *inbox.Service) (*Processor, error) {
+// TemplateStatuses applies message_template_status_update changes; *templates.Service is one.
+type TemplateStatuses interface {
+	ApplyStatusTx(ctx context.Context, tx pgx.Tx, u *templates.StatusUpdate) (known bool, err error)
+}
+
+// NewProcessor returns a Processor writing through in, and through ts when it is not nil
+// (without it, template status changes are recorded as problems).
+func NewProcessor(in *inbox.Service, ts TemplateStatuses) (*Processor, error) {
 	if in == nil {
 		return nil, errors.New("webhook: an inbox is required")
 	}
-	return &Processor{inbox: in, q: db.New()}, nil
+	return &Processor{inbox: in, templates: ts, q: db.New()}, nil
 }
 
 // Result is what one webhook did. The worker logs it after the commit, so nothing is reported that
@@ -52,8 +60,17 @@ type Result struct {
 	MessageErrors []MessageError
 	// Statuses lists every status with what it did.
 	Statuses []StatusApplied
+	// Templates lists the template status changes applied (Known false: the template was not
+	// stored here, and a sync was asked for).
+	Templates []TemplateApplied
 	// Problems were recorded in webhook_errors.
 	Problems []Problem
+}
+
+// TemplateApplied is one template status change and whether its template was known.
+type TemplateApplied struct {
+	TemplateStatus
+	Known bool
 }
 
 // MessageError is an error Meta attached to a stored inbound message.
@@ -109,6 +126,21 @@ func (p *Processor) Process(ctx context.Context, tx pgx.Tx, eventID int64) (*Res
 		if err := p.applyChange(ctx, tx, res, &batch.Changes[i], channels); err != nil {
 			return nil, err
 		}
+	}
+	for _, ts := range batch.TemplateStatuses {
+		if p.templates == nil {
+			raw, _ := json.Marshal(ts)
+			res.Problems = append(res.Problems, Problem{Kind: ProblemUnhandledField,
+				Title: "a change of field " + strconv.Quote(FieldTemplateStatus) + " is not handled", Raw: raw})
+			continue
+		}
+		known, err := p.templates.ApplyStatusTx(ctx, tx, &templates.StatusUpdate{
+			MetaID: ts.MetaID.String(), Name: ts.Name, Language: ts.Language, Event: ts.Event, Reason: ts.Reason,
+		})
+		if err != nil {
+			return nil, err
+		}
+		res.Templates = append(res.Templates, TemplateApplied{TemplateStatus: ts, Known: known})
 	}
 	for i := range res.Problems {
 		if err := p.record(ctx, tx, eventID, &res.Problems[i]); err != nil {

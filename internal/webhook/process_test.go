@@ -196,7 +196,7 @@ func TestConversationStatusAfterAnInboundMessage(t *testing.T) {
 	for _, bot := range []bool{false, true} {
 		in, err := inbox.New(&inbox.Config{Pool: e.pool, Queue: e.river, BotEnabled: bot})
 		require.NoError(t, err)
-		processors[bot], err = webhook.NewProcessor(in)
+		processors[bot], err = webhook.NewProcessor(in, nil)
 		require.NoError(t, err)
 	}
 	_, err := e.pool.Exec(ctx, "INSERT INTO users (email, name, role, password_hash) VALUES ('a@example.com', 'A', 'agent', 'x')")
@@ -537,7 +537,7 @@ func TestProcessingTwiceAppliesOnce(t *testing.T) {
 	ctx := context.Background()
 	st, err := webhook.Store(ctx, e.pool, e.river, fixture(t, "inbound-text.json"))
 	require.NoError(t, err)
-	p, err := webhook.NewProcessor(e.inbox)
+	p, err := webhook.NewProcessor(e.inbox, nil)
 	require.NoError(t, err)
 	for i := range 2 {
 		var res *webhook.Result

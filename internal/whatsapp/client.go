@@ -141,6 +141,8 @@ func validateOutbound(phoneNumberID string, msg *OutboundMessage) error {
 		return fmt.Errorf("%w: type is required", ErrInvalidMessage)
 	case msg.Type == MessageTypeText && (msg.Text == nil || msg.Text.Body == ""):
 		return fmt.Errorf("%w: text body is required", ErrInvalidMessage)
+	case msg.Type != MessageTypeText && len(msg.content()) == 0:
+		return fmt.Errorf("%w: a %s message needs its %q object", ErrInvalidMessage, msg.Type, msg.Type)
 	}
 	return nil
 }
@@ -149,17 +151,32 @@ func validateOutbound(phoneNumberID string, msg *OutboundMessage) error {
 // into out (when out is not nil). Its errors are returned unwrapped for the caller
 // to wrap once.
 func (c *Client) post(ctx context.Context, phoneNumberID string, in, out any) error {
-	payload, err := json.Marshal(in)
-	if err != nil {
-		return fmt.Errorf("encoding request: %w", err)
+	return c.call(ctx, http.MethodPost, url.PathEscape(phoneNumberID)+"/messages", nil, in, out)
+}
+
+// call sends one request to {BaseURL}/{Version}/{path}?{query}, with in as its JSON body when
+// it is not nil, and decodes a 2xx answer into out (when out is not nil).
+func (c *Client) call(ctx context.Context, method, path string, query url.Values, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		payload, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("encoding request: %w", err)
+		}
+		body = bytes.NewReader(payload)
 	}
-	endpoint := c.baseURL + "/" + c.version + "/" + url.PathEscape(phoneNumberID) + "/messages"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(payload))
+	endpoint := c.baseURL + "/" + c.version + "/" + path
+	if len(query) > 0 {
+		endpoint += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, endpoint, body)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Content-Type", "application/json")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	req.Header.Set("Accept", "application/json")
 
 	resp, err := c.httpClient.Do(req)

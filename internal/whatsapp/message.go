@@ -1,14 +1,17 @@
 package whatsapp
 
+import (
+	"encoding/json"
+	"fmt"
+)
+
 // MessagingProduct is the constant Meta requires in every Cloud API body.
 const MessagingProduct = "whatsapp"
 
-// Outbound message types. Only MessageTypeText has a typed payload so far; each
-// later type (image, template, interactive) adds one pointer field to OutboundMessage
-// named after it, which is the shape Meta uses.
-const (
-	MessageTypeText = "text"
-)
+// MessageTypeText is the type of a text message, the one type with a typed payload here: the
+// others are stored in Meta's shape, checked before they are stored (internal/waformat), and sent
+// as they are.
+const MessageTypeText = "text"
 
 // OutboundMessage is the body of POST /{phone_number_id}/messages in Meta's shape.
 // Send fills MessagingProduct and RecipientType when they are empty, so callers
@@ -20,6 +23,18 @@ type OutboundMessage struct {
 	Type             string        `json:"type"`
 	Context          *ReplyTo      `json:"context,omitempty"`
 	Text             *OutboundText `json:"text,omitempty"`
+	// The payload of every other type, in Meta's shape under the type's name; only the one
+	// Type names is set.
+	Template    json.RawMessage `json:"template,omitempty"`
+	Interactive json.RawMessage `json:"interactive,omitempty"`
+	Location    json.RawMessage `json:"location,omitempty"`
+	Contacts    json.RawMessage `json:"contacts,omitempty"`
+	Reaction    json.RawMessage `json:"reaction,omitempty"`
+	Image       json.RawMessage `json:"image,omitempty"`
+	Video       json.RawMessage `json:"video,omitempty"`
+	Audio       json.RawMessage `json:"audio,omitempty"`
+	Document    json.RawMessage `json:"document,omitempty"`
+	Sticker     json.RawMessage `json:"sticker,omitempty"`
 	// BizOpaqueCallbackData comes back in every status webhook of this message,
 	// which lets a send that timed out be matched to its delivery later.
 	BizOpaqueCallbackData string `json:"biz_opaque_callback_data,omitempty"`
@@ -48,6 +63,45 @@ func NewTextMessage(to, body string) *OutboundMessage {
 		Type:             MessageTypeText,
 		Text:             &OutboundText{Body: body},
 	}
+}
+
+// NewMessage builds a message to one customer from a payload stored in Meta's request shape
+// ({"type": "template", "template": {…}, "context": {…}}): the payload is sent as it was
+// checked and stored, with the recipient and the envelope added.
+func NewMessage(to string, payload []byte) (*OutboundMessage, error) {
+	m := &OutboundMessage{}
+	if err := json.Unmarshal(payload, m); err != nil {
+		return nil, fmt.Errorf("%w: stored payload: %w", ErrInvalidMessage, err)
+	}
+	m.MessagingProduct, m.RecipientType, m.To, m.BizOpaqueCallbackData = MessagingProduct, "individual", to, ""
+	return m, nil
+}
+
+// content is the payload of a message that is not a text.
+func (m *OutboundMessage) content() json.RawMessage {
+	switch m.Type {
+	case "template":
+		return m.Template
+	case "interactive":
+		return m.Interactive
+	case "location":
+		return m.Location
+	case "contacts":
+		return m.Contacts
+	case "reaction":
+		return m.Reaction
+	case "image":
+		return m.Image
+	case "video":
+		return m.Video
+	case "audio":
+		return m.Audio
+	case "document":
+		return m.Document
+	case "sticker":
+		return m.Sticker
+	}
+	return nil
 }
 
 // SendResponse is Meta's answer to an accepted send.
