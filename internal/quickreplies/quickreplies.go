@@ -92,8 +92,8 @@ type Input struct {
 }
 
 // Create stores a quick reply. Anyone may keep personal ones; a group's or the team's need
-// can_manage_templates (auth.CanManageTemplates), and a group's also that the caller sees that
-// group's quick replies (a member, or one who sees every group).
+// can_manage_templates (auth.CanManageTemplates) and that the caller sees the scope: a group's
+// quick replies as a member or one who sees every group, the team's as one who reads chats.
 func (s *Service) Create(ctx context.Context, p *auth.Principal, in Input) (QuickReply, error) {
 	if in.Scope == "" {
 		in.Scope = ScopePersonal
@@ -226,7 +226,7 @@ func (s *Service) Search(ctx context.Context, p *auth.Principal, f Filter, after
 	if err != nil {
 		return nil, err
 	}
-	if !validPrincipal(p) {
+	if !validPrincipal(p) || limit <= 0 {
 		return []QuickReply{}, nil
 	}
 	params := db.QuickReplyVisibleParams{
