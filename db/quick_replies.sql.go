@@ -140,31 +140,50 @@ func (q *Queries) QuickReplyUpdate(ctx context.Context, db DBTX, arg QuickReplyU
 
 const quickReplyVisible = `-- name: QuickReplyVisible :many
 SELECT id, owner_id, group_id, shortcut, body, message, created_by, created_at, updated_at FROM quick_replies q
-WHERE (q.owner_id = $1
-       OR (q.owner_id IS NULL AND q.group_id IS NULL)
-       OR (q.group_id IS NOT NULL AND ($2::boolean OR q.group_id = ANY($3::bigint[]))))
-  AND lower(q.shortcut) LIKE lower($4::text) || '%'
+WHERE (q.owner_id = $1::bigint
+       OR ($2::boolean AND q.owner_id IS NULL AND q.group_id IS NULL)
+       OR ($2::boolean AND q.group_id IS NOT NULL
+           AND ($3::boolean OR q.group_id = ANY($4::bigint[]))))
+  AND CASE $5::text
+        WHEN 'personal' THEN q.owner_id IS NOT NULL
+        WHEN 'group' THEN q.group_id IS NOT NULL
+        WHEN 'team' THEN q.owner_id IS NULL AND q.group_id IS NULL
+        ELSE true
+      END
+  AND lower(q.shortcut) LIKE lower($6::text) || '%'
+  AND ($7::text IS NULL
+       OR (lower(q.shortcut), q.id) > (lower($7::text), $8::bigint))
 ORDER BY lower(q.shortcut), q.id
-LIMIT $5
+LIMIT $9
 `
 
 type QuickReplyVisibleParams struct {
-	UserID    *int64  `json:"user_id"`
-	AllGroups bool    `json:"all_groups"`
-	GroupIds  []int64 `json:"group_ids"`
-	Prefix    string  `json:"prefix"`
-	RowLimit  int32   `json:"row_limit"`
+	UserID        int64   `json:"user_id"`
+	Shared        bool    `json:"shared"`
+	AllGroups     bool    `json:"all_groups"`
+	GroupIds      []int64 `json:"group_ids"`
+	Scope         string  `json:"scope"`
+	Prefix        string  `json:"prefix"`
+	AfterShortcut *string `json:"after_shortcut"`
+	AfterID       *int64  `json:"after_id"`
+	RowLimit      int32   `json:"row_limit"`
 }
 
-// QuickReplyVisible lists the quick replies a user may use: their own, their groups' (all groups'
-// when @all_groups) and the team's, whose shortcut starts with @prefix (case-insensitive), by
-// shortcut.
+// QuickReplyVisible lists the quick replies a user may use, by shortcut: their own, and when @shared
+// (they read chats) the team's and their groups' (all groups' when @all_groups). internal/quickreplies
+// (visible) is the same rule in Go, and a test keeps the two in step. @scope narrows the list to
+// personal, group or team ones (” for all); @prefix is a LIKE pattern's escaped prefix, matched
+// case-insensitively; the page starts after the shortcut and id of the cursor when they are set.
 func (q *Queries) QuickReplyVisible(ctx context.Context, db DBTX, arg QuickReplyVisibleParams) ([]QuickReply, error) {
 	rows, err := db.Query(ctx, quickReplyVisible,
 		arg.UserID,
+		arg.Shared,
 		arg.AllGroups,
 		arg.GroupIds,
+		arg.Scope,
 		arg.Prefix,
+		arg.AfterShortcut,
+		arg.AfterID,
 		arg.RowLimit,
 	)
 	if err != nil {

@@ -19,13 +19,24 @@ RETURNING *;
 DELETE FROM quick_replies WHERE id = @id;
 
 -- name: QuickReplyVisible :many
--- QuickReplyVisible lists the quick replies a user may use: their own, their groups' (all groups'
--- when @all_groups) and the team's, whose shortcut starts with @prefix (case-insensitive), by
--- shortcut.
+-- QuickReplyVisible lists the quick replies a user may use, by shortcut: their own, and when @shared
+-- (they read chats) the team's and their groups' (all groups' when @all_groups). internal/quickreplies
+-- (visible) is the same rule in Go, and a test keeps the two in step. @scope narrows the list to
+-- personal, group or team ones ('' for all); @prefix is a LIKE pattern's escaped prefix, matched
+-- case-insensitively; the page starts after the shortcut and id of the cursor when they are set.
 SELECT * FROM quick_replies q
-WHERE (q.owner_id = @user_id
-       OR (q.owner_id IS NULL AND q.group_id IS NULL)
-       OR (q.group_id IS NOT NULL AND (@all_groups::boolean OR q.group_id = ANY(@group_ids::bigint[]))))
+WHERE (q.owner_id = @user_id::bigint
+       OR (@shared::boolean AND q.owner_id IS NULL AND q.group_id IS NULL)
+       OR (@shared::boolean AND q.group_id IS NOT NULL
+           AND (@all_groups::boolean OR q.group_id = ANY(@group_ids::bigint[]))))
+  AND CASE @scope::text
+        WHEN 'personal' THEN q.owner_id IS NOT NULL
+        WHEN 'group' THEN q.group_id IS NOT NULL
+        WHEN 'team' THEN q.owner_id IS NULL AND q.group_id IS NULL
+        ELSE true
+      END
   AND lower(q.shortcut) LIKE lower(@prefix::text) || '%'
+  AND (sqlc.narg(after_shortcut)::text IS NULL
+       OR (lower(q.shortcut), q.id) > (lower(sqlc.narg(after_shortcut)::text), sqlc.narg(after_id)::bigint))
 ORDER BY lower(q.shortcut), q.id
 LIMIT @row_limit;

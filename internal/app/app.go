@@ -34,6 +34,7 @@ import (
 	"github.com/wainbox/wainbox/internal/jobs"
 	"github.com/wainbox/wainbox/internal/lograte"
 	"github.com/wainbox/wainbox/internal/pacing"
+	"github.com/wainbox/wainbox/internal/quickreplies"
 	"github.com/wainbox/wainbox/internal/realtime"
 	"github.com/wainbox/wainbox/internal/simulator"
 	"github.com/wainbox/wainbox/internal/templates"
@@ -66,6 +67,8 @@ type App struct {
 	Inbox     *inbox.Service
 	Users     *auth.Users
 	Templates *templates.Service
+	// QuickReplies are agents' saved responses, for the send path to expand.
+	QuickReplies *quickreplies.Service
 	// Sessions are the logins (refresh tokens, revocation); tests use them to mint and revoke.
 	Sessions *auth.Sessions
 
@@ -321,11 +324,14 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 	uiCtx, stopUI := context.WithCancel(context.Background())
 	a.riverUI, a.stopRiverUI = &lazyRiverUI{h: ui, ctx: uiCtx}, stopUI
 
+	a.QuickReplies = quickreplies.New(a.pool)
 	apiCfg := &httpapi.Config{
 		Inbox:     a.Inbox,
 		Users:     a.Users,
 		Templates: a.Templates,
 		Logger:    logger,
+
+		QuickReplies: a.QuickReplies,
 
 		Sessions: a.Sessions,
 		Logins:   logins,

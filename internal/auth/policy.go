@@ -132,8 +132,15 @@ func CanSupervise(p *Principal) bool {
 	return p != nil && ValidRole(p.Role) && p.Perms().WriteChats == ScopeAll
 }
 
-// CanManageTemplates reports whether p may create and delete message templates at Meta and edit
-// the team's shared quick replies.
+// SeesAllConversations reports whether p reads every conversation, whatever its assignee or group
+// (can_read_chats = all: admins and supervisors by default). Things shared by groups follow it:
+// whoever sees every group's conversations sees every group's quick replies too.
+func SeesAllConversations(p *Principal) bool {
+	return p != nil && ValidRole(p.Role) && p.Perms().ReadChats == ScopeAll
+}
+
+// CanManageTemplates reports whether p may manage what the team sends on its behalf: message
+// templates and the quick replies shared with a group or the whole team. Admins always may.
 func CanManageTemplates(p *Principal) bool {
-	return p != nil && ValidRole(p.Role) && p.Perms().CanManageTemplates
+	return p != nil && ValidRole(p.Role) && (p.Role == RoleAdmin || p.Perms().CanManageTemplates)
 }

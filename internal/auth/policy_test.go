@@ -67,3 +67,34 @@ func TestResolvePermissions(t *testing.T) {
 	require.True(t, CanSupervise(&Principal{Role: RoleSupervisor}))
 	require.False(t, CanSupervise(&Principal{Role: RoleAgent}))
 }
+
+func TestSharedResourcePolicy(t *testing.T) {
+	t.Parallel()
+	s := func(v string) *string { return &v }
+	no := false
+	readAll := Resolve(RoleAgent, Overrides{ReadChats: s(ScopeAll)})
+	readGroup := Resolve(RoleAgent, Overrides{ReadChats: s(ScopeGroup)})
+	noTemplates := Resolve(RoleAdmin, Overrides{ManageTemplates: &no})
+	supervisorNoTemplates := Resolve(RoleSupervisor, Overrides{ManageTemplates: &no})
+	other, otherGroup := int64(2), int64(20)
+	for _, tt := range []struct {
+		name             string
+		p                *Principal
+		seesAll, manages bool
+	}{
+		{"nobody", nil, false, false},
+		{"admin", &Principal{Role: RoleAdmin}, true, true},
+		{"admin without the override still manages", &Principal{Role: RoleAdmin, Permissions: &noTemplates}, true, true},
+		{"supervisor", &Principal{Role: RoleSupervisor}, true, true},
+		{"supervisor without templates", &Principal{Role: RoleSupervisor, Permissions: &supervisorNoTemplates}, true, false},
+		{"agent", &Principal{Role: RoleAgent}, false, false},
+		{"agent reading all", &Principal{Role: RoleAgent, Permissions: &readAll}, true, false},
+		{"agent reading its groups", &Principal{Role: RoleAgent, Permissions: &readGroup}, false, false},
+		{"unknown role", &Principal{Role: "guest"}, false, false},
+	} {
+		require.Equal(t, tt.seesAll, SeesAllConversations(tt.p), "%s: sees all", tt.name)
+		require.Equal(t, tt.manages, CanManageTemplates(tt.p), "%s: manages templates", tt.name)
+		// Seeing all is reading another agent's conversation in a group one is not in.
+		require.Equal(t, tt.seesAll, CanReadConversation(tt.p, ConversationRef{AssigneeID: &other, GroupID: &otherGroup}), tt.name)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/wainbox/wainbox/internal/auth"
 	"github.com/wainbox/wainbox/internal/database"
 	"github.com/wainbox/wainbox/internal/inbox"
+	"github.com/wainbox/wainbox/internal/quickreplies"
 )
 
 // maxBodyBytes bounds API request bodies; the largest legitimate one is a 4096-character message.
@@ -92,6 +93,10 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		ae = &apiError{Status: http.StatusNotFound, Code: "not_found", Message: strings.TrimSuffix(err.Error(), ": "+inbox.ErrNotFound.Error()) + " does not exist"}
 	case errors.Is(err, inbox.ErrConflict):
 		ae = &apiError{Status: http.StatusConflict, Code: "conflict", Message: strings.TrimSuffix(err.Error(), ": "+inbox.ErrConflict.Error())}
+	case errors.Is(err, quickreplies.ErrNotFound):
+		ae = &apiError{Status: http.StatusNotFound, Code: "not_found", Message: strings.TrimSuffix(err.Error(), ": "+quickreplies.ErrNotFound.Error()) + " does not exist"}
+	case errors.Is(err, quickreplies.ErrConflict):
+		ae = &apiError{Status: http.StatusConflict, Code: "conflict", Message: strings.TrimSuffix(err.Error(), ": "+quickreplies.ErrConflict.Error())}
 	case errors.Is(err, auth.ErrInvalidCredentials):
 		ae = &apiError{Status: http.StatusUnauthorized, Code: "invalid_credentials", Message: "invalid email or password"}
 	case errors.As(err, &te):

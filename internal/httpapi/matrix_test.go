@@ -63,6 +63,19 @@ func static(path string, body any) fixture {
 	return func(*matrixEnv) (string, any) { return path, body }
 }
 
+// groupQuickReply makes a quick reply of the group none of the callers belongs to.
+func groupQuickReply(body any) fixture {
+	return func(e *matrixEnv) (string, any) {
+		var q struct {
+			ID int64 `json:"id"`
+		}
+		e.in.Do("POST", "/api/quick-replies", e.admin, map[string]any{
+			"scope": "group", "group_id": e.groupID, "shortcut": fmt.Sprintf("qr%d", e.unique()), "body": "hi",
+		}, http.StatusCreated, &q)
+		return fmt.Sprintf("/api/quick-replies/%d", q.ID), body
+	}
+}
+
 // expect builds a row: the status each caller gets.
 func expect(admin, supervisor, agent, manager, reader, nobody int) map[string]int {
 	return map[string]int{asAdmin: admin, asSupervisor: supervisor, asAgent: agent, asManager: manager, asReader: reader, asNobody: nobody}
@@ -185,6 +198,16 @@ var permissionMatrix = map[string]matrixRow{
 	"GET /api/conversations/{id}/history":       {conv("/history", nil), readConv},
 	// Handing a conversation to the human queue is a write.
 	"POST /api/conversations/{id}/bot": {conv("/bot", map[string]bool{"enabled": false}), expect(s200, s200, s404, s404, s403, s404)},
+	// Quick replies: a group's are seen by its members and by those who read every chat, and
+	// changed by those who also hold can_manage_templates (not the user manager); adding a team's
+	// needs can_manage_templates.
+	"GET /api/quick-replies": {static("/api/quick-replies?prefix=q", nil), all(s200)},
+	"POST /api/quick-replies": {func(e *matrixEnv) (string, any) {
+		return "/api/quick-replies", map[string]any{"scope": "team", "shortcut": fmt.Sprintf("team%d", e.unique()), "body": "hi"}
+	}, expect(s201, s201, s403, s403, s403, s403)},
+	"GET /api/quick-replies/{id}":    {groupQuickReply(nil), readConv},
+	"PATCH /api/quick-replies/{id}":  {groupQuickReply(map[string]string{"body": "changed"}), expect(s200, s200, s404, s404, s403, s404)},
+	"DELETE /api/quick-replies/{id}": {groupQuickReply(nil), expect(s204, s204, s404, s404, s403, s404)},
 	// The WebSocket authenticates in its first message; a plain GET is refused the upgrade.
 	"GET /api/ws": {static("/api/ws", nil), all(http.StatusUpgradeRequired)},
 	"/api/":       {static("/api/no-such-route", nil), all(s404)},

@@ -162,7 +162,6 @@ func requireAuth(sessions authenticator) func(http.Handler) http.Handler {
 	}
 }
 
-
 // withTimeout gives every request a deadline d from now, so that a request waiting on a frozen
 // database ends there and answers 503 (writeError) instead of holding the caller and a connection
 // for as long as the freeze lasts. The WebSocket and River UI are long-lived and keep no deadline;

@@ -14,6 +14,7 @@ import (
 
 	"github.com/wainbox/wainbox/internal/auth"
 	"github.com/wainbox/wainbox/internal/inbox"
+	"github.com/wainbox/wainbox/internal/quickreplies"
 	"github.com/wainbox/wainbox/internal/templates"
 )
 
@@ -47,6 +48,8 @@ type Config struct {
 	Inbox     *inbox.Service
 	Users     *auth.Users
 	Templates *templates.Service
+	// QuickReplies are agents' saved responses (quickreplies.go).
+	QuickReplies *quickreplies.Service
 	// Sessions authenticates every protected request (session live, user enabled, current
 	// permissions); Logins checks the passwords of every entrance (throttled, bounded bcrypt);
 	// LockTTL is the life of a conversation lock (CONVERSATION_LOCK_TTL).
@@ -98,8 +101,8 @@ type Server struct {
 
 // New validates cfg and builds the route table.
 func New(cfg *Config) (*Server, error) {
-	if cfg.Inbox == nil || cfg.Users == nil || cfg.Templates == nil || cfg.Sessions == nil || cfg.Logins == nil {
-		return nil, errors.New("httpapi: Inbox, Users, Templates, Sessions and Logins are required")
+	if cfg.Inbox == nil || cfg.Users == nil || cfg.Templates == nil || cfg.QuickReplies == nil || cfg.Sessions == nil || cfg.Logins == nil {
+		return nil, errors.New("httpapi: Inbox, Users, Templates, QuickReplies, Sessions and Logins are required")
 	}
 	if cfg.LockTTL <= 0 || cfg.RequestTimeout <= 0 || cfg.BodyTimeout <= 0 || cfg.MaxPublicBodies <= 0 {
 		return nil, errors.New("httpapi: LockTTL, RequestTimeout, BodyTimeout and MaxPublicBodies must be positive")
@@ -186,6 +189,12 @@ func (s *Server) routeTable() []Route {
 		{"POST /api/templates/sync", Authenticated, hf(s.syncTemplates)},
 		{"GET /api/templates/{id}", Authenticated, hf(s.getTemplate)},
 		{"DELETE /api/templates/{id}", Authenticated, hf(s.deleteTemplate)},
+		// Quick replies: who sees and changes which is the domain's (quickreplies.go).
+		{"GET /api/quick-replies", Authenticated, hf(s.listQuickReplies)},
+		{"POST /api/quick-replies", Authenticated, hf(s.createQuickReply)},
+		{"GET /api/quick-replies/{id}", Authenticated, hf(s.getQuickReply)},
+		{"PATCH /api/quick-replies/{id}", Authenticated, hf(s.updateQuickReply)},
+		{"DELETE /api/quick-replies/{id}", Authenticated, hf(s.deleteQuickReply)},
 		// Anything else under /api/ is a JSON 404 rather than ServeMux's plain-text one; it is
 		// authenticated so unauthenticated callers learn nothing about which routes exist.
 		{"/api/", Authenticated, hf(s.notFound)},
