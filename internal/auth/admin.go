@@ -10,23 +10,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/database"
 )
-
-// Errors of user and group administration.
-var (
-	ErrUserNotFound  = errors.New("user not found")
-	ErrGroupNotFound = errors.New("group not found")
-	ErrGroupTaken    = errors.New("a group with that name exists")
-)
-
-// InputError is bad input to an administration call, named by its field.
-type InputError struct {
-	Field   string
-	Message string
-}
-
-func (e *InputError) Error() string { return e.Field + " " + e.Message }
 
 // KindPermissionsChanged is the event written when a user's role, permissions or groups change:
 // the real-time hub closes that user's sockets so they reconnect and are authorized afresh.
@@ -55,7 +41,7 @@ func (u *Users) List(ctx context.Context) ([]UserWithGroups, error) {
 func (u *Users) GetWithGroups(ctx context.Context, id int64) (UserWithGroups, error) {
 	r, err := u.q.UserGetWithGroups(ctx, u.pool, id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return UserWithGroups{}, fmt.Errorf("user %d: %w", id, ErrUserNotFound)
+		return UserWithGroups{}, apperr.NotFound("user", id)
 	}
 	if err != nil {
 		return UserWithGroups{}, fmt.Errorf("error loading user %d: %w", id, err)
@@ -104,32 +90,32 @@ type UserPatch struct {
 // validate checks the fields of a patch that need no database.
 func (p *UserPatch) validate() error {
 	if p.Role.Set && (p.Role.Value == nil || !ValidRole(*p.Role.Value)) {
-		return &InputError{"role", "must be admin, supervisor or agent"}
+		return &apperr.FieldError{Field: "role", Message: "must be admin, supervisor or agent"}
 	}
 	for _, f := range []struct {
 		name string
 		o    Optional[string]
 	}{{"can_read_chats", p.CanReadChats}, {"can_write_chats", p.CanWriteChats}} {
 		if f.o.Set && f.o.Value != nil && !ValidScope(*f.o.Value) {
-			return &InputError{f.name, "must be all, group, assigned, none or null (the role's default)"}
+			return &apperr.FieldError{Field: f.name, Message: "must be all, group, assigned, none or null (the role's default)"}
 		}
 	}
 	if p.Name.Set && (p.Name.Value == nil || strings.TrimSpace(*p.Name.Value) == "") {
-		return &InputError{"name", "must not be empty"}
+		return &apperr.FieldError{Field: "name", Message: "must not be empty"}
 	}
 	if p.Password.Set {
 		if p.Password.Value == nil {
-			return &InputError{"password", "must be a string"}
+			return &apperr.FieldError{Field: "password", Message: "must be a string"}
 		}
 		if err := validPassword("password", *p.Password.Value); err != nil {
 			return err
 		}
 	}
 	if p.MaxConversations.Set && (p.MaxConversations.Value == nil || *p.MaxConversations.Value < 0) {
-		return &InputError{"max_conversations", "must be 0 (no limit) or more"}
+		return &apperr.FieldError{Field: "max_conversations", Message: "must be 0 (no limit) or more"}
 	}
 	if p.Disabled.Set && p.Disabled.Value == nil {
-		return &InputError{"disabled", "must be true or false"}
+		return &apperr.FieldError{Field: "disabled", Message: "must be true or false"}
 	}
 	return nil
 }
@@ -214,11 +200,11 @@ func (u *Users) lockActorAndUser(ctx context.Context, tx pgx.Tx, actor *Principa
 	}
 	me, ok := locked[actor.UserID]
 	if !ok {
-		return db.User{}, db.User{}, fmt.Errorf("your account no longer exists: %w", ErrForbidden)
+		return db.User{}, db.User{}, apperr.Forbidden("your account no longer exists")
 	}
 	target, ok := locked[id]
 	if !ok {
-		return db.User{}, db.User{}, fmt.Errorf("user %d: %w", id, ErrUserNotFound)
+		return db.User{}, db.User{}, apperr.NotFound("user", id)
 	}
 	return me, target, nil
 }
@@ -242,10 +228,10 @@ func (u *Users) Update(ctx context.Context, sessions *Sessions, actor *Principal
 		return UserWithGroups{}, err
 	}
 	if actor.UserID == id && ((p.Disabled.Set && *p.Disabled.Value) || (p.Role.Set && *p.Role.Value != actor.Role)) {
-		return UserWithGroups{}, &InputError{"role", "you may not disable yourself or change your own role"}
+		return UserWithGroups{}, &apperr.FieldError{Field: "role", Message: "you may not disable yourself or change your own role"}
 	}
 	if actor.UserID == id && p.Password.Set {
-		return UserWithGroups{}, &InputError{"password", "change your own password with POST /api/me/password, which asks for the current one"}
+		return UserWithGroups{}, &apperr.FieldError{Field: "password", Message: "change your own password with POST /api/me/password, which asks for the current one"}
 	}
 	var hash string
 	if p.Password.Set {
@@ -326,7 +312,7 @@ func (u *Users) CreateBy(ctx context.Context, actor *Principal, email string, p 
 		}
 		me, ok := locked[actor.UserID]
 		if !ok {
-			return fmt.Errorf("your account no longer exists: %w", ErrForbidden)
+			return apperr.Forbidden("your account no longer exists")
 		}
 		created, err := u.insert(ctx, tx, &in, hash)
 		if err != nil {
@@ -378,7 +364,7 @@ func setUserGroups(ctx context.Context, q *db.Queries, tx pgx.Tx, userID int64, 
 	}
 	err := q.UserGroupsAdd(ctx, tx, db.UserGroupsAddParams{UserID: userID, GroupIds: *ids})
 	if isForeignKeyViolation(err) {
-		return &InputError{"group_ids", "names a group that does not exist"}
+		return &apperr.FieldError{Field: "group_ids", Message: "names a group that does not exist"}
 	}
 	if err != nil {
 		return fmt.Errorf("error setting groups of user %d: %w", userID, err)
@@ -399,7 +385,7 @@ func permissionsChanged(ctx context.Context, q *db.Queries, tx pgx.Tx, userIDs .
 // SetAvailability sets the caller's availability (online, busy or offline).
 func (u *Users) SetAvailability(ctx context.Context, id int64, availability string) (db.User, error) {
 	if availability != "online" && availability != "busy" && availability != "offline" {
-		return db.User{}, &InputError{"availability", "must be online, busy or offline"}
+		return db.User{}, &apperr.FieldError{Field: "availability", Message: "must be online, busy or offline"}
 	}
 	user, err := u.q.UserSetAvailability(ctx, u.pool, db.UserSetAvailabilityParams{ID: id, Availability: availability})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/database"
 )
 
@@ -40,7 +41,7 @@ func (u *Users) authorizeMembers(ctx context.Context, tx pgx.Tx, actor *Principa
 	}
 	me, ok := locked[actor.UserID]
 	if !ok {
-		return fmt.Errorf("your account no longer exists: %w", ErrForbidden)
+		return apperr.Forbidden("your account no longer exists")
 	}
 	if err := authorizeActor(&me); err != nil {
 		return err
@@ -49,7 +50,12 @@ func (u *Users) authorizeMembers(ctx context.Context, tx pgx.Tx, actor *Principa
 		// A user that does not exist changes no one; adding it fails on its foreign key.
 		if m, ok := locked[id]; ok {
 			if err := authorizeUserChange(&me, userChange{before: &m, after: m}); err != nil {
-				return fmt.Errorf("user %d: %w", id, err)
+				// The refusal names the member it is about.
+				var fe *apperr.ForbiddenError
+				if errors.As(err, &fe) {
+					return apperr.Forbidden("user %d: %s", id, fe.Reason)
+				}
+				return err
 			}
 		}
 	}
@@ -66,11 +72,11 @@ func (u *Users) SaveGroup(ctx context.Context, sessions *Sessions, actor *Princi
 	if in.Name != nil {
 		n := strings.TrimSpace(*in.Name)
 		if n == "" || len(n) > 100 {
-			return db.GroupGetRow{}, &InputError{"name", "must be 1 to 100 characters"}
+			return db.GroupGetRow{}, &apperr.FieldError{Field: "name", Message: "must be 1 to 100 characters"}
 		}
 		in.Name = &n
 	} else if id == 0 {
-		return db.GroupGetRow{}, &InputError{"name", "is required"}
+		return db.GroupGetRow{}, &apperr.FieldError{Field: "name", Message: "is required"}
 	}
 	err := database.InTx(ctx, u.pool, func(tx pgx.Tx) error {
 		var (
@@ -82,7 +88,7 @@ func (u *Users) SaveGroup(ctx context.Context, sessions *Sessions, actor *Princi
 		if id != 0 {
 			cur, err = u.q.GroupGet(ctx, tx, id)
 			if errors.Is(err, pgx.ErrNoRows) {
-				return fmt.Errorf("group %d: %w", id, ErrGroupNotFound)
+				return apperr.NotFound("group", id)
 			}
 			if err != nil {
 				return fmt.Errorf("error loading group %d: %w", id, err)
@@ -109,7 +115,7 @@ func (u *Users) SaveGroup(ctx context.Context, sessions *Sessions, actor *Princi
 			g, err = u.q.GroupUpdate(ctx, tx, p)
 		}
 		if database.IsUniqueViolation(err, "groups_name_key") {
-			return fmt.Errorf("%s: %w", *in.Name, ErrGroupTaken)
+			return apperr.Conflict("%s: a group with that name exists", *in.Name)
 		}
 		if err != nil {
 			return fmt.Errorf("error saving group: %w", err)
@@ -124,7 +130,7 @@ func (u *Users) SaveGroup(ctx context.Context, sessions *Sessions, actor *Princi
 		if len(*in.MemberIDs) > 0 {
 			err := u.q.GroupMembersAdd(ctx, tx, db.GroupMembersAddParams{GroupID: id, UserIds: *in.MemberIDs})
 			if isForeignKeyViolation(err) {
-				return &InputError{"member_ids", "names a user that does not exist"}
+				return &apperr.FieldError{Field: "member_ids", Message: "names a user that does not exist"}
 			}
 			if err != nil {
 				return fmt.Errorf("error adding members to group %d: %w", id, err)
@@ -150,7 +156,7 @@ func (u *Users) DeleteGroup(ctx context.Context, sessions *Sessions, actor *Prin
 	err := database.InTx(ctx, u.pool, func(tx pgx.Tx) error {
 		cur, err := u.q.GroupGet(ctx, tx, id)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("group %d: %w", id, ErrGroupNotFound)
+			return apperr.NotFound("group", id)
 		}
 		if err != nil {
 			return fmt.Errorf("error loading group %d: %w", id, err)

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/auth"
 	"github.com/wainbox/wainbox/internal/database"
 	"github.com/wainbox/wainbox/internal/inbox"
@@ -63,7 +64,10 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		ae *apiError
 		ve *inbox.ValidationError
 		le *inbox.LockedError
-		ie *auth.InputError
+		fe *apperr.FieldError
+		nf *apperr.NotFoundError
+		fb *apperr.ForbiddenError
+		cf *apperr.ConflictError
 		te *auth.ThrottledError
 	)
 	switch {
@@ -74,14 +78,16 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		}})
 		return
 	case errors.As(err, &ae):
-	case errors.As(err, &ie):
-		ae = &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Message: ie.Error(), Field: ie.Field}
+	case errors.As(err, &fe):
+		ae = &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Message: fe.Error(), Field: fe.Field}
+	case errors.As(err, &nf):
+		ae = &apiError{Status: http.StatusNotFound, Code: "not_found", Message: nf.Error()}
+	case errors.As(err, &fb):
+		ae = &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: fb.Reason}
+	case errors.As(err, &cf):
+		ae = &apiError{Status: http.StatusConflict, Code: "conflict", Message: cf.Reason}
 	case errors.Is(err, inbox.ErrForbidden):
 		ae = &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: strings.TrimSuffix(err.Error(), ": "+inbox.ErrForbidden.Error())}
-	case errors.Is(err, auth.ErrUserNotFound), errors.Is(err, auth.ErrGroupNotFound):
-		ae = &apiError{Status: http.StatusNotFound, Code: "not_found", Message: err.Error()}
-	case errors.Is(err, auth.ErrEmailTaken), errors.Is(err, auth.ErrGroupTaken):
-		ae = &apiError{Status: http.StatusConflict, Code: "conflict", Message: err.Error()}
 	case errors.Is(err, auth.ErrRefreshTokenReused):
 		ae = &apiError{Status: http.StatusUnauthorized, Code: "refresh_token_reused", Message: "this refresh token was already used; the session has been revoked, log in again"}
 	case errors.Is(err, auth.ErrInvalidRefreshToken):
@@ -102,8 +108,6 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		// Not the caller's fault: too many password checks (a burst of guesses) are under way.
 		w.Header().Set("Retry-After", fmt.Sprint(int(auth.BusyRetryAfter.Seconds())))
 		ae = &apiError{Status: http.StatusServiceUnavailable, Code: "busy", Message: "too many logins are being checked; try again in a second"}
-	case errors.Is(err, auth.ErrForbidden):
-		ae = &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: strings.TrimSuffix(err.Error(), ": "+auth.ErrForbidden.Error())}
 	case errors.Is(err, bcrypt.ErrPasswordTooLong):
 		ae = errPasswordTooLong
 	case database.InvalidText(err):
