@@ -62,7 +62,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var (
 		ae *apiError
-		ve *inbox.ValidationError
 		le *inbox.LockedError
 		fe *apperr.FieldError
 		nf *apperr.NotFoundError
@@ -86,18 +85,10 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		ae = &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: fb.Reason}
 	case errors.As(err, &cf):
 		ae = &apiError{Status: http.StatusConflict, Code: "conflict", Message: cf.Reason}
-	case errors.Is(err, inbox.ErrForbidden):
-		ae = &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: strings.TrimSuffix(err.Error(), ": "+inbox.ErrForbidden.Error())}
 	case errors.Is(err, auth.ErrRefreshTokenReused):
 		ae = &apiError{Status: http.StatusUnauthorized, Code: "refresh_token_reused", Message: "this refresh token was already used; the session has been revoked, log in again"}
 	case errors.Is(err, auth.ErrInvalidRefreshToken):
 		ae = &apiError{Status: http.StatusUnauthorized, Code: "invalid_refresh_token", Message: "the refresh token is invalid, expired or revoked; log in again"}
-	case errors.As(err, &ve):
-		ae = &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Message: ve.Field + " " + ve.Message, Field: ve.Field}
-	case errors.Is(err, inbox.ErrNotFound):
-		ae = &apiError{Status: http.StatusNotFound, Code: "not_found", Message: strings.TrimSuffix(err.Error(), ": "+inbox.ErrNotFound.Error()) + " does not exist"}
-	case errors.Is(err, inbox.ErrConflict):
-		ae = &apiError{Status: http.StatusConflict, Code: "conflict", Message: strings.TrimSuffix(err.Error(), ": "+inbox.ErrConflict.Error())}
 	case errors.Is(err, auth.ErrInvalidCredentials):
 		ae = &apiError{Status: http.StatusUnauthorized, Code: "invalid_credentials", Message: "invalid email or password"}
 	case errors.As(err, &te):

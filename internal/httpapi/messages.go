@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/auth"
 	"github.com/wainbox/wainbox/internal/inbox"
 )
@@ -29,10 +29,10 @@ func (s *Server) canWriteMessage(r *http.Request, id int64) error {
 	}
 	ref := auth.ConversationRef{AssigneeID: row.Conversation.AssigneeID, GroupID: row.Conversation.GroupID}
 	if !auth.CanReadConversation(p, ref) {
-		return fmt.Errorf("message %d: %w", id, inbox.ErrNotFound)
+		return apperr.NotFound("message", id)
 	}
 	if !auth.CanWriteConversation(p, ref) {
-		return fmt.Errorf("you may not write to conversation %d: %w", msg.ConversationID, inbox.ErrForbidden)
+		return apperr.Forbidden("you may not write to conversation %d", msg.ConversationID)
 	}
 	return nil
 }
@@ -50,18 +50,18 @@ type messageRequest struct {
 func (m *messageRequest) input(principal *auth.Principal) (inbox.SendInput, error) {
 	in := inbox.SendInput{Type: m.Type, SenderUserID: principal.UserID, Sender: inbox.SenderAgent}
 	if m.ClientID == "" {
-		return in, &inbox.ValidationError{Field: "client_id", Message: "is required (a UUID the client makes once per message)"}
+		return in, &apperr.FieldError{Field: "client_id", Message: "is required (a UUID the client makes once per message)"}
 	}
 	id, err := uuid.Parse(m.ClientID)
 	if err != nil {
-		return in, &inbox.ValidationError{Field: "client_id", Message: "must be a UUID"}
+		return in, &apperr.FieldError{Field: "client_id", Message: "must be a UUID"}
 	}
 	in.ClientID = id
 	if m.Type == "" {
-		return in, &inbox.ValidationError{Field: "type", Message: "is required"}
+		return in, &apperr.FieldError{Field: "type", Message: "is required"}
 	}
 	if m.Type == "text" && m.Text == nil {
-		return in, &inbox.ValidationError{Field: "text.body", Message: "is required"}
+		return in, &apperr.FieldError{Field: "text.body", Message: "is required"}
 	}
 	if m.Text != nil {
 		in.Text = m.Text.Body
@@ -152,7 +152,7 @@ func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	// A message of a conversation the caller may not see does not exist for them.
 	if _, err := s.cfg.Inbox.Visible(r.Context(), auth.FromContext(r.Context()), msg.ConversationID); err != nil {
-		writeError(w, r, fmt.Errorf("message %d: %w", id, inbox.ErrNotFound))
+		writeError(w, r, apperr.NotFound("message", id))
 		return
 	}
 	writeJSON(w, http.StatusOK, messageView(&msg))

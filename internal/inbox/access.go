@@ -2,37 +2,33 @@ package inbox
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/auth"
 )
 
 // Who may read and write a conversation, decided in the domain under the row lock each use case
 // takes (the rules themselves are internal/auth's).
 
-// ErrForbidden: the caller may see the conversation but not do this to it.
-var ErrForbidden = errors.New("forbidden")
-
 func ref(c *db.Conversation) auth.ConversationRef {
 	return auth.ConversationRef{AssigneeID: c.AssigneeID, GroupID: c.GroupID}
 }
 
-// authorize answers a conversation the caller may not read as one that does not exist, and one it
-// may read but not write with ErrForbidden.
+// authorize answers a conversation the caller may not read as one that does not exist
+// (*apperr.NotFoundError), and one it may read but not write with an *apperr.ForbiddenError.
 func authorize(p *auth.Principal, c *db.Conversation, write bool) error {
 	if !auth.CanReadConversation(p, ref(c)) {
-		return fmt.Errorf("conversation %d: %w", c.ID, ErrNotFound)
+		return apperr.NotFound("conversation", c.ID)
 	}
 	if write && !auth.CanWriteConversation(p, ref(c)) {
-		return fmt.Errorf("you may not act on conversation %d: %w", c.ID, ErrForbidden)
+		return apperr.Forbidden("you may not act on conversation %d", c.ID)
 	}
 	return nil
 }
 
-// Visible loads a conversation the caller may read (ErrNotFound otherwise).
+// Visible loads a conversation the caller may read (an *apperr.NotFoundError otherwise).
 func (s *Service) Visible(ctx context.Context, p *auth.Principal, id int64) (db.ConversationGetRow, error) {
 	row, err := s.GetConversation(ctx, id)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/auth"
 	"github.com/wainbox/wainbox/internal/database"
 	"github.com/wainbox/wainbox/internal/realtime"
@@ -48,7 +49,7 @@ func (s *Service) EnsureChannel(ctx context.Context, p db.ChannelUpsertParams) (
 func (s *Service) StartConversation(ctx context.Context, waID string, in SendInput) (db.ConversationGetRow, db.Message, bool, error) {
 	if !waIDPattern.MatchString(waID) {
 		return db.ConversationGetRow{}, db.Message{}, false,
-			&ValidationError{"wa_id", "must be a phone number in international format, digits only (e.g. 16505551234)"}
+			&apperr.FieldError{Field: "wa_id", Message: "must be a phone number in international format, digits only (e.g. 16505551234)"}
 	}
 	if err := in.validate(); err != nil {
 		return db.ConversationGetRow{}, db.Message{}, false, err
@@ -74,8 +75,9 @@ func (s *Service) StartConversation(ctx context.Context, waID string, in SendInp
 		}
 		in.ConversationID = up.ID
 		msg, err = s.insertOutbound(ctx, tx, in)
-		if errors.Is(err, ErrNotFound) {
-			return fmt.Errorf("conversation with wa_id %s: %w", waID, ErrNotFound)
+		var nf *apperr.NotFoundError
+		if errors.As(err, &nf) {
+			return &apperr.NotFoundError{What: "conversation", By: "wa_id", ID: waID}
 		}
 		if err != nil || !up.Inserted {
 			return err
@@ -204,16 +206,16 @@ func (s *Service) SetStatus(ctx context.Context, p *auth.Principal, id int64, st
 	switch status {
 	case ConversationOpen, ConversationPending, ConversationResolved:
 		if snoozedUntil != nil {
-			return db.ConversationGetRow{}, &ValidationError{"snoozed_until", "is only for status snoozed"}
+			return db.ConversationGetRow{}, &apperr.FieldError{Field: "snoozed_until", Message: "is only for status snoozed"}
 		}
 	case ConversationSnoozed:
 		if snoozedUntil != nil && !snoozedUntil.After(time.Now()) {
-			return db.ConversationGetRow{}, &ValidationError{"snoozed_until", "must be in the future"}
+			return db.ConversationGetRow{}, &apperr.FieldError{Field: "snoozed_until", Message: "must be in the future"}
 		}
 	case ConversationBot:
-		return db.ConversationGetRow{}, &ValidationError{"status", "bot is reached through POST /api/conversations/{id}/release"}
+		return db.ConversationGetRow{}, &apperr.FieldError{Field: "status", Message: "bot is reached through POST /api/conversations/{id}/release"}
 	default:
-		return db.ConversationGetRow{}, &ValidationError{"status", "must be open, pending, snoozed or resolved"}
+		return db.ConversationGetRow{}, &apperr.FieldError{Field: "status", Message: "must be open, pending, snoozed or resolved"}
 	}
 	err := s.commit(ctx, func(tx pgx.Tx) error {
 		c, err := s.forWrite(ctx, tx, p, id)
@@ -278,8 +280,8 @@ func (s *Service) WakeSnoozed(ctx context.Context, id int64, complete func(pgx.T
 
 // Takeover gives the caller a conversation the bot is answering (or an unassigned one): it becomes
 // open and theirs in one statement, so the bot stops at once (its reply transaction re-checks the
-// status under the row lock). Of agents racing, one wins; the others get ErrConflict, which names
-// the conversation's status and assignee, or ErrNotFound when they may no longer read it (the
+// status under the row lock). Of agents racing, one wins; the others get a conflict, which names
+// the conversation's status and assignee, or not found when they may no longer read it (the
 // winner's conversation is not theirs to see), so a refusal tells nothing the caller could not
 // read anyway.
 func (s *Service) Takeover(ctx context.Context, p *auth.Principal, id int64) (db.ConversationGetRow, error) {
@@ -294,10 +296,9 @@ func (s *Service) Takeover(ctx context.Context, p *auth.Principal, id int64) (db
 				return err
 			}
 			if cur.AssigneeID != nil && *cur.AssigneeID == p.UserID {
-				return fmt.Errorf("conversation %d is already yours: %w", id, ErrConflict)
+				return apperr.Conflict("conversation %d is already yours", id)
 			}
-			return fmt.Errorf("conversation %d is not the bot's or free to take (status %s, assigned to %v): %w",
-				id, cur.Status, derefID(cur.AssigneeID), ErrConflict)
+			return apperr.Conflict("conversation %d is not the bot's or free to take (status %s, assigned to %v)", id, cur.Status, derefID(cur.AssigneeID))
 		}
 		if err != nil {
 			return fmt.Errorf("error taking over conversation %d: %w", id, err)
@@ -306,10 +307,10 @@ func (s *Service) Takeover(ctx context.Context, p *auth.Principal, id int64) (db
 		// caller must be allowed to write (an agent may take from the pool, not from another team).
 		before := auth.ConversationRef{GroupID: c.GroupID}
 		if !auth.CanReadConversation(p, before) {
-			return fmt.Errorf("conversation %d: %w", id, ErrNotFound)
+			return apperr.NotFound("conversation", id)
 		}
 		if !auth.CanWriteConversation(p, before) {
-			return fmt.Errorf("you may not take conversation %d: %w", id, ErrForbidden)
+			return apperr.Forbidden("you may not take conversation %d", id)
 		}
 		return s.changed(ctx, tx, &c, &p.UserID, ActionTakeover, map[string]any{"assignee_id": p.UserID, "previous_assignee_id": nil})
 	})
@@ -330,7 +331,7 @@ func derefID(id *int64) any {
 // may release it, and so may those who supervise.
 func (s *Service) Release(ctx context.Context, p *auth.Principal, id int64) (db.ConversationGetRow, error) {
 	if !s.botEnabled {
-		return db.ConversationGetRow{}, fmt.Errorf("the bot is off, so conversation %d cannot be handed to it: %w", id, ErrConflict)
+		return db.ConversationGetRow{}, apperr.Conflict("the bot is off, so conversation %d cannot be handed to it", id)
 	}
 	err := s.commit(ctx, func(tx pgx.Tx) error {
 		c, err := s.forWrite(ctx, tx, p, id)
@@ -338,11 +339,11 @@ func (s *Service) Release(ctx context.Context, p *auth.Principal, id int64) (db.
 			return err
 		}
 		if c.Status == ConversationBot {
-			return fmt.Errorf("conversation %d is already the bot's: %w", id, ErrConflict)
+			return apperr.Conflict("conversation %d is already the bot's", id)
 		}
 		mine := c.AssigneeID != nil && *c.AssigneeID == p.UserID
 		if !mine && c.AssigneeID != nil && !auth.CanSupervise(p) {
-			return fmt.Errorf("conversation %d is another agent's: %w", id, ErrForbidden)
+			return apperr.Forbidden("conversation %d is another agent's", id)
 		}
 		prev := c.AssigneeID
 		c, err = s.q.ConversationRelease(ctx, tx, id)
@@ -373,7 +374,7 @@ type Assignment struct {
 // auto-assigns, hands the conversation round-robin to an available agent of it.
 func (s *Service) Assign(ctx context.Context, p *auth.Principal, id int64, a Assignment) (db.ConversationGetRow, error) {
 	if !a.SetAgent && !a.SetGroup {
-		return db.ConversationGetRow{}, &ValidationError{"agent_id", "agent_id or group_id is required"}
+		return db.ConversationGetRow{}, &apperr.FieldError{Field: "agent_id", Message: "agent_id or group_id is required"}
 	}
 	err := s.commit(ctx, func(tx pgx.Tx) error {
 		c, err := s.forWrite(ctx, tx, p, id)
@@ -385,12 +386,12 @@ func (s *Service) Assign(ctx context.Context, p *auth.Principal, id int64, a Ass
 			self := a.AgentID != nil && *a.AgentID == p.UserID
 			takesFromOther := c.AssigneeID != nil && *c.AssigneeID != p.UserID
 			if (!self && a.AgentID != nil || takesFromOther) && !auth.CanSupervise(p) {
-				return fmt.Errorf("only supervisors assign conversations to other agents: %w", ErrForbidden)
+				return apperr.Forbidden("only supervisors assign conversations to other agents")
 			}
 			if a.AgentID != nil {
 				u, err := s.q.UserGetByID(ctx, tx, *a.AgentID)
 				if errors.Is(err, pgx.ErrNoRows) || (err == nil && u.DisabledAt != nil) {
-					return &ValidationError{"agent_id", fmt.Sprintf("user %d does not exist or is disabled", *a.AgentID)}
+					return &apperr.FieldError{Field: "agent_id", Message: fmt.Sprintf("user %d does not exist or is disabled", *a.AgentID)}
 				}
 				if err != nil {
 					return fmt.Errorf("error loading user %d: %w", *a.AgentID, err)
@@ -401,7 +402,7 @@ func (s *Service) Assign(ctx context.Context, p *auth.Principal, id int64, a Ass
 		if a.SetGroup {
 			if a.GroupID != nil {
 				if _, err := s.q.GroupGet(ctx, tx, *a.GroupID); errors.Is(err, pgx.ErrNoRows) {
-					return &ValidationError{"group_id", fmt.Sprintf("group %d does not exist", *a.GroupID)}
+					return &apperr.FieldError{Field: "group_id", Message: fmt.Sprintf("group %d does not exist", *a.GroupID)}
 				} else if err != nil {
 					return fmt.Errorf("error loading group %d: %w", *a.GroupID, err)
 				}

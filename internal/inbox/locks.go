@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/auth"
 	"github.com/wainbox/wainbox/internal/realtime"
 )
@@ -15,7 +16,7 @@ import (
 // The composer lock an agent holds on a conversation while writing.
 
 // LockedError is a write to a conversation whose composer lock another agent holds. It is a
-// conflict (409) that says who holds the lock and until when.
+// conflict that says who holds the lock and until when (the API answers 409 locked with both).
 type LockedError struct {
 	ConversationID int64
 	LockedBy       int64
@@ -25,9 +26,6 @@ type LockedError struct {
 func (e *LockedError) Error() string {
 	return fmt.Sprintf("conversation %d is locked by user %d until %s", e.ConversationID, e.LockedBy, e.ExpiresAt.UTC().Format(time.RFC3339))
 }
-
-// Unwrap makes a LockedError an ErrConflict.
-func (e *LockedError) Unwrap() error { return ErrConflict }
 
 // Lock is the composer lock of a conversation: who holds it and until when (nil: free).
 type Lock struct {
@@ -56,7 +54,7 @@ func (s *Service) AcquireLock(ctx context.Context, p *auth.Principal, id int64, 
 			}
 			if !cur.LockLive {
 				// Freed between the two statements: the caller may simply try again.
-				return fmt.Errorf("conversation %d lock changed hands; retry: %w", id, ErrConflict)
+				return apperr.Conflict("conversation %d lock changed hands; retry", id)
 			}
 			return &LockedError{ConversationID: id, LockedBy: *cur.LockedBy, ExpiresAt: *cur.LockExpiresAt}
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/auth"
 	"github.com/wainbox/wainbox/internal/realtime"
 )
@@ -21,10 +22,10 @@ const MaxNoteLength = 10000
 // not messages and no send job is queued for them).
 func (s *Service) AddNote(ctx context.Context, p *auth.Principal, id int64, body string) (db.Note, error) {
 	if strings.TrimSpace(body) == "" {
-		return db.Note{}, &ValidationError{"body", "must not be empty"}
+		return db.Note{}, &apperr.FieldError{Field: "body", Message: "must not be empty"}
 	}
 	if !utf8.ValidString(body) || utf8.RuneCountInString(body) > MaxNoteLength {
-		return db.Note{}, &ValidationError{"body", fmt.Sprintf("must be valid UTF-8 of at most %d characters", MaxNoteLength)}
+		return db.Note{}, &apperr.FieldError{Field: "body", Message: fmt.Sprintf("must be valid UTF-8 of at most %d characters", MaxNoteLength)}
 	}
 	var note db.Note
 	err := s.commit(ctx, func(tx pgx.Tx) error {

@@ -14,6 +14,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/auth"
 	"github.com/wainbox/wainbox/internal/database"
 	"github.com/wainbox/wainbox/internal/realtime"
@@ -74,19 +75,19 @@ type SendInput struct {
 
 func (in *SendInput) validate() error {
 	if in.ClientID == uuid.Nil {
-		return &ValidationError{"client_id", "is required and must be a UUID"}
+		return &apperr.FieldError{Field: "client_id", Message: "is required and must be a UUID"}
 	}
 	if in.Type != "text" {
-		return &ValidationError{"type", fmt.Sprintf("%q is not supported; use \"text\"", in.Type)}
+		return &apperr.FieldError{Field: "type", Message: fmt.Sprintf("%q is not supported; use \"text\"", in.Type)}
 	}
 	if strings.TrimSpace(in.Text) == "" {
-		return &ValidationError{"text.body", "must not be empty"}
+		return &apperr.FieldError{Field: "text.body", Message: "must not be empty"}
 	}
 	if !utf8.ValidString(in.Text) {
-		return &ValidationError{"text.body", "must be valid UTF-8"}
+		return &apperr.FieldError{Field: "text.body", Message: "must be valid UTF-8"}
 	}
 	if n := utf8.RuneCountInString(in.Text); n > MaxTextLength {
-		return &ValidationError{"text.body", fmt.Sprintf("is %d characters; WhatsApp allows at most %d", n, MaxTextLength)}
+		return &apperr.FieldError{Field: "text.body", Message: fmt.Sprintf("is %d characters; WhatsApp allows at most %d", n, MaxTextLength)}
 	}
 	if in.Sender == "" {
 		in.Sender = SenderAgent
@@ -213,7 +214,7 @@ func (s *Service) enqueueSend(ctx context.Context, tx pgx.Tx, messageID int64, g
 }
 
 // existing returns the message a sender already stored under in.ClientID. Reusing a client_id for
-// different content or another conversation is a client bug, answered with ErrConflict rather than
+// different content or another conversation is a client bug, answered with a conflict rather than
 // silently returning a message the client did not write.
 func (s *Service) existing(ctx context.Context, in SendInput) (db.Message, error) {
 	clientID := in.ClientID
@@ -224,13 +225,13 @@ func (s *Service) existing(ctx context.Context, in SendInput) (db.Message, error
 		return db.Message{}, fmt.Errorf("error loading message of client_id %s: %w", in.ClientID, err)
 	}
 	if msg.ConversationID != in.ConversationID || msg.Body != in.Text || msg.Type != in.Type {
-		return db.Message{}, fmt.Errorf("client_id %s was already used for another message: %w", in.ClientID, ErrConflict)
+		return db.Message{}, apperr.Conflict("client_id %s was already used for another message", in.ClientID)
 	}
 	return msg, nil
 }
 
 // Retry queues a new send of a failed message and makes it pending again; a message in any other
-// status answers ErrConflict.
+// status answers a conflict.
 func (s *Service) Retry(ctx context.Context, messageID int64) (db.Message, error) {
 	var msg db.Message
 	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
@@ -240,7 +241,7 @@ func (s *Service) Retry(ctx context.Context, messageID int64) (db.Message, error
 			if _, err := s.q.MessageGet(ctx, tx, messageID); err != nil {
 				return notFound(err, "message", messageID)
 			}
-			return fmt.Errorf("message %d is not failed: %w", messageID, ErrConflict)
+			return apperr.Conflict("message %d is not failed", messageID)
 		}
 		if err != nil {
 			return fmt.Errorf("error requeueing message %d: %w", messageID, err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/auth"
 	"github.com/wainbox/wainbox/internal/realtime"
 )
@@ -18,7 +19,7 @@ import (
 func NormalizeTag(tag string) (string, error) {
 	t := strings.ToLower(strings.TrimSpace(tag))
 	if t == "" || utf8.RuneCountInString(t) > 50 {
-		return "", &ValidationError{"tag", "must be 1 to 50 characters"}
+		return "", &apperr.FieldError{Field: "tag", Message: "must be 1 to 50 characters"}
 	}
 	return t, nil
 }
@@ -30,7 +31,7 @@ func (s *Service) SetTag(ctx context.Context, p *auth.Principal, id int64, tag s
 		return nil, err
 	}
 	if !p.Perms().CanUseTags {
-		return nil, fmt.Errorf("you may not use tags: %w", ErrForbidden)
+		return nil, apperr.Forbidden("you may not use tags")
 	}
 	var tags []string
 	err = s.commit(ctx, func(tx pgx.Tx) error {
