@@ -28,6 +28,19 @@ func authorize(p *auth.Principal, c *db.Conversation, write bool) error {
 	return nil
 }
 
+// authorizeMessage is authorize for message id of conversation conversationID, whose assignee
+// and group are c: the messages of a conversation the caller may not read do not exist for them
+// either.
+func authorizeMessage(p *auth.Principal, id, conversationID int64, c auth.ConversationRef, write bool) error {
+	if !auth.CanReadConversation(p, c) {
+		return apperr.NotFound("message", id)
+	}
+	if write && !auth.CanWriteConversation(p, c) {
+		return apperr.Forbidden("you may not write to conversation %d", conversationID)
+	}
+	return nil
+}
+
 // Visible loads a conversation the caller may read (an *apperr.NotFoundError otherwise).
 func (s *Service) Visible(ctx context.Context, p *auth.Principal, id int64) (db.ConversationGetRow, error) {
 	row, err := s.GetConversation(ctx, id)

@@ -115,25 +115,40 @@ type ConversationCursor struct {
 	ID            int64
 }
 
-// ListMessages returns up to limit messages of a conversation, newest first, older than beforeID
-// when it is not zero.
-func (s *Service) ListMessages(ctx context.Context, conversationID, beforeID int64, limit int) ([]db.Message, error) {
-	if _, err := s.q.ConversationGet(ctx, s.pool, conversationID); err != nil {
-		return nil, notFound(err, "conversation", conversationID)
+// ListMessages returns up to limit messages of a conversation p may read, newest first, older
+// than beforeID when it is not zero. A conversation p may not read does not exist for them.
+func (s *Service) ListMessages(ctx context.Context, p *auth.Principal, conversationID, beforeID int64, limit int) ([]db.Message, error) {
+	if _, err := s.Visible(ctx, p, conversationID); err != nil {
+		return nil, err
 	}
-	p := db.MessageListByConversationParams{ConversationID: conversationID, RowLimit: int32(limit)}
+	params := db.MessageListByConversationParams{ConversationID: conversationID, RowLimit: int32(limit)}
 	if beforeID != 0 {
-		p.BeforeID = &beforeID
+		params.BeforeID = &beforeID
 	}
-	msgs, err := s.q.MessageListByConversation(ctx, s.pool, p)
+	msgs, err := s.q.MessageListByConversation(ctx, s.pool, params)
 	if err != nil {
 		return nil, fmt.Errorf("error listing messages of conversation %d: %w", conversationID, err)
 	}
 	return msgs, nil
 }
 
-// GetMessage returns one message.
-func (s *Service) GetMessage(ctx context.Context, id int64) (db.Message, error) {
+// GetMessage returns a message of a conversation p may read; a message of any other conversation
+// does not exist for them. Whether they may is decided on the row the message is read with.
+func (s *Service) GetMessage(ctx context.Context, p *auth.Principal, id int64) (db.Message, error) {
+	row, err := s.q.MessageGetWithAccess(ctx, s.pool, id)
+	if err != nil {
+		return db.Message{}, notFound(err, "message", id)
+	}
+	ref := auth.ConversationRef{AssigneeID: row.ConvAssigneeID, GroupID: row.ConvGroupID}
+	if err := authorizeMessage(p, id, row.Message.ConversationID, ref, false); err != nil {
+		return db.Message{}, err
+	}
+	return row.Message, nil
+}
+
+// LoadMessage returns one message to a caller that acts for no person (the bot's worker): it
+// decides no permission. Whoever acts for a person reads messages through GetMessage.
+func (s *Service) LoadMessage(ctx context.Context, id int64) (db.Message, error) {
 	m, err := s.q.MessageGet(ctx, s.pool, id)
 	if err != nil {
 		return db.Message{}, notFound(err, "message", id)

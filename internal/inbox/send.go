@@ -230,17 +230,22 @@ func (s *Service) existing(ctx context.Context, in SendInput) (db.Message, error
 	return msg, nil
 }
 
-// Retry queues a new send of a failed message and makes it pending again; a message in any other
-// status answers a conflict.
-func (s *Service) Retry(ctx context.Context, messageID int64) (db.Message, error) {
+// Retry queues a new send of a failed message, for p, and makes it pending again. p must be
+// allowed to write to the message's conversation, decided under the conversation's row lock as
+// for a send: a message of a conversation p may not read does not exist for them, and one they
+// may only read is refused. A message in any other status than failed answers a conflict.
+func (s *Service) Retry(ctx context.Context, p *auth.Principal, messageID int64) (db.Message, error) {
 	var msg db.Message
 	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		var err error
+		c, err := s.q.MessageConversationForUpdate(ctx, tx, messageID)
+		if err != nil {
+			return notFound(err, "message", messageID)
+		}
+		if err := authorizeMessage(p, messageID, c.ID, ref(&c), true); err != nil {
+			return err
+		}
 		msg, err = s.q.MessageRequeue(ctx, tx, messageID)
 		if errors.Is(err, pgx.ErrNoRows) {
-			if _, err := s.q.MessageGet(ctx, tx, messageID); err != nil {
-				return notFound(err, "message", messageID)
-			}
 			return apperr.Conflict("message %d is not failed", messageID)
 		}
 		if err != nil {

@@ -113,7 +113,7 @@ func (w *BotReplyWorker) Work(ctx context.Context, job *river.Job[inbox.BotReply
 	}
 	trigger := findMessage(bc.History, args.MessageID)
 	if trigger == nil {
-		m, err := w.cfg.Inbox.GetMessage(ctx, args.MessageID)
+		m, err := w.cfg.Inbox.LoadMessage(ctx, args.MessageID)
 		if err != nil {
 			return err
 		}

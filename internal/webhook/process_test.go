@@ -450,7 +450,7 @@ func TestStatusBeforeTheSendIsRecordedIsKeptAndAppliedByMarkSent(t *testing.T) {
 	e.deliver(statusBody(wamid, "delivered", 1750030080, fmt.Sprint(msg.ID)))
 	e.deliver(statusBody(wamid, "sent", 1750030070, fmt.Sprint(msg.ID)))
 	require.Equal(t, 2, e.count("early_statuses", fmt.Sprintf("wa_message_id = '%s' AND message_id = %d", wamid, msg.ID)))
-	got, err := e.inbox.GetMessage(ctx, msg.ID)
+	got, err := e.inbox.LoadMessage(ctx, msg.ID)
 	require.NoError(t, err)
 	require.Equal(t, "pending", got.Status)
 
