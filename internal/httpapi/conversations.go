@@ -128,13 +128,12 @@ func (s *Server) startConversation(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	in, err := req.input(auth.FromContext(r.Context()))
+	in, err := req.input()
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	in.Principal = auth.FromContext(r.Context())
-	conv, msg, created, err := s.cfg.Inbox.StartConversation(r.Context(), strings.TrimPrefix(req.WaID, "+"), in)
+	conv, msg, created, err := s.cfg.Inbox.StartConversation(r.Context(), auth.FromContext(r.Context()), strings.TrimPrefix(req.WaID, "+"), in)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -153,7 +152,7 @@ func (s *Server) getConversation(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	row, err := s.cfg.Inbox.Visible(r.Context(), auth.FromContext(r.Context()), id)
+	row, err := s.cfg.Inbox.GetConversation(r.Context(), auth.FromContext(r.Context()), id)
 	if err != nil {
 		writeError(w, r, err)
 		return

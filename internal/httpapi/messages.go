@@ -27,8 +27,8 @@ type messageRequest struct {
 	} `json:"text"`
 }
 
-func (m *messageRequest) input(principal *auth.Principal) (inbox.SendInput, error) {
-	in := inbox.SendInput{Type: m.Type, SenderUserID: principal.UserID, Sender: inbox.SenderAgent}
+func (m *messageRequest) input() (inbox.SendInput, error) {
+	in := inbox.SendInput{Type: m.Type}
 	if m.ClientID == "" {
 		return in, &apperr.FieldError{Field: "client_id", Message: "is required (a UUID the client makes once per message)"}
 	}
@@ -60,14 +60,13 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	in, err := req.input(auth.FromContext(r.Context()))
+	in, err := req.input()
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	in.ConversationID = convID
-	in.Principal = auth.FromContext(r.Context())
-	msg, created, err := s.cfg.Inbox.Send(r.Context(), in)
+	msg, created, err := s.cfg.Inbox.Send(r.Context(), auth.FromContext(r.Context()), in)
 	if err != nil {
 		writeError(w, r, err)
 		return

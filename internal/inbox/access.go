@@ -11,6 +11,13 @@ import (
 
 // Who may read and write a conversation, decided in the domain under the row lock each use case
 // takes (the rules themselves are internal/auth's).
+//
+// Every use case that acts for a person takes them as its *auth.Principal and decides inside
+// whether they may; the API only passes the caller on. The system's own work (the webhook's
+// intake, the workers, the bot) acts for no person and has methods of its own that decide no
+// permission and say so (ReceiveTx, SendBotReply, LoadConversation, LoadMessage,
+// StartConversationAutomated, ...): there is no principal standing for the system, so no
+// principal can be mistaken for it.
 
 func ref(c *db.Conversation) auth.ConversationRef {
 	return auth.ConversationRef{AssigneeID: c.AssigneeID, GroupID: c.GroupID}
@@ -41,9 +48,10 @@ func authorizeMessage(p *auth.Principal, id, conversationID int64, c auth.Conver
 	return nil
 }
 
-// Visible loads a conversation the caller may read (an *apperr.NotFoundError otherwise).
-func (s *Service) Visible(ctx context.Context, p *auth.Principal, id int64) (db.ConversationGetRow, error) {
-	row, err := s.GetConversation(ctx, id)
+// GetConversation returns a conversation p may read, with its contact; any other conversation
+// does not exist for them.
+func (s *Service) GetConversation(ctx context.Context, p *auth.Principal, id int64) (db.ConversationGetRow, error) {
+	row, err := s.LoadConversation(ctx, id)
 	if err != nil {
 		return row, err
 	}
@@ -59,11 +67,12 @@ func (s *Service) forWrite(ctx context.Context, tx pgx.Tx, p *auth.Principal, id
 }
 
 // checkSendAllowed runs in the send transaction under the row lock of the sequence reservation:
-// the caller must be allowed to write, and no other agent may hold the lock.
-func checkSendAllowed(in *SendInput, r *db.ConversationReserveOutSeqRow) error {
-	if in.Principal != nil {
+// p, the person sending (nil for a message no person writes), must be allowed to write, and no
+// other agent may hold the lock.
+func checkSendAllowed(p *auth.Principal, in *SendInput, r *db.ConversationReserveOutSeqRow) error {
+	if p != nil {
 		c := db.Conversation{ID: in.ConversationID, AssigneeID: r.AssigneeID, GroupID: r.GroupID}
-		if err := authorize(in.Principal, &c, true); err != nil {
+		if err := authorize(p, &c, true); err != nil {
 			return err
 		}
 	}

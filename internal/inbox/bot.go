@@ -185,7 +185,7 @@ func (s *Service) SendBotReply(ctx context.Context, r BotReply, complete func(pg
 				if err := in.validate(); err != nil {
 					return fmt.Errorf("error validating bot message: %w", err)
 				}
-				msg, err := s.insertOutbound(ctx, tx, in)
+				msg, err := s.insertOutbound(ctx, tx, nil, in)
 				if err != nil {
 					return err
 				}
@@ -270,7 +270,7 @@ func (s *Service) SetBotEnabled(ctx context.Context, p *auth.Principal, id int64
 		var conflict *apperr.ConflictError
 		if errors.As(err, &conflict) && s.botEnabled {
 			// Already the bot's: the request's outcome holds, so answer it as done.
-			if cur, verr := s.Visible(ctx, p, id); verr == nil && cur.Conversation.Status == ConversationBot {
+			if cur, verr := s.GetConversation(ctx, p, id); verr == nil && cur.Conversation.Status == ConversationBot {
 				return cur, nil
 			}
 		}
@@ -287,5 +287,5 @@ func (s *Service) SetBotEnabled(ctx context.Context, p *auth.Principal, id int64
 	if err != nil {
 		return db.ConversationGetRow{}, err
 	}
-	return s.GetConversation(ctx, id)
+	return s.LoadConversation(ctx, id)
 }

@@ -42,11 +42,32 @@ func (s *Service) EnsureChannel(ctx context.Context, p db.ChannelUpsertParams) (
 }
 
 // StartConversation finds or opens the conversation with waID on the default channel and sends it
-// the first message, all in one transaction. An agent starting a conversation takes it, so it is
-// open (a human's) rather than the bot's. The caller's right to write is checked as for any send,
+// the first message p writes, all in one transaction. An agent starting a conversation takes it,
+// so it is open (a human's) rather than the bot's. p's right to write is checked as for any send,
 // under the row lock; a caller who may not even read the customer's conversation (another agent's
-// customer) is answered as if it did not exist, without its id, and nothing is written.
-func (s *Service) StartConversation(ctx context.Context, waID string, in SendInput) (db.ConversationGetRow, db.Message, bool, error) {
+// customer) is answered as if it did not exist, without its id, and nothing is written. The
+// message is p's: in.Sender and in.SenderUserID are set from p.
+func (s *Service) StartConversation(ctx context.Context, p *auth.Principal, waID string, in SendInput) (db.ConversationGetRow, db.Message, bool, error) {
+	if p == nil {
+		return db.ConversationGetRow{}, db.Message{}, false, errNoCaller
+	}
+	in.Sender, in.SenderUserID = SenderAgent, p.UserID
+	return s.startConversation(ctx, p, waID, in)
+}
+
+// StartConversationAutomated is StartConversation for a message no person writes (in.Sender is
+// SenderBot or SenderSystem): it decides no permission, since nobody is asking. The API never
+// calls it; the bot's replies go through SendBotReply. It is for the system's own messages, and
+// loads the conversations of tests and benchmarks.
+func (s *Service) StartConversationAutomated(ctx context.Context, waID string, in SendInput) (db.ConversationGetRow, db.Message, bool, error) {
+	if in.Sender != SenderBot && in.Sender != SenderSystem {
+		return db.ConversationGetRow{}, db.Message{}, false, fmt.Errorf("inbox: an automated message is the bot's or the system's, not %q", in.Sender)
+	}
+	return s.startConversation(ctx, nil, waID, in)
+}
+
+// startConversation is StartConversation for p, or for no person when p is nil.
+func (s *Service) startConversation(ctx context.Context, p *auth.Principal, waID string, in SendInput) (db.ConversationGetRow, db.Message, bool, error) {
 	if !waIDPattern.MatchString(waID) {
 		return db.ConversationGetRow{}, db.Message{}, false,
 			&apperr.FieldError{Field: "wa_id", Message: "must be a phone number in international format, digits only (e.g. 16505551234)"}
@@ -74,7 +95,7 @@ func (s *Service) StartConversation(ctx context.Context, waID string, in SendInp
 			return fmt.Errorf("error opening conversation: %w", err)
 		}
 		in.ConversationID = up.ID
-		msg, err = s.insertOutbound(ctx, tx, in)
+		msg, err = s.insertOutbound(ctx, tx, p, in)
 		var nf *apperr.NotFoundError
 		if errors.As(err, &nf) {
 			return &apperr.NotFoundError{What: "conversation", By: "wa_id", ID: waID}
@@ -96,12 +117,14 @@ func (s *Service) StartConversation(ctx context.Context, waID string, in SendInp
 	if err != nil {
 		return db.ConversationGetRow{}, db.Message{}, false, err
 	}
-	row, err := s.GetConversation(ctx, msg.ConversationID)
+	row, err := s.LoadConversation(ctx, msg.ConversationID)
 	return row, msg, created, err
 }
 
-// GetConversation returns a conversation with its contact.
-func (s *Service) GetConversation(ctx context.Context, id int64) (db.ConversationGetRow, error) {
+// LoadConversation returns a conversation with its contact to a caller that acts for no person
+// (the webhook's intake, workers), or once a use case has decided that its caller may see it: it
+// decides no permission. Whoever acts for a person reads conversations through GetConversation.
+func (s *Service) LoadConversation(ctx context.Context, id int64) (db.ConversationGetRow, error) {
 	row, err := s.q.ConversationGet(ctx, s.pool, id)
 	if err != nil {
 		return db.ConversationGetRow{}, notFound(err, "conversation", id)
@@ -118,7 +141,7 @@ type ConversationCursor struct {
 // ListMessages returns up to limit messages of a conversation p may read, newest first, older
 // than beforeID when it is not zero. A conversation p may not read does not exist for them.
 func (s *Service) ListMessages(ctx context.Context, p *auth.Principal, conversationID, beforeID int64, limit int) ([]db.Message, error) {
-	if _, err := s.Visible(ctx, p, conversationID); err != nil {
+	if _, err := s.GetConversation(ctx, p, conversationID); err != nil {
 		return nil, err
 	}
 	params := db.MessageListByConversationParams{ConversationID: conversationID, RowLimit: int32(limit)}
@@ -254,7 +277,7 @@ func (s *Service) SetStatus(ctx context.Context, p *auth.Principal, id int64, st
 	if err != nil {
 		return db.ConversationGetRow{}, err
 	}
-	return s.GetConversation(ctx, id)
+	return s.LoadConversation(ctx, id)
 }
 
 // WakeSnoozedArgs is the wake_snoozed job: reopen a conversation when its snooze ends.
@@ -332,7 +355,7 @@ func (s *Service) Takeover(ctx context.Context, p *auth.Principal, id int64) (db
 	if err != nil {
 		return db.ConversationGetRow{}, err
 	}
-	return s.GetConversation(ctx, id)
+	return s.LoadConversation(ctx, id)
 }
 
 func derefID(id *int64) any {
@@ -370,7 +393,7 @@ func (s *Service) Release(ctx context.Context, p *auth.Principal, id int64) (db.
 	if err != nil {
 		return db.ConversationGetRow{}, err
 	}
-	return s.GetConversation(ctx, id)
+	return s.LoadConversation(ctx, id)
 }
 
 // Assignment is a change of assignee and/or group; a Set flag says the field was given (a nil
@@ -443,7 +466,7 @@ func (s *Service) Assign(ctx context.Context, p *auth.Principal, id int64, a Ass
 	if err != nil {
 		return db.ConversationGetRow{}, err
 	}
-	return s.GetConversation(ctx, id)
+	return s.LoadConversation(ctx, id)
 }
 
 // AutoAssignTx hands an unassigned conversation of an auto-assigning group to the group's next

@@ -376,5 +376,5 @@ func (s *Service) MarkConversationRead(ctx context.Context, p *auth.Principal, c
 	if changed {
 		s.ringer.Ring()
 	}
-	return s.GetConversation(ctx, conversationID)
+	return s.LoadConversation(ctx, conversationID)
 }

@@ -102,7 +102,7 @@ func (s *Service) ReleaseLock(ctx context.Context, p *auth.Principal, id int64) 
 
 // GetLock reads a conversation's lock.
 func (s *Service) GetLock(ctx context.Context, p *auth.Principal, id int64) (Lock, error) {
-	if _, err := s.Visible(ctx, p, id); err != nil {
+	if _, err := s.GetConversation(ctx, p, id); err != nil {
 		return Lock{}, err
 	}
 	cur, err := s.q.ConversationLockGet(ctx, s.pool, id)

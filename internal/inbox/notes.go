@@ -46,7 +46,7 @@ func (s *Service) AddNote(ctx context.Context, p *auth.Principal, id int64, body
 
 // Notes lists a conversation's notes, newest first.
 func (s *Service) Notes(ctx context.Context, p *auth.Principal, id int64, limit int) ([]db.Note, error) {
-	if _, err := s.Visible(ctx, p, id); err != nil {
+	if _, err := s.GetConversation(ctx, p, id); err != nil {
 		return nil, err
 	}
 	notes, err := s.q.NoteList(ctx, s.pool, db.NoteListParams{ConversationID: id, RowLimit: int32(limit)})

@@ -60,7 +60,8 @@ const (
 	StatusReceived  = "received"
 )
 
-// SendInput is an outbound message as an agent (or the bot) writes it.
+// SendInput is an outbound message. Send and StartConversation make it the caller's (Sender and
+// SenderUserID are set from them); a message no person writes names its Sender (bot, system).
 type SendInput struct {
 	ConversationID int64
 	ClientID       uuid.UUID
@@ -68,10 +69,11 @@ type SendInput struct {
 	Text           string
 	Sender         string // SenderAgent when empty
 	SenderUserID   int64  // the agent; 0 for the bot and the system
-	// Principal, when set, must be allowed to write to the conversation (checked in the send
-	// transaction, see checkSendAllowed).
-	Principal *auth.Principal
 }
+
+// errNoCaller refuses a use case that acts for a person called without one: a bug, refused rather
+// than let through unchecked.
+var errNoCaller = errors.New("inbox: a use case that acts for a person was called without one")
 
 func (in *SendInput) validate() error {
 	if in.ClientID == uuid.Nil {
@@ -98,15 +100,22 @@ func (in *SendInput) validate() error {
 // errDuplicate ends a transaction that lost a client_id race; the caller reads the winner.
 var errDuplicate = errors.New("duplicate client_id")
 
-// Send stores an outbound message with its send job and event in one transaction. created is
-// false when the sender had already used ClientID: the first message is returned and nothing is
-// written, so a client may retry a request whose answer it never saw.
-func (s *Service) Send(ctx context.Context, in SendInput) (msg db.Message, created bool, err error) {
+// Send stores an outbound message p writes with its send job and event in one transaction. p
+// must be allowed to write to the conversation, and no other agent may hold its composer lock:
+// both are decided under the conversation's row lock (insertOutbound). created is false when p
+// had already used ClientID: the first message is returned and nothing is written, so a client
+// may retry a request whose answer it never saw. The message is p's: in.Sender and
+// in.SenderUserID are set from p.
+func (s *Service) Send(ctx context.Context, p *auth.Principal, in SendInput) (msg db.Message, created bool, err error) {
+	if p == nil {
+		return db.Message{}, false, errNoCaller
+	}
+	in.Sender, in.SenderUserID = SenderAgent, p.UserID
 	if err := in.validate(); err != nil {
 		return db.Message{}, false, err
 	}
 	err = database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		msg, err = s.insertOutbound(ctx, tx, in)
+		msg, err = s.insertOutbound(ctx, tx, p, in)
 		return err
 	})
 	if errors.Is(err, errDuplicate) {
@@ -122,9 +131,10 @@ func (s *Service) Send(ctx context.Context, in SendInput) (msg db.Message, creat
 
 // insertOutbound writes the message, its job and its event in tx. Reserving the message's
 // position locks the conversation row, which both proves the conversation exists and orders
-// concurrent sends to it; the sender's right to write is checked under that lock, and a refusal
-// rolls the transaction back.
-func (s *Service) insertOutbound(ctx context.Context, tx pgx.Tx, in SendInput) (db.Message, error) {
+// concurrent sends to it; the right to write of p, the person sending, is checked under that
+// lock, and a refusal rolls the transaction back. p is nil only for a message no person writes
+// (the bot's, the system's).
+func (s *Service) insertOutbound(ctx context.Context, tx pgx.Tx, p *auth.Principal, in SendInput) (db.Message, error) {
 	payload, err := json.Marshal(map[string]any{"type": "text", "text": map[string]any{"body": in.Text}})
 	if err != nil {
 		return db.Message{}, fmt.Errorf("error encoding message payload: %w", err)
@@ -145,7 +155,7 @@ func (s *Service) insertOutbound(ctx context.Context, tx pgx.Tx, in SendInput) (
 		if err != nil {
 			return db.Message{}, notFound(err, "conversation", in.ConversationID)
 		}
-		if err := checkSendAllowed(&in, &reserved); err != nil {
+		if err := checkSendAllowed(p, &in, &reserved); err != nil {
 			return db.Message{}, err
 		}
 		return db.Message{}, errDuplicate
@@ -154,7 +164,7 @@ func (s *Service) insertOutbound(ctx context.Context, tx pgx.Tx, in SendInput) (
 		return db.Message{}, fmt.Errorf("error storing message: %w", err)
 	}
 	// Under the row lock just taken: the sender may write, and no other agent holds the lock.
-	err = checkSendAllowed(&in, &db.ConversationReserveOutSeqRow{
+	err = checkSendAllowed(p, &in, &db.ConversationReserveOutSeqRow{
 		LastOutSeq: *row.OutSeq, AssigneeID: row.ConvAssigneeID, GroupID: row.ConvGroupID,
 		LockedBy: row.ConvLockedBy, LockExpiresAt: row.ConvLockExpiresAt, LockHeld: row.ConvLockHeld,
 	})

@@ -56,7 +56,7 @@ func (s *Service) SetTag(ctx context.Context, p *auth.Principal, id int64, tag s
 
 // Tags lists a conversation's tags.
 func (s *Service) Tags(ctx context.Context, p *auth.Principal, id int64) ([]string, error) {
-	if _, err := s.Visible(ctx, p, id); err != nil {
+	if _, err := s.GetConversation(ctx, p, id); err != nil {
 		return nil, err
 	}
 	tags, err := s.q.ConversationTagList(ctx, s.pool, id)
