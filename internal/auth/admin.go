@@ -24,8 +24,11 @@ type UserWithGroups struct {
 	GroupIDs []int64
 }
 
-// List returns every user.
-func (u *Users) List(ctx context.Context) ([]UserWithGroups, error) {
+// List returns every user to actor, who must manage users (mayManage).
+func (u *Users) List(ctx context.Context, actor *Principal) ([]UserWithGroups, error) {
+	if err := mayManage(actor); err != nil {
+		return nil, err
+	}
 	rows, err := u.q.UserList(ctx, u.pool)
 	if err != nil {
 		return nil, fmt.Errorf("error listing users: %w", err)
@@ -37,8 +40,24 @@ func (u *Users) List(ctx context.Context) ([]UserWithGroups, error) {
 	return out, nil
 }
 
-// GetWithGroups returns one user and its groups.
-func (u *Users) GetWithGroups(ctx context.Context, id int64) (UserWithGroups, error) {
+// GetWithGroups returns one user and its groups to actor, who must manage users (mayManage).
+func (u *Users) GetWithGroups(ctx context.Context, actor *Principal, id int64) (UserWithGroups, error) {
+	if err := mayManage(actor); err != nil {
+		return UserWithGroups{}, err
+	}
+	return u.withGroups(ctx, id)
+}
+
+// Me returns the caller's own user and groups: everyone may read themselves.
+func (u *Users) Me(ctx context.Context, actor *Principal) (UserWithGroups, error) {
+	if actor == nil {
+		return UserWithGroups{}, errNoActor
+	}
+	return u.withGroups(ctx, actor.UserID)
+}
+
+// withGroups loads user id and its groups, deciding no permission.
+func (u *Users) withGroups(ctx context.Context, id int64) (UserWithGroups, error) {
 	r, err := u.q.UserGetWithGroups(ctx, u.pool, id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return UserWithGroups{}, apperr.NotFound("user", id)
@@ -221,8 +240,11 @@ var errNoActor = errors.New("auth: an acting user and Sessions are required")
 // an inbox cannot lose its last admin by accident), nor sets their own password here: that is
 // ChangePassword's, which asks for the current one.
 func (u *Users) Update(ctx context.Context, sessions *Sessions, actor *Principal, id int64, p UserPatch) (UserWithGroups, error) {
-	if actor == nil || sessions == nil {
+	if sessions == nil {
 		return UserWithGroups{}, errNoActor
+	}
+	if err := mayManage(actor); err != nil {
+		return UserWithGroups{}, err
 	}
 	if err := p.validate(); err != nil {
 		return UserWithGroups{}, err
@@ -278,15 +300,15 @@ func (u *Users) Update(ctx context.Context, sessions *Sessions, actor *Principal
 	if ring {
 		sessions.ring()
 	}
-	return u.GetWithGroups(ctx, id)
+	return u.withGroups(ctx, id)
 }
 
 // CreateBy creates a user as actor: p carries the new user's name, role and password (required)
 // and any other field of a patch. The user and its fields are written in one transaction, which
 // also decides, on the actor's row under its lock, that the actor may grant what the user gets.
 func (u *Users) CreateBy(ctx context.Context, actor *Principal, email string, p UserPatch) (UserWithGroups, error) {
-	if actor == nil {
-		return UserWithGroups{}, errNoActor
+	if err := mayManage(actor); err != nil {
+		return UserWithGroups{}, err
 	}
 	str := func(o Optional[string]) string {
 		if o.Value == nil {
@@ -328,14 +350,17 @@ func (u *Users) CreateBy(ctx context.Context, actor *Principal, email string, p 
 	if err != nil {
 		return UserWithGroups{}, err
 	}
-	return u.GetWithGroups(ctx, id)
+	return u.withGroups(ctx, id)
 }
 
 // RevokeSessions ends every session of user id, as actor, and closes their sockets. Whether actor
 // may is decided in the same transaction, under the user's row lock.
 func (u *Users) RevokeSessions(ctx context.Context, sessions *Sessions, actor *Principal, id int64) error {
-	if actor == nil || sessions == nil {
+	if sessions == nil {
 		return errNoActor
+	}
+	if err := mayManage(actor); err != nil {
+		return err
 	}
 	err := database.InTx(ctx, u.pool, func(tx pgx.Tx) error {
 		me, cur, err := u.lockActorAndUser(ctx, tx, actor, id)
@@ -382,8 +407,12 @@ func permissionsChanged(ctx context.Context, q *db.Queries, tx pgx.Tx, userIDs .
 	return nil
 }
 
-// SetAvailability sets the caller's availability (online, busy or offline).
-func (u *Users) SetAvailability(ctx context.Context, id int64, availability string) (db.User, error) {
+// SetAvailability sets the caller's own availability (online, busy or offline).
+func (u *Users) SetAvailability(ctx context.Context, actor *Principal, availability string) (db.User, error) {
+	if actor == nil {
+		return db.User{}, errNoActor
+	}
+	id := actor.UserID
 	if availability != "online" && availability != "busy" && availability != "offline" {
 		return db.User{}, &apperr.FieldError{Field: "availability", Message: "must be online, busy or offline"}
 	}

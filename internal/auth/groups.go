@@ -15,13 +15,24 @@ import (
 
 // Groups (teams) and who may change their members.
 
-// Groups returns every group with its members.
-func (u *Users) Groups(ctx context.Context) ([]db.GroupListRow, error) {
-	rows, err := u.q.GroupList(ctx, u.pool)
-	if err != nil {
-		return nil, fmt.Errorf("error listing groups: %w", err)
+// Groups returns every group to actor: every user may list them (they are the targets of
+// assignment). The members are for those who manage users only: members says whether actor may
+// see them, and when not the rows carry none.
+func (u *Users) Groups(ctx context.Context, actor *Principal) (rows []db.GroupListRow, members bool, err error) {
+	if actor == nil {
+		return nil, false, errNoActor
 	}
-	return rows, nil
+	rows, err = u.q.GroupList(ctx, u.pool)
+	if err != nil {
+		return nil, false, fmt.Errorf("error listing groups: %w", err)
+	}
+	members = CanManageUsers(actor)
+	if !members {
+		for i := range rows {
+			rows[i].MemberIds = nil
+		}
+	}
+	return rows, members, nil
 }
 
 // GroupInput creates or changes a group; nil fields are left as they are.
@@ -66,8 +77,8 @@ func (u *Users) authorizeMembers(ctx context.Context, tx pgx.Tx, actor *Principa
 // not add or remove members they may not change (authorizeMembers). Members whose groups change
 // get their sockets closed so they reconnect under the new rules.
 func (u *Users) SaveGroup(ctx context.Context, sessions *Sessions, actor *Principal, id int64, in GroupInput) (db.GroupGetRow, error) {
-	if actor == nil {
-		return db.GroupGetRow{}, errNoActor
+	if err := mayManage(actor); err != nil {
+		return db.GroupGetRow{}, err
 	}
 	if in.Name != nil {
 		n := strings.TrimSpace(*in.Name)
@@ -150,8 +161,8 @@ func (u *Users) SaveGroup(ctx context.Context, sessions *Sessions, actor *Princi
 // DeleteGroup deletes a group, as actor, who may not when it has members they may not change
 // (authorizeMembers); its conversations keep their agent and lose the group.
 func (u *Users) DeleteGroup(ctx context.Context, sessions *Sessions, actor *Principal, id int64) error {
-	if actor == nil {
-		return errNoActor
+	if err := mayManage(actor); err != nil {
+		return err
 	}
 	err := database.InTx(ctx, u.pool, func(tx pgx.Tx) error {
 		cur, err := u.q.GroupGet(ctx, tx, id)

@@ -23,6 +23,21 @@ func userPerms(u *db.User) Permissions {
 	})
 }
 
+// mayManage refuses at once, before anything is validated or read, a caller whose session does
+// not allow managing users and groups, so that they learn nothing from the answer (not even
+// whether a user exists). It is the first step of every administration use case; the decision
+// that counts is authorizeActor's, in the transaction of the change, on the actor's row as it is
+// then.
+func mayManage(actor *Principal) error {
+	if actor == nil {
+		return errNoActor
+	}
+	if !CanManageUsers(actor) {
+		return apperr.Forbidden("managing users and groups needs can_manage_users")
+	}
+	return nil
+}
+
 // authorizeActor decides whether actor, read under its row lock in the transaction of a change,
 // may administer users and groups at all: enabled and holding can_manage_users as they are now,
 // not as their access token or a cached session says.

@@ -88,7 +88,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) session(w http.ResponseWriter, r *http.Request) {
 	p := auth.FromContext(r.Context())
-	u, err := s.cfg.Users.GetWithGroups(r.Context(), p.UserID)
+	u, err := s.cfg.Users.Me(r.Context(), p)
 	if err != nil {
 		writeError(w, r, err)
 		return

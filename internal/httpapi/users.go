@@ -7,8 +7,8 @@ import (
 	"github.com/wainbox/wainbox/internal/auth"
 )
 
-// Handlers of users: listing and managing them, and an agent's own availability. The rules on who
-// may change whom live in internal/auth; handlers parse and render.
+// Handlers of users: listing and managing them, and an agent's own availability. Who may read and
+// change whom is decided in internal/auth; handlers parse and render.
 
 // adminUserView is a user as administrators see it: effective permissions, the overrides that
 // produce them (null = the role's default), groups and availability.
@@ -36,20 +36,8 @@ func overrides(u *db.User) auth.Overrides {
 	}
 }
 
-// requireManager answers 403 unless the caller may manage users and groups.
-func requireManager(w http.ResponseWriter, r *http.Request) bool {
-	if !auth.CanManageUsers(auth.FromContext(r.Context())) {
-		writeError(w, r, &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: "managing users and groups needs can_manage_users"})
-		return false
-	}
-	return true
-}
-
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
-	if !requireManager(w, r) {
-		return
-	}
-	users, err := s.cfg.Users.List(r.Context())
+	users, err := s.cfg.Users.List(r.Context(), auth.FromContext(r.Context()))
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -62,15 +50,12 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
-	if !requireManager(w, r) {
-		return
-	}
 	id, err := pathID(r)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	u, err := s.cfg.Users.GetWithGroups(r.Context(), id)
+	u, err := s.cfg.Users.GetWithGroups(r.Context(), auth.FromContext(r.Context()), id)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -84,9 +69,6 @@ type createUserRequest struct {
 }
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
-	if !requireManager(w, r) {
-		return
-	}
 	var req createUserRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		writeError(w, r, err)
@@ -103,9 +85,6 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
-	if !requireManager(w, r) {
-		return
-	}
 	id, err := pathID(r)
 	if err != nil {
 		writeError(w, r, err)
@@ -127,9 +106,6 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) revokeUserSessions(w http.ResponseWriter, r *http.Request) {
-	if !requireManager(w, r) {
-		return
-	}
 	id, err := pathID(r)
 	if err != nil {
 		writeError(w, r, err)
@@ -151,7 +127,7 @@ func (s *Server) setAvailability(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	u, err := s.cfg.Users.SetAvailability(r.Context(), auth.FromContext(r.Context()).UserID, req.Availability)
+	u, err := s.cfg.Users.SetAvailability(r.Context(), auth.FromContext(r.Context()), req.Availability)
 	if err != nil {
 		writeError(w, r, err)
 		return
