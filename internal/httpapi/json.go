@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
@@ -34,6 +35,21 @@ type apiError struct {
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Message }
 
+// errorJSON is the envelope of every error answer; T is *apiError, or lockedJSON for a lock
+// conflict.
+type errorJSON[T any] struct {
+	Error T `json:"error"`
+}
+
+// lockedJSON is the error of a write to a conversation another agent holds the composer lock of:
+// who holds it and until when, so the panel can show it.
+type lockedJSON struct {
+	Code      string    `json:"code"`
+	Message   string    `json:"message"`
+	LockedBy  int64     `json:"locked_by"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
 func errBadRequest(code, format string, args ...any) *apiError {
 	return &apiError{Status: http.StatusBadRequest, Code: code, Message: fmt.Sprintf(format, args...)}
 }
@@ -49,6 +65,20 @@ var (
 // retryAfterSeconds is the Retry-After of an unavailable answer: long enough not to hammer a
 // database that is coming back, short enough that an agent's send goes out soon after.
 const retryAfterSeconds = "5"
+
+// listJSON is the envelope of a list answered whole: {"data": [...]}. Data is never nil, so an
+// empty list is [] rather than null.
+type listJSON[T any] struct {
+	Data []T `json:"data"`
+}
+
+// pageJSON is the envelope of a list answered a page at a time: NextCursor is the cursor of the
+// next page, null on the last one. It is a type of its own rather than an optional field of
+// listJSON because the lists answered whole have no next_cursor key at all.
+type pageJSON[T any] struct {
+	Data       []T     `json:"data"`
+	NextCursor *string `json:"next_cursor"`
+}
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -71,9 +101,8 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	)
 	switch {
 	case errors.As(err, &le):
-		// A lock conflict says who holds the lock and until when, so the panel can show it.
-		writeJSON(w, http.StatusConflict, map[string]any{"error": map[string]any{
-			"code": "locked", "message": le.Error(), "locked_by": le.LockedBy, "expires_at": le.ExpiresAt.UTC(),
+		writeJSON(w, http.StatusConflict, errorJSON[lockedJSON]{Error: lockedJSON{
+			Code: "locked", Message: le.Error(), LockedBy: le.LockedBy, ExpiresAt: le.ExpiresAt.UTC(),
 		}})
 		return
 	case errors.As(err, &ae):
@@ -114,7 +143,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		ae = &apiError{Status: http.StatusInternalServerError, Code: "internal_error",
 			Message: "internal error; quote request id " + requestID(r.Context()) + " when reporting it"}
 	}
-	writeJSON(w, ae.Status, map[string]any{"error": ae})
+	writeJSON(w, ae.Status, errorJSON[*apiError]{Error: ae})
 }
 
 // decodeJSON reads a JSON object body strictly: one object and nothing after it but whitespace,

@@ -102,16 +102,15 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	data := make([]any, len(msgs))
+	page := pageJSON[*messageJSON]{Data: make([]*messageJSON, len(msgs))}
 	for i := range msgs {
-		data[i] = messageView(&msgs[i])
+		page.Data[i] = messageView(&msgs[i])
 	}
-	var next *string
 	if len(msgs) == limit {
 		c := strconv.FormatInt(msgs[len(msgs)-1].ID, 10)
-		next = &c
+		page.NextCursor = &c
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": data, "next_cursor": next})
+	writeJSON(w, http.StatusOK, page)
 }
 
 func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
