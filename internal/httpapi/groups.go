@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/wainbox/wainbox/db"
 	"github.com/wainbox/wainbox/internal/auth"
@@ -17,17 +18,28 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	data := make([]any, len(rows))
+	list := listJSON[groupJSON]{Data: make([]groupJSON, len(rows))}
 	for i := range rows {
-		data[i] = groupView(&rows[i].Group, rows[i].MemberIds, members)
+		list.Data[i] = groupView(&rows[i].Group, rows[i].MemberIds, members)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": data})
+	writeJSON(w, http.StatusOK, list)
 }
 
-func groupView(g *db.Group, members []int64, withMembers bool) map[string]any {
-	v := map[string]any{"id": g.ID, "name": g.Name, "auto_assign": g.AutoAssign, "created_at": g.CreatedAt}
+// groupJSON is a group (team) as the API shows it.
+type groupJSON struct {
+	ID         int64     `json:"id"`
+	Name       string    `json:"name"`
+	AutoAssign bool      `json:"auto_assign"`
+	CreatedAt  time.Time `json:"created_at"`
+	// MemberIDs are shown to those who manage users only: for anyone else the key is absent (nil,
+	// omitted), while a group without members shows [] to those who may see them.
+	MemberIDs []int64 `json:"member_ids,omitzero"`
+}
+
+func groupView(g *db.Group, members []int64, withMembers bool) groupJSON {
+	v := groupJSON{ID: g.ID, Name: g.Name, AutoAssign: g.AutoAssign, CreatedAt: g.CreatedAt}
 	if withMembers {
-		v["member_ids"] = nonNil(members)
+		v.MemberIDs = nonNil(members)
 	}
 	return v
 }
