@@ -84,7 +84,7 @@ func benchPriority(ctx context.Context, e *Env) ([]Row, error) {
 		return nil, err
 	}
 	for i := range 1000 {
-		if _, _, _, err := a.Inbox.StartConversation(ctx, fmt.Sprintf("1555200%04d", i), inbox.SendInput{
+		if _, _, _, err := a.Inbox.StartConversationAutomated(ctx, fmt.Sprintf("1555200%04d", i), inbox.SendInput{
 			ClientID: uuid.New(), Type: "text", Text: "a bot reply", Sender: inbox.SenderBot,
 		}); err != nil {
 			return nil, err

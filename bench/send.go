@@ -29,6 +29,10 @@ INSERT INTO bench_b (ref) VALUES (1);
 END;
 `
 
+// asUser is u as the caller of the inbox's use cases, with its role's permissions, as the API
+// passes it on once u's access token is checked.
+func asUser(u *db.User) *auth.Principal { return &auth.Principal{UserID: u.ID, Role: u.Role} }
+
 // agentWithConversations creates an admin, logs it in and opens n conversations with customers
 // whose numbers start with prefix, each with a first message from the admin.
 func agentWithConversations(ctx context.Context, a *app.App, email, prefix string, n int) (db.User, string, []int64, error) {
@@ -42,8 +46,8 @@ func agentWithConversations(ctx context.Context, a *app.App, email, prefix strin
 	}
 	convs := make([]int64, n)
 	for i := range convs {
-		row, _, _, err := a.Inbox.StartConversation(ctx, fmt.Sprintf("%s%04d", prefix, i), inbox.SendInput{
-			ClientID: uuid.New(), Type: "text", Text: "hello", SenderUserID: admin.ID,
+		row, _, _, err := a.Inbox.StartConversation(ctx, asUser(&admin), fmt.Sprintf("%s%04d", prefix, i), inbox.SendInput{
+			ClientID: uuid.New(), Type: "text", Text: "hello",
 		})
 		if err != nil {
 			return db.User{}, "", nil, err
@@ -92,11 +96,12 @@ func benchSend(ctx context.Context, e *Env) ([]Row, error) {
 
 	var rows []Row
 	apiMax := 0.0
+	sender := asUser(&admin)
 	for _, c := range clients {
 		httpc := newLoadClient(c)
 		goRate, goLat, apiRate, apiLat := loadPair(e.Duration, c, func(i, n int) error {
-			_, _, err := a.Inbox.Send(ctx, inbox.SendInput{
-				ConversationID: convs[i], ClientID: uuid.New(), Type: "text", Text: "benchmark message", SenderUserID: admin.ID,
+			_, _, err := a.Inbox.Send(ctx, sender, inbox.SendInput{
+				ConversationID: convs[i], ClientID: uuid.New(), Type: "text", Text: "benchmark message",
 			})
 			return err
 		}, func(i, n int) error {

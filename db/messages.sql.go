@@ -215,6 +215,37 @@ func (q *Queries) MessageClaimSend(ctx context.Context, db DBTX, arg MessageClai
 	return i, err
 }
 
+const messageConversationForUpdate = `-- name: MessageConversationForUpdate :one
+SELECT conversations.id, conversations.channel_id, conversations.contact_id, conversations.status, conversations.assignee_id, conversations.unread_count, conversations.last_out_seq, conversations.last_message_at, conversations.created_at, conversations.updated_at, conversations.group_id, conversations.locked_by, conversations.lock_expires_at, conversations.snoozed_until FROM conversations
+JOIN messages ON messages.conversation_id = conversations.id
+WHERE messages.id = $1
+FOR UPDATE OF conversations
+`
+
+// MessageConversationForUpdate locks the conversation of message id, as a send to it does, and
+// returns it: a retry is decided on who may write to it under that lock. No row: no such message.
+func (q *Queries) MessageConversationForUpdate(ctx context.Context, db DBTX, id int64) (Conversation, error) {
+	row := db.QueryRow(ctx, messageConversationForUpdate, id)
+	var i Conversation
+	err := row.Scan(
+		&i.ID,
+		&i.ChannelID,
+		&i.ContactID,
+		&i.Status,
+		&i.AssigneeID,
+		&i.UnreadCount,
+		&i.LastOutSeq,
+		&i.LastMessageAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.GroupID,
+		&i.LockedBy,
+		&i.LockExpiresAt,
+		&i.SnoozedUntil,
+	)
+	return i, err
+}
+
 const messageCountWaiting = `-- name: MessageCountWaiting :one
 SELECT count(*) FROM messages WHERE status = 'pending' AND waiting_for IS NOT NULL
 `
@@ -349,6 +380,58 @@ func (q *Queries) MessageGetByWaIDForUpdate(ctx context.Context, db DBTX, waMess
 		&i.WaitingFor,
 		&i.PendingReason,
 		&i.ReplyToMessageID,
+	)
+	return i, err
+}
+
+const messageGetWithAccess = `-- name: MessageGetWithAccess :one
+SELECT messages.id, messages.conversation_id, messages.direction, messages.sender, messages.sender_user_id, messages.type, messages.body, messages.payload, messages.status, messages.wa_message_id, messages.client_id, messages.out_seq, messages.send_generation, messages.attempts, messages.last_error, messages.error_code, messages.error_title, messages.error_details, messages.created_at, messages.updated_at, messages.sent_at, messages.delivered_at, messages.read_at, messages.failed_at, messages.unsettled_until, messages.waiting_for, messages.pending_reason, conversations.assignee_id AS conv_assignee_id, conversations.group_id AS conv_group_id
+FROM messages
+JOIN conversations ON conversations.id = messages.conversation_id
+WHERE messages.id = $1
+`
+
+type MessageGetWithAccessRow struct {
+	Message        Message `json:"message"`
+	ConvAssigneeID *int64  `json:"conv_assignee_id"`
+	ConvGroupID    *int64  `json:"conv_group_id"`
+}
+
+// MessageGetWithAccess returns a message with what permissions look at in its conversation (its
+// assignee and group), so that whether the caller may read it is decided on the same row read.
+func (q *Queries) MessageGetWithAccess(ctx context.Context, db DBTX, id int64) (MessageGetWithAccessRow, error) {
+	row := db.QueryRow(ctx, messageGetWithAccess, id)
+	var i MessageGetWithAccessRow
+	err := row.Scan(
+		&i.Message.ID,
+		&i.Message.ConversationID,
+		&i.Message.Direction,
+		&i.Message.Sender,
+		&i.Message.SenderUserID,
+		&i.Message.Type,
+		&i.Message.Body,
+		&i.Message.Payload,
+		&i.Message.Status,
+		&i.Message.WaMessageID,
+		&i.Message.ClientID,
+		&i.Message.OutSeq,
+		&i.Message.SendGeneration,
+		&i.Message.Attempts,
+		&i.Message.LastError,
+		&i.Message.ErrorCode,
+		&i.Message.ErrorTitle,
+		&i.Message.ErrorDetails,
+		&i.Message.CreatedAt,
+		&i.Message.UpdatedAt,
+		&i.Message.SentAt,
+		&i.Message.DeliveredAt,
+		&i.Message.ReadAt,
+		&i.Message.FailedAt,
+		&i.Message.UnsettledUntil,
+		&i.Message.WaitingFor,
+		&i.Message.PendingReason,
+		&i.ConvAssigneeID,
+		&i.ConvGroupID,
 	)
 	return i, err
 }

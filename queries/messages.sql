@@ -30,6 +30,22 @@ WHERE sender = @sender AND coalesce(sender_user_id, 0) = coalesce(sqlc.narg(send
 -- name: MessageGet :one
 SELECT * FROM messages WHERE id = @id;
 
+-- name: MessageGetWithAccess :one
+-- MessageGetWithAccess returns a message with what permissions look at in its conversation (its
+-- assignee and group), so that whether the caller may read it is decided on the same row read.
+SELECT sqlc.embed(messages), conversations.assignee_id AS conv_assignee_id, conversations.group_id AS conv_group_id
+FROM messages
+JOIN conversations ON conversations.id = messages.conversation_id
+WHERE messages.id = @id;
+
+-- name: MessageConversationForUpdate :one
+-- MessageConversationForUpdate locks the conversation of message id, as a send to it does, and
+-- returns it: a retry is decided on who may write to it under that lock. No row: no such message.
+SELECT conversations.* FROM conversations
+JOIN messages ON messages.conversation_id = conversations.id
+WHERE messages.id = @id
+FOR UPDATE OF conversations;
+
 -- name: MessageListByConversation :many
 SELECT * FROM messages
 WHERE conversation_id = @conversation_id

@@ -11,23 +11,10 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/database"
 )
 
-// Errors of user and group administration.
-var (
-	ErrUserNotFound  = errors.New("user not found")
-	ErrGroupNotFound = errors.New("group not found")
-	ErrGroupTaken    = errors.New("a group with that name exists")
-)
-
-// InputError is bad input to an administration call, named by its field.
-type InputError struct {
-	Field   string
-	Message string
-}
-
-func (e *InputError) Error() string { return e.Field + " " + e.Message }
 
 // UserWithGroups is a user and the groups it belongs to.
 type UserWithGroups struct {
@@ -35,8 +22,11 @@ type UserWithGroups struct {
 	GroupIDs []int64
 }
 
-// List returns every user.
-func (u *Users) List(ctx context.Context) ([]UserWithGroups, error) {
+// List returns every user to actor, who must manage users (mayManage).
+func (u *Users) List(ctx context.Context, actor *Principal) ([]UserWithGroups, error) {
+	if err := mayManage(actor); err != nil {
+		return nil, err
+	}
 	rows, err := u.q.UserList(ctx, u.pool)
 	if err != nil {
 		return nil, fmt.Errorf("error listing users: %w", err)
@@ -48,11 +38,27 @@ func (u *Users) List(ctx context.Context) ([]UserWithGroups, error) {
 	return out, nil
 }
 
-// GetWithGroups returns one user and its groups.
-func (u *Users) GetWithGroups(ctx context.Context, id int64) (UserWithGroups, error) {
+// GetWithGroups returns one user and its groups to actor, who must manage users (mayManage).
+func (u *Users) GetWithGroups(ctx context.Context, actor *Principal, id int64) (UserWithGroups, error) {
+	if err := mayManage(actor); err != nil {
+		return UserWithGroups{}, err
+	}
+	return u.withGroups(ctx, id)
+}
+
+// Me returns the caller's own user and groups: everyone may read themselves.
+func (u *Users) Me(ctx context.Context, actor *Principal) (UserWithGroups, error) {
+	if actor == nil {
+		return UserWithGroups{}, errNoActor
+	}
+	return u.withGroups(ctx, actor.UserID)
+}
+
+// withGroups loads user id and its groups, deciding no permission.
+func (u *Users) withGroups(ctx context.Context, id int64) (UserWithGroups, error) {
 	r, err := u.q.UserGetWithGroups(ctx, u.pool, id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return UserWithGroups{}, fmt.Errorf("user %d: %w", id, ErrUserNotFound)
+		return UserWithGroups{}, apperr.NotFound("user", id)
 	}
 	if err != nil {
 		return UserWithGroups{}, fmt.Errorf("error loading user %d: %w", id, err)
@@ -101,32 +107,32 @@ type UserPatch struct {
 // validate checks the fields of a patch that need no database.
 func (p *UserPatch) validate() error {
 	if p.Role.Set && (p.Role.Value == nil || !ValidRole(*p.Role.Value)) {
-		return &InputError{"role", "must be admin, supervisor or agent"}
+		return &apperr.FieldError{Field: "role", Message: "must be admin, supervisor or agent"}
 	}
 	for _, f := range []struct {
 		name string
 		o    Optional[string]
 	}{{"can_read_chats", p.CanReadChats}, {"can_write_chats", p.CanWriteChats}} {
 		if f.o.Set && f.o.Value != nil && !ValidScope(*f.o.Value) {
-			return &InputError{f.name, "must be all, group, assigned, none or null (the role's default)"}
+			return &apperr.FieldError{Field: f.name, Message: "must be all, group, assigned, none or null (the role's default)"}
 		}
 	}
 	if p.Name.Set && (p.Name.Value == nil || strings.TrimSpace(*p.Name.Value) == "") {
-		return &InputError{"name", "must not be empty"}
+		return &apperr.FieldError{Field: "name", Message: "must not be empty"}
 	}
 	if p.Password.Set {
 		if p.Password.Value == nil {
-			return &InputError{"password", "must be a string"}
+			return &apperr.FieldError{Field: "password", Message: "must be a string"}
 		}
 		if err := validPassword("password", *p.Password.Value); err != nil {
 			return err
 		}
 	}
 	if p.MaxConversations.Set && (p.MaxConversations.Value == nil || *p.MaxConversations.Value < 0) {
-		return &InputError{"max_conversations", "must be 0 (no limit) or more"}
+		return &apperr.FieldError{Field: "max_conversations", Message: "must be 0 (no limit) or more"}
 	}
 	if p.Disabled.Set && p.Disabled.Value == nil {
-		return &InputError{"disabled", "must be true or false"}
+		return &apperr.FieldError{Field: "disabled", Message: "must be true or false"}
 	}
 	return nil
 }
@@ -211,11 +217,11 @@ func (u *Users) lockActorAndUser(ctx context.Context, tx pgx.Tx, actor *Principa
 	}
 	me, ok := locked[actor.UserID]
 	if !ok {
-		return db.User{}, db.User{}, fmt.Errorf("your account no longer exists: %w", ErrForbidden)
+		return db.User{}, db.User{}, apperr.Forbidden("your account no longer exists")
 	}
 	target, ok := locked[id]
 	if !ok {
-		return db.User{}, db.User{}, fmt.Errorf("user %d: %w", id, ErrUserNotFound)
+		return db.User{}, db.User{}, apperr.NotFound("user", id)
 	}
 	return me, target, nil
 }
@@ -232,17 +238,20 @@ var errNoActor = errors.New("auth: an acting user and Sessions are required")
 // an inbox cannot lose its last admin by accident), nor sets their own password here: that is
 // ChangePassword's, which asks for the current one.
 func (u *Users) Update(ctx context.Context, sessions *Sessions, actor *Principal, id int64, p UserPatch) (UserWithGroups, error) {
-	if actor == nil || sessions == nil {
+	if sessions == nil {
 		return UserWithGroups{}, errNoActor
+	}
+	if err := mayManage(actor); err != nil {
+		return UserWithGroups{}, err
 	}
 	if err := p.validate(); err != nil {
 		return UserWithGroups{}, err
 	}
 	if actor.UserID == id && ((p.Disabled.Set && *p.Disabled.Value) || (p.Role.Set && *p.Role.Value != actor.Role)) {
-		return UserWithGroups{}, &InputError{"role", "you may not disable yourself or change your own role"}
+		return UserWithGroups{}, &apperr.FieldError{Field: "role", Message: "you may not disable yourself or change your own role"}
 	}
 	if actor.UserID == id && p.Password.Set {
-		return UserWithGroups{}, &InputError{"password", "change your own password with POST /api/me/password, which asks for the current one"}
+		return UserWithGroups{}, &apperr.FieldError{Field: "password", Message: "change your own password with POST /api/me/password, which asks for the current one"}
 	}
 	var hash string
 	if p.Password.Set {
@@ -282,15 +291,15 @@ func (u *Users) Update(ctx context.Context, sessions *Sessions, actor *Principal
 	if err != nil {
 		return UserWithGroups{}, err
 	}
-	return u.GetWithGroups(ctx, id)
+	return u.withGroups(ctx, id)
 }
 
 // CreateBy creates a user as actor: p carries the new user's name, role and password (required)
 // and any other field of a patch. The user and its fields are written in one transaction, which
 // also decides, on the actor's row under its lock, that the actor may grant what the user gets.
 func (u *Users) CreateBy(ctx context.Context, actor *Principal, email string, p UserPatch) (UserWithGroups, error) {
-	if actor == nil {
-		return UserWithGroups{}, errNoActor
+	if err := mayManage(actor); err != nil {
+		return UserWithGroups{}, err
 	}
 	str := func(o Optional[string]) string {
 		if o.Value == nil {
@@ -316,7 +325,7 @@ func (u *Users) CreateBy(ctx context.Context, actor *Principal, email string, p 
 		}
 		me, ok := locked[actor.UserID]
 		if !ok {
-			return fmt.Errorf("your account no longer exists: %w", ErrForbidden)
+			return apperr.Forbidden("your account no longer exists")
 		}
 		created, err := u.insert(ctx, tx, &in, hash)
 		if err != nil {
@@ -332,14 +341,17 @@ func (u *Users) CreateBy(ctx context.Context, actor *Principal, email string, p 
 	if err != nil {
 		return UserWithGroups{}, err
 	}
-	return u.GetWithGroups(ctx, id)
+	return u.withGroups(ctx, id)
 }
 
 // RevokeSessions ends every session of user id, as actor, and closes their sockets. Whether actor
 // may is decided in the same transaction, under the user's row lock.
 func (u *Users) RevokeSessions(ctx context.Context, sessions *Sessions, actor *Principal, id int64) error {
-	if actor == nil || sessions == nil {
+	if sessions == nil {
 		return errNoActor
+	}
+	if err := mayManage(actor); err != nil {
+		return err
 	}
 	err := database.InTx(ctx, u.pool, func(tx pgx.Tx) error {
 		me, cur, err := u.lockActorAndUser(ctx, tx, actor, id)
@@ -363,7 +375,7 @@ func setUserGroups(ctx context.Context, q *db.Queries, tx pgx.Tx, userID int64, 
 	}
 	err := q.UserGroupsAdd(ctx, tx, db.UserGroupsAddParams{UserID: userID, GroupIds: *ids})
 	if isForeignKeyViolation(err) {
-		return &InputError{"group_ids", "names a group that does not exist"}
+		return &apperr.FieldError{Field: "group_ids", Message: "names a group that does not exist"}
 	}
 	if err != nil {
 		return fmt.Errorf("error setting groups of user %d: %w", userID, err)
@@ -371,10 +383,14 @@ func setUserGroups(ctx context.Context, q *db.Queries, tx pgx.Tx, userID int64, 
 	return nil
 }
 
-// SetAvailability sets the caller's availability (online, busy or offline).
-func (u *Users) SetAvailability(ctx context.Context, id int64, availability string) (db.User, error) {
+// SetAvailability sets the caller's own availability (online, busy or offline).
+func (u *Users) SetAvailability(ctx context.Context, actor *Principal, availability string) (db.User, error) {
+	if actor == nil {
+		return db.User{}, errNoActor
+	}
+	id := actor.UserID
 	if availability != "online" && availability != "busy" && availability != "offline" {
-		return db.User{}, &InputError{"availability", "must be online, busy or offline"}
+		return db.User{}, &apperr.FieldError{Field: "availability", Message: "must be online, busy or offline"}
 	}
 	user, err := u.q.UserSetAvailability(ctx, u.pool, db.UserSetAvailabilityParams{ID: id, Availability: availability})
 	if err != nil {

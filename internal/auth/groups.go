@@ -10,18 +10,30 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/database"
 )
 
 // Groups (teams) and who may change their members.
 
-// Groups returns every group with its members.
-func (u *Users) Groups(ctx context.Context) ([]db.GroupListRow, error) {
-	rows, err := u.q.GroupList(ctx, u.pool)
-	if err != nil {
-		return nil, fmt.Errorf("error listing groups: %w", err)
+// Groups returns every group to actor: every user may list them (they are the targets of
+// assignment). The members are for those who manage users only: members says whether actor may
+// see them, and when not the rows carry none.
+func (u *Users) Groups(ctx context.Context, actor *Principal) (rows []db.GroupListRow, members bool, err error) {
+	if actor == nil {
+		return nil, false, errNoActor
 	}
-	return rows, nil
+	rows, err = u.q.GroupList(ctx, u.pool)
+	if err != nil {
+		return nil, false, fmt.Errorf("error listing groups: %w", err)
+	}
+	members = CanManageUsers(actor)
+	if !members {
+		for i := range rows {
+			rows[i].MemberIds = nil
+		}
+	}
+	return rows, members, nil
 }
 
 // GroupInput creates or changes a group; nil fields are left as they are.
@@ -41,7 +53,7 @@ func (u *Users) authorizeMembers(ctx context.Context, tx pgx.Tx, actor *Principa
 	}
 	me, ok := locked[actor.UserID]
 	if !ok {
-		return fmt.Errorf("your account no longer exists: %w", ErrForbidden)
+		return apperr.Forbidden("your account no longer exists")
 	}
 	if err := authorizeActor(&me); err != nil {
 		return err
@@ -50,7 +62,12 @@ func (u *Users) authorizeMembers(ctx context.Context, tx pgx.Tx, actor *Principa
 		// A user that does not exist changes no one; adding it fails on its foreign key.
 		if m, ok := locked[id]; ok {
 			if err := authorizeUserChange(&me, userChange{before: &m, after: m}); err != nil {
-				return fmt.Errorf("user %d: %w", id, err)
+				// The refusal names the member it is about.
+				var fe *apperr.ForbiddenError
+				if errors.As(err, &fe) {
+					return apperr.Forbidden("user %d: %s", id, fe.Reason)
+				}
+				return err
 			}
 		}
 	}
@@ -61,17 +78,17 @@ func (u *Users) authorizeMembers(ctx context.Context, tx pgx.Tx, actor *Principa
 // not add or remove members they may not change (authorizeMembers). Members whose groups change
 // get their sockets closed so they reconnect under the new rules.
 func (u *Users) SaveGroup(ctx context.Context, sessions *Sessions, actor *Principal, id int64, in GroupInput) (db.GroupGetRow, error) {
-	if actor == nil {
-		return db.GroupGetRow{}, errNoActor
+	if err := mayManage(actor); err != nil {
+		return db.GroupGetRow{}, err
 	}
 	if in.Name != nil {
 		n := strings.TrimSpace(*in.Name)
 		if n == "" || len(n) > 100 {
-			return db.GroupGetRow{}, &InputError{"name", "must be 1 to 100 characters"}
+			return db.GroupGetRow{}, &apperr.FieldError{Field: "name", Message: "must be 1 to 100 characters"}
 		}
 		in.Name = &n
 	} else if id == 0 {
-		return db.GroupGetRow{}, &InputError{"name", "is required"}
+		return db.GroupGetRow{}, &apperr.FieldError{Field: "name", Message: "is required"}
 	}
 	err := database.InTx(ctx, u.pool, func(tx pgx.Tx) error {
 		var (
@@ -83,7 +100,7 @@ func (u *Users) SaveGroup(ctx context.Context, sessions *Sessions, actor *Princi
 		if id != 0 {
 			cur, err = u.q.GroupGet(ctx, tx, id)
 			if errors.Is(err, pgx.ErrNoRows) {
-				return fmt.Errorf("group %d: %w", id, ErrGroupNotFound)
+				return apperr.NotFound("group", id)
 			}
 			if err != nil {
 				return fmt.Errorf("error loading group %d: %w", id, err)
@@ -110,7 +127,7 @@ func (u *Users) SaveGroup(ctx context.Context, sessions *Sessions, actor *Princi
 			g, err = u.q.GroupUpdate(ctx, tx, p)
 		}
 		if database.IsUniqueViolation(err, "groups_name_key") {
-			return fmt.Errorf("%s: %w", *in.Name, ErrGroupTaken)
+			return apperr.Conflict("%s: a group with that name exists", *in.Name)
 		}
 		if err != nil {
 			return fmt.Errorf("error saving group: %w", err)
@@ -125,7 +142,7 @@ func (u *Users) SaveGroup(ctx context.Context, sessions *Sessions, actor *Princi
 		if len(*in.MemberIDs) > 0 {
 			err := u.q.GroupMembersAdd(ctx, tx, db.GroupMembersAddParams{GroupID: id, UserIds: *in.MemberIDs})
 			if isForeignKeyViolation(err) {
-				return &InputError{"member_ids", "names a user that does not exist"}
+				return &apperr.FieldError{Field: "member_ids", Message: "names a user that does not exist"}
 			}
 			if err != nil {
 				return fmt.Errorf("error adding members to group %d: %w", id, err)
@@ -142,13 +159,13 @@ func (u *Users) SaveGroup(ctx context.Context, sessions *Sessions, actor *Princi
 // DeleteGroup deletes a group, as actor, who may not when it has members they may not change
 // (authorizeMembers); its conversations keep their agent and lose the group.
 func (u *Users) DeleteGroup(ctx context.Context, sessions *Sessions, actor *Principal, id int64) error {
-	if actor == nil {
-		return errNoActor
+	if err := mayManage(actor); err != nil {
+		return err
 	}
 	err := database.InTx(ctx, u.pool, func(tx pgx.Tx) error {
 		cur, err := u.q.GroupGet(ctx, tx, id)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("group %d: %w", id, ErrGroupNotFound)
+			return apperr.NotFound("group", id)
 		}
 		if err != nil {
 			return fmt.Errorf("error loading group %d: %w", id, err)

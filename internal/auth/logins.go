@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/database"
 )
 
@@ -171,12 +172,12 @@ func (l *Logins) withSlot(ctx context.Context, f func()) error {
 
 // ChangePassword sets the caller's own password: current must be their password (checked like a
 // login: throttled, and counted as a failure when wrong, answered ErrInvalidCredentials), and
-// next a valid new one (an *InputError naming new_password otherwise). Every other session of the
+// next a valid new one (an *apperr.FieldError naming new_password otherwise). Every other session of the
 // user ends, with its sockets, in the transaction that changes the password; the caller's own
 // session stays.
 func (l *Logins) ChangePassword(ctx context.Context, sessions *Sessions, p *Principal, current, next, ip string) error {
 	if current == "" {
-		return &InputError{"current_password", "is required"}
+		return &apperr.FieldError{Field: "current_password", Message: "is required"}
 	}
 	if err := validPassword("new_password", next); err != nil {
 		return err

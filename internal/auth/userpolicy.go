@@ -1,15 +1,9 @@
 package auth
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/apperr"
 )
-
-// ErrForbidden refuses a change to users or groups that the acting user may not make; the API
-// answers it 403 with the text before it.
-var ErrForbidden = errors.New("forbidden")
 
 // userChange is a change to one user as the administration rules see it.
 type userChange struct {
@@ -29,15 +23,30 @@ func userPerms(u *db.User) Permissions {
 	})
 }
 
+// mayManage refuses at once, before anything is validated or read, a caller whose session does
+// not allow managing users and groups, so that they learn nothing from the answer (not even
+// whether a user exists). It is the first step of every administration use case; the decision
+// that counts is authorizeActor's, in the transaction of the change, on the actor's row as it is
+// then.
+func mayManage(actor *Principal) error {
+	if actor == nil {
+		return errNoActor
+	}
+	if !CanManageUsers(actor) {
+		return apperr.Forbidden("managing users and groups needs can_manage_users")
+	}
+	return nil
+}
+
 // authorizeActor decides whether actor, read under its row lock in the transaction of a change,
 // may administer users and groups at all: enabled and holding can_manage_users as they are now,
 // not as their access token or a cached session says.
 func authorizeActor(actor *db.User) error {
 	if actor.DisabledAt != nil {
-		return fmt.Errorf("your account is disabled: %w", ErrForbidden)
+		return apperr.Forbidden("your account is disabled")
 	}
 	if !userPerms(actor).CanManageUsers {
-		return fmt.Errorf("managing users and groups needs can_manage_users: %w", ErrForbidden)
+		return apperr.Forbidden("managing users and groups needs can_manage_users")
 	}
 	return nil
 }
@@ -57,10 +66,10 @@ func authorizeUserChange(actor *db.User, c userChange) error {
 		return nil
 	}
 	if c.before != nil && c.before.Role == RoleAdmin {
-		return fmt.Errorf("only admins change admins: %w", ErrForbidden)
+		return apperr.Forbidden("only admins change admins")
 	}
 	if c.after.Role == RoleAdmin {
-		return fmt.Errorf("only admins make admins: %w", ErrForbidden)
+		return apperr.Forbidden("only admins make admins")
 	}
 	var (
 		before       Permissions // a new user holds nothing yet
@@ -71,15 +80,15 @@ func authorizeUserChange(actor *db.User, c userChange) error {
 	}
 	after := userPerms(&c.after)
 	if !sameBool(beforeManage, c.after.CanManageUsers) || (after.CanManageUsers && !before.CanManageUsers) {
-		return fmt.Errorf("only admins grant can_manage_users: %w", ErrForbidden)
+		return apperr.Forbidden("only admins grant can_manage_users")
 	}
 	held := userPerms(actor)
 	if name := raised(before, after, held); name != "" {
-		return fmt.Errorf("you may not grant %s beyond what you hold yourself: %w", name, ErrForbidden)
+		return apperr.Forbidden("you may not grant %s beyond what you hold yourself", name)
 	}
 	if c.password && c.before != nil {
 		if name := raised(Permissions{}, before, held); name != "" {
-			return fmt.Errorf("only admins set the password of a user whose %s exceeds yours: %w", name, ErrForbidden)
+			return apperr.Forbidden("only admins set the password of a user whose %s exceeds yours", name)
 		}
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/apperr"
 )
 
 func TestAuthorizeUserChange(t *testing.T) {
@@ -69,7 +70,8 @@ func TestAuthorizeUserChange(t *testing.T) {
 		if tc.ok {
 			require.NoError(t, err, tc.name)
 		} else {
-			require.ErrorIs(t, err, ErrForbidden, tc.name)
+			var fe *apperr.ForbiddenError
+			require.ErrorAs(t, err, &fe, tc.name)
 		}
 	}
 }

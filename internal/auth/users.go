@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/mail"
 	"strings"
@@ -10,11 +9,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/database"
 )
-
-// ErrEmailTaken is returned when creating a user whose email exists.
-var ErrEmailTaken = errors.New("a user with that email exists")
 
 // MinPasswordLength is the shortest password accepted for a new user, in bytes.
 const MinPasswordLength = 10
@@ -26,10 +23,10 @@ const MaxPasswordLength = 72
 // validPassword checks a new password's length; field names it in the error.
 func validPassword(field, password string) error {
 	if len(password) < MinPasswordLength {
-		return &InputError{field, fmt.Sprintf("must be at least %d characters", MinPasswordLength)}
+		return &apperr.FieldError{Field: field, Message: fmt.Sprintf("must be at least %d characters", MinPasswordLength)}
 	}
 	if len(password) > MaxPasswordLength {
-		return &InputError{field, fmt.Sprintf("must be at most %d bytes (bcrypt's limit)", MaxPasswordLength)}
+		return &apperr.FieldError{Field: field, Message: fmt.Sprintf("must be at most %d bytes (bcrypt's limit)", MaxPasswordLength)}
 	}
 	return nil
 }
@@ -67,13 +64,13 @@ func (u *Users) prepare(in *NewUser) (string, error) {
 	in.Email = strings.TrimSpace(in.Email)
 	in.Name = strings.TrimSpace(in.Name)
 	if addr, err := mail.ParseAddress(in.Email); err != nil || addr.Address != in.Email {
-		return "", &InputError{"email", fmt.Sprintf("%q is not a valid address", in.Email)}
+		return "", &apperr.FieldError{Field: "email", Message: fmt.Sprintf("%q is not a valid address", in.Email)}
 	}
 	if in.Name == "" {
-		return "", &InputError{"name", "must not be empty"}
+		return "", &apperr.FieldError{Field: "name", Message: "must not be empty"}
 	}
 	if !ValidRole(in.Role) {
-		return "", &InputError{"role", fmt.Sprintf("%q is not admin, supervisor or agent", in.Role)}
+		return "", &apperr.FieldError{Field: "role", Message: fmt.Sprintf("%q is not admin, supervisor or agent", in.Role)}
 	}
 	if err := validPassword("password", in.Password); err != nil {
 		return "", err
@@ -84,7 +81,7 @@ func (u *Users) prepare(in *NewUser) (string, error) {
 func (u *Users) insert(ctx context.Context, q db.DBTX, in *NewUser, hash string) (db.User, error) {
 	user, err := u.q.UserCreate(ctx, q, db.UserCreateParams{Email: in.Email, Name: in.Name, Role: in.Role, PasswordHash: hash})
 	if database.IsUniqueViolation(err, "users_email_key") {
-		return db.User{}, fmt.Errorf("%s: %w", in.Email, ErrEmailTaken)
+		return db.User{}, apperr.Conflict("%s: a user with that email exists", in.Email)
 	}
 	if err != nil {
 		return db.User{}, fmt.Errorf("error creating user %s: %w", in.Email, err)

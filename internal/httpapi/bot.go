@@ -3,8 +3,8 @@ package httpapi
 import (
 	"net/http"
 
+	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/auth"
-	"github.com/wainbox/wainbox/internal/inbox"
 )
 
 type botToggleRequest struct {
@@ -27,7 +27,7 @@ func (s *Server) setConversationBot(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Enabled == nil {
-		writeError(w, r, &inbox.ValidationError{Field: "enabled", Message: "is required (true or false)"})
+		writeError(w, r, &apperr.FieldError{Field: "enabled", Message: "is required (true or false)"})
 		return
 	}
 	row, err := s.cfg.Inbox.SetBotEnabled(r.Context(), auth.FromContext(r.Context()), id, *req.Enabled)

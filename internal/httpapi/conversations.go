@@ -128,13 +128,12 @@ func (s *Server) startConversation(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	in, err := req.input(auth.FromContext(r.Context()))
+	in, err := req.input()
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	in.Principal = auth.FromContext(r.Context())
-	conv, msg, created, err := s.cfg.Inbox.StartConversation(r.Context(), strings.TrimPrefix(req.WaID, "+"), in)
+	conv, msg, created, err := s.cfg.Inbox.StartConversation(r.Context(), auth.FromContext(r.Context()), strings.TrimPrefix(req.WaID, "+"), in)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -144,7 +143,13 @@ func (s *Server) startConversation(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusAccepted
 		logger(r).Info("message queued", "message_id", msg.ID, "conversation_id", msg.ConversationID)
 	}
-	writeJSON(w, status, map[string]any{"conversation": conversationView(&conv.Conversation, &conv.Contact), "message": messageView(&msg)})
+	writeJSON(w, status, startedJSON{Conversation: conversationView(&conv.Conversation, &conv.Contact), Message: messageView(&msg)})
+}
+
+// startedJSON is the answer of POST /api/conversations: the conversation and its first message.
+type startedJSON struct {
+	Conversation conversationJSON `json:"conversation"`
+	Message      *messageJSON     `json:"message"`
 }
 
 func (s *Server) getConversation(w http.ResponseWriter, r *http.Request) {
@@ -153,7 +158,7 @@ func (s *Server) getConversation(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	row, err := s.cfg.Inbox.Visible(r.Context(), auth.FromContext(r.Context()), id)
+	row, err := s.cfg.Inbox.GetConversation(r.Context(), auth.FromContext(r.Context()), id)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -185,17 +190,16 @@ func (s *Server) listConversations(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	data := make([]any, len(rows))
+	page := pageJSON[conversationJSON]{Data: make([]conversationJSON, len(rows))}
 	for i := range rows {
-		data[i] = conversationView(&rows[i].Conversation, &rows[i].Contact)
+		page.Data[i] = conversationView(&rows[i].Conversation, &rows[i].Contact)
 	}
-	var next *string
 	if len(rows) == limit {
 		last := rows[len(rows)-1].Conversation
 		c := encodeConversationCursor(last.LastMessageAt, last.ID)
-		next = &c
+		page.NextCursor = &c
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": data, "next_cursor": next})
+	writeJSON(w, http.StatusOK, page)
 }
 
 // Conversation cursors are opaque to clients: base64 of "unix-nanos:id" of the last row.
@@ -224,24 +228,39 @@ func decodeConversationCursor(c string) (*inbox.ConversationCursor, error) {
 // Views: the API's JSON shapes, kept apart from the database rows so that a column added for
 // internal bookkeeping does not leak into the contract.
 
-func conversationView(c *db.Conversation, ct *db.Contact) map[string]any {
-	return map[string]any{
-		"id":              c.ID,
-		"channel_id":      c.ChannelID,
-		"status":          c.Status,
-		"assignee_id":     c.AssigneeID,
-		"group_id":        c.GroupID,
-		"snoozed_until":   c.SnoozedUntil,
-		"lock":            lockView(c),
-		"unread_count":    c.UnreadCount,
-		"last_message_at": c.LastMessageAt,
-		"created_at":      c.CreatedAt,
-		"contact": map[string]any{
-			"id":              ct.ID,
-			"wa_id":           ct.WaID,
-			"user_id":         ct.UserID,
-			"profile_name":    ct.ProfileName,
-			"last_inbound_at": ct.LastInboundAt,
+// conversationJSON is a conversation as the API shows it, with its contact.
+type conversationJSON struct {
+	ID           int64      `json:"id"`
+	ChannelID    int64      `json:"channel_id"`
+	Status       string     `json:"status"`
+	AssigneeID   *int64     `json:"assignee_id"`
+	GroupID      *int64     `json:"group_id"`
+	SnoozedUntil *time.Time `json:"snoozed_until"`
+	// Lock is the composer lock an agent holds on the conversation, null when it is free.
+	Lock          *heldLockJSON `json:"lock"`
+	UnreadCount   int32         `json:"unread_count"`
+	LastMessageAt time.Time     `json:"last_message_at"`
+	CreatedAt     time.Time     `json:"created_at"`
+	Contact       contactJSON   `json:"contact"`
+}
+
+// contactJSON is the customer of a conversation: WaID is their number, UserID Meta's
+// business-scoped id of a customer who hides it.
+type contactJSON struct {
+	ID            int64      `json:"id"`
+	WaID          string     `json:"wa_id"`
+	UserID        *string    `json:"user_id"`
+	ProfileName   string     `json:"profile_name"`
+	LastInboundAt *time.Time `json:"last_inbound_at"`
+}
+
+func conversationView(c *db.Conversation, ct *db.Contact) conversationJSON {
+	return conversationJSON{
+		ID: c.ID, ChannelID: c.ChannelID, Status: c.Status, AssigneeID: c.AssigneeID, GroupID: c.GroupID,
+		SnoozedUntil: c.SnoozedUntil, Lock: heldLockView(c), UnreadCount: c.UnreadCount,
+		LastMessageAt: c.LastMessageAt, CreatedAt: c.CreatedAt,
+		Contact: contactJSON{
+			ID: ct.ID, WaID: ct.WaID, UserID: ct.UserID, ProfileName: ct.ProfileName, LastInboundAt: ct.LastInboundAt,
 		},
 	}
 }

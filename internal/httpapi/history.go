@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"time"
 
 	"github.com/wainbox/wainbox/db"
 )
@@ -13,7 +14,19 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 	serveConversationList(w, r, s.cfg.Inbox.History, historyView)
 }
 
-func historyView(h *db.ConversationHistory) map[string]any {
-	return map[string]any{"id": h.ID, "conversation_id": h.ConversationID, "actor_id": h.ActorID,
-		"action": h.Action, "details": json.RawMessage(h.Details), "created_at": h.CreatedAt}
+// historyJSON is one change of a conversation's status or assignment. Details are the action's
+// own (from and to of a status, the previous and new assignee of an assignment, ...), kept as
+// they were recorded.
+type historyJSON struct {
+	ID             int64           `json:"id"`
+	ConversationID int64           `json:"conversation_id"`
+	ActorID        *int64          `json:"actor_id"`
+	Action         string          `json:"action"`
+	Details        json.RawMessage `json:"details"`
+	CreatedAt      time.Time       `json:"created_at"`
+}
+
+func historyView(h *db.ConversationHistory) historyJSON {
+	return historyJSON{ID: h.ID, ConversationID: h.ConversationID, ActorID: h.ActorID,
+		Action: h.Action, Details: h.Details, CreatedAt: h.CreatedAt}
 }

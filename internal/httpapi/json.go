@@ -10,14 +10,15 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/auth"
 	"github.com/wainbox/wainbox/internal/database"
 	"github.com/wainbox/wainbox/internal/inbox"
-	"github.com/wainbox/wainbox/internal/quickreplies"
 )
 
 // maxBodyBytes bounds API request bodies; the largest legitimate one is a 4096-character message.
@@ -33,6 +34,21 @@ type apiError struct {
 }
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Message }
+
+// errorJSON is the envelope of every error answer; T is *apiError, or lockedJSON for a lock
+// conflict.
+type errorJSON[T any] struct {
+	Error T `json:"error"`
+}
+
+// lockedJSON is the error of a write to a conversation another agent holds the composer lock of:
+// who holds it and until when, so the panel can show it.
+type lockedJSON struct {
+	Code      string    `json:"code"`
+	Message   string    `json:"message"`
+	LockedBy  int64     `json:"locked_by"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
 
 func errBadRequest(code, format string, args ...any) *apiError {
 	return &apiError{Status: http.StatusBadRequest, Code: code, Message: fmt.Sprintf(format, args...)}
@@ -50,6 +66,20 @@ var (
 // database that is coming back, short enough that an agent's send goes out soon after.
 const retryAfterSeconds = "5"
 
+// listJSON is the envelope of a list answered whole: {"data": [...]}. Data is never nil, so an
+// empty list is [] rather than null.
+type listJSON[T any] struct {
+	Data []T `json:"data"`
+}
+
+// pageJSON is the envelope of a list answered a page at a time: NextCursor is the cursor of the
+// next page, null on the last one. It is a type of its own rather than an optional field of
+// listJSON because the lists answered whole have no next_cursor key at all.
+type pageJSON[T any] struct {
+	Data       []T     `json:"data"`
+	NextCursor *string `json:"next_cursor"`
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -62,41 +92,32 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var (
 		ae *apiError
-		ve *inbox.ValidationError
 		le *inbox.LockedError
-		ie *auth.InputError
+		fe *apperr.FieldError
+		nf *apperr.NotFoundError
+		fb *apperr.ForbiddenError
+		cf *apperr.ConflictError
 		te *auth.ThrottledError
 	)
 	switch {
 	case errors.As(err, &le):
-		// A lock conflict says who holds the lock and until when, so the panel can show it.
-		writeJSON(w, http.StatusConflict, map[string]any{"error": map[string]any{
-			"code": "locked", "message": le.Error(), "locked_by": le.LockedBy, "expires_at": le.ExpiresAt.UTC(),
+		writeJSON(w, http.StatusConflict, errorJSON[lockedJSON]{Error: lockedJSON{
+			Code: "locked", Message: le.Error(), LockedBy: le.LockedBy, ExpiresAt: le.ExpiresAt.UTC(),
 		}})
 		return
 	case errors.As(err, &ae):
-	case errors.As(err, &ie):
-		ae = &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Message: ie.Error(), Field: ie.Field}
-	case errors.Is(err, inbox.ErrForbidden):
-		ae = &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: strings.TrimSuffix(err.Error(), ": "+inbox.ErrForbidden.Error())}
-	case errors.Is(err, auth.ErrUserNotFound), errors.Is(err, auth.ErrGroupNotFound):
-		ae = &apiError{Status: http.StatusNotFound, Code: "not_found", Message: err.Error()}
-	case errors.Is(err, auth.ErrEmailTaken), errors.Is(err, auth.ErrGroupTaken):
-		ae = &apiError{Status: http.StatusConflict, Code: "conflict", Message: err.Error()}
+	case errors.As(err, &fe):
+		ae = &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Message: fe.Error(), Field: fe.Field}
+	case errors.As(err, &nf):
+		ae = &apiError{Status: http.StatusNotFound, Code: "not_found", Message: nf.Error()}
+	case errors.As(err, &fb):
+		ae = &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: fb.Reason}
+	case errors.As(err, &cf):
+		ae = &apiError{Status: http.StatusConflict, Code: "conflict", Message: cf.Reason}
 	case errors.Is(err, auth.ErrRefreshTokenReused):
 		ae = &apiError{Status: http.StatusUnauthorized, Code: "refresh_token_reused", Message: "this refresh token was already used; the session has been revoked, log in again"}
 	case errors.Is(err, auth.ErrInvalidRefreshToken):
 		ae = &apiError{Status: http.StatusUnauthorized, Code: "invalid_refresh_token", Message: "the refresh token is invalid, expired or revoked; log in again"}
-	case errors.As(err, &ve):
-		ae = &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Message: ve.Field + " " + ve.Message, Field: ve.Field}
-	case errors.Is(err, inbox.ErrNotFound):
-		ae = &apiError{Status: http.StatusNotFound, Code: "not_found", Message: strings.TrimSuffix(err.Error(), ": "+inbox.ErrNotFound.Error()) + " does not exist"}
-	case errors.Is(err, inbox.ErrConflict):
-		ae = &apiError{Status: http.StatusConflict, Code: "conflict", Message: strings.TrimSuffix(err.Error(), ": "+inbox.ErrConflict.Error())}
-	case errors.Is(err, quickreplies.ErrNotFound):
-		ae = &apiError{Status: http.StatusNotFound, Code: "not_found", Message: strings.TrimSuffix(err.Error(), ": "+quickreplies.ErrNotFound.Error()) + " does not exist"}
-	case errors.Is(err, quickreplies.ErrConflict):
-		ae = &apiError{Status: http.StatusConflict, Code: "conflict", Message: strings.TrimSuffix(err.Error(), ": "+quickreplies.ErrConflict.Error())}
 	case errors.Is(err, auth.ErrInvalidCredentials):
 		ae = &apiError{Status: http.StatusUnauthorized, Code: "invalid_credentials", Message: "invalid email or password"}
 	case errors.As(err, &te):
@@ -107,8 +128,6 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		// Not the caller's fault: too many password checks (a burst of guesses) are under way.
 		w.Header().Set("Retry-After", fmt.Sprint(int(auth.BusyRetryAfter.Seconds())))
 		ae = &apiError{Status: http.StatusServiceUnavailable, Code: "busy", Message: "too many logins are being checked; try again in a second"}
-	case errors.Is(err, auth.ErrForbidden):
-		ae = &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: strings.TrimSuffix(err.Error(), ": "+auth.ErrForbidden.Error())}
 	case errors.Is(err, bcrypt.ErrPasswordTooLong):
 		ae = errPasswordTooLong
 	case database.InvalidText(err):
@@ -124,7 +143,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		ae = &apiError{Status: http.StatusInternalServerError, Code: "internal_error",
 			Message: "internal error; quote request id " + requestID(r.Context()) + " when reporting it"}
 	}
-	writeJSON(w, ae.Status, map[string]any{"error": ae})
+	writeJSON(w, ae.Status, errorJSON[*apiError]{Error: ae})
 }
 
 // decodeJSON reads a JSON object body strictly: one object and nothing after it but whitespace,

@@ -6,6 +6,7 @@ import (
 
 	"github.com/wainbox/wainbox/db"
 	"github.com/wainbox/wainbox/internal/auth"
+	"github.com/wainbox/wainbox/internal/inbox"
 )
 
 // Handlers of the composer lock an agent holds on a conversation while writing.
@@ -21,7 +22,7 @@ func (s *Server) getLock(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, lock)
+	writeJSON(w, http.StatusOK, lockView(&lock))
 }
 
 func (s *Server) acquireLock(w http.ResponseWriter, r *http.Request) {
@@ -35,7 +36,7 @@ func (s *Server) acquireLock(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, lock)
+	writeJSON(w, http.StatusOK, lockView(&lock))
 }
 
 func (s *Server) releaseLock(w http.ResponseWriter, r *http.Request) {
@@ -51,10 +52,29 @@ func (s *Server) releaseLock(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// lockView is a conversation's composer lock as lists show it (null when free or expired).
-func lockView(c *db.Conversation) any {
+// lockJSON is a conversation's composer lock as the lock routes answer it: who holds it and until
+// when, both null when it is free.
+type lockJSON struct {
+	ConversationID int64      `json:"conversation_id"`
+	LockedBy       *int64     `json:"locked_by"`
+	ExpiresAt      *time.Time `json:"expires_at"`
+}
+
+func lockView(l *inbox.Lock) lockJSON {
+	return lockJSON{ConversationID: l.ConversationID, LockedBy: l.LockedBy, ExpiresAt: l.ExpiresAt}
+}
+
+// heldLockJSON is the lock a conversation shows with it: who holds it and until when.
+type heldLockJSON struct {
+	LockedBy  int64     `json:"locked_by"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// heldLockView is a conversation's composer lock as conversations show it (nil, null in JSON,
+// when it is free or expired).
+func heldLockView(c *db.Conversation) *heldLockJSON {
 	if c.LockedBy == nil || c.LockExpiresAt == nil || !c.LockExpiresAt.After(time.Now()) {
 		return nil
 	}
-	return map[string]any{"locked_by": *c.LockedBy, "expires_at": c.LockExpiresAt.UTC()}
+	return &heldLockJSON{LockedBy: *c.LockedBy, ExpiresAt: c.LockExpiresAt.UTC()}
 }

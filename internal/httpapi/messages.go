@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -10,32 +9,13 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/auth"
 	"github.com/wainbox/wainbox/internal/inbox"
 )
 
-// Handlers of messages: sending, listing, reading one, and retrying a failed one.
-
-// canWriteMessage checks that the caller may write to the conversation of message id.
-func (s *Server) canWriteMessage(r *http.Request, id int64) error {
-	msg, err := s.cfg.Inbox.GetMessage(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	p := auth.FromContext(r.Context())
-	row, err := s.cfg.Inbox.GetConversation(r.Context(), msg.ConversationID)
-	if err != nil {
-		return err
-	}
-	ref := auth.ConversationRef{AssigneeID: row.Conversation.AssigneeID, GroupID: row.Conversation.GroupID}
-	if !auth.CanReadConversation(p, ref) {
-		return fmt.Errorf("message %d: %w", id, inbox.ErrNotFound)
-	}
-	if !auth.CanWriteConversation(p, ref) {
-		return fmt.Errorf("you may not write to conversation %d: %w", msg.ConversationID, inbox.ErrForbidden)
-	}
-	return nil
-}
+// Handlers of messages: sending, listing, reading one, and retrying a failed one. Who may do
+// each is decided in internal/inbox; handlers only parse and render.
 
 // messageRequest is the body of a send: the text message shape of WhatsApp's own API, plus the
 // client's idempotency key.
@@ -47,21 +27,21 @@ type messageRequest struct {
 	} `json:"text"`
 }
 
-func (m *messageRequest) input(principal *auth.Principal) (inbox.SendInput, error) {
-	in := inbox.SendInput{Type: m.Type, SenderUserID: principal.UserID, Sender: inbox.SenderAgent}
+func (m *messageRequest) input() (inbox.SendInput, error) {
+	in := inbox.SendInput{Type: m.Type}
 	if m.ClientID == "" {
-		return in, &inbox.ValidationError{Field: "client_id", Message: "is required (a UUID the client makes once per message)"}
+		return in, &apperr.FieldError{Field: "client_id", Message: "is required (a UUID the client makes once per message)"}
 	}
 	id, err := uuid.Parse(m.ClientID)
 	if err != nil {
-		return in, &inbox.ValidationError{Field: "client_id", Message: "must be a UUID"}
+		return in, &apperr.FieldError{Field: "client_id", Message: "must be a UUID"}
 	}
 	in.ClientID = id
 	if m.Type == "" {
-		return in, &inbox.ValidationError{Field: "type", Message: "is required"}
+		return in, &apperr.FieldError{Field: "type", Message: "is required"}
 	}
 	if m.Type == "text" && m.Text == nil {
-		return in, &inbox.ValidationError{Field: "text.body", Message: "is required"}
+		return in, &apperr.FieldError{Field: "text.body", Message: "is required"}
 	}
 	if m.Text != nil {
 		in.Text = m.Text.Body
@@ -80,14 +60,13 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	in, err := req.input(auth.FromContext(r.Context()))
+	in, err := req.input()
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	in.ConversationID = convID
-	in.Principal = auth.FromContext(r.Context())
-	msg, created, err := s.cfg.Inbox.Send(r.Context(), in)
+	msg, created, err := s.cfg.Inbox.Send(r.Context(), auth.FromContext(r.Context()), in)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -118,25 +97,20 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if _, err := s.cfg.Inbox.Visible(r.Context(), auth.FromContext(r.Context()), id); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	msgs, err := s.cfg.Inbox.ListMessages(r.Context(), id, before, limit)
+	msgs, err := s.cfg.Inbox.ListMessages(r.Context(), auth.FromContext(r.Context()), id, before, limit)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	data := make([]any, len(msgs))
+	page := pageJSON[*messageJSON]{Data: make([]*messageJSON, len(msgs))}
 	for i := range msgs {
-		data[i] = messageView(&msgs[i])
+		page.Data[i] = messageView(&msgs[i])
 	}
-	var next *string
 	if len(msgs) == limit {
 		c := strconv.FormatInt(msgs[len(msgs)-1].ID, 10)
-		next = &c
+		page.NextCursor = &c
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": data, "next_cursor": next})
+	writeJSON(w, http.StatusOK, page)
 }
 
 func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
@@ -145,14 +119,9 @@ func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	msg, err := s.cfg.Inbox.GetMessage(r.Context(), id)
+	msg, err := s.cfg.Inbox.GetMessage(r.Context(), auth.FromContext(r.Context()), id)
 	if err != nil {
 		writeError(w, r, err)
-		return
-	}
-	// A message of a conversation the caller may not see does not exist for them.
-	if _, err := s.cfg.Inbox.Visible(r.Context(), auth.FromContext(r.Context()), msg.ConversationID); err != nil {
-		writeError(w, r, fmt.Errorf("message %d: %w", id, inbox.ErrNotFound))
 		return
 	}
 	writeJSON(w, http.StatusOK, messageView(&msg))
@@ -164,11 +133,7 @@ func (s *Server) retryMessage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if err := s.canWriteMessage(r, id); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	msg, err := s.cfg.Inbox.Retry(r.Context(), id)
+	msg, err := s.cfg.Inbox.Retry(r.Context(), auth.FromContext(r.Context()), id)
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/wainbox/wainbox/db"
 	"github.com/wainbox/wainbox/internal/auth"
@@ -9,8 +10,17 @@ import (
 
 // Handlers of private notes, never sent to WhatsApp.
 
-func noteView(n *db.Note) map[string]any {
-	return map[string]any{"id": n.ID, "conversation_id": n.ConversationID, "author_id": n.AuthorID, "body": n.Body, "created_at": n.CreatedAt}
+// noteJSON is a private note as the API shows it.
+type noteJSON struct {
+	ID             int64     `json:"id"`
+	ConversationID int64     `json:"conversation_id"`
+	AuthorID       int64     `json:"author_id"`
+	Body           string    `json:"body"`
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+func noteView(n *db.Note) noteJSON {
+	return noteJSON{ID: n.ID, ConversationID: n.ConversationID, AuthorID: n.AuthorID, Body: n.Body, CreatedAt: n.CreatedAt}
 }
 
 func (s *Server) listNotes(w http.ResponseWriter, r *http.Request) {

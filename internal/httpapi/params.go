@@ -20,8 +20,8 @@ func nonNil(ids []int64) []int64 {
 
 // serveConversationList answers the GET routes that list something of one conversation: the id
 // from the path, ?limit=, the caller (whose permission load checks) and each row as its view.
-func serveConversationList[T any](w http.ResponseWriter, r *http.Request,
-	load func(context.Context, *auth.Principal, int64, int) ([]T, error), view func(*T) map[string]any) {
+func serveConversationList[T, V any](w http.ResponseWriter, r *http.Request,
+	load func(context.Context, *auth.Principal, int64, int) ([]T, error), view func(*T) V) {
 	id, err := pathID(r)
 	if err != nil {
 		writeError(w, r, err)
@@ -37,11 +37,11 @@ func serveConversationList[T any](w http.ResponseWriter, r *http.Request,
 		writeError(w, r, err)
 		return
 	}
-	data := make([]any, len(rows))
+	list := listJSON[V]{Data: make([]V, len(rows))}
 	for i := range rows {
-		data[i] = view(&rows[i])
+		list.Data[i] = view(&rows[i])
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": data})
+	writeJSON(w, http.StatusOK, list)
 }
 
 const (

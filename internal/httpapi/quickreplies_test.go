@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/apptest"
 	"github.com/wainbox/wainbox/internal/auth"
 	"github.com/wainbox/wainbox/internal/quickreplies"
@@ -283,7 +284,7 @@ func TestQuickReplyVariablesExpandForAConversation(t *testing.T) {
 	}, http.StatusCreated)
 
 	convID, _ := openConversation(t, in, tm.alice, "15550007777")
-	conv, err := in.Inbox.GetConversation(ctx, convID)
+	conv, err := in.Inbox.LoadConversation(ctx, convID)
 	require.NoError(t, err)
 	agent, err := in.Users.Get(ctx, tm.aliceID)
 	require.NoError(t, err)
@@ -299,5 +300,5 @@ func TestQuickReplyVariablesExpandForAConversation(t *testing.T) {
 	require.NoError(t, err)
 	mine := tm.create(tm.alice, map[string]any{"shortcut": "mine", "body": "{{agent.email}}"}, http.StatusCreated)
 	_, err = in.QuickReplies.Use(ctx, bob, mine.ID, quickreplies.Vars{})
-	require.ErrorIs(t, err, quickreplies.ErrNotFound, "another agent's personal quick reply")
+	require.ErrorAs(t, err, new(*apperr.NotFoundError), "another agent's personal quick reply")
 }

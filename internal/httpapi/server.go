@@ -231,7 +231,7 @@ func (s *Server) Handler() http.Handler {
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	writeJSON(w, http.StatusOK, healthJSON{Status: "ok"})
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
@@ -244,10 +244,22 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 			reason = nr.Component
 		}
 		logger(r).Warn("not ready", "reason", reason, "error", err)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": reason})
+		writeJSON(w, http.StatusServiceUnavailable, notReadyJSON{Status: "unavailable", Reason: reason})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	writeJSON(w, http.StatusOK, healthJSON{Status: "ready"})
+}
+
+// healthJSON is the answer of /healthz, and of /readyz when the instance is ready.
+type healthJSON struct {
+	Status string `json:"status"`
+}
+
+// notReadyJSON is the answer of /readyz when the instance is not ready: Reason names the
+// component (see NotReadyError).
+type notReadyJSON struct {
+	Status string `json:"status"`
+	Reason string `json:"reason"`
 }
 
 // NotReadyError is Config.Ready's error naming the component that is not ready ("database",

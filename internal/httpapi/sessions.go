@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/wainbox/wainbox/db"
 	"github.com/wainbox/wainbox/internal/auth"
 )
 
@@ -36,23 +37,38 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, grantView(g, map[string]any{"user": userView(&user)}))
+	writeJSON(w, http.StatusOK, tokenView(g, &user))
 }
 
-func grantView(g *auth.Grant, extra map[string]any) map[string]any {
-	v := map[string]any{
-		"access_token":       g.AccessToken,
-		"token_type":         "Bearer",
-		"expires_in":         int(time.Until(g.AccessExpiresAt).Round(time.Second).Seconds()),
-		"expires_at":         g.AccessExpiresAt.UTC(),
-		"refresh_token":      g.RefreshToken,
-		"refresh_expires_at": g.RefreshExpiresAt.UTC(),
-		"session_id":         g.SessionID,
+// tokenJSON is the answer of a login or a refresh: the session's tokens, and who logged in.
+type tokenJSON struct {
+	AccessToken      string    `json:"access_token"`
+	TokenType        string    `json:"token_type"`
+	ExpiresIn        int       `json:"expires_in"`
+	ExpiresAt        time.Time `json:"expires_at"`
+	RefreshToken     string    `json:"refresh_token"`
+	RefreshExpiresAt time.Time `json:"refresh_expires_at"`
+	SessionID        string    `json:"session_id"`
+	// User is who logged in; a refresh's answer has no user key.
+	User *userJSON `json:"user,omitempty"`
+}
+
+// tokenView is g as its login (user) or refresh (user nil) answers it.
+func tokenView(g *auth.Grant, user *db.User) tokenJSON {
+	t := tokenJSON{
+		AccessToken:      g.AccessToken,
+		TokenType:        "Bearer",
+		ExpiresIn:        int(time.Until(g.AccessExpiresAt).Round(time.Second).Seconds()),
+		ExpiresAt:        g.AccessExpiresAt.UTC(),
+		RefreshToken:     g.RefreshToken,
+		RefreshExpiresAt: g.RefreshExpiresAt.UTC(),
+		SessionID:        g.SessionID,
 	}
-	for k, x := range extra {
-		v[k] = x
+	if user != nil {
+		u := userView(user)
+		t.User = &u
 	}
-	return v
+	return t
 }
 
 func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
@@ -75,7 +91,7 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, grantView(g, nil))
+	writeJSON(w, http.StatusOK, tokenView(g, nil))
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
@@ -88,17 +104,23 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) session(w http.ResponseWriter, r *http.Request) {
 	p := auth.FromContext(r.Context())
-	u, err := s.cfg.Users.GetWithGroups(r.Context(), p.UserID)
+	u, err := s.cfg.Users.Me(r.Context(), p)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"user":        adminUserView(&u),
-		"role":        p.Role,
-		"permissions": p.Perms(),
-		"group_ids":   nonNil(p.GroupIDs),
-		"session_id":  p.SessionID,
-		"expires_at":  p.ExpiresAt.UTC(),
+	writeJSON(w, http.StatusOK, sessionJSON{
+		User: adminUserView(&u), Role: p.Role, Permissions: p.Perms(), GroupIDs: nonNil(p.GroupIDs),
+		SessionID: p.SessionID, ExpiresAt: p.ExpiresAt.UTC(),
 	})
+}
+
+// sessionJSON is the caller's session: who they are, and what their session lets them do now.
+type sessionJSON struct {
+	User        adminUserJSON    `json:"user"`
+	Role        string           `json:"role"`
+	Permissions auth.Permissions `json:"permissions"`
+	GroupIDs    []int64          `json:"group_ids"`
+	SessionID   string           `json:"session_id"`
+	ExpiresAt   time.Time        `json:"expires_at"`
 }

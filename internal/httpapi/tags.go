@@ -19,7 +19,7 @@ func (s *Server) listTags(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"tags": tags})
+	writeJSON(w, http.StatusOK, tagsJSON{Tags: tags})
 }
 
 func (s *Server) addTag(w http.ResponseWriter, r *http.Request) {
@@ -48,5 +48,10 @@ func (s *Server) setTag(w http.ResponseWriter, r *http.Request, tag string, on b
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"tags": tags})
+	writeJSON(w, http.StatusOK, tagsJSON{Tags: tags})
+}
+
+// tagsJSON is a conversation's tags, as every tag route answers them.
+type tagsJSON struct {
+	Tags []string `json:"tags"`
 }

@@ -2,31 +2,67 @@ package httpapi
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/wainbox/wainbox/db"
 	"github.com/wainbox/wainbox/internal/auth"
 )
 
-// Handlers of users: listing and managing them, and an agent's own availability. The rules on who
-// may change whom live in internal/auth; handlers parse and render.
+// Handlers of users: listing and managing them, and an agent's own availability. Who may read and
+// change whom is decided in internal/auth; handlers parse and render.
 
-// adminUserView is a user as administrators see it: effective permissions, the overrides that
-// produce them (null = the role's default), groups and availability.
-func adminUserView(u *auth.UserWithGroups) map[string]any {
-	v := userView(&u.User)
-	v["disabled"] = u.DisabledAt != nil
-	v["disabled_at"] = u.DisabledAt
-	v["availability"] = u.Availability
-	v["max_conversations"] = u.MaxConversations
-	v["group_ids"] = nonNil(u.GroupIDs)
-	v["permissions"] = auth.Resolve(u.Role, overrides(&u.User))
-	v["overrides"] = map[string]any{
-		"can_read_chats": u.CanReadChats, "can_write_chats": u.CanWriteChats,
-		"can_manage_templates": u.CanManageTemplates, "can_manage_users": u.CanManageUsers,
-		"can_view_metrics": u.CanViewMetrics, "can_use_tags": u.CanUseTags,
+// userJSON is a user as the login answers it: who logged in.
+type userJSON struct {
+	ID    int64  `json:"id"`
+	Email string `json:"email"`
+	Name  string `json:"name"`
+	Role  string `json:"role"`
+}
+
+func userView(u *db.User) userJSON {
+	return userJSON{ID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role}
+}
+
+// adminUserJSON is a user as administrators (and the user themselves) see it: effective
+// permissions, the overrides that produce them, groups and availability.
+type adminUserJSON struct {
+	userJSON
+	Disabled         bool             `json:"disabled"`
+	DisabledAt       *time.Time       `json:"disabled_at"`
+	Availability     string           `json:"availability"`
+	MaxConversations int32            `json:"max_conversations"`
+	GroupIDs         []int64          `json:"group_ids"`
+	Permissions      auth.Permissions `json:"permissions"`
+	Overrides        overridesJSON    `json:"overrides"`
+	CreatedAt        time.Time        `json:"created_at"`
+}
+
+// overridesJSON are a user's own permissions; null is the role's default.
+type overridesJSON struct {
+	CanReadChats       *string `json:"can_read_chats"`
+	CanWriteChats      *string `json:"can_write_chats"`
+	CanManageTemplates *bool   `json:"can_manage_templates"`
+	CanManageUsers     *bool   `json:"can_manage_users"`
+	CanViewMetrics     *bool   `json:"can_view_metrics"`
+	CanUseTags         *bool   `json:"can_use_tags"`
+}
+
+func adminUserView(u *auth.UserWithGroups) adminUserJSON {
+	return adminUserJSON{
+		userJSON:         userView(&u.User),
+		Disabled:         u.DisabledAt != nil,
+		DisabledAt:       u.DisabledAt,
+		Availability:     u.Availability,
+		MaxConversations: u.MaxConversations,
+		GroupIDs:         nonNil(u.GroupIDs),
+		Permissions:      auth.Resolve(u.Role, overrides(&u.User)),
+		Overrides: overridesJSON{
+			CanReadChats: u.CanReadChats, CanWriteChats: u.CanWriteChats,
+			CanManageTemplates: u.CanManageTemplates, CanManageUsers: u.CanManageUsers,
+			CanViewMetrics: u.CanViewMetrics, CanUseTags: u.CanUseTags,
+		},
+		CreatedAt: u.CreatedAt,
 	}
-	v["created_at"] = u.CreatedAt
-	return v
 }
 
 func overrides(u *db.User) auth.Overrides {
@@ -36,41 +72,26 @@ func overrides(u *db.User) auth.Overrides {
 	}
 }
 
-// requireManager answers 403 unless the caller may manage users and groups.
-func requireManager(w http.ResponseWriter, r *http.Request) bool {
-	if !auth.CanManageUsers(auth.FromContext(r.Context())) {
-		writeError(w, r, &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: "managing users and groups needs can_manage_users"})
-		return false
-	}
-	return true
-}
-
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
-	if !requireManager(w, r) {
-		return
-	}
-	users, err := s.cfg.Users.List(r.Context())
+	users, err := s.cfg.Users.List(r.Context(), auth.FromContext(r.Context()))
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	data := make([]any, len(users))
+	list := listJSON[adminUserJSON]{Data: make([]adminUserJSON, len(users))}
 	for i := range users {
-		data[i] = adminUserView(&users[i])
+		list.Data[i] = adminUserView(&users[i])
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": data})
+	writeJSON(w, http.StatusOK, list)
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
-	if !requireManager(w, r) {
-		return
-	}
 	id, err := pathID(r)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	u, err := s.cfg.Users.GetWithGroups(r.Context(), id)
+	u, err := s.cfg.Users.GetWithGroups(r.Context(), auth.FromContext(r.Context()), id)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -84,9 +105,6 @@ type createUserRequest struct {
 }
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
-	if !requireManager(w, r) {
-		return
-	}
 	var req createUserRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		writeError(w, r, err)
@@ -103,9 +121,6 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
-	if !requireManager(w, r) {
-		return
-	}
 	id, err := pathID(r)
 	if err != nil {
 		writeError(w, r, err)
@@ -127,9 +142,6 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) revokeUserSessions(w http.ResponseWriter, r *http.Request) {
-	if !requireManager(w, r) {
-		return
-	}
 	id, err := pathID(r)
 	if err != nil {
 		writeError(w, r, err)
@@ -151,14 +163,15 @@ func (s *Server) setAvailability(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	u, err := s.cfg.Users.SetAvailability(r.Context(), auth.FromContext(r.Context()).UserID, req.Availability)
+	u, err := s.cfg.Users.SetAvailability(r.Context(), auth.FromContext(r.Context()), req.Availability)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"availability": u.Availability})
+	writeJSON(w, http.StatusOK, availabilityJSON{Availability: u.Availability})
 }
 
-func userView(u *db.User) map[string]any {
-	return map[string]any{"id": u.ID, "email": u.Email, "name": u.Name, "role": u.Role}
+// availabilityJSON is the caller's availability, as they set it.
+type availabilityJSON struct {
+	Availability string `json:"availability"`
 }

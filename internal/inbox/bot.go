@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/auth"
 	"github.com/wainbox/wainbox/internal/database"
 )
@@ -184,7 +185,7 @@ func (s *Service) SendBotReply(ctx context.Context, r BotReply, complete func(pg
 				if err := in.validate(); err != nil {
 					return fmt.Errorf("error validating bot message: %w", err)
 				}
-				msg, err := s.insertOutbound(ctx, tx, in)
+				msg, err := s.insertOutbound(ctx, tx, nil, in)
 				if err != nil {
 					return err
 				}
@@ -259,13 +260,14 @@ func (s *Service) handOffTx(ctx context.Context, tx pgx.Tx, conversationID int64
 // hands the conversation to the bot as Release does (unassigned, unlocked, status bot; the bot
 // answers the customer's next message); off hands a bot conversation to the human queue as the
 // bot's own hand-off does (pending, unassigned, auto-assigned when its group says so). Repeating
-// either changes nothing. Turning the bot on while it is switched off globally is ErrConflict.
+// either changes nothing. Turning the bot on while it is switched off globally is a conflict.
 func (s *Service) SetBotEnabled(ctx context.Context, p *auth.Principal, id int64, enabled bool) (db.ConversationGetRow, error) {
 	if enabled {
 		row, err := s.Release(ctx, p, id)
-		if errors.Is(err, ErrConflict) && s.botEnabled {
+		var conflict *apperr.ConflictError
+		if errors.As(err, &conflict) && s.botEnabled {
 			// Already the bot's: the request's outcome holds, so answer it as done.
-			if cur, verr := s.Visible(ctx, p, id); verr == nil && cur.Conversation.Status == ConversationBot {
+			if cur, verr := s.GetConversation(ctx, p, id); verr == nil && cur.Conversation.Status == ConversationBot {
 				return cur, nil
 			}
 		}
@@ -282,5 +284,5 @@ func (s *Service) SetBotEnabled(ctx context.Context, p *auth.Principal, id int64
 	if err != nil {
 		return db.ConversationGetRow{}, err
 	}
-	return s.GetConversation(ctx, id)
+	return s.LoadConversation(ctx, id)
 }

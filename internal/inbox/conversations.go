@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/auth"
 	"github.com/wainbox/wainbox/internal/database"
 	"github.com/wainbox/wainbox/internal/eventlog"
@@ -41,14 +42,35 @@ func (s *Service) EnsureChannel(ctx context.Context, p db.ChannelUpsertParams) (
 }
 
 // StartConversation finds or opens the conversation with waID on the default channel and sends it
-// the first message, all in one transaction. An agent starting a conversation takes it, so it is
-// open (a human's) rather than the bot's. The caller's right to write is checked as for any send,
+// the first message p writes, all in one transaction. An agent starting a conversation takes it,
+// so it is open (a human's) rather than the bot's. p's right to write is checked as for any send,
 // under the row lock; a caller who may not even read the customer's conversation (another agent's
-// customer) is answered as if it did not exist, without its id, and nothing is written.
-func (s *Service) StartConversation(ctx context.Context, waID string, in SendInput) (db.ConversationGetRow, db.Message, bool, error) {
+// customer) is answered as if it did not exist, without its id, and nothing is written. The
+// message is p's: in.Sender and in.SenderUserID are set from p.
+func (s *Service) StartConversation(ctx context.Context, p *auth.Principal, waID string, in SendInput) (db.ConversationGetRow, db.Message, bool, error) {
+	if p == nil {
+		return db.ConversationGetRow{}, db.Message{}, false, errNoCaller
+	}
+	in.Sender, in.SenderUserID = SenderAgent, p.UserID
+	return s.startConversation(ctx, p, waID, in)
+}
+
+// StartConversationAutomated is StartConversation for a message no person writes (in.Sender is
+// SenderBot or SenderSystem): it decides no permission, since nobody is asking. The API never
+// calls it; the bot's replies go through SendBotReply. It is for the system's own messages, and
+// loads the conversations of tests and benchmarks.
+func (s *Service) StartConversationAutomated(ctx context.Context, waID string, in SendInput) (db.ConversationGetRow, db.Message, bool, error) {
+	if in.Sender != SenderBot && in.Sender != SenderSystem {
+		return db.ConversationGetRow{}, db.Message{}, false, fmt.Errorf("inbox: an automated message is the bot's or the system's, not %q", in.Sender)
+	}
+	return s.startConversation(ctx, nil, waID, in)
+}
+
+// startConversation is StartConversation for p, or for no person when p is nil.
+func (s *Service) startConversation(ctx context.Context, p *auth.Principal, waID string, in SendInput) (db.ConversationGetRow, db.Message, bool, error) {
 	if !waIDPattern.MatchString(waID) {
 		return db.ConversationGetRow{}, db.Message{}, false,
-			&ValidationError{"wa_id", "must be a phone number in international format, digits only (e.g. 16505551234)"}
+			&apperr.FieldError{Field: "wa_id", Message: "must be a phone number in international format, digits only (e.g. 16505551234)"}
 	}
 	if err := in.validate(); err != nil {
 		return db.ConversationGetRow{}, db.Message{}, false, err
@@ -73,9 +95,10 @@ func (s *Service) StartConversation(ctx context.Context, waID string, in SendInp
 			return fmt.Errorf("error opening conversation: %w", err)
 		}
 		in.ConversationID = up.ID
-		msg, err = s.insertOutbound(ctx, tx, in)
-		if errors.Is(err, ErrNotFound) {
-			return fmt.Errorf("conversation with wa_id %s: %w", waID, ErrNotFound)
+		msg, err = s.insertOutbound(ctx, tx, p, in)
+		var nf *apperr.NotFoundError
+		if errors.As(err, &nf) {
+			return &apperr.NotFoundError{What: "conversation", By: "wa_id", ID: waID}
 		}
 		if err != nil || !up.Inserted {
 			return err
@@ -93,12 +116,14 @@ func (s *Service) StartConversation(ctx context.Context, waID string, in SendInp
 	if err != nil {
 		return db.ConversationGetRow{}, db.Message{}, false, err
 	}
-	row, err := s.GetConversation(ctx, msg.ConversationID)
+	row, err := s.LoadConversation(ctx, msg.ConversationID)
 	return row, msg, created, err
 }
 
-// GetConversation returns a conversation with its contact.
-func (s *Service) GetConversation(ctx context.Context, id int64) (db.ConversationGetRow, error) {
+// LoadConversation returns a conversation with its contact to a caller that acts for no person
+// (the webhook's intake, workers), or once a use case has decided that its caller may see it: it
+// decides no permission. Whoever acts for a person reads conversations through GetConversation.
+func (s *Service) LoadConversation(ctx context.Context, id int64) (db.ConversationGetRow, error) {
 	row, err := s.q.ConversationGet(ctx, s.pool, id)
 	if err != nil {
 		return db.ConversationGetRow{}, notFound(err, "conversation", id)
@@ -112,25 +137,40 @@ type ConversationCursor struct {
 	ID            int64
 }
 
-// ListMessages returns up to limit messages of a conversation, newest first, older than beforeID
-// when it is not zero.
-func (s *Service) ListMessages(ctx context.Context, conversationID, beforeID int64, limit int) ([]db.Message, error) {
-	if _, err := s.q.ConversationGet(ctx, s.pool, conversationID); err != nil {
-		return nil, notFound(err, "conversation", conversationID)
+// ListMessages returns up to limit messages of a conversation p may read, newest first, older
+// than beforeID when it is not zero. A conversation p may not read does not exist for them.
+func (s *Service) ListMessages(ctx context.Context, p *auth.Principal, conversationID, beforeID int64, limit int) ([]db.Message, error) {
+	if _, err := s.GetConversation(ctx, p, conversationID); err != nil {
+		return nil, err
 	}
-	p := db.MessageListByConversationParams{ConversationID: conversationID, RowLimit: int32(limit)}
+	params := db.MessageListByConversationParams{ConversationID: conversationID, RowLimit: int32(limit)}
 	if beforeID != 0 {
-		p.BeforeID = &beforeID
+		params.BeforeID = &beforeID
 	}
-	msgs, err := s.q.MessageListByConversation(ctx, s.pool, p)
+	msgs, err := s.q.MessageListByConversation(ctx, s.pool, params)
 	if err != nil {
 		return nil, fmt.Errorf("error listing messages of conversation %d: %w", conversationID, err)
 	}
 	return msgs, nil
 }
 
-// GetMessage returns one message.
-func (s *Service) GetMessage(ctx context.Context, id int64) (db.Message, error) {
+// GetMessage returns a message of a conversation p may read; a message of any other conversation
+// does not exist for them. Whether they may is decided on the row the message is read with.
+func (s *Service) GetMessage(ctx context.Context, p *auth.Principal, id int64) (db.Message, error) {
+	row, err := s.q.MessageGetWithAccess(ctx, s.pool, id)
+	if err != nil {
+		return db.Message{}, notFound(err, "message", id)
+	}
+	ref := auth.ConversationRef{AssigneeID: row.ConvAssigneeID, GroupID: row.ConvGroupID}
+	if err := authorizeMessage(p, id, row.Message.ConversationID, ref, false); err != nil {
+		return db.Message{}, err
+	}
+	return row.Message, nil
+}
+
+// LoadMessage returns one message to a caller that acts for no person (the bot's worker): it
+// decides no permission. Whoever acts for a person reads messages through GetMessage.
+func (s *Service) LoadMessage(ctx context.Context, id int64) (db.Message, error) {
 	m, err := s.q.MessageGet(ctx, s.pool, id)
 	if err != nil {
 		return db.Message{}, notFound(err, "message", id)
@@ -187,16 +227,16 @@ func (s *Service) SetStatus(ctx context.Context, p *auth.Principal, id int64, st
 	switch status {
 	case ConversationOpen, ConversationPending, ConversationResolved:
 		if snoozedUntil != nil {
-			return db.ConversationGetRow{}, &ValidationError{"snoozed_until", "is only for status snoozed"}
+			return db.ConversationGetRow{}, &apperr.FieldError{Field: "snoozed_until", Message: "is only for status snoozed"}
 		}
 	case ConversationSnoozed:
 		if snoozedUntil != nil && !snoozedUntil.After(time.Now()) {
-			return db.ConversationGetRow{}, &ValidationError{"snoozed_until", "must be in the future"}
+			return db.ConversationGetRow{}, &apperr.FieldError{Field: "snoozed_until", Message: "must be in the future"}
 		}
 	case ConversationBot:
-		return db.ConversationGetRow{}, &ValidationError{"status", "bot is reached through POST /api/conversations/{id}/release"}
+		return db.ConversationGetRow{}, &apperr.FieldError{Field: "status", Message: "bot is reached through POST /api/conversations/{id}/release"}
 	default:
-		return db.ConversationGetRow{}, &ValidationError{"status", "must be open, pending, snoozed or resolved"}
+		return db.ConversationGetRow{}, &apperr.FieldError{Field: "status", Message: "must be open, pending, snoozed or resolved"}
 	}
 	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		c, err := s.forWrite(ctx, tx, p, id)
@@ -220,7 +260,7 @@ func (s *Service) SetStatus(ctx context.Context, p *auth.Principal, id int64, st
 	if err != nil {
 		return db.ConversationGetRow{}, err
 	}
-	return s.GetConversation(ctx, id)
+	return s.LoadConversation(ctx, id)
 }
 
 // WakeSnoozedArgs is the wake_snoozed job: reopen a conversation when its snooze ends.
@@ -255,8 +295,8 @@ func (s *Service) WakeSnoozed(ctx context.Context, id int64, complete func(pgx.T
 
 // Takeover gives the caller a conversation the bot is answering (or an unassigned one): it becomes
 // open and theirs in one statement, so the bot stops at once (its reply transaction re-checks the
-// status under the row lock). Of agents racing, one wins; the others get ErrConflict, which names
-// the conversation's status and assignee, or ErrNotFound when they may no longer read it (the
+// status under the row lock). Of agents racing, one wins; the others get a conflict, which names
+// the conversation's status and assignee, or not found when they may no longer read it (the
 // winner's conversation is not theirs to see), so a refusal tells nothing the caller could not
 // read anyway.
 func (s *Service) Takeover(ctx context.Context, p *auth.Principal, id int64) (db.ConversationGetRow, error) {
@@ -271,10 +311,9 @@ func (s *Service) Takeover(ctx context.Context, p *auth.Principal, id int64) (db
 				return err
 			}
 			if cur.AssigneeID != nil && *cur.AssigneeID == p.UserID {
-				return fmt.Errorf("conversation %d is already yours: %w", id, ErrConflict)
+				return apperr.Conflict("conversation %d is already yours", id)
 			}
-			return fmt.Errorf("conversation %d is not the bot's or free to take (status %s, assigned to %v): %w",
-				id, cur.Status, derefID(cur.AssigneeID), ErrConflict)
+			return apperr.Conflict("conversation %d is not the bot's or free to take (status %s, assigned to %v)", id, cur.Status, derefID(cur.AssigneeID))
 		}
 		if err != nil {
 			return fmt.Errorf("error taking over conversation %d: %w", id, err)
@@ -283,17 +322,17 @@ func (s *Service) Takeover(ctx context.Context, p *auth.Principal, id int64) (db
 		// caller must be allowed to write (an agent may take from the pool, not from another team).
 		before := auth.ConversationRef{GroupID: c.GroupID}
 		if !auth.CanReadConversation(p, before) {
-			return fmt.Errorf("conversation %d: %w", id, ErrNotFound)
+			return apperr.NotFound("conversation", id)
 		}
 		if !auth.CanWriteConversation(p, before) {
-			return fmt.Errorf("you may not take conversation %d: %w", id, ErrForbidden)
+			return apperr.Forbidden("you may not take conversation %d", id)
 		}
 		return s.changed(ctx, tx, &c, &p.UserID, ActionTakeover, map[string]any{"assignee_id": p.UserID, "previous_assignee_id": nil})
 	})
 	if err != nil {
 		return db.ConversationGetRow{}, err
 	}
-	return s.GetConversation(ctx, id)
+	return s.LoadConversation(ctx, id)
 }
 
 func derefID(id *int64) any {
@@ -307,7 +346,7 @@ func derefID(id *int64) any {
 // may release it, and so may those who supervise.
 func (s *Service) Release(ctx context.Context, p *auth.Principal, id int64) (db.ConversationGetRow, error) {
 	if !s.botEnabled {
-		return db.ConversationGetRow{}, fmt.Errorf("the bot is off, so conversation %d cannot be handed to it: %w", id, ErrConflict)
+		return db.ConversationGetRow{}, apperr.Conflict("the bot is off, so conversation %d cannot be handed to it", id)
 	}
 	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		c, err := s.forWrite(ctx, tx, p, id)
@@ -315,11 +354,11 @@ func (s *Service) Release(ctx context.Context, p *auth.Principal, id int64) (db.
 			return err
 		}
 		if c.Status == ConversationBot {
-			return fmt.Errorf("conversation %d is already the bot's: %w", id, ErrConflict)
+			return apperr.Conflict("conversation %d is already the bot's", id)
 		}
 		mine := c.AssigneeID != nil && *c.AssigneeID == p.UserID
 		if !mine && c.AssigneeID != nil && !auth.CanSupervise(p) {
-			return fmt.Errorf("conversation %d is another agent's: %w", id, ErrForbidden)
+			return apperr.Forbidden("conversation %d is another agent's", id)
 		}
 		prev := c.AssigneeID
 		c, err = s.q.ConversationRelease(ctx, tx, id)
@@ -331,7 +370,7 @@ func (s *Service) Release(ctx context.Context, p *auth.Principal, id int64) (db.
 	if err != nil {
 		return db.ConversationGetRow{}, err
 	}
-	return s.GetConversation(ctx, id)
+	return s.LoadConversation(ctx, id)
 }
 
 // Assignment is a change of assignee and/or group; a Set flag says the field was given (a nil
@@ -350,7 +389,7 @@ type Assignment struct {
 // auto-assigns, hands the conversation round-robin to an available agent of it.
 func (s *Service) Assign(ctx context.Context, p *auth.Principal, id int64, a Assignment) (db.ConversationGetRow, error) {
 	if !a.SetAgent && !a.SetGroup {
-		return db.ConversationGetRow{}, &ValidationError{"agent_id", "agent_id or group_id is required"}
+		return db.ConversationGetRow{}, &apperr.FieldError{Field: "agent_id", Message: "agent_id or group_id is required"}
 	}
 	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		c, err := s.forWrite(ctx, tx, p, id)
@@ -362,12 +401,12 @@ func (s *Service) Assign(ctx context.Context, p *auth.Principal, id int64, a Ass
 			self := a.AgentID != nil && *a.AgentID == p.UserID
 			takesFromOther := c.AssigneeID != nil && *c.AssigneeID != p.UserID
 			if (!self && a.AgentID != nil || takesFromOther) && !auth.CanSupervise(p) {
-				return fmt.Errorf("only supervisors assign conversations to other agents: %w", ErrForbidden)
+				return apperr.Forbidden("only supervisors assign conversations to other agents")
 			}
 			if a.AgentID != nil {
 				u, err := s.q.UserGetByID(ctx, tx, *a.AgentID)
 				if errors.Is(err, pgx.ErrNoRows) || (err == nil && u.DisabledAt != nil) {
-					return &ValidationError{"agent_id", fmt.Sprintf("user %d does not exist or is disabled", *a.AgentID)}
+					return &apperr.FieldError{Field: "agent_id", Message: fmt.Sprintf("user %d does not exist or is disabled", *a.AgentID)}
 				}
 				if err != nil {
 					return fmt.Errorf("error loading user %d: %w", *a.AgentID, err)
@@ -378,7 +417,7 @@ func (s *Service) Assign(ctx context.Context, p *auth.Principal, id int64, a Ass
 		if a.SetGroup {
 			if a.GroupID != nil {
 				if _, err := s.q.GroupGet(ctx, tx, *a.GroupID); errors.Is(err, pgx.ErrNoRows) {
-					return &ValidationError{"group_id", fmt.Sprintf("group %d does not exist", *a.GroupID)}
+					return &apperr.FieldError{Field: "group_id", Message: fmt.Sprintf("group %d does not exist", *a.GroupID)}
 				} else if err != nil {
 					return fmt.Errorf("error loading group %d: %w", *a.GroupID, err)
 				}
@@ -404,7 +443,7 @@ func (s *Service) Assign(ctx context.Context, p *auth.Principal, id int64, a Ass
 	if err != nil {
 		return db.ConversationGetRow{}, err
 	}
-	return s.GetConversation(ctx, id)
+	return s.LoadConversation(ctx, id)
 }
 
 // AutoAssignTx hands an unassigned conversation of an auto-assigning group to the group's next

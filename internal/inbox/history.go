@@ -12,7 +12,7 @@ import (
 
 // History lists a conversation's status and assignment changes, newest first.
 func (s *Service) History(ctx context.Context, p *auth.Principal, id int64, limit int) ([]db.ConversationHistory, error) {
-	if _, err := s.Visible(ctx, p, id); err != nil {
+	if _, err := s.GetConversation(ctx, p, id); err != nil {
 		return nil, err
 	}
 	h, err := s.q.HistoryList(ctx, s.pool, db.HistoryListParams{ConversationID: id, RowLimit: int32(limit)})

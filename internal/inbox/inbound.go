@@ -12,6 +12,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/auth"
 	"github.com/wainbox/wainbox/internal/database"
 	"github.com/wainbox/wainbox/internal/eventlog"
@@ -73,15 +74,15 @@ type Inbound struct {
 func (in *Inbound) validate() error {
 	switch {
 	case in.Message == nil:
-		return &ValidationError{"message", "is missing"}
+		return &apperr.FieldError{Field: "message", Message: "is missing"}
 	case in.Message.ID == "":
-		return &ValidationError{"message.id", "is missing: a message without id cannot be deduplicated"}
+		return &apperr.FieldError{Field: "message.id", Message: "is missing: a message without id cannot be deduplicated"}
 	case len(in.Message.ID) > maxWaMessageIDLen:
-		return &ValidationError{"message.id", fmt.Sprintf("is %d bytes long", len(in.Message.ID))}
+		return &apperr.FieldError{Field: "message.id", Message: fmt.Sprintf("is %d bytes long", len(in.Message.ID))}
 	case in.Contact.WaID == "" && in.Contact.UserID == "":
-		return &ValidationError{"message.from", "is missing, and no contact names the sender"}
+		return &apperr.FieldError{Field: "message.from", Message: "is missing, and no contact names the sender"}
 	case len(in.Contact.WaID) > maxContactIDLen || len(in.Contact.UserID) > maxContactIDLen:
-		return &ValidationError{"contact", "has an id too long to be Meta's"}
+		return &apperr.FieldError{Field: "contact", Message: "has an id too long to be Meta's"}
 	}
 	return nil
 }
@@ -370,5 +371,5 @@ func (s *Service) MarkConversationRead(ctx context.Context, p *auth.Principal, c
 	if err != nil {
 		return db.ConversationGetRow{}, err
 	}
-	return s.GetConversation(ctx, conversationID)
+	return s.LoadConversation(ctx, conversationID)
 }

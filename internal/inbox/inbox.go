@@ -15,24 +15,9 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/eventlog"
 )
-
-// Errors the API maps to HTTP statuses.
-var (
-	// ErrNotFound: the conversation or message does not exist.
-	ErrNotFound = errors.New("not found")
-	// ErrConflict: the request contradicts the current state (e.g. retrying a message that is not failed).
-	ErrConflict = errors.New("conflict")
-)
-
-// ValidationError is bad input, named by the field that is wrong.
-type ValidationError struct {
-	Field   string
-	Message string
-}
-
-func (e *ValidationError) Error() string { return e.Field + ": " + e.Message }
 
 // Queue inserts River jobs inside a transaction; *river.Client[pgx.Tx] is one.
 type Queue interface {
@@ -88,10 +73,10 @@ func New(cfg *Config) (*Service, error) {
 	return s, nil
 }
 
-// notFound translates pgx.ErrNoRows into ErrNotFound at the data boundary.
+// notFound translates pgx.ErrNoRows into an *apperr.NotFoundError at the data boundary.
 func notFound(err error, what string, id int64) error {
 	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("%s %d: %w", what, id, ErrNotFound)
+		return apperr.NotFound(what, id)
 	}
 	return fmt.Errorf("error loading %s %d: %w", what, id, err)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/auth"
 	"github.com/wainbox/wainbox/internal/database"
 	"github.com/wainbox/wainbox/internal/eventlog"
@@ -17,7 +18,7 @@ import (
 // The composer lock an agent holds on a conversation while writing.
 
 // LockedError is a write to a conversation whose composer lock another agent holds. It is a
-// conflict (409) that says who holds the lock and until when.
+// conflict that says who holds the lock and until when (the API answers 409 locked with both).
 type LockedError struct {
 	ConversationID int64
 	LockedBy       int64
@@ -27,9 +28,6 @@ type LockedError struct {
 func (e *LockedError) Error() string {
 	return fmt.Sprintf("conversation %d is locked by user %d until %s", e.ConversationID, e.LockedBy, e.ExpiresAt.UTC().Format(time.RFC3339))
 }
-
-// Unwrap makes a LockedError an ErrConflict.
-func (e *LockedError) Unwrap() error { return ErrConflict }
 
 // Lock is the composer lock of a conversation: who holds it and until when (nil: free).
 type Lock struct {
@@ -58,7 +56,7 @@ func (s *Service) AcquireLock(ctx context.Context, p *auth.Principal, id int64, 
 			}
 			if !cur.LockLive {
 				// Freed between the two statements: the caller may simply try again.
-				return fmt.Errorf("conversation %d lock changed hands; retry: %w", id, ErrConflict)
+				return apperr.Conflict("conversation %d lock changed hands; retry", id)
 			}
 			return &LockedError{ConversationID: id, LockedBy: *cur.LockedBy, ExpiresAt: *cur.LockExpiresAt}
 		}
@@ -106,7 +104,7 @@ func (s *Service) ReleaseLock(ctx context.Context, p *auth.Principal, id int64) 
 
 // GetLock reads a conversation's lock.
 func (s *Service) GetLock(ctx context.Context, p *auth.Principal, id int64) (Lock, error) {
-	if _, err := s.Visible(ctx, p, id); err != nil {
+	if _, err := s.GetConversation(ctx, p, id); err != nil {
 		return Lock{}, err
 	}
 	cur, err := s.q.ConversationLockGet(ctx, s.pool, id)

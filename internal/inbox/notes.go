@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/auth"
 	"github.com/wainbox/wainbox/internal/database"
 	"github.com/wainbox/wainbox/internal/eventlog"
@@ -23,10 +24,10 @@ const MaxNoteLength = 10000
 // not messages and no send job is queued for them).
 func (s *Service) AddNote(ctx context.Context, p *auth.Principal, id int64, body string) (db.Note, error) {
 	if strings.TrimSpace(body) == "" {
-		return db.Note{}, &ValidationError{"body", "must not be empty"}
+		return db.Note{}, &apperr.FieldError{Field: "body", Message: "must not be empty"}
 	}
 	if !utf8.ValidString(body) || utf8.RuneCountInString(body) > MaxNoteLength {
-		return db.Note{}, &ValidationError{"body", fmt.Sprintf("must be valid UTF-8 of at most %d characters", MaxNoteLength)}
+		return db.Note{}, &apperr.FieldError{Field: "body", Message: fmt.Sprintf("must be valid UTF-8 of at most %d characters", MaxNoteLength)}
 	}
 	var note db.Note
 	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
@@ -47,7 +48,7 @@ func (s *Service) AddNote(ctx context.Context, p *auth.Principal, id int64, body
 
 // Notes lists a conversation's notes, newest first.
 func (s *Service) Notes(ctx context.Context, p *auth.Principal, id int64, limit int) ([]db.Note, error) {
-	if _, err := s.Visible(ctx, p, id); err != nil {
+	if _, err := s.GetConversation(ctx, p, id); err != nil {
 		return nil, err
 	}
 	notes, err := s.q.NoteList(ctx, s.pool, db.NoteListParams{ConversationID: id, RowLimit: int32(limit)})

@@ -14,6 +14,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/auth"
 	"github.com/wainbox/wainbox/internal/database"
 	"github.com/wainbox/wainbox/internal/eventlog"
@@ -59,7 +60,8 @@ const (
 	StatusReceived  = "received"
 )
 
-// SendInput is an outbound message as an agent (or the bot) writes it.
+// SendInput is an outbound message. Send and StartConversation make it the caller's (Sender and
+// SenderUserID are set from them); a message no person writes names its Sender (bot, system).
 type SendInput struct {
 	ConversationID int64
 	ClientID       uuid.UUID
@@ -67,26 +69,27 @@ type SendInput struct {
 	Text           string
 	Sender         string // SenderAgent when empty
 	SenderUserID   int64  // the agent; 0 for the bot and the system
-	// Principal, when set, must be allowed to write to the conversation (checked in the send
-	// transaction, see checkSendAllowed).
-	Principal *auth.Principal
 }
+
+// errNoCaller refuses a use case that acts for a person called without one: a bug, refused rather
+// than let through unchecked.
+var errNoCaller = errors.New("inbox: a use case that acts for a person was called without one")
 
 func (in *SendInput) validate() error {
 	if in.ClientID == uuid.Nil {
-		return &ValidationError{"client_id", "is required and must be a UUID"}
+		return &apperr.FieldError{Field: "client_id", Message: "is required and must be a UUID"}
 	}
 	if in.Type != "text" {
-		return &ValidationError{"type", fmt.Sprintf("%q is not supported; use \"text\"", in.Type)}
+		return &apperr.FieldError{Field: "type", Message: fmt.Sprintf("%q is not supported; use \"text\"", in.Type)}
 	}
 	if strings.TrimSpace(in.Text) == "" {
-		return &ValidationError{"text.body", "must not be empty"}
+		return &apperr.FieldError{Field: "text.body", Message: "must not be empty"}
 	}
 	if !utf8.ValidString(in.Text) {
-		return &ValidationError{"text.body", "must be valid UTF-8"}
+		return &apperr.FieldError{Field: "text.body", Message: "must be valid UTF-8"}
 	}
 	if n := utf8.RuneCountInString(in.Text); n > MaxTextLength {
-		return &ValidationError{"text.body", fmt.Sprintf("is %d characters; WhatsApp allows at most %d", n, MaxTextLength)}
+		return &apperr.FieldError{Field: "text.body", Message: fmt.Sprintf("is %d characters; WhatsApp allows at most %d", n, MaxTextLength)}
 	}
 	if in.Sender == "" {
 		in.Sender = SenderAgent
@@ -97,15 +100,22 @@ func (in *SendInput) validate() error {
 // errDuplicate ends a transaction that lost a client_id race; the caller reads the winner.
 var errDuplicate = errors.New("duplicate client_id")
 
-// Send stores an outbound message with its send job and event in one transaction. created is
-// false when the sender had already used ClientID: the first message is returned and nothing is
-// written, so a client may retry a request whose answer it never saw.
-func (s *Service) Send(ctx context.Context, in SendInput) (msg db.Message, created bool, err error) {
+// Send stores an outbound message p writes with its send job and event in one transaction. p
+// must be allowed to write to the conversation, and no other agent may hold its composer lock:
+// both are decided under the conversation's row lock (insertOutbound). created is false when p
+// had already used ClientID: the first message is returned and nothing is written, so a client
+// may retry a request whose answer it never saw. The message is p's: in.Sender and
+// in.SenderUserID are set from p.
+func (s *Service) Send(ctx context.Context, p *auth.Principal, in SendInput) (msg db.Message, created bool, err error) {
+	if p == nil {
+		return db.Message{}, false, errNoCaller
+	}
+	in.Sender, in.SenderUserID = SenderAgent, p.UserID
 	if err := in.validate(); err != nil {
 		return db.Message{}, false, err
 	}
 	err = database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		msg, err = s.insertOutbound(ctx, tx, in)
+		msg, err = s.insertOutbound(ctx, tx, p, in)
 		return err
 	})
 	if errors.Is(err, errDuplicate) {
@@ -120,9 +130,10 @@ func (s *Service) Send(ctx context.Context, in SendInput) (msg db.Message, creat
 
 // insertOutbound writes the message, its job and its event in tx. Reserving the message's
 // position locks the conversation row, which both proves the conversation exists and orders
-// concurrent sends to it; the sender's right to write is checked under that lock, and a refusal
-// rolls the transaction back.
-func (s *Service) insertOutbound(ctx context.Context, tx pgx.Tx, in SendInput) (db.Message, error) {
+// concurrent sends to it; the right to write of p, the person sending, is checked under that
+// lock, and a refusal rolls the transaction back. p is nil only for a message no person writes
+// (the bot's, the system's).
+func (s *Service) insertOutbound(ctx context.Context, tx pgx.Tx, p *auth.Principal, in SendInput) (db.Message, error) {
 	payload, err := json.Marshal(map[string]any{"type": "text", "text": map[string]any{"body": in.Text}})
 	if err != nil {
 		return db.Message{}, fmt.Errorf("error encoding message payload: %w", err)
@@ -143,7 +154,7 @@ func (s *Service) insertOutbound(ctx context.Context, tx pgx.Tx, in SendInput) (
 		if err != nil {
 			return db.Message{}, notFound(err, "conversation", in.ConversationID)
 		}
-		if err := checkSendAllowed(&in, &reserved); err != nil {
+		if err := checkSendAllowed(p, &in, &reserved); err != nil {
 			return db.Message{}, err
 		}
 		return db.Message{}, errDuplicate
@@ -152,7 +163,7 @@ func (s *Service) insertOutbound(ctx context.Context, tx pgx.Tx, in SendInput) (
 		return db.Message{}, fmt.Errorf("error storing message: %w", err)
 	}
 	// Under the row lock just taken: the sender may write, and no other agent holds the lock.
-	err = checkSendAllowed(&in, &db.ConversationReserveOutSeqRow{
+	err = checkSendAllowed(p, &in, &db.ConversationReserveOutSeqRow{
 		LastOutSeq: *row.OutSeq, AssigneeID: row.ConvAssigneeID, GroupID: row.ConvGroupID,
 		LockedBy: row.ConvLockedBy, LockExpiresAt: row.ConvLockExpiresAt, LockHeld: row.ConvLockHeld,
 	})
@@ -212,7 +223,7 @@ func (s *Service) enqueueSend(ctx context.Context, tx pgx.Tx, messageID int64, g
 }
 
 // existing returns the message a sender already stored under in.ClientID. Reusing a client_id for
-// different content or another conversation is a client bug, answered with ErrConflict rather than
+// different content or another conversation is a client bug, answered with a conflict rather than
 // silently returning a message the client did not write.
 func (s *Service) existing(ctx context.Context, in SendInput) (db.Message, error) {
 	clientID := in.ClientID
@@ -223,23 +234,28 @@ func (s *Service) existing(ctx context.Context, in SendInput) (db.Message, error
 		return db.Message{}, fmt.Errorf("error loading message of client_id %s: %w", in.ClientID, err)
 	}
 	if msg.ConversationID != in.ConversationID || msg.Body != in.Text || msg.Type != in.Type {
-		return db.Message{}, fmt.Errorf("client_id %s was already used for another message: %w", in.ClientID, ErrConflict)
+		return db.Message{}, apperr.Conflict("client_id %s was already used for another message", in.ClientID)
 	}
 	return msg, nil
 }
 
-// Retry queues a new send of a failed message and makes it pending again; a message in any other
-// status answers ErrConflict.
-func (s *Service) Retry(ctx context.Context, messageID int64) (db.Message, error) {
+// Retry queues a new send of a failed message, for p, and makes it pending again. p must be
+// allowed to write to the message's conversation, decided under the conversation's row lock as
+// for a send: a message of a conversation p may not read does not exist for them, and one they
+// may only read is refused. A message in any other status than failed answers a conflict.
+func (s *Service) Retry(ctx context.Context, p *auth.Principal, messageID int64) (db.Message, error) {
 	var msg db.Message
 	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		var err error
+		c, err := s.q.MessageConversationForUpdate(ctx, tx, messageID)
+		if err != nil {
+			return notFound(err, "message", messageID)
+		}
+		if err := authorizeMessage(p, messageID, c.ID, ref(&c), true); err != nil {
+			return err
+		}
 		msg, err = s.q.MessageRequeue(ctx, tx, messageID)
 		if errors.Is(err, pgx.ErrNoRows) {
-			if _, err := s.q.MessageGet(ctx, tx, messageID); err != nil {
-				return notFound(err, "message", messageID)
-			}
-			return fmt.Errorf("message %d is not failed: %w", messageID, ErrConflict)
+			return apperr.Conflict("message %d is not failed", messageID)
 		}
 		if err != nil {
 			return fmt.Errorf("error requeueing message %d: %w", messageID, err)

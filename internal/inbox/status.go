@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/eventlog"
 	"github.com/wainbox/wainbox/internal/whatsapp"
 )
@@ -65,13 +66,13 @@ func (u *StatusUpdate) validate() error {
 	switch u.Status {
 	case whatsapp.StatusSent, whatsapp.StatusDelivered, whatsapp.StatusRead, whatsapp.StatusFailed:
 	default:
-		return &ValidationError{"status", fmt.Sprintf("%q is not sent, delivered, read or failed", u.Status)}
+		return &apperr.FieldError{Field: "status", Message: fmt.Sprintf("%q is not sent, delivered, read or failed", u.Status)}
 	}
 	if u.WaMessageID == "" {
-		return &ValidationError{"id", "is missing"}
+		return &apperr.FieldError{Field: "id", Message: "is missing"}
 	}
 	if len(u.WaMessageID) > maxWaMessageIDLen {
-		return &ValidationError{"id", fmt.Sprintf("is %d bytes long", len(u.WaMessageID))}
+		return &apperr.FieldError{Field: "id", Message: fmt.Sprintf("is %d bytes long", len(u.WaMessageID))}
 	}
 	return nil
 }

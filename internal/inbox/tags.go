@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/auth"
 	"github.com/wainbox/wainbox/internal/database"
 	"github.com/wainbox/wainbox/internal/eventlog"
@@ -20,7 +21,7 @@ import (
 func NormalizeTag(tag string) (string, error) {
 	t := strings.ToLower(strings.TrimSpace(tag))
 	if t == "" || utf8.RuneCountInString(t) > 50 {
-		return "", &ValidationError{"tag", "must be 1 to 50 characters"}
+		return "", &apperr.FieldError{Field: "tag", Message: "must be 1 to 50 characters"}
 	}
 	return t, nil
 }
@@ -32,7 +33,7 @@ func (s *Service) SetTag(ctx context.Context, p *auth.Principal, id int64, tag s
 		return nil, err
 	}
 	if !p.Perms().CanUseTags {
-		return nil, fmt.Errorf("you may not use tags: %w", ErrForbidden)
+		return nil, apperr.Forbidden("you may not use tags")
 	}
 	var tags []string
 	err = database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
@@ -57,7 +58,7 @@ func (s *Service) SetTag(ctx context.Context, p *auth.Principal, id int64, tag s
 
 // Tags lists a conversation's tags.
 func (s *Service) Tags(ctx context.Context, p *auth.Principal, id int64) ([]string, error) {
-	if _, err := s.Visible(ctx, p, id); err != nil {
+	if _, err := s.GetConversation(ctx, p, id); err != nil {
 		return nil, err
 	}
 	tags, err := s.q.ConversationTagList(ctx, s.pool, id)

@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/bot"
 	"github.com/wainbox/wainbox/internal/inbox"
 	"github.com/wainbox/wainbox/internal/whatsapp"
@@ -84,7 +85,7 @@ func (w *BotReplyWorker) Work(ctx context.Context, job *river.Job[inbox.BotReply
 	args := job.Args
 	log := w.cfg.Logger.With("conversation_id", args.ConversationID, "message_id", args.MessageID, "job_id", job.ID, "attempt", job.Attempt)
 	bc, err := w.cfg.Inbox.LoadBotContext(ctx, args.ConversationID, w.cfg.HistoryMessages)
-	if errors.Is(err, inbox.ErrNotFound) {
+	if _, ok := errors.AsType[*apperr.NotFoundError](err); ok {
 		return river.JobCancel(err)
 	}
 	if err != nil {
@@ -103,7 +104,7 @@ func (w *BotReplyWorker) Work(ctx context.Context, job *river.Job[inbox.BotReply
 	}
 	trigger := findMessage(bc.History, args.MessageID)
 	if trigger == nil {
-		m, err := w.cfg.Inbox.GetMessage(ctx, args.MessageID)
+		m, err := w.cfg.Inbox.LoadMessage(ctx, args.MessageID)
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/inbox"
 	"github.com/wainbox/wainbox/internal/whatsapp"
 )
@@ -32,7 +33,7 @@ func NewMarkReadWorker(in *inbox.Service, wa *whatsapp.Client, logger *slog.Logg
 // Work calls the Graph API; errors Meta calls permanent cancel the job, others are retried.
 func (w *MarkReadWorker) Work(ctx context.Context, job *river.Job[inbox.MarkReadArgs]) error {
 	t, err := w.inbox.LoadSendTarget(ctx, job.Args.MessageID)
-	if errors.Is(err, inbox.ErrNotFound) {
+	if _, ok := errors.AsType[*apperr.NotFoundError](err); ok {
 		return river.JobCancel(err)
 	}
 	if err != nil {

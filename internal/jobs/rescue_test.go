@@ -80,7 +80,7 @@ func TestAPendingMessageWithoutASendJobIsResumed(t *testing.T) {
 	// A message whose send job River discarded without running it again (a rescue on its last
 	// attempt): pending, no live job, untouched for minutes.
 	require.NoError(t, in.River().QueuePause(ctx, inbox.QueueSendBot, nil))
-	_, msg, _, err := in.Inbox.StartConversation(ctx, "16505554001", inbox.SendInput{
+	_, msg, _, err := in.Inbox.StartConversationAutomated(ctx, "16505554001", inbox.SendInput{
 		ClientID: uuid.New(), Type: "text", Text: "stranded", Sender: inbox.SenderBot,
 	})
 	require.NoError(t, err)

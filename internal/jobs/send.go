@@ -15,6 +15,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/inbox"
 	"github.com/wainbox/wainbox/internal/pacing"
 	"github.com/wainbox/wainbox/internal/whatsapp"
@@ -124,7 +125,7 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[inbox.SendMessageA
 			ReconcileWindow: w.window,
 			MayResend:       job.Attempt < job.MaxAttempts,
 		})
-		if errors.Is(err, inbox.ErrNotFound) {
+		if _, ok := errors.AsType[*apperr.NotFoundError](err); ok {
 			return river.JobCancel(err)
 		}
 		if err != nil {

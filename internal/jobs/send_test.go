@@ -460,7 +460,7 @@ func TestAnAgentsReplyGoesBeforeABacklogOfBotReplies(t *testing.T) {
 		require.NoError(t, in.River().QueuePause(ctx, q, nil))
 	}
 	for i := range 200 {
-		_, _, _, err := in.Inbox.StartConversation(ctx, fmt.Sprintf("1655530%04d", i), inbox.SendInput{
+		_, _, _, err := in.Inbox.StartConversationAutomated(ctx, fmt.Sprintf("1655530%04d", i), inbox.SendInput{
 			ClientID: uuid.New(), Type: "text", Text: "a bot reply", Sender: inbox.SenderBot,
 		})
 		require.NoError(t, err)

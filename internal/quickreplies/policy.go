@@ -1,10 +1,10 @@
 package quickreplies
 
 import (
-	"fmt"
 	"slices"
 
 	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/auth"
 )
 
@@ -60,10 +60,10 @@ func editable(p *auth.Principal, q *db.QuickReply) bool {
 // change as forbidden.
 func authorizeChange(p *auth.Principal, q *db.QuickReply) error {
 	if !visible(p, q) {
-		return fmt.Errorf("quick reply %d: %w", q.ID, ErrNotFound)
+		return apperr.NotFound("quick reply", q.ID)
 	}
 	if !editable(p, q) {
-		return fmt.Errorf("changing %s quick replies needs can_manage_templates: %w", scopeOf(q), ErrForbidden)
+		return apperr.Forbidden("changing %s quick replies needs can_manage_templates", scopeOf(q))
 	}
 	return nil
 }
@@ -72,15 +72,15 @@ func authorizeChange(p *auth.Principal, q *db.QuickReply) error {
 func authorizeCreate(p *auth.Principal, scope Scope, groupID *int64) error {
 	switch {
 	case !validPrincipal(p):
-		return fmt.Errorf("you may not keep quick replies: %w", ErrForbidden)
+		return apperr.Forbidden("you may not keep quick replies")
 	case scope == ScopePersonal:
 		return nil
 	case !auth.CanManageTemplates(p):
-		return fmt.Errorf("%s quick replies are made by users with can_manage_templates: %w", scope, ErrForbidden)
+		return apperr.Forbidden("%s quick replies are made by users with can_manage_templates", scope)
 	case scope == ScopeTeam && !readsChats(p):
-		return fmt.Errorf("you read no chats, so you may keep only personal quick replies: %w", ErrForbidden)
+		return apperr.Forbidden("you read no chats, so you may keep only personal quick replies")
 	case scope == ScopeGroup && !seesGroup(p, *groupID):
-		return fmt.Errorf("you may add quick replies only to your own groups: %w", ErrForbidden)
+		return apperr.Forbidden("you may add quick replies only to your own groups")
 	}
 	return nil
 }

@@ -20,26 +20,17 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/auth"
 	"github.com/wainbox/wainbox/internal/database"
 	"github.com/wainbox/wainbox/internal/waformat"
 )
 
-// Errors the API maps to HTTP statuses. Bad input is an *InputError naming the field.
-var (
-	// ErrNotFound: no such quick reply, or one the caller may not see (existence does not leak).
-	ErrNotFound = errors.New("not found")
-	// ErrConflict: the shortcut is taken in that scope (case-insensitively).
-	ErrConflict = errors.New("conflict")
-	// ErrForbidden: the caller sees the quick reply (or the scope) but may not change it. It is
-	// auth's, so the API answers it as every other refusal.
-	ErrForbidden = auth.ErrForbidden
-)
-
-// InputError is bad input named by its field (shortcut, body, message.…, scope, group_id, prefix).
-// It is the project's field error, so the API answers it 400 with the field as for every other
-// resource.
-type InputError = auth.InputError
+// The use cases answer the project's errors (internal/apperr): *apperr.FieldError for bad input
+// (shortcut, body, message.…, scope, group_id, prefix), *apperr.NotFoundError for a quick reply
+// that does not exist or that the caller may not see (existence does not leak),
+// *apperr.ForbiddenError for one the caller sees but may not change, and *apperr.ConflictError
+// for a shortcut taken in its scope (case-insensitively).
 
 // Scope says who shares a quick reply.
 type Scope string
@@ -123,7 +114,7 @@ func (s *Service) Create(ctx context.Context, p *auth.Principal, in Input) (Quic
 	return view(p, &row)
 }
 
-// Get returns a quick reply the caller sees (ErrNotFound otherwise).
+// Get returns a quick reply the caller sees (not found otherwise).
 func (s *Service) Get(ctx context.Context, p *auth.Principal, id int64) (QuickReply, error) {
 	row, err := s.visible(ctx, s.pool, p, id)
 	if err != nil {
@@ -143,7 +134,7 @@ type Patch struct {
 
 // Update changes a quick reply, deciding under its row lock: the owner changes a personal one,
 // managers (auth.CanManageTemplates) a group's or the team's they see. One the caller does not see
-// is ErrNotFound; one they see but may not change is ErrForbidden.
+// is not found; one they see but may not change is forbidden.
 func (s *Service) Update(ctx context.Context, p *auth.Principal, id int64, patch Patch) (QuickReply, error) {
 	if patch.Shortcut != nil {
 		if err := validateShortcut(*patch.Shortcut); err != nil {
@@ -268,7 +259,7 @@ type Expanded struct {
 	Message  *waformat.Message
 }
 
-// Use returns quick reply id, which the caller must see, expanded with vars (ErrNotFound
+// Use returns quick reply id, which the caller must see, expanded with vars (not found
 // otherwise). The caller's right to write to the conversation it goes to is the send path's to
 // check, as for any message.
 func (s *Service) Use(ctx context.Context, p *auth.Principal, id int64, vars Vars) (Expanded, error) {
@@ -295,7 +286,7 @@ func (s *Service) visible(ctx context.Context, dbtx db.DBTX, p *auth.Principal, 
 		return row, notFound(err, id)
 	}
 	if !visible(p, &row) {
-		return row, fmt.Errorf("quick reply %d: %w", id, ErrNotFound)
+		return row, apperr.NotFound("quick reply", id)
 	}
 	return row, nil
 }
@@ -311,7 +302,7 @@ func (s *Service) forUpdate(ctx context.Context, tx pgx.Tx, p *auth.Principal, i
 
 func notFound(err error, id int64) error {
 	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("quick reply %d: %w", id, ErrNotFound)
+		return apperr.NotFound("quick reply", id)
 	}
 	return fmt.Errorf("error loading quick reply %d: %w", id, err)
 }
@@ -323,9 +314,9 @@ func storeError(err error, shortcut string) error {
 	case err == nil:
 		return nil
 	case database.IsUniqueViolation(err, ""):
-		return fmt.Errorf("shortcut %q is taken in this scope: %w", shortcut, ErrConflict)
+		return apperr.Conflict("shortcut %q is taken in this scope", shortcut)
 	case errors.As(err, &pgErr) && pgErr.Code == pgerrcode.ForeignKeyViolation && pgErr.ConstraintName == "quick_replies_group_id_fkey":
-		return &InputError{Field: "group_id", Message: "names a group that does not exist"}
+		return &apperr.FieldError{Field: "group_id", Message: "names a group that does not exist"}
 	}
 	return fmt.Errorf("error storing quick reply: %w", err)
 }

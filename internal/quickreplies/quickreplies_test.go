@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/auth"
 	"github.com/wainbox/wainbox/internal/dbtest"
 	"github.com/wainbox/wainbox/internal/quickreplies"
@@ -85,14 +86,14 @@ func (tm *team) requireAccess(q quickreplies.QuickReply, editors, viewers []stri
 		case slices.Contains(viewers, name):
 			require.NoError(tm.t, err, name)
 			require.False(tm.t, got.Editable, "%s may not edit", name)
-			require.ErrorIs(tm.t, uerr, quickreplies.ErrForbidden, name)
-			require.ErrorIs(tm.t, tm.qr.Delete(ctx, p, q.ID), quickreplies.ErrForbidden, name)
+			require.ErrorAs(tm.t, uerr, new(*apperr.ForbiddenError), name)
+			require.ErrorAs(tm.t, tm.qr.Delete(ctx, p, q.ID), new(*apperr.ForbiddenError), name)
 		default:
-			require.ErrorIs(tm.t, err, quickreplies.ErrNotFound, name)
-			require.ErrorIs(tm.t, uerr, quickreplies.ErrNotFound, name)
-			require.ErrorIs(tm.t, tm.qr.Delete(ctx, p, q.ID), quickreplies.ErrNotFound, name)
+			require.ErrorAs(tm.t, err, new(*apperr.NotFoundError), name)
+			require.ErrorAs(tm.t, uerr, new(*apperr.NotFoundError), name)
+			require.ErrorAs(tm.t, tm.qr.Delete(ctx, p, q.ID), new(*apperr.NotFoundError), name)
 			_, err = tm.qr.Use(ctx, p, q.ID, quickreplies.Vars{})
-			require.ErrorIs(tm.t, err, quickreplies.ErrNotFound, name)
+			require.ErrorAs(tm.t, err, new(*apperr.NotFoundError), name)
 		}
 	}
 }
@@ -110,7 +111,7 @@ func TestPersonalQuickRepliesArePrivate(t *testing.T) {
 
 	require.NoError(t, tm.qr.Delete(context.Background(), tm.alice, q.ID))
 	_, err := tm.qr.Get(context.Background(), tm.alice, q.ID)
-	require.ErrorIs(t, err, quickreplies.ErrNotFound)
+	require.ErrorAs(t, err, new(*apperr.NotFoundError))
 }
 
 func TestGroupQuickRepliesAreTheGroupsAndManagersChangeThem(t *testing.T) {
@@ -126,9 +127,9 @@ func TestGroupQuickRepliesAreTheGroupsAndManagersChangeThem(t *testing.T) {
 	// A manager adds to their own groups only; agents to none.
 	tm.create(tm.carol, quickreplies.Input{Scope: quickreplies.ScopeGroup, GroupID: &tm.g1, Shortcut: "carols", Body: "x"})
 	_, err := tm.qr.Create(ctx, tm.carol, quickreplies.Input{Scope: quickreplies.ScopeGroup, GroupID: &tm.g2, Shortcut: "x", Body: "x"})
-	require.ErrorIs(t, err, quickreplies.ErrForbidden)
+	require.ErrorAs(t, err, new(*apperr.ForbiddenError))
 	_, err = tm.qr.Create(ctx, tm.alice, quickreplies.Input{Scope: quickreplies.ScopeGroup, GroupID: &tm.g1, Shortcut: "x", Body: "x"})
-	require.ErrorIs(t, err, quickreplies.ErrForbidden)
+	require.ErrorAs(t, err, new(*apperr.ForbiddenError))
 	missing := tm.g2 + 1000
 	_, err = tm.qr.Create(ctx, tm.admin, quickreplies.Input{Scope: quickreplies.ScopeGroup, GroupID: &missing, Shortcut: "x", Body: "x"})
 	requireField(t, err, "group_id")
@@ -145,7 +146,7 @@ func TestTeamQuickRepliesAreEveryonesWhoReadsChats(t *testing.T) {
 
 	for _, p := range []*auth.Principal{tm.alice, tm.reader, tm.nobody} {
 		_, err := tm.qr.Create(context.Background(), p, quickreplies.Input{Scope: quickreplies.ScopeTeam, Shortcut: "x", Body: "x"})
-		require.ErrorIs(t, err, quickreplies.ErrForbidden)
+		require.ErrorAs(t, err, new(*apperr.ForbiddenError))
 	}
 }
 
@@ -157,23 +158,23 @@ func TestShortcutsAreUniquePerScopeCaseInsensitively(t *testing.T) {
 	tm.create(tm.admin, team)
 	team.Shortcut = "hELLO"
 	_, err := tm.qr.Create(ctx, tm.sup, team)
-	require.ErrorIs(t, err, quickreplies.ErrConflict)
+	require.ErrorAs(t, err, new(*apperr.ConflictError))
 
 	// The same shortcut in another scope is another quick reply: each group, each person.
 	g1 := tm.create(tm.admin, quickreplies.Input{Scope: quickreplies.ScopeGroup, GroupID: &tm.g1, Shortcut: "hello", Body: "g1"})
 	tm.create(tm.admin, quickreplies.Input{Scope: quickreplies.ScopeGroup, GroupID: &tm.g2, Shortcut: "hello", Body: "g2"})
 	_, err = tm.qr.Create(ctx, tm.carol, quickreplies.Input{Scope: quickreplies.ScopeGroup, GroupID: &tm.g1, Shortcut: "HELLO", Body: "again"})
-	require.ErrorIs(t, err, quickreplies.ErrConflict)
+	require.ErrorAs(t, err, new(*apperr.ConflictError))
 	tm.create(tm.alice, quickreplies.Input{Shortcut: "hello", Body: "alice"})
 	bobs := tm.create(tm.bob, quickreplies.Input{Shortcut: "hello", Body: "bob"})
 	_, err = tm.qr.Create(ctx, tm.bob, quickreplies.Input{Shortcut: "Hello", Body: "bob again"})
-	require.ErrorIs(t, err, quickreplies.ErrConflict)
+	require.ErrorAs(t, err, new(*apperr.ConflictError))
 
 	// Renaming onto a taken shortcut conflicts too; onto its own (another case) does not.
 	other := tm.create(tm.admin, quickreplies.Input{Scope: quickreplies.ScopeGroup, GroupID: &tm.g1, Shortcut: "bye", Body: "Bye"})
 	taken := "Hello"
 	_, err = tm.qr.Update(ctx, tm.carol, other.ID, quickreplies.Patch{Shortcut: &taken})
-	require.ErrorIs(t, err, quickreplies.ErrConflict)
+	require.ErrorAs(t, err, new(*apperr.ConflictError))
 	upper := "HELLO"
 	got, err := tm.qr.Update(ctx, tm.carol, g1.ID, quickreplies.Patch{Shortcut: &upper})
 	require.NoError(t, err)
@@ -185,7 +186,7 @@ func TestShortcutsAreUniquePerScopeCaseInsensitively(t *testing.T) {
 
 func requireField(t *testing.T, err error, field string) {
 	t.Helper()
-	var ie *quickreplies.InputError
+	var ie *apperr.FieldError
 	require.True(t, errors.As(err, &ie), "want an input error on %s, got %v", field, err)
 	require.Equal(t, field, ie.Field, "%v", err)
 }
@@ -287,7 +288,7 @@ func TestSearchListsWhatGetShows(t *testing.T) {
 			if _, err := tm.qr.Get(ctx, p, id); err == nil {
 				want = append(want, id)
 			} else {
-				require.ErrorIs(t, err, quickreplies.ErrNotFound)
+				require.ErrorAs(t, err, new(*apperr.NotFoundError))
 			}
 		}
 		got, err := tm.qr.Search(ctx, p, quickreplies.Filter{}, nil, 100)
@@ -388,5 +389,5 @@ func TestUseExpandsTheBodyAndTheMessage(t *testing.T) {
 	require.Equal(t, "Bob", params[1].Text)
 
 	_, err = tm.qr.Use(ctx, tm.bob, text.ID, vars)
-	require.ErrorIs(t, err, quickreplies.ErrNotFound, "another agent's personal one")
+	require.ErrorAs(t, err, new(*apperr.NotFoundError), "another agent's personal one")
 }

@@ -8,6 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/waformat"
 )
 
@@ -24,14 +25,14 @@ func validateInput(in *Input) ([]byte, error) {
 	switch in.Scope {
 	case ScopePersonal, ScopeTeam:
 		if in.GroupID != nil {
-			return nil, &InputError{Field: "group_id", Message: "is only for scope group"}
+			return nil, &apperr.FieldError{Field: "group_id", Message: "is only for scope group"}
 		}
 	case ScopeGroup:
 		if in.GroupID == nil {
-			return nil, &InputError{Field: "group_id", Message: "is required for scope group"}
+			return nil, &apperr.FieldError{Field: "group_id", Message: "is required for scope group"}
 		}
 	default:
-		return nil, &InputError{Field: "scope", Message: fmt.Sprintf("%q must be personal, group or team", in.Scope)}
+		return nil, &apperr.FieldError{Field: "scope", Message: fmt.Sprintf("%q must be personal, group or team", in.Scope)}
 	}
 	if err := validateShortcut(in.Shortcut); err != nil {
 		return nil, err
@@ -55,17 +56,17 @@ func validateShortcut(s string) error {
 		ok = ok && (unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-' || r == '_')
 	}
 	if !ok {
-		return &InputError{Field: "shortcut", Message: fmt.Sprintf("must be 1 to %d letters, digits, - or _ (no spaces)", MaxShortcutLength)}
+		return &apperr.FieldError{Field: "shortcut", Message: fmt.Sprintf("must be 1 to %d letters, digits, - or _ (no spaces)", MaxShortcutLength)}
 	}
 	return nil
 }
 
 func validateBody(body string) error {
 	if !utf8.ValidString(body) || strings.IndexByte(body, 0) >= 0 {
-		return &InputError{Field: "body", Message: "must be UTF-8 without NUL characters"}
+		return &apperr.FieldError{Field: "body", Message: "must be UTF-8 without NUL characters"}
 	}
 	if n := utf8.RuneCountInString(body); n > MaxBodyLength {
-		return &InputError{Field: "body", Message: fmt.Sprintf("is %d characters; WhatsApp allows at most %d", n, MaxBodyLength)}
+		return &apperr.FieldError{Field: "body", Message: fmt.Sprintf("is %d characters; WhatsApp allows at most %d", n, MaxBodyLength)}
 	}
 	return nil
 }
@@ -73,7 +74,7 @@ func validateBody(body string) error {
 // requireContent: a quick reply sends something.
 func requireContent(body string, hasMessage bool) error {
 	if !hasMessage && strings.TrimSpace(body) == "" {
-		return &InputError{Field: "body", Message: "is required when there is no message"}
+		return &apperr.FieldError{Field: "body", Message: "is required when there is no message"}
 	}
 	return nil
 }
@@ -88,11 +89,11 @@ func validateMessage(m *waformat.Message) ([]byte, error) {
 	}
 	switch {
 	case m.Type != waformat.TypeTemplate && m.Type != waformat.TypeInteractive:
-		return nil, &InputError{Field: "message.type", Message: "must be template or interactive (a text quick reply is its body)"}
+		return nil, &apperr.FieldError{Field: "message.type", Message: "must be template or interactive (a text quick reply is its body)"}
 	case m.To != "":
-		return nil, &InputError{Field: "message.to", Message: "is the customer's, set when the quick reply is sent; leave it out"}
+		return nil, &apperr.FieldError{Field: "message.to", Message: "is the customer's, set when the quick reply is sent; leave it out"}
 	case m.Context != nil:
-		return nil, &InputError{Field: "message.context", Message: "is set when the quick reply is sent; leave it out"}
+		return nil, &apperr.FieldError{Field: "message.context", Message: "is set when the quick reply is sent; leave it out"}
 	}
 	if err := waformat.ValidateMessage(m); err != nil {
 		var fes waformat.FieldErrors
@@ -103,7 +104,7 @@ func validateMessage(m *waformat.Message) ([]byte, error) {
 		if len(fes) > 1 {
 			msg += fmt.Sprintf(" (and %d more problems)", len(fes)-1)
 		}
-		return nil, &InputError{Field: "message." + fes[0].Field, Message: msg}
+		return nil, &apperr.FieldError{Field: "message." + fes[0].Field, Message: msg}
 	}
 	b, err := json.Marshal(m)
 	if err != nil {
@@ -117,11 +118,11 @@ func validateFilter(f *Filter) (string, error) {
 	switch f.Scope {
 	case "", ScopePersonal, ScopeGroup, ScopeTeam:
 	default:
-		return "", &InputError{Field: "scope", Message: fmt.Sprintf("%q must be personal, group or team", f.Scope)}
+		return "", &apperr.FieldError{Field: "scope", Message: fmt.Sprintf("%q must be personal, group or team", f.Scope)}
 	}
 	prefix := strings.TrimPrefix(f.Prefix, "/")
 	if !utf8.ValidString(prefix) || strings.IndexByte(prefix, 0) >= 0 || utf8.RuneCountInString(prefix) > MaxPrefixLength {
-		return "", &InputError{Field: "prefix", Message: fmt.Sprintf("must be at most %d characters of UTF-8", MaxPrefixLength)}
+		return "", &apperr.FieldError{Field: "prefix", Message: fmt.Sprintf("must be at most %d characters of UTF-8", MaxPrefixLength)}
 	}
 	return strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(prefix), nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/inbox"
 	"github.com/wainbox/wainbox/internal/templates"
 	"github.com/wainbox/wainbox/internal/whatsapp"
@@ -204,7 +205,7 @@ func (p *Processor) applyMessage(ctx context.Context, tx pgx.Tx, res *Result, ch
 		Payload:   m.Raw,
 		At:        timestamp(m.Timestamp),
 	})
-	var ve *inbox.ValidationError
+	var ve *apperr.FieldError
 	if errors.As(err, &ve) {
 		res.Problems = append(res.Problems, Problem{
 			Kind: ProblemInvalid, PhoneNumberID: c.PhoneNumberID, Title: "a message was not stored", Details: ve.Error(), Raw: m.Raw,
@@ -242,7 +243,7 @@ func (p *Processor) applyStatus(ctx context.Context, tx pgx.Tx, res *Result, c *
 		u.ErrorCode, u.ErrorTitle, u.ErrorDetails = e.Code, e.Title, errorDetails(e)
 	}
 	r, err := p.inbox.ApplyStatusTx(ctx, tx, &u)
-	var ve *inbox.ValidationError
+	var ve *apperr.FieldError
 	if errors.As(err, &ve) {
 		kind := ProblemInvalid
 		if ve.Field == "status" {

@@ -132,7 +132,7 @@ func TestInboundMessageOpensTheConversationAndQueuesTheBot(t *testing.T) {
 	e.deliver(fixture(t, "inbound-text.json"))
 
 	first := e.message("wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=")
-	conv, err := e.inbox.GetConversation(ctx, first.ConversationID)
+	conv, err := e.inbox.LoadConversation(ctx, first.ConversationID)
 	require.NoError(t, err)
 	require.Equal(t, inbox.ConversationBot, conv.Conversation.Status)
 	require.EqualValues(t, 1, conv.Conversation.UnreadCount)
@@ -154,7 +154,7 @@ func TestInboundMessageOpensTheConversationAndQueuesTheBot(t *testing.T) {
 
 	// A second message: the same conversation, one more unread, one more bot reply.
 	e.deliver(fixture(t, "inbound-image.json"))
-	conv, err = e.inbox.GetConversation(ctx, first.ConversationID)
+	conv, err = e.inbox.LoadConversation(ctx, first.ConversationID)
 	require.NoError(t, err)
 	require.EqualValues(t, 2, conv.Conversation.UnreadCount)
 	require.Equal(t, 2, e.count("river_job", "kind = 'bot_reply'"))
@@ -162,7 +162,7 @@ func TestInboundMessageOpensTheConversationAndQueuesTheBot(t *testing.T) {
 
 	// A reaction is stored but is neither unread nor a question for the bot.
 	e.deliver(fixture(t, "inbound-reaction.json"))
-	conv, err = e.inbox.GetConversation(ctx, first.ConversationID)
+	conv, err = e.inbox.LoadConversation(ctx, first.ConversationID)
 	require.NoError(t, err)
 	require.EqualValues(t, 2, conv.Conversation.UnreadCount)
 	require.Equal(t, 2, e.count("river_job", "kind = 'bot_reply'"))
@@ -450,7 +450,7 @@ func TestStatusBeforeTheSendIsRecordedIsKeptAndAppliedByMarkSent(t *testing.T) {
 	e.deliver(statusBody(wamid, "delivered", 1750030080, fmt.Sprint(msg.ID)))
 	e.deliver(statusBody(wamid, "sent", 1750030070, fmt.Sprint(msg.ID)))
 	require.Equal(t, 2, e.count("early_statuses", fmt.Sprintf("wa_message_id = '%s' AND message_id = %d", wamid, msg.ID)))
-	got, err := e.inbox.GetMessage(ctx, msg.ID)
+	got, err := e.inbox.LoadMessage(ctx, msg.ID)
 	require.NoError(t, err)
 	require.Equal(t, "pending", got.Status)
 
@@ -597,8 +597,8 @@ func insertSentMessage(t *testing.T, e *env, waID, wamid string) int64 {
 // sendPending stores an outbound message through the inbox, pending its send.
 func sendPending(t *testing.T, e *env, waID string) db.Message {
 	t.Helper()
-	_, msg, _, err := e.inbox.StartConversation(context.Background(), waID, inbox.SendInput{
-		ClientID: uuid.New(), Type: "text", Text: "Your order shipped",
+	_, msg, _, err := e.inbox.StartConversationAutomated(context.Background(), waID, inbox.SendInput{
+		ClientID: uuid.New(), Type: "text", Text: "Your order shipped", Sender: inbox.SenderSystem,
 	})
 	require.NoError(t, err)
 	return msg
