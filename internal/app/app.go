@@ -191,7 +191,11 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		CancelledJobRetentionPeriod: 30 * 24 * time.Hour,
 		ErrorHandler:                &jobs.ErrorHandler{Logger: logger},
 		// The leader instance queues the prune job; it deletes what is past its retention.
-		PeriodicJobs: []*river.PeriodicJob{jobs.PeriodicPrune(), jobs.PeriodicResumeSends(), jobs.PeriodicSyncTemplates()},
+		PeriodicJobs: []*river.PeriodicJob{jobs.PeriodicPrune(), jobs.PeriodicResumeSends()},
+	}
+	if cfg.WhatsApp.BusinessAccountID != "" {
+		// Without a business account there are no templates to sync.
+		riverCfg.PeriodicJobs = append(riverCfg.PeriodicJobs, jobs.PeriodicSyncTemplates())
 	}
 	if a.river, err = river.NewClient(driver, riverCfg); err != nil {
 		return nil, fmt.Errorf("error creating River client: %w", err)

@@ -77,6 +77,22 @@ func groupQuickReply(body any) fixture {
 }
 
 // expect builds a row: the status each caller gets.
+// templateDraft is a template in Meta's creation shape.
+func templateDraft(name string) map[string]any {
+	return map[string]any{"name": name, "language": "en_US", "category": "UTILITY",
+		"components": []map[string]any{{"type": "BODY", "text": "Your order {{1}} is ready.",
+			"example": map[string]any{"body_text": [][]string{{"#42"}}}}}}
+}
+
+// newTemplate creates a template at (simulated) Meta as the admin and returns its path.
+func newTemplate(e *matrixEnv) (string, any) {
+	var tb struct {
+		ID int64 `json:"id"`
+	}
+	e.in.Do("POST", "/api/templates", e.admin, templateDraft(fmt.Sprintf("matrix_%d", e.unique())), http.StatusCreated, &tb)
+	return fmt.Sprintf("/api/templates/%d", tb.ID), nil
+}
+
 func expect(admin, supervisor, agent, manager, reader, nobody int) map[string]int {
 	return map[string]int{asAdmin: admin, asSupervisor: supervisor, asAgent: agent, asManager: manager, asReader: reader, asNobody: nobody}
 }
@@ -208,6 +224,15 @@ var permissionMatrix = map[string]matrixRow{
 	"GET /api/quick-replies/{id}":    {groupQuickReply(nil), readConv},
 	"PATCH /api/quick-replies/{id}":  {groupQuickReply(map[string]string{"body": "changed"}), expect(s200, s200, s404, s404, s403, s404)},
 	"DELETE /api/quick-replies/{id}": {groupQuickReply(nil), expect(s204, s204, s404, s404, s403, s404)},
+	// Templates: read by whoever reads conversations (they are what is sent outside the window);
+	// synced, created and deleted at Meta by those with can_manage_templates.
+	"GET /api/templates":         {static("/api/templates", nil), expect(s200, s200, s200, s200, s200, s403)},
+	"POST /api/templates/sync":   {static("/api/templates/sync", nil), expect(s200, s200, s403, s403, s403, s403)},
+	"GET /api/templates/{id}":    {newTemplate, expect(s200, s200, s200, s200, s200, s403)},
+	"DELETE /api/templates/{id}": {newTemplate, expect(s204, s204, s403, s403, s403, s403)},
+	"POST /api/templates": {func(e *matrixEnv) (string, any) {
+		return "/api/templates", templateDraft(fmt.Sprintf("matrix_%d", e.unique()))
+	}, expect(s201, s201, s403, s403, s403, s403)},
 	// The WebSocket authenticates in its first message; a plain GET is refused the upgrade.
 	"GET /api/ws": {static("/api/ws", nil), all(http.StatusUpgradeRequired)},
 	"/api/":       {static("/api/no-such-route", nil), all(s404)},

@@ -172,8 +172,11 @@ func TestSendIsIdempotentOnClientID(t *testing.T) {
 	t.Parallel()
 	in := apptest.Start(t, nil)
 	tok := in.AdminToken()
-	convID, _ := startConversation(t, in, tok, "16505550002")
+	convID, first := startConversation(t, in, tok, "16505550002")
 	path := fmt.Sprintf("/api/conversations/%d/messages", convID)
+	// The first message is sent before counting: a message written while an earlier one of its
+	// conversation is pending waits for it, and the hand-over queues its send as a second job.
+	waitStatus(t, in, tok, first.ID, "sent")
 	jobsBefore := count(t, in, sendJobs)
 
 	// Twenty concurrent requests with one client_id: one message, one job, and every answer is it.

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
@@ -30,7 +31,7 @@ type templateList struct {
 func templateNamed(t *testing.T, in *apptest.Instance, tok, name, lang string) (templateBody, bool) {
 	t.Helper()
 	var list templateList
-	in.Do("GET", "/api/templates?name="+name, tok, nil, http.StatusOK, &list)
+	in.Do("GET", "/api/templates?name="+url.QueryEscape(name), tok, nil, http.StatusOK, &list)
 	for _, tb := range list.Data {
 		if tb.Name == name && tb.Language == lang {
 			return tb, true

@@ -54,10 +54,11 @@ type SyncArgs struct{}
 // Kind is the River job kind.
 func (SyncArgs) Kind() string { return "sync_templates" }
 
-// InsertOpts keeps one sync queued at a time.
+// InsertOpts keeps one sync queued or running at a time.
 func (SyncArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByState: []rivertype.JobState{
-		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable, rivertype.JobStateScheduled,
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateRetryable,
+		rivertype.JobStateScheduled,
 	}}}
 }
 
@@ -69,7 +70,9 @@ const SyncInterval = time.Hour
 type Config struct {
 	Pool   *pgxpool.Pool
 	Graph  Graph
-	WABAID string // WHATSAPP_BUSINESS_ACCOUNT_ID
+	// WABAID is WHATSAPP_BUSINESS_ACCOUNT_ID; without it there are no templates to sync, create or
+	// delete, and those calls answer a conflict that says so.
+	WABAID string
 	// Queue, when set, receives a sync job when a status webhook names an unknown template.
 	Queue  Queue
 	Logger *slog.Logger
@@ -87,8 +90,8 @@ type Service struct {
 
 // New validates cfg and returns a Service.
 func New(cfg *Config) (*Service, error) {
-	if cfg.Pool == nil || cfg.Graph == nil || cfg.WABAID == "" {
-		return nil, errors.New("templates: Pool, Graph and WABAID are required")
+	if cfg.Pool == nil || cfg.Graph == nil {
+		return nil, errors.New("templates: Pool and Graph are required")
 	}
 	logger := cfg.Logger
 	if logger == nil {
@@ -109,6 +112,9 @@ type SyncResult struct {
 // fails half way keeps what it stored and deletes nothing, so a copy is never emptied by an outage.
 func (s *Service) Sync(ctx context.Context) (SyncResult, error) {
 	var res SyncResult
+	if err := s.configured(); err != nil {
+		return res, err
+	}
 	started := time.Now()
 	after := ""
 	for {
@@ -201,6 +207,16 @@ func (s *Service) Get(ctx context.Context, p *auth.Principal, id int64) (db.Mess
 	return row, nil
 }
 
+// errNoAccount answers template calls of an instance without a business account id.
+var errNoAccount = apperr.Conflict("message templates need WHATSAPP_BUSINESS_ACCOUNT_ID, which is not configured")
+
+func (s *Service) configured() error {
+	if s.waba == "" {
+		return errNoAccount
+	}
+	return nil
+}
+
 func canRead(p *auth.Principal) error {
 	if p == nil || p.Perms().ReadChats == auth.ScopeNone {
 		return apperr.Forbidden("reading templates needs access to conversations")
@@ -220,6 +236,9 @@ func canManage(p *auth.Principal) error {
 // is not stored; Meta's error comes back as it is.
 func (s *Service) Create(ctx context.Context, p *auth.Principal, t *waformat.Template) (db.MessageTemplate, error) {
 	if err := canManage(p); err != nil {
+		return db.MessageTemplate{}, err
+	}
+	if err := s.configured(); err != nil {
 		return db.MessageTemplate{}, err
 	}
 	t.Normalize()
