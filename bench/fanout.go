@@ -47,6 +47,9 @@ func benchFanout(ctx context.Context, e *Env) ([]Row, error) {
 		return nil, err
 	}
 	httpc := &http.Client{Timeout: 30 * time.Second}
+	if err := customerWroteTo(ctx, httpc, srv.dbURL, srv.url, "16505559999"); err != nil {
+		return nil, err
+	}
 	convID, err := openConversation(httpc, srv.url, token)
 	if err != nil {
 		return nil, err
@@ -196,6 +199,32 @@ func startServerProcess(ctx context.Context, e *Env) (*serverProcess, error) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// customerWroteTo opens the 24-hour window of customer waID at a server running as its own
+// process: in its database, as the customer's message would, and at its simulated Meta.
+func customerWroteTo(ctx context.Context, c *http.Client, dbURL, base, waID string) error {
+	pool, err := database.Open(ctx, dbURL, 1)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	now := time.Now()
+	if err := dbtest.CustomerWrote(ctx, pool, waID, now); err != nil {
+		return err
+	}
+	body := fmt.Sprintf(`{"last_inbound_at":%q}`, now.UTC().Format(time.RFC3339Nano))
+	req, _ := http.NewRequestWithContext(ctx, "PUT", base+"/simulator/customers/"+waID, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("setting when %s last wrote answered %d", waID, resp.StatusCode)
+	}
+	return nil
 }
 
 func openConversation(c *http.Client, base, token string) (int64, error) {

@@ -84,6 +84,9 @@ func benchPriority(ctx context.Context, e *Env) ([]Row, error) {
 		return nil, err
 	}
 	for i := range 1000 {
+		if err := customerWrote(ctx, a, fmt.Sprintf("1555200%04d", i)); err != nil {
+			return nil, err
+		}
 		if _, _, _, err := a.Inbox.StartConversationAutomated(ctx, fmt.Sprintf("1555200%04d", i), inbox.SendInput{
 			ClientID: uuid.New(), Type: "text", Text: "a bot reply", Sender: inbox.SenderBot,
 		}); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/wainbox/wainbox/db"
 	"github.com/wainbox/wainbox/internal/app"
 	"github.com/wainbox/wainbox/internal/auth"
+	"github.com/wainbox/wainbox/internal/dbtest"
 	"github.com/wainbox/wainbox/internal/inbox"
 )
 
@@ -46,6 +47,9 @@ func agentWithConversations(ctx context.Context, a *app.App, email, prefix strin
 	}
 	convs := make([]int64, n)
 	for i := range convs {
+		if err := customerWrote(ctx, a, fmt.Sprintf("%s%04d", prefix, i)); err != nil {
+			return db.User{}, "", nil, err
+		}
 		row, _, _, err := a.Inbox.StartConversation(ctx, asUser(&admin), fmt.Sprintf("%s%04d", prefix, i), inbox.SendInput{
 			ClientID: uuid.New(), Type: "text", Text: "hello",
 		})
@@ -375,4 +379,17 @@ func endToEnd(ctx context.Context, a *app.App, token string, convs []int64, rate
 		return lat, want, fmt.Errorf("%d posts failed", n)
 	}
 	return lat, want, nil
+}
+
+// customerWrote opens the 24-hour window of customer waID, as their message would, in wainbox and
+// at the simulated Meta: the benchmark measures replies, which Meta accepts only inside it.
+func customerWrote(ctx context.Context, a *app.App, waID string) error {
+	now := time.Now()
+	if err := dbtest.CustomerWrote(ctx, a.Pool(), waID, now); err != nil {
+		return err
+	}
+	if sim := a.Simulator(); sim != nil {
+		sim.SetLastInbound(waID, now)
+	}
+	return nil
 }

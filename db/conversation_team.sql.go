@@ -171,9 +171,10 @@ const conversationReserveOutSeq = `-- name: ConversationReserveOutSeq :one
 
 UPDATE conversations
 SET last_out_seq = last_out_seq + 1, last_message_at = now(), updated_at = now()
-WHERE id = $1
+WHERE conversations.id = $1
 RETURNING last_out_seq, assignee_id, group_id, locked_by, lock_expires_at,
-          (locked_by IS NOT NULL AND lock_expires_at > now())::boolean AS lock_held
+          (locked_by IS NOT NULL AND lock_expires_at > now())::boolean AS lock_held,
+          (SELECT c.last_inbound_at FROM contacts c WHERE c.id = conversations.contact_id) AS last_inbound_at
 `
 
 type ConversationReserveOutSeqRow struct {
@@ -183,12 +184,14 @@ type ConversationReserveOutSeqRow struct {
 	LockedBy      *int64     `json:"locked_by"`
 	LockExpiresAt *time.Time `json:"lock_expires_at"`
 	LockHeld      bool       `json:"lock_held"`
+	LastInboundAt *time.Time `json:"last_inbound_at"`
 }
 
 // Queries of conversations as a team works them: status, takeover, assignment, locks,
 // filters. Kept apart from conversations.sql, which the intake and send paths own.
 // ConversationReserveOutSeq reserves the next outbound position and returns what the send
-// transaction checks under the row lock it takes: who may write, and who holds the composer lock.
+// transaction checks under the row lock it takes: who may write, who holds the composer lock, and
+// when the customer last wrote.
 // The lock also orders concurrent sends to one conversation by commit.
 func (q *Queries) ConversationReserveOutSeq(ctx context.Context, db DBTX, id int64) (ConversationReserveOutSeqRow, error) {
 	row := db.QueryRow(ctx, conversationReserveOutSeq, id)
@@ -200,6 +203,7 @@ func (q *Queries) ConversationReserveOutSeq(ctx context.Context, db DBTX, id int
 		&i.LockedBy,
 		&i.LockExpiresAt,
 		&i.LockHeld,
+		&i.LastInboundAt,
 	)
 	return i, err
 }

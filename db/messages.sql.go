@@ -384,8 +384,54 @@ func (q *Queries) MessageGetByWaIDForUpdate(ctx context.Context, db DBTX, waMess
 	return i, err
 }
 
+const messageGetByWaIDInConversation = `-- name: MessageGetByWaIDInConversation :one
+SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id FROM messages WHERE conversation_id = $1 AND wa_message_id = $2
+`
+
+type MessageGetByWaIDInConversationParams struct {
+	ConversationID int64   `json:"conversation_id"`
+	WaMessageID    *string `json:"wa_message_id"`
+}
+
+// MessageGetByWaIDInConversation finds the message a reply quotes (context.message_id).
+func (q *Queries) MessageGetByWaIDInConversation(ctx context.Context, db DBTX, arg MessageGetByWaIDInConversationParams) (Message, error) {
+	row := db.QueryRow(ctx, messageGetByWaIDInConversation, arg.ConversationID, arg.WaMessageID)
+	var i Message
+	err := row.Scan(
+		&i.ID,
+		&i.ConversationID,
+		&i.Direction,
+		&i.Sender,
+		&i.SenderUserID,
+		&i.Type,
+		&i.Body,
+		&i.Payload,
+		&i.Status,
+		&i.WaMessageID,
+		&i.ClientID,
+		&i.OutSeq,
+		&i.SendGeneration,
+		&i.Attempts,
+		&i.LastError,
+		&i.ErrorCode,
+		&i.ErrorTitle,
+		&i.ErrorDetails,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.SentAt,
+		&i.DeliveredAt,
+		&i.ReadAt,
+		&i.FailedAt,
+		&i.UnsettledUntil,
+		&i.WaitingFor,
+		&i.PendingReason,
+		&i.ReplyToMessageID,
+	)
+	return i, err
+}
+
 const messageGetWithAccess = `-- name: MessageGetWithAccess :one
-SELECT messages.id, messages.conversation_id, messages.direction, messages.sender, messages.sender_user_id, messages.type, messages.body, messages.payload, messages.status, messages.wa_message_id, messages.client_id, messages.out_seq, messages.send_generation, messages.attempts, messages.last_error, messages.error_code, messages.error_title, messages.error_details, messages.created_at, messages.updated_at, messages.sent_at, messages.delivered_at, messages.read_at, messages.failed_at, messages.unsettled_until, messages.waiting_for, messages.pending_reason, conversations.assignee_id AS conv_assignee_id, conversations.group_id AS conv_group_id
+SELECT messages.id, messages.conversation_id, messages.direction, messages.sender, messages.sender_user_id, messages.type, messages.body, messages.payload, messages.status, messages.wa_message_id, messages.client_id, messages.out_seq, messages.send_generation, messages.attempts, messages.last_error, messages.error_code, messages.error_title, messages.error_details, messages.created_at, messages.updated_at, messages.sent_at, messages.delivered_at, messages.read_at, messages.failed_at, messages.unsettled_until, messages.waiting_for, messages.pending_reason, messages.reply_to_message_id, conversations.assignee_id AS conv_assignee_id, conversations.group_id AS conv_group_id
 FROM messages
 JOIN conversations ON conversations.id = messages.conversation_id
 WHERE messages.id = $1
@@ -430,6 +476,7 @@ func (q *Queries) MessageGetWithAccess(ctx context.Context, db DBTX, id int64) (
 		&i.Message.UnsettledUntil,
 		&i.Message.WaitingFor,
 		&i.Message.PendingReason,
+		&i.Message.ReplyToMessageID,
 		&i.ConvAssigneeID,
 		&i.ConvGroupID,
 	)
@@ -581,28 +628,31 @@ WITH r AS (
     SET last_out_seq = last_out_seq + 1, last_message_at = now(), updated_at = now()
     WHERE conversations.id = $1
     RETURNING conversations.id, last_out_seq, assignee_id, group_id, locked_by, lock_expires_at,
-        (locked_by IS NOT NULL AND lock_expires_at > now())::boolean AS lock_held
+        (locked_by IS NOT NULL AND lock_expires_at > now())::boolean AS lock_held,
+        (SELECT c.last_inbound_at FROM contacts c WHERE c.id = conversations.contact_id) AS last_inbound_at
 ), m AS (
-    INSERT INTO messages (conversation_id, direction, sender, sender_user_id, type, body, payload, status, client_id, out_seq, send_generation)
+    INSERT INTO messages (conversation_id, direction, sender, sender_user_id, type, body, payload, status, client_id,
+                          out_seq, send_generation, reply_to_message_id)
     SELECT r.id, 'out', $2::text, $3::bigint, $4::text, $5::text, $6::jsonb,
-        'pending', $7::uuid, r.last_out_seq, 1
+        'pending', $7::uuid, r.last_out_seq, 1, $8::bigint
     FROM r
     ON CONFLICT (sender, coalesce(sender_user_id, 0), client_id) WHERE client_id IS NOT NULL DO NOTHING
     RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id
 )
 SELECT m.id, m.conversation_id, m.direction, m.sender, m.sender_user_id, m.type, m.body, m.payload, m.status, m.wa_message_id, m.client_id, m.out_seq, m.send_generation, m.attempts, m.last_error, m.error_code, m.error_title, m.error_details, m.created_at, m.updated_at, m.sent_at, m.delivered_at, m.read_at, m.failed_at, m.unsettled_until, m.waiting_for, m.pending_reason, m.reply_to_message_id, r.assignee_id AS conv_assignee_id, r.group_id AS conv_group_id, r.locked_by AS conv_locked_by,
-    r.lock_expires_at AS conv_lock_expires_at, r.lock_held AS conv_lock_held
+    r.lock_expires_at AS conv_lock_expires_at, r.lock_held AS conv_lock_held, r.last_inbound_at AS conv_last_inbound_at
 FROM m, r
 `
 
 type MessageInsertOutboundParams struct {
-	ConversationID int64           `json:"conversation_id"`
-	Sender         string          `json:"sender"`
-	SenderUserID   *int64          `json:"sender_user_id"`
-	Type           string          `json:"type"`
-	Body           string          `json:"body"`
-	Payload        json.RawMessage `json:"payload"`
-	ClientID       uuid.UUID       `json:"client_id"`
+	ConversationID   int64           `json:"conversation_id"`
+	Sender           string          `json:"sender"`
+	SenderUserID     *int64          `json:"sender_user_id"`
+	Type             string          `json:"type"`
+	Body             string          `json:"body"`
+	Payload          json.RawMessage `json:"payload"`
+	ClientID         uuid.UUID       `json:"client_id"`
+	ReplyToMessageID *int64          `json:"reply_to_message_id"`
 }
 
 type MessageInsertOutboundRow struct {
@@ -639,14 +689,15 @@ type MessageInsertOutboundRow struct {
 	ConvLockedBy      *int64          `json:"conv_locked_by"`
 	ConvLockExpiresAt *time.Time      `json:"conv_lock_expires_at"`
 	ConvLockHeld      bool            `json:"conv_lock_held"`
+	ConvLastInboundAt *time.Time      `json:"conv_last_inbound_at"`
 }
 
 // MessageInsertOutbound reserves the conversation's next outbound position, which locks its row
 // (concurrent sends to one conversation are ordered by commit), and stores the message at it, in
-// one round trip. It returns what the caller must check under that lock: who may write, and who
-// holds the composer lock (a failed check rolls the transaction back, message and all). No row:
-// the conversation does not exist, or the sender already used client_id
-// (ConversationReserveOutSeq tells which).
+// one round trip. It returns what the caller must check under that lock: who may write, who
+// holds the composer lock, and when the customer last wrote (the 24-hour window); a failed check
+// rolls the transaction back, message and all. No row: the conversation does not exist, or the
+// sender already used client_id (ConversationReserveOutSeq tells which).
 func (q *Queries) MessageInsertOutbound(ctx context.Context, db DBTX, arg MessageInsertOutboundParams) (MessageInsertOutboundRow, error) {
 	row := db.QueryRow(ctx, messageInsertOutbound,
 		arg.ConversationID,
@@ -656,6 +707,7 @@ func (q *Queries) MessageInsertOutbound(ctx context.Context, db DBTX, arg Messag
 		arg.Body,
 		arg.Payload,
 		arg.ClientID,
+		arg.ReplyToMessageID,
 	)
 	var i MessageInsertOutboundRow
 	err := row.Scan(
@@ -692,6 +744,7 @@ func (q *Queries) MessageInsertOutbound(ctx context.Context, db DBTX, arg Messag
 		&i.ConvLockedBy,
 		&i.ConvLockExpiresAt,
 		&i.ConvLockHeld,
+		&i.ConvLastInboundAt,
 	)
 	return i, err
 }

@@ -3,13 +3,15 @@
 
 -- name: ConversationReserveOutSeq :one
 -- ConversationReserveOutSeq reserves the next outbound position and returns what the send
--- transaction checks under the row lock it takes: who may write, and who holds the composer lock.
+-- transaction checks under the row lock it takes: who may write, who holds the composer lock, and
+-- when the customer last wrote.
 -- The lock also orders concurrent sends to one conversation by commit.
 UPDATE conversations
 SET last_out_seq = last_out_seq + 1, last_message_at = now(), updated_at = now()
-WHERE id = @id
+WHERE conversations.id = @id
 RETURNING last_out_seq, assignee_id, group_id, locked_by, lock_expires_at,
-          (locked_by IS NOT NULL AND lock_expires_at > now())::boolean AS lock_held;
+          (locked_by IS NOT NULL AND lock_expires_at > now())::boolean AS lock_held,
+          (SELECT c.last_inbound_at FROM contacts c WHERE c.id = conversations.contact_id) AS last_inbound_at;
 
 -- name: ConversationSetStatus :one
 UPDATE conversations

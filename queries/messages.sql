@@ -1,27 +1,33 @@
 -- name: MessageInsertOutbound :one
 -- MessageInsertOutbound reserves the conversation's next outbound position, which locks its row
 -- (concurrent sends to one conversation are ordered by commit), and stores the message at it, in
--- one round trip. It returns what the caller must check under that lock: who may write, and who
--- holds the composer lock (a failed check rolls the transaction back, message and all). No row:
--- the conversation does not exist, or the sender already used client_id
--- (ConversationReserveOutSeq tells which).
+-- one round trip. It returns what the caller must check under that lock: who may write, who
+-- holds the composer lock, and when the customer last wrote (the 24-hour window); a failed check
+-- rolls the transaction back, message and all. No row: the conversation does not exist, or the
+-- sender already used client_id (ConversationReserveOutSeq tells which).
 WITH r AS (
     UPDATE conversations
     SET last_out_seq = last_out_seq + 1, last_message_at = now(), updated_at = now()
     WHERE conversations.id = @conversation_id
     RETURNING conversations.id, last_out_seq, assignee_id, group_id, locked_by, lock_expires_at,
-        (locked_by IS NOT NULL AND lock_expires_at > now())::boolean AS lock_held
+        (locked_by IS NOT NULL AND lock_expires_at > now())::boolean AS lock_held,
+        (SELECT c.last_inbound_at FROM contacts c WHERE c.id = conversations.contact_id) AS last_inbound_at
 ), m AS (
-    INSERT INTO messages (conversation_id, direction, sender, sender_user_id, type, body, payload, status, client_id, out_seq, send_generation)
+    INSERT INTO messages (conversation_id, direction, sender, sender_user_id, type, body, payload, status, client_id,
+                          out_seq, send_generation, reply_to_message_id)
     SELECT r.id, 'out', @sender::text, sqlc.narg(sender_user_id)::bigint, @type::text, @body::text, @payload::jsonb,
-        'pending', @client_id::uuid, r.last_out_seq, 1
+        'pending', @client_id::uuid, r.last_out_seq, 1, sqlc.narg(reply_to_message_id)::bigint
     FROM r
     ON CONFLICT (sender, coalesce(sender_user_id, 0), client_id) WHERE client_id IS NOT NULL DO NOTHING
     RETURNING *
 )
 SELECT m.*, r.assignee_id AS conv_assignee_id, r.group_id AS conv_group_id, r.locked_by AS conv_locked_by,
-    r.lock_expires_at AS conv_lock_expires_at, r.lock_held AS conv_lock_held
+    r.lock_expires_at AS conv_lock_expires_at, r.lock_held AS conv_lock_held, r.last_inbound_at AS conv_last_inbound_at
 FROM m, r;
+
+-- name: MessageGetByWaIDInConversation :one
+-- MessageGetByWaIDInConversation finds the message a reply quotes (context.message_id).
+SELECT * FROM messages WHERE conversation_id = @conversation_id AND wa_message_id = @wa_message_id;
 
 -- name: MessageGetByClientID :one
 SELECT * FROM messages

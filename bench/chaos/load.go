@@ -259,7 +259,23 @@ func (l *load) open(ctx context.Context, i int) error {
 	body, _ := json.Marshal(map[string]any{
 		"wa_id": l.convs[i].waID, "client_id": clientID, "type": "text", "text": map[string]string{"body": text},
 	})
-	status, resp, err := l.api.postUntilAccepted(ctx, "/api/conversations", body)
+	// The customer writes first: an agent may start with a free-form message only inside the
+	// customer's 24-hour window, which their message opens once it is processed.
+	l.customerWrites(ctx, i)
+	var (
+		status int
+		resp   []byte
+		err    error
+	)
+	for {
+		status, resp, err = l.api.postUntilAccepted(ctx, "/api/conversations", body)
+		if status != http.StatusConflict || !bytes.Contains(resp, []byte(`"window_closed"`)) {
+			break
+		}
+		if !sleep(ctx, 100*time.Millisecond) {
+			return ctx.Err()
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("error opening conversation with %s: %w", l.convs[i].waID, err)
 	}

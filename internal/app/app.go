@@ -129,7 +129,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 			DisplayPhoneNumber: cfg.WhatsApp.DisplayPhoneNumber,
 			BusinessAccountID:  cfg.WhatsApp.BusinessAccountID,
 			AutoStatuses:       true,
-			Logger:             logger.With("component", "simulator"),
+			// Like Meta: a free-form message to a customer who has not written in 24 hours is
+			// refused (131047). The API refuses such a send before storing it; this proves it.
+			EnforceWindow: true,
+			Logger:        logger.With("component", "simulator"),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("error creating simulator: %w", err)
@@ -213,7 +216,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 
 	a.Inbox, err = inbox.New(&inbox.Config{
 		Pool: a.pool, Queue: a.queue, Events: events, Logger: logger, SendMaxAttempts: cfg.SendMaxAttempts,
-		BotEnabled: cfg.Bot.Enabled,
+		BotEnabled: cfg.Bot.Enabled, BusinessAccountID: cfg.WhatsApp.BusinessAccountID,
 	})
 	if err != nil {
 		return nil, err

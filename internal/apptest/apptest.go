@@ -128,6 +128,18 @@ func (in *Instance) CreateUser(email, role string) (int64, string) {
 	return u.ID, out.AccessToken
 }
 
+// CustomerWrote records that customer waID wrote to the business at at, which opens the 24-hour
+// window for free-form messages to them, on both sides: the contact's last_inbound_at in wainbox
+// (as an inbound message sets it) and the customer's last message at the simulated Meta. Tests of
+// agents' replies start from it; tests of the window itself send through the simulated phone.
+func (in *Instance) CustomerWrote(waID string, at time.Time) {
+	in.T.Helper()
+	require.NoError(in.T, dbtest.CustomerWrote(context.Background(), in.Pool(), waID, at))
+	if sim := in.Simulator(); sim != nil {
+		sim.SetLastInbound(waID, at)
+	}
+}
+
 // AdminToken returns the token of an admin created on first use.
 func (in *Instance) AdminToken() string {
 	if in.adminTok == "" {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
@@ -199,4 +200,27 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// Execer runs a statement: a pool, a connection or a transaction.
+type Execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// CustomerWrote records that customer waID last wrote to the default channel's number at at, as
+// an inbound message would (the contact's last_inbound_at): the 24-hour window for free-form
+// messages to them is open until at + 24 h. Tests and benchmarks of agents' replies start from it.
+func CustomerWrote(ctx context.Context, db Execer, waID string, at time.Time) error {
+	tag, err := db.Exec(ctx, `
+		INSERT INTO contacts (channel_id, wa_id, last_inbound_at)
+		SELECT id, $1, $2 FROM channels WHERE is_default
+		ON CONFLICT (channel_id, wa_id) WHERE wa_id <> '' DO UPDATE SET last_inbound_at = excluded.last_inbound_at`,
+		waID, at)
+	if err != nil {
+		return fmt.Errorf("error recording that %s wrote: %w", waID, err)
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("error recording that %s wrote: no default channel", waID)
+	}
+	return nil
 }

@@ -334,6 +334,7 @@ func openConversation(t *testing.T, in *apptest.Instance, token, waID string) (i
 			ID int64 `json:"id"`
 		} `json:"message"`
 	}
+	in.CustomerWrote(waID, time.Now())
 	in.Do("POST", "/api/conversations", token, map[string]any{
 		"wa_id": waID, "client_id": uuid.NewString(), "type": "text", "text": map[string]string{"body": "hello"},
 	}, http.StatusAccepted, &out)

@@ -241,7 +241,12 @@ type conversationJSON struct {
 	UnreadCount   int32         `json:"unread_count"`
 	LastMessageAt time.Time     `json:"last_message_at"`
 	CreatedAt     time.Time     `json:"created_at"`
-	Contact       contactJSON   `json:"contact"`
+	// WindowExpiresAt is when the 24-hour customer-service window closes (null: the customer
+	// never wrote); WindowOpen says whether a free-form message may be sent now. Outside it only
+	// an approved template can be sent.
+	WindowExpiresAt *time.Time  `json:"window_expires_at"`
+	WindowOpen      bool        `json:"window_open"`
+	Contact         contactJSON `json:"contact"`
 }
 
 // contactJSON is the customer of a conversation: WaID is their number, UserID Meta's
@@ -259,6 +264,7 @@ func conversationView(c *db.Conversation, ct *db.Contact) conversationJSON {
 		ID: c.ID, ChannelID: c.ChannelID, Status: c.Status, AssigneeID: c.AssigneeID, GroupID: c.GroupID,
 		SnoozedUntil: c.SnoozedUntil, Lock: heldLockView(c), UnreadCount: c.UnreadCount,
 		LastMessageAt: c.LastMessageAt, CreatedAt: c.CreatedAt,
+		WindowExpiresAt: inbox.WindowExpiresAt(ct.LastInboundAt), WindowOpen: inbox.WindowOpenNow(ct.LastInboundAt),
 		Contact: contactJSON{
 			ID: ct.ID, WaID: ct.WaID, UserID: ct.UserID, ProfileName: ct.ProfileName, LastInboundAt: ct.LastInboundAt,
 		},

@@ -43,6 +43,15 @@ type errorJSON[T any] struct {
 
 // lockedJSON is the error of a write to a conversation another agent holds the composer lock of:
 // who holds it and until when, so the panel can show it.
+// windowClosedJSON is a free-form send refused outside the customer-service window.
+type windowClosedJSON struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// WindowExpiredAt is when the window closed; null when the customer never wrote.
+	WindowExpiredAt *time.Time `json:"window_expired_at"`
+	Hint            string     `json:"hint"`
+}
+
 type lockedJSON struct {
 	Code      string    `json:"code"`
 	Message   string    `json:"message"`
@@ -99,7 +108,14 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		cf *apperr.ConflictError
 		te *auth.ThrottledError
 	)
+	var wc *inbox.WindowClosedError
 	switch {
+	case errors.As(err, &wc):
+		writeJSON(w, http.StatusConflict, errorJSON[windowClosedJSON]{Error: windowClosedJSON{
+			Code: "window_closed", Message: wc.Error(), WindowExpiredAt: wc.ExpiredAt,
+			Hint: `send an approved template instead: {"type":"template","template":{"name":…,"language":{"code":…},"components":[…]}} (GET /api/templates)`,
+		}})
+		return
 	case errors.As(err, &le):
 		writeJSON(w, http.StatusConflict, errorJSON[lockedJSON]{Error: lockedJSON{
 			Code: "locked", Message: le.Error(), LockedBy: le.LockedBy, ExpiresAt: le.ExpiresAt.UTC(),

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -140,6 +141,7 @@ var permissionMatrix = map[string]matrixRow{
 	"POST /api/conversations": {func(e *matrixEnv) (string, any) {
 		b := text()
 		b["wa_id"] = fmt.Sprintf("1777%07d", e.unique())
+		e.in.CustomerWrote(b["wa_id"].(string), time.Now())
 		return "/api/conversations", b
 	}, expect(s202, s202, s202, s202, s403, s404)},
 	"GET /api/conversations/{id}":          {conv("", nil), readConv},

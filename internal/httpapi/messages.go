@@ -12,19 +12,20 @@ import (
 	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/auth"
 	"github.com/wainbox/wainbox/internal/inbox"
+	"github.com/wainbox/wainbox/internal/quickreplies"
+	"github.com/wainbox/wainbox/internal/waformat"
 )
 
 // Handlers of messages: sending, listing, reading one, and retrying a failed one. Who may do
 // each is decided in internal/inbox; handlers only parse and render.
 
-// messageRequest is the body of a send: the text message shape of WhatsApp's own API, plus the
-// client's idempotency key.
+// messageRequest is the body of a send: a message in WhatsApp's own request shape (text,
+// template, interactive, location, contacts, reaction, and context for a reply), plus the client's
+// idempotency key, or a quick reply to send instead (quick_reply_id).
 type messageRequest struct {
-	ClientID string `json:"client_id"`
-	Type     string `json:"type"`
-	Text     *struct {
-		Body string `json:"body"`
-	} `json:"text"`
+	ClientID     string `json:"client_id"`
+	QuickReplyID int64  `json:"quick_reply_id,omitempty"`
+	waformat.Message
 }
 
 func (m *messageRequest) input() (inbox.SendInput, error) {
@@ -37,16 +38,49 @@ func (m *messageRequest) input() (inbox.SendInput, error) {
 		return in, &apperr.FieldError{Field: "client_id", Message: "must be a UUID"}
 	}
 	in.ClientID = id
+	if m.QuickReplyID != 0 {
+		if m.Type != "" {
+			return in, &apperr.FieldError{Field: "quick_reply_id", Message: "sends the quick reply; leave the message fields out"}
+		}
+		return in, nil
+	}
 	if m.Type == "" {
 		return in, &apperr.FieldError{Field: "type", Message: "is required"}
 	}
 	if m.Type == "text" && m.Text == nil {
 		return in, &apperr.FieldError{Field: "text.body", Message: "is required"}
 	}
-	if m.Text != nil {
+	if m.Type == "text" && m.Context == nil {
 		in.Text = m.Text.Body
+		return in, nil
 	}
+	msg := m.Message
+	in.Message = &msg
 	return in, nil
+}
+
+// quickReply fills in a send of quick reply id: its message, or its text, with the variables of
+// the conversation, its customer and the sending agent filled in.
+func (s *Server) quickReply(r *http.Request, convID, id int64, in *inbox.SendInput) error {
+	p := auth.FromContext(r.Context())
+	conv, err := s.cfg.Inbox.GetConversation(r.Context(), p, convID)
+	if err != nil {
+		return err
+	}
+	me, err := s.cfg.Users.Me(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	x, err := s.cfg.QuickReplies.Use(r.Context(), p, id, quickreplies.VarsFor(convID, &conv.Contact, &me.User))
+	if err != nil {
+		return err
+	}
+	if x.Message != nil {
+		in.Message = x.Message
+		return nil
+	}
+	in.Type, in.Text = "text", x.Text
+	return nil
 }
 
 func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
@@ -64,6 +98,12 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		writeError(w, r, err)
 		return
+	}
+	if req.QuickReplyID != 0 {
+		if err := s.quickReply(r, convID, req.QuickReplyID, &in); err != nil {
+			writeError(w, r, err)
+			return
+		}
 	}
 	in.ConversationID = convID
 	msg, created, err := s.cfg.Inbox.Send(r.Context(), auth.FromContext(r.Context()), in)

@@ -49,6 +49,7 @@ func textBody(clientID, text string) map[string]any {
 // startConversation opens a conversation with a customer through the API and returns its id.
 func startConversation(t *testing.T, in *apptest.Instance, token, waID string) (int64, message) {
 	t.Helper()
+	in.CustomerWrote(waID, time.Now())
 	body := textBody(uuid.NewString(), "Hello from the shop")
 	body["wa_id"] = waID
 	var ans startAnswer

@@ -3,6 +3,7 @@ package inbox_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
@@ -37,6 +38,7 @@ func TestMessagesAreReadAndRetriedForTheCaller(t *testing.T) {
 
 	// The owner starts a conversation and takes it: it is theirs, out of the free pool.
 	asOwner := &auth.Principal{UserID: owner.ID, Role: auth.RoleAgent}
+	require.NoError(t, dbtest.CustomerWrote(ctx, pool, "16505550001", time.Now()))
 	conv, msg, created, err := svc.StartConversation(ctx, asOwner, "16505550001", inbox.SendInput{
 		ClientID: uuid.New(), Type: "text", Text: "hello",
 	})

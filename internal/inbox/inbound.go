@@ -159,9 +159,13 @@ func (s *Service) ReceiveTx(ctx context.Context, tx pgx.Tx, in *Inbound) (Receiv
 	if conv.inserted {
 		kind = eventlog.ConversationCreated
 	}
+	convEvent := ConversationEvent(&updated)
+	// The customer wrote: the customer-service window runs for 24 hours from this message (a
+	// later one of theirs may already hold it open longer; REST shows the exact end).
+	convEvent["window_expires_at"] = WindowExpiresAt(&in.At)
 	err = s.events.AppendAll(ctx, tx,
 		eventlog.Event{Kind: eventlog.MessageCreated, ConversationID: msg.ConversationID, Payload: MessageEvent(&msg)},
-		eventlog.Event{Kind: kind, ConversationID: updated.ID, Payload: ConversationEvent(&updated)})
+		eventlog.Event{Kind: kind, ConversationID: updated.ID, Payload: convEvent})
 	if err != nil {
 		return Received{}, err
 	}

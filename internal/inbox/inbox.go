@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -37,6 +38,11 @@ type Config struct {
 	// bot, and each of their messages there queues a bot_reply job (see ReceiveTx). wainbox enables
 	// it when Gemini is configured (GEMINI_API_KEY, or the simulator's fake Gemini).
 	BotEnabled bool
+	// BusinessAccountID is the WhatsApp Business Account whose templates sends are checked against.
+	BusinessAccountID string
+	// Now is the clock of the rules that depend on time (the customer-service window); nil is
+	// time.Now. Tests set it to cross a window's end without waiting a day.
+	Now func() time.Time
 }
 
 // Service runs the inbox's use cases.
@@ -47,6 +53,8 @@ type Service struct {
 	logger          *slog.Logger
 	sendMaxAttempts int
 	botEnabled      bool
+	wabaID          string
+	now             func() time.Time
 	q               *db.Queries
 }
 
@@ -62,7 +70,12 @@ func New(cfg *Config) (*Service, error) {
 		logger:          cfg.Logger,
 		sendMaxAttempts: cfg.SendMaxAttempts,
 		botEnabled:      cfg.BotEnabled,
+		wabaID:          cfg.BusinessAccountID,
+		now:             cfg.Now,
 		q:               db.New(),
+	}
+	if s.now == nil {
+		s.now = time.Now
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -18,6 +19,7 @@ import (
 	"github.com/wainbox/wainbox/internal/auth"
 	"github.com/wainbox/wainbox/internal/database"
 	"github.com/wainbox/wainbox/internal/eventlog"
+	"github.com/wainbox/wainbox/internal/waformat"
 )
 
 // River queues of outbound sends. Each has workers of its own, so that neither a backlog of
@@ -67,8 +69,13 @@ type SendInput struct {
 	ClientID       uuid.UUID
 	Type           string
 	Text           string
-	Sender         string // SenderAgent when empty
-	SenderUserID   int64  // the agent; 0 for the bot and the system
+	// Message is any other message (a template, an interactive message, a location, contacts, a
+	// reaction, or a text that replies to a message) in Meta's request shape; Type and Text are
+	// then unused. It is checked against Meta's limits, and a template against the stored
+	// template, in the send transaction (compose).
+	Message      *waformat.Message
+	Sender       string // SenderAgent when empty
+	SenderUserID int64  // the agent; 0 for the bot and the system
 }
 
 // errNoCaller refuses a use case that acts for a person called without one: a bug, refused rather
@@ -78,6 +85,12 @@ var errNoCaller = errors.New("inbox: a use case that acts for a person was calle
 func (in *SendInput) validate() error {
 	if in.ClientID == uuid.Nil {
 		return &apperr.FieldError{Field: "client_id", Message: "is required and must be a UUID"}
+	}
+	if in.Sender == "" {
+		in.Sender = SenderAgent
+	}
+	if in.Message != nil {
+		return nil // compose checks it, with the stored templates
 	}
 	if in.Type != "text" {
 		return &apperr.FieldError{Field: "type", Message: fmt.Sprintf("%q is not supported; use \"text\"", in.Type)}
@@ -134,18 +147,19 @@ func (s *Service) Send(ctx context.Context, p *auth.Principal, in SendInput) (ms
 // lock, and a refusal rolls the transaction back. p is nil only for a message no person writes
 // (the bot's, the system's).
 func (s *Service) insertOutbound(ctx context.Context, tx pgx.Tx, p *auth.Principal, in SendInput) (db.Message, error) {
-	payload, err := json.Marshal(map[string]any{"type": "text", "text": map[string]any{"body": in.Text}})
+	c, err := s.compose(ctx, tx, &in)
 	if err != nil {
-		return db.Message{}, fmt.Errorf("error encoding message payload: %w", err)
+		return db.Message{}, err
 	}
 	row, err := s.q.MessageInsertOutbound(ctx, tx, db.MessageInsertOutboundParams{
-		ConversationID: in.ConversationID,
-		Sender:         in.Sender,
-		SenderUserID:   userID(in.SenderUserID),
-		Type:           in.Type,
-		Body:           in.Text,
-		Payload:        payload,
-		ClientID:       in.ClientID,
+		ConversationID:   in.ConversationID,
+		Sender:           in.Sender,
+		SenderUserID:     userID(in.SenderUserID),
+		Type:             c.typ,
+		Body:             c.body,
+		Payload:          c.payload,
+		ClientID:         in.ClientID,
+		ReplyToMessageID: c.replyTo,
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		// No conversation, or a client_id used before: reserving alone tells which, and a
@@ -170,13 +184,21 @@ func (s *Service) insertOutbound(ctx context.Context, tx pgx.Tx, p *auth.Princip
 	if err != nil {
 		return db.Message{}, err
 	}
+	if c.refused != nil {
+		return db.Message{}, c.refused
+	}
+	// Meta refuses a free-form message outside the customer's window; so does wainbox, before
+	// anything is stored (the transaction rolls back).
+	if err := s.checkWindow(in.ConversationID, c.typ, row.ConvLastInboundAt); err != nil {
+		return db.Message{}, err
+	}
 	msg := db.Message{
 		ID: row.ID, ConversationID: row.ConversationID, Direction: row.Direction, Sender: row.Sender,
 		SenderUserID: row.SenderUserID, Type: row.Type, Body: row.Body, Payload: row.Payload, Status: row.Status,
 		WaMessageID: row.WaMessageID, ClientID: row.ClientID, OutSeq: row.OutSeq, SendGeneration: row.SendGeneration,
 		Attempts: row.Attempts, LastError: row.LastError, ErrorCode: row.ErrorCode, ErrorTitle: row.ErrorTitle,
 		ErrorDetails: row.ErrorDetails, CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt, SentAt: row.SentAt,
-		DeliveredAt: row.DeliveredAt, ReadAt: row.ReadAt, FailedAt: row.FailedAt,
+		DeliveredAt: row.DeliveredAt, ReadAt: row.ReadAt, FailedAt: row.FailedAt, ReplyToMessageID: row.ReplyToMessageID,
 	}
 	if err := s.enqueueSend(ctx, tx, msg.ID, msg.SendGeneration, msg.Sender); err != nil {
 		return db.Message{}, err
@@ -233,10 +255,27 @@ func (s *Service) existing(ctx context.Context, in SendInput) (db.Message, error
 	if err != nil {
 		return db.Message{}, fmt.Errorf("error loading message of client_id %s: %w", in.ClientID, err)
 	}
-	if msg.ConversationID != in.ConversationID || msg.Body != in.Text || msg.Type != in.Type {
+	same := msg.ConversationID == in.ConversationID
+	if in.Message != nil {
+		same = same && samePayload(msg.Payload, in.Message)
+	} else {
+		same = same && msg.Body == in.Text && msg.Type == in.Type
+	}
+	if !same {
 		return db.Message{}, apperr.Conflict("client_id %s was already used for another message", in.ClientID)
 	}
 	return msg, nil
+}
+
+// samePayload reports whether a stored payload is the message m (jsonb keeps neither key order
+// nor spacing, so the two are compared as values).
+func samePayload(stored json.RawMessage, m *waformat.Message) bool {
+	b, err := json.Marshal(storedForm(m))
+	if err != nil {
+		return false
+	}
+	var x, y any
+	return json.Unmarshal(stored, &x) == nil && json.Unmarshal(b, &y) == nil && reflect.DeepEqual(x, y)
 }
 
 // Retry queues a new send of a failed message, for p, and makes it pending again. p must be

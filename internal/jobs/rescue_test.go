@@ -80,6 +80,7 @@ func TestAPendingMessageWithoutASendJobIsResumed(t *testing.T) {
 	// A message whose send job River discarded without running it again (a rescue on its last
 	// attempt): pending, no live job, untouched for minutes.
 	require.NoError(t, in.River().QueuePause(ctx, inbox.QueueSendBot, nil))
+	in.CustomerWrote("16505554001", time.Now())
 	_, msg, _, err := in.Inbox.StartConversationAutomated(ctx, "16505554001", inbox.SendInput{
 		ClientID: uuid.New(), Type: "text", Text: "stranded", Sender: inbox.SenderBot,
 	})

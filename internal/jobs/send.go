@@ -105,6 +105,16 @@ func NewSendWorker(cfg *SendWorkerConfig) (*SendWorker, error) {
 	return w, nil
 }
 
+// outbound is a stored message as Meta's request: a text from its body (the bot's replies and
+// older messages keep nothing else), anything else, and a text that quotes a message, from the
+// payload stored as it was checked.
+func outbound(to string, msg *db.Message) (*whatsapp.OutboundMessage, error) {
+	if msg.Type == whatsapp.MessageTypeText && msg.ReplyToMessageID == nil {
+		return whatsapp.NewTextMessage(to, msg.Body), nil
+	}
+	return whatsapp.NewMessage(to, msg.Payload)
+}
+
 // Timeout bounds one attempt (see SendAttemptTimeout).
 func (w *SendWorker) Timeout(*river.Job[inbox.SendMessageArgs]) time.Duration {
 	return SendAttemptTimeout
@@ -184,7 +194,15 @@ func (w *SendWorker) send(ctx context.Context, job *river.Job[inbox.SendMessageA
 		return river.JobSnooze(time.Second)
 	}
 
-	out := whatsapp.NewTextMessage(c.Target.WaID, msg.Body)
+	out, err := outbound(c.Target.WaID, msg)
+	if err != nil {
+		// Checked when it was stored; a payload that does not decode now is a bug, not Meta's.
+		log.Error("stored message cannot be sent", "error", err)
+		if err := w.fail(ctx, msg.ID, inbox.Failure{Title: "Stored message cannot be sent", Err: err.Error()}); err != nil {
+			return err
+		}
+		return river.JobCancel(err)
+	}
 	out.BizOpaqueCallbackData = strconv.FormatInt(msg.ID, 10)
 	callCtx, cancel := context.WithTimeout(ctx, sendCallTimeout)
 	resp, sendErr := w.wa.Send(callCtx, c.Target.PhoneNumberID, out)

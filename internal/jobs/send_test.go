@@ -174,6 +174,7 @@ func open(t *testing.T, in *apptest.Instance, tok, waID, text string) (conv, msg
 		Conversation struct{ ID int64 } `json:"conversation"`
 		Message      struct{ ID int64 } `json:"message"`
 	}
+	in.CustomerWrote(waID, time.Now())
 	in.Do("POST", "/api/conversations", tok, map[string]any{
 		"wa_id": waID, "client_id": uuid.NewString(), "type": "text", "text": map[string]any{"body": text},
 	}, http.StatusAccepted, &ans)
@@ -460,6 +461,7 @@ func TestAnAgentsReplyGoesBeforeABacklogOfBotReplies(t *testing.T) {
 		require.NoError(t, in.River().QueuePause(ctx, q, nil))
 	}
 	for i := range 200 {
+		in.CustomerWrote(fmt.Sprintf("1655530%04d", i), time.Now())
 		_, _, _, err := in.Inbox.StartConversationAutomated(ctx, fmt.Sprintf("1655530%04d", i), inbox.SendInput{
 			ClientID: uuid.New(), Type: "text", Text: "a bot reply", Sender: inbox.SenderBot,
 		})

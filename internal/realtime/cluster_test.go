@@ -41,6 +41,10 @@ func TestAgentOnOneInstanceFollowsTheOther(t *testing.T) {
 			ID int64 `json:"id"`
 		} `json:"message"`
 	}
+	// The customer wrote earlier; each instance has a simulated Meta of its own, and either may
+	// send, so both know.
+	a.CustomerWrote("16505551234", time.Now())
+	b.CustomerWrote("16505551234", time.Now())
 	b.Do("POST", "/api/conversations", b.AdminToken(), map[string]any{
 		"wa_id": "16505551234", "client_id": uuid.NewString(), "type": "text", "text": map[string]any{"body": "Your order shipped"},
 	}, http.StatusAccepted, &started)

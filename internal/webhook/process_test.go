@@ -15,6 +15,7 @@ import (
 
 	"github.com/wainbox/wainbox/db"
 	"github.com/wainbox/wainbox/internal/database"
+	"github.com/wainbox/wainbox/internal/dbtest"
 	"github.com/wainbox/wainbox/internal/inbox"
 	"github.com/wainbox/wainbox/internal/webhook"
 )
@@ -597,6 +598,7 @@ func insertSentMessage(t *testing.T, e *env, waID, wamid string) int64 {
 // sendPending stores an outbound message through the inbox, pending its send.
 func sendPending(t *testing.T, e *env, waID string) db.Message {
 	t.Helper()
+	require.NoError(t, dbtest.CustomerWrote(context.Background(), e.pool, waID, time.Now()))
 	_, msg, _, err := e.inbox.StartConversationAutomated(context.Background(), waID, inbox.SendInput{
 		ClientID: uuid.New(), Type: "text", Text: "Your order shipped", Sender: inbox.SenderSystem,
 	})
