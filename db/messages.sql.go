@@ -485,13 +485,15 @@ func (q *Queries) MessageGetWithAccess(ctx context.Context, db DBTX, id int64) (
 
 const messageInsertInbound = `-- name: MessageInsertInbound :one
 WITH m AS (
-    INSERT INTO messages (conversation_id, direction, sender, type, body, payload, status, wa_message_id)
-    VALUES ($1, 'in', 'contact', $2, $3, $4, 'received', $5)
+    INSERT INTO messages (conversation_id, direction, sender, type, body, payload, status, wa_message_id, reply_to_message_id)
+    VALUES ($1, 'in', 'contact', $2, $3, $4, 'received', $5,
+        (SELECT q.id FROM messages q
+         WHERE q.wa_message_id = $6::text AND q.conversation_id = $1))
     ON CONFLICT (wa_message_id) DO NOTHING
     RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id
 ), c AS (
     UPDATE conversations
-    SET status = $6, unread_count = unread_count + $7::integer,
+    SET status = $7, unread_count = unread_count + $8::integer,
         last_message_at = greatest(last_message_at, now()), updated_at = now()
     WHERE id = $1 AND EXISTS (SELECT 1 FROM m)
     RETURNING id, channel_id, contact_id, status, assignee_id, unread_count, last_out_seq, last_message_at, created_at, updated_at, group_id, locked_by, lock_expires_at, snoozed_until
@@ -512,6 +514,7 @@ type MessageInsertInboundParams struct {
 	Body               string          `json:"body"`
 	Payload            json.RawMessage `json:"payload"`
 	WaMessageID        *string         `json:"wa_message_id"`
+	ReplyToWaMessageID *string         `json:"reply_to_wa_message_id"`
 	ConversationStatus string          `json:"conversation_status"`
 	Unread             int32           `json:"unread"`
 }
@@ -564,7 +567,9 @@ type MessageInsertInboundRow struct {
 // redelivery; then it returns no row and changes nothing) and, in the same round trip, records it
 // on its conversation (locked by the caller): @unread (0 for what an agent need not read, such as
 // a reaction) is added to the unread count, the conversation moves to the top of the list and
-// takes the status the message leads to.
+// takes the status the message leads to. @reply_to_wa_message_id is the wamid the customer replied
+// to (the message's context); reply_to_message_id links the message of the same conversation that
+// carries it, and stays NULL when none does (older than our records, another conversation's).
 func (q *Queries) MessageInsertInbound(ctx context.Context, db DBTX, arg MessageInsertInboundParams) (MessageInsertInboundRow, error) {
 	row := db.QueryRow(ctx, messageInsertInbound,
 		arg.ConversationID,
@@ -572,6 +577,7 @@ func (q *Queries) MessageInsertInbound(ctx context.Context, db DBTX, arg Message
 		arg.Body,
 		arg.Payload,
 		arg.WaMessageID,
+		arg.ReplyToWaMessageID,
 		arg.ConversationStatus,
 		arg.Unread,
 	)

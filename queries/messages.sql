@@ -235,10 +235,14 @@ WHERE messages.id = @id;
 -- redelivery; then it returns no row and changes nothing) and, in the same round trip, records it
 -- on its conversation (locked by the caller): @unread (0 for what an agent need not read, such as
 -- a reaction) is added to the unread count, the conversation moves to the top of the list and
--- takes the status the message leads to.
+-- takes the status the message leads to. @reply_to_wa_message_id is the wamid the customer replied
+-- to (the message's context); reply_to_message_id links the message of the same conversation that
+-- carries it, and stays NULL when none does (older than our records, another conversation's).
 WITH m AS (
-    INSERT INTO messages (conversation_id, direction, sender, type, body, payload, status, wa_message_id)
-    VALUES (@conversation_id, 'in', 'contact', @type, @body, @payload, 'received', @wa_message_id)
+    INSERT INTO messages (conversation_id, direction, sender, type, body, payload, status, wa_message_id, reply_to_message_id)
+    VALUES (@conversation_id, 'in', 'contact', @type, @body, @payload, 'received', @wa_message_id,
+        (SELECT q.id FROM messages q
+         WHERE q.wa_message_id = sqlc.narg(reply_to_wa_message_id)::text AND q.conversation_id = @conversation_id))
     ON CONFLICT (wa_message_id) DO NOTHING
     RETURNING *
 ), c AS (

@@ -15,7 +15,6 @@ import (
 	"github.com/wainbox/wainbox/internal/database"
 )
 
-
 // UserWithGroups is a user and the groups it belongs to.
 type UserWithGroups struct {
 	db.User

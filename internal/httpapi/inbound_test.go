@@ -229,3 +229,54 @@ func TestWebhookIsMountedWithTheVerifyToken(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, r.Status, "unsigned posts are refused")
 	require.Equal(t, 0, count(t, in, "webhook_events"))
 }
+
+// A customer's answer to one of our messages points at it: the reply's reply_to_message_id, in
+// GET /api/messages/{id} and in the conversation's messages, is our message's id; a message that
+// answers none shows null.
+func TestCustomerReplyShowsTheMessageItAnswers(t *testing.T) {
+	t.Parallel()
+	in := apptest.Start(t, nil)
+	tok := in.AdminToken()
+	convID, ours := startConversation(t, in, tok, "16505550106")
+	sent := waitStatus(t, in, tok, ours.ID, "sent")
+	require.NotNil(t, sent.WaMessageID)
+
+	wamid := customerWrites(t, in, map[string]any{"from": "16505550106", "type": "interactive",
+		"button_id": "yes", "button_title": "Yes, please", "reply_to": *sent.WaMessageID})
+	type view struct {
+		ID          int64   `json:"id"`
+		Body        string  `json:"body"`
+		WaMessageID *string `json:"wa_message_id"`
+		ReplyTo     *int64  `json:"reply_to_message_id"`
+	}
+	var listed view
+	require.Eventually(t, func() bool {
+		var page struct {
+			Data []view `json:"data"`
+		}
+		resp := in.Request("GET", fmt.Sprintf("/api/conversations/%d/messages", convID), tok, nil)
+		if resp.Status != http.StatusOK || json.Unmarshal(resp.Body, &page) != nil {
+			return false
+		}
+		for _, m := range page.Data {
+			if m.WaMessageID != nil && *m.WaMessageID == wamid {
+				listed = m
+				return true
+			}
+		}
+		return false
+	}, 20*time.Second, 10*time.Millisecond, "the customer's reply reaches the conversation")
+	require.NotNil(t, listed.ReplyTo)
+	require.Equal(t, ours.ID, *listed.ReplyTo)
+
+	var got view
+	in.Do("GET", fmt.Sprintf("/api/messages/%d", listed.ID), tok, nil, http.StatusOK, &got)
+	require.Equal(t, "Yes, please", got.Body, "agents read the button the customer tapped")
+	require.NotNil(t, got.ReplyTo)
+	require.Equal(t, ours.ID, *got.ReplyTo)
+
+	var raw map[string]any
+	in.Do("GET", fmt.Sprintf("/api/messages/%d", ours.ID), tok, nil, http.StatusOK, &raw)
+	require.Contains(t, raw, "reply_to_message_id")
+	require.Nil(t, raw["reply_to_message_id"])
+}

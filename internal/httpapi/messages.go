@@ -203,6 +203,9 @@ type messageJSON struct {
 	ReadAt         *time.Time        `json:"read_at"`
 	FailedAt       *time.Time        `json:"failed_at"`
 	Error          *messageErrorJSON `json:"error"`
+	// ReplyToMessageID is the message of the conversation this one replies to (a customer's swipe
+	// reply, or the button or list row they chose of one of our messages), null when none.
+	ReplyToMessageID *int64 `json:"reply_to_message_id"`
 	// PendingReason says why a pending message has not left yet (waiting for an earlier message
 	// of the conversation, confirming an earlier attempt with Meta, retrying, paced).
 	PendingReason string `json:"pending_reason,omitempty"`
@@ -222,6 +225,7 @@ func messageView(m *db.Message) *messageJSON {
 		SenderUserID: m.SenderUserID, Type: m.Type, Body: m.Body, Payload: m.Payload, Status: m.Status,
 		WaMessageID: m.WaMessageID, ClientID: m.ClientID, Attempts: m.Attempts, CreatedAt: m.CreatedAt,
 		SentAt: m.SentAt, DeliveredAt: m.DeliveredAt, ReadAt: m.ReadAt, FailedAt: m.FailedAt,
+		ReplyToMessageID: m.ReplyToMessageID,
 	}
 	if m.Status == inbox.StatusPending {
 		v.PendingReason, v.WaitingFor = m.PendingReason, m.WaitingFor

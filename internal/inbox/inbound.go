@@ -143,6 +143,7 @@ func (s *Service) ReceiveTx(ctx context.Context, tx pgx.Tx, in *Inbound) (Receiv
 		Body:               inboundBody(m),
 		Payload:            payload,
 		WaMessageID:        &m.ID,
+		ReplyToWaMessageID: repliedTo(m),
 		ConversationStatus: inboundStatus(conv.status, conv.assigned, s.botEnabled),
 		Unread:             unread,
 	})
@@ -189,7 +190,7 @@ func splitInboundRow(r *db.MessageInsertInboundRow) (db.Message, db.Conversation
 			WaMessageID: r.WaMessageID, ClientID: r.ClientID, OutSeq: r.OutSeq, SendGeneration: r.SendGeneration,
 			Attempts: r.Attempts, LastError: r.LastError, ErrorCode: r.ErrorCode, ErrorTitle: r.ErrorTitle,
 			ErrorDetails: r.ErrorDetails, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, SentAt: r.SentAt,
-			DeliveredAt: r.DeliveredAt, ReadAt: r.ReadAt, FailedAt: r.FailedAt,
+			DeliveredAt: r.DeliveredAt, ReadAt: r.ReadAt, FailedAt: r.FailedAt, ReplyToMessageID: r.ReplyToMessageID,
 		}, db.Conversation{
 			ID: r.ConversationID, ChannelID: r.ConvChannelID, ContactID: r.ConvContactID, Status: r.ConvStatus,
 			AssigneeID: r.ConvAssigneeID, UnreadCount: r.ConvUnreadCount, LastOutSeq: r.ConvLastOutSeq,
@@ -197,6 +198,16 @@ func splitInboundRow(r *db.MessageInsertInboundRow) (db.Message, db.Conversation
 			GroupID: r.ConvGroupID, LockedBy: r.ConvLockedBy, LockExpiresAt: r.ConvLockExpiresAt,
 			SnoozedUntil: r.ConvSnoozedUntil,
 		}
+}
+
+// repliedTo is the wamid of the message m replies to (a swipe reply, or the interactive message or
+// template whose button or list row the customer chose), or nil. MessageInsertInbound links it
+// when it is a message of the same conversation.
+func repliedTo(m *whatsapp.InboundMessage) *string {
+	if m.Context == nil || m.Context.ID == "" || len(m.Context.ID) > maxWaMessageIDLen {
+		return nil
+	}
+	return &m.Context.ID
 }
 
 // inboundConversation is the conversation an inbound message goes to, locked until the

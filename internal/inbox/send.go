@@ -320,6 +320,8 @@ func MessageEvent(m *db.Message) map[string]any {
 		"status":     m.Status,
 		"preview":    preview(m.Body, 100),
 		"created_at": m.CreatedAt.UTC().Format(time.RFC3339Nano),
+		// The message it quotes or answers (null when none).
+		"reply_to_message_id": m.ReplyToMessageID,
 	}
 	if m.ErrorCode != nil {
 		ev["error_code"] = *m.ErrorCode

@@ -21,7 +21,9 @@ func NewSyncTemplatesWorker(t *templates.Service) *SyncTemplatesWorker {
 }
 
 // Timeout is JobTimeout: a business account's few pages of templates take well under a second.
-func (w *SyncTemplatesWorker) Timeout(*river.Job[templates.SyncArgs]) time.Duration { return JobTimeout }
+func (w *SyncTemplatesWorker) Timeout(*river.Job[templates.SyncArgs]) time.Duration {
+	return JobTimeout
+}
 
 // Work syncs; a failure is retried with the usual backoff, and the next hourly sync follows anyway.
 func (w *SyncTemplatesWorker) Work(ctx context.Context, _ *river.Job[templates.SyncArgs]) error {

@@ -24,7 +24,8 @@ type InboundInput struct {
 	// Name is the customer's profile name; default "Customer <last 4 digits>".
 	Name string `json:"name"`
 	// Type is text (default), image, video, audio, document, sticker, location,
-	// interactive (a reply-button answer), button (a template quick reply) or reaction.
+	// interactive (a reply-button answer, or a list-row choice with RowID), button (a
+	// template quick reply) or reaction.
 	Type string `json:"type"`
 	// Text is the body of a text message, and the caption of media when Caption is empty.
 	Text string `json:"text"`
@@ -42,6 +43,11 @@ type InboundInput struct {
 	// ButtonID and ButtonTitle are the tapped button of interactive and button messages.
 	ButtonID    string `json:"button_id"`
 	ButtonTitle string `json:"button_title"`
+	// RowID, RowTitle and RowDescription are the chosen row of a list message: an
+	// interactive message with a row is a list reply instead of a button reply.
+	RowID          string `json:"row_id"`
+	RowTitle       string `json:"row_title"`
+	RowDescription string `json:"row_description"`
 	// Emoji and ReactTo make a reaction; an empty Emoji removes the reaction.
 	Emoji   string `json:"emoji"`
 	ReactTo string `json:"react_to"`
@@ -156,8 +162,20 @@ func (s *Simulator) inboundValue(in *InboundInput) (whatsapp.Value, error) {
 		}
 		msg.Location = &whatsapp.Location{Latitude: in.Latitude, Longitude: in.Longitude}
 	case whatsapp.InboundTypeInteractive:
+		if in.RowID != "" {
+			if in.ButtonID != "" {
+				return whatsapp.Value{}, &inputError{"invalid_button", "an interactive reply has a button_id or a row_id, not both"}
+			}
+			msg.Interactive = &whatsapp.Interactive{
+				Type: "list_reply",
+				ListReply: &whatsapp.ListReply{
+					ID: in.RowID, Title: cmp.Or(in.RowTitle, in.RowID), Description: in.RowDescription,
+				},
+			}
+			break
+		}
 		if in.ButtonID == "" {
-			return whatsapp.Value{}, &inputError{"invalid_button", "button_id is required for an interactive reply"}
+			return whatsapp.Value{}, &inputError{"invalid_button", "button_id or row_id is required for an interactive reply"}
 		}
 		msg.Interactive = &whatsapp.Interactive{
 			Type:        "button_reply",

@@ -163,6 +163,18 @@ func TestSendInbound(t *testing.T) {
 			},
 		},
 		{
+			name: "list reply",
+			in: simulator.InboundInput{From: testRecipient, Name: "Sheena Nelson", Type: "interactive",
+				RowID: "priority_express", RowTitle: "Express Shipping", RowDescription: "Next Day to 2 Days", ReplyTo: "wamid.LIST"},
+			check: func(t *testing.T, msg whatsapp.InboundMessage) {
+				require.Equal(t, "interactive", msg.Type)
+				require.Equal(t, &whatsapp.Interactive{Type: "list_reply", ListReply: &whatsapp.ListReply{
+					ID: "priority_express", Title: "Express Shipping", Description: "Next Day to 2 Days"}}, msg.Interactive)
+				require.Equal(t, &whatsapp.Context{From: simulator.DefaultDisplayPhoneNumber, ID: "wamid.LIST"}, msg.Context)
+				require.Equal(t, "Express Shipping", msg.Body())
+			},
+		},
+		{
 			name: "voice note",
 			in:   simulator.InboundInput{From: testRecipient, Name: "Sheena Nelson", Type: "audio"},
 			check: func(t *testing.T, msg whatsapp.InboundMessage) {
@@ -293,6 +305,7 @@ func TestPhoneEndpoint(t *testing.T) {
 		{"empty text", map[string]any{"from": testRecipient}, "invalid_text"},
 		{"unknown type", map[string]any{"from": testRecipient, "type": "hologram"}, "invalid_type"},
 		{"button without id", map[string]any{"from": testRecipient, "type": "interactive"}, "invalid_button"},
+		{"button and row", map[string]any{"from": testRecipient, "type": "interactive", "button_id": "a", "row_id": "b"}, "invalid_button"},
 		{"reaction without target", map[string]any{"from": testRecipient, "type": "reaction", "emoji": "👍"}, "invalid_reaction"},
 		{"location out of range", map[string]any{"from": testRecipient, "type": "location", "latitude": 91}, "invalid_location"},
 	}

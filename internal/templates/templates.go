@@ -68,8 +68,8 @@ const SyncInterval = time.Hour
 
 // Config holds the Service's dependencies.
 type Config struct {
-	Pool   *pgxpool.Pool
-	Graph  Graph
+	Pool  *pgxpool.Pool
+	Graph Graph
 	// WABAID is WHATSAPP_BUSINESS_ACCOUNT_ID; without it there are no templates to sync, create or
 	// delete, and those calls answer a conflict that says so.
 	WABAID string
