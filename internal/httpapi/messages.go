@@ -38,6 +38,12 @@ func (m *messageRequest) input() (inbox.SendInput, error) {
 		return in, &apperr.FieldError{Field: "client_id", Message: "must be a UUID"}
 	}
 	in.ClientID = id
+	if m.To != "" {
+		return in, &apperr.FieldError{Field: "to", Message: "is the conversation's customer; leave it out"}
+	}
+	if m.BizOpaqueCallbackData != "" {
+		return in, &apperr.FieldError{Field: "biz_opaque_callback_data", Message: "is set by wainbox (the message's id); leave it out"}
+	}
 	if m.QuickReplyID != 0 {
 		if m.Type != "" {
 			return in, &apperr.FieldError{Field: "quick_reply_id", Message: "sends the quick reply; leave the message fields out"}
