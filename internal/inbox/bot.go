@@ -93,7 +93,7 @@ func (s *Service) LoadBotContext(ctx context.Context, conversationID int64, hist
 	slices.Reverse(history)
 	bc.History = history
 	n, err := s.q.BotRepliesInSession(ctx, s.pool, db.BotRepliesInSessionParams{
-		ConversationID: conversationID, Since: time.Now().Add(-CustomerServiceWindow),
+		ConversationID: conversationID, Since: s.now().Add(-CustomerServiceWindow),
 	})
 	if err != nil {
 		return BotContext{}, fmt.Errorf("error counting bot replies of conversation %d: %w", conversationID, err)
@@ -168,7 +168,7 @@ func (s *Service) SendBotReply(ctx context.Context, r BotReply, complete func(pg
 			out.Outcome, out.Reason = BotSkipped, BotReasonNotBot
 		case latest > r.TriggerMessageID:
 			out.Outcome, out.Reason = BotSkipped, BotReasonSuperseded
-		case !WindowOpen(row.LastInboundAt, time.Now()):
+		case !WindowOpen(row.LastInboundAt, s.now()):
 			out.Outcome, out.Reason = BotHandedOff, BotReasonWindowClosed
 		case r.Handoff:
 			out.Outcome, out.Reason = BotHandedOff, r.HandoffReason

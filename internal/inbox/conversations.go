@@ -230,7 +230,7 @@ func (s *Service) SetStatus(ctx context.Context, p *auth.Principal, id int64, st
 			return db.ConversationGetRow{}, &apperr.FieldError{Field: "snoozed_until", Message: "is only for status snoozed"}
 		}
 	case ConversationSnoozed:
-		if snoozedUntil != nil && !snoozedUntil.After(time.Now()) {
+		if snoozedUntil != nil && !snoozedUntil.After(s.now()) {
 			return db.ConversationGetRow{}, &apperr.FieldError{Field: "snoozed_until", Message: "must be in the future"}
 		}
 	case ConversationBot:
