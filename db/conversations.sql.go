@@ -10,6 +10,157 @@ import (
 	"time"
 )
 
+const botConversationForUpdate = `-- name: BotConversationForUpdate :one
+SELECT conversations.id, conversations.channel_id, conversations.contact_id, conversations.status, conversations.assignee_id, conversations.unread_count, conversations.last_out_seq, conversations.last_message_at, conversations.created_at, conversations.updated_at, conversations.group_id, conversations.locked_by, conversations.lock_expires_at, conversations.snoozed_until, contacts.last_inbound_at
+FROM conversations
+JOIN contacts ON contacts.id = conversations.contact_id
+WHERE conversations.id = $1
+FOR UPDATE OF conversations
+`
+
+type BotConversationForUpdateRow struct {
+	Conversation  Conversation `json:"conversation"`
+	LastInboundAt *time.Time   `json:"last_inbound_at"`
+}
+
+// BotConversationForUpdate locks the conversation the bot is about to write to, so a takeover that
+// commits first is seen and one that comes later waits for the bot's transaction. It also returns
+// the start of the customer-service window (the customer's last message, Meta's time).
+func (q *Queries) BotConversationForUpdate(ctx context.Context, db DBTX, id int64) (BotConversationForUpdateRow, error) {
+	row := db.QueryRow(ctx, botConversationForUpdate, id)
+	var i BotConversationForUpdateRow
+	err := row.Scan(
+		&i.Conversation.ID,
+		&i.Conversation.ChannelID,
+		&i.Conversation.ContactID,
+		&i.Conversation.Status,
+		&i.Conversation.AssigneeID,
+		&i.Conversation.UnreadCount,
+		&i.Conversation.LastOutSeq,
+		&i.Conversation.LastMessageAt,
+		&i.Conversation.CreatedAt,
+		&i.Conversation.UpdatedAt,
+		&i.Conversation.GroupID,
+		&i.Conversation.LockedBy,
+		&i.Conversation.LockExpiresAt,
+		&i.Conversation.SnoozedUntil,
+		&i.LastInboundAt,
+	)
+	return i, err
+}
+
+const botConversationGet = `-- name: BotConversationGet :one
+SELECT conversations.id, conversations.channel_id, conversations.contact_id, conversations.status, conversations.assignee_id, conversations.unread_count, conversations.last_out_seq, conversations.last_message_at, conversations.created_at, conversations.updated_at, conversations.group_id, conversations.locked_by, conversations.lock_expires_at, conversations.snoozed_until, contacts.last_inbound_at
+FROM conversations
+JOIN contacts ON contacts.id = conversations.contact_id
+WHERE conversations.id = $1
+`
+
+type BotConversationGetRow struct {
+	Conversation  Conversation `json:"conversation"`
+	LastInboundAt *time.Time   `json:"last_inbound_at"`
+}
+
+func (q *Queries) BotConversationGet(ctx context.Context, db DBTX, id int64) (BotConversationGetRow, error) {
+	row := db.QueryRow(ctx, botConversationGet, id)
+	var i BotConversationGetRow
+	err := row.Scan(
+		&i.Conversation.ID,
+		&i.Conversation.ChannelID,
+		&i.Conversation.ContactID,
+		&i.Conversation.Status,
+		&i.Conversation.AssigneeID,
+		&i.Conversation.UnreadCount,
+		&i.Conversation.LastOutSeq,
+		&i.Conversation.LastMessageAt,
+		&i.Conversation.CreatedAt,
+		&i.Conversation.UpdatedAt,
+		&i.Conversation.GroupID,
+		&i.Conversation.LockedBy,
+		&i.Conversation.LockExpiresAt,
+		&i.Conversation.SnoozedUntil,
+		&i.LastInboundAt,
+	)
+	return i, err
+}
+
+const botConversationSetStatus = `-- name: BotConversationSetStatus :one
+UPDATE conversations
+SET status = $1, assignee_id = NULL, updated_at = now()
+WHERE id = $2
+RETURNING id, channel_id, contact_id, status, assignee_id, unread_count, last_out_seq, last_message_at, created_at, updated_at, group_id, locked_by, lock_expires_at, snoozed_until
+`
+
+type BotConversationSetStatusParams struct {
+	Status string `json:"status"`
+	ID     int64  `json:"id"`
+}
+
+// BotConversationSetStatus moves a conversation into or out of bot mode. Either way it is nobody's:
+// the bot's conversations have no assignee, and one handed off waits unassigned in the queue.
+func (q *Queries) BotConversationSetStatus(ctx context.Context, db DBTX, arg BotConversationSetStatusParams) (Conversation, error) {
+	row := db.QueryRow(ctx, botConversationSetStatus, arg.Status, arg.ID)
+	var i Conversation
+	err := row.Scan(
+		&i.ID,
+		&i.ChannelID,
+		&i.ContactID,
+		&i.Status,
+		&i.AssigneeID,
+		&i.UnreadCount,
+		&i.LastOutSeq,
+		&i.LastMessageAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.GroupID,
+		&i.LockedBy,
+		&i.LockExpiresAt,
+		&i.SnoozedUntil,
+	)
+	return i, err
+}
+
+const conversationAssign = `-- name: ConversationAssign :one
+UPDATE conversations
+SET assignee_id = $1, group_id = $2,
+    locked_by = CASE WHEN assignee_id IS DISTINCT FROM $1::bigint THEN NULL ELSE locked_by END,
+    lock_expires_at = CASE WHEN assignee_id IS DISTINCT FROM $1::bigint THEN NULL ELSE lock_expires_at END,
+    status = CASE WHEN $1::bigint IS NOT NULL AND status = 'bot' THEN 'open' ELSE status END,
+    updated_at = now()
+WHERE id = $3
+RETURNING id, channel_id, contact_id, status, assignee_id, unread_count, last_out_seq, last_message_at, created_at, updated_at, group_id, locked_by, lock_expires_at, snoozed_until
+`
+
+type ConversationAssignParams struct {
+	AssigneeID *int64 `json:"assignee_id"`
+	GroupID    *int64 `json:"group_id"`
+	ID         int64  `json:"id"`
+}
+
+// ConversationAssign sets the agent and group; a change of agent frees the composer lock, which
+// belonged to the previous one's work. (SET expressions read the row as it was.)
+func (q *Queries) ConversationAssign(ctx context.Context, db DBTX, arg ConversationAssignParams) (Conversation, error) {
+	row := db.QueryRow(ctx, conversationAssign, arg.AssigneeID, arg.GroupID, arg.ID)
+	var i Conversation
+	err := row.Scan(
+		&i.ID,
+		&i.ChannelID,
+		&i.ContactID,
+		&i.Status,
+		&i.AssigneeID,
+		&i.UnreadCount,
+		&i.LastOutSeq,
+		&i.LastMessageAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.GroupID,
+		&i.LockedBy,
+		&i.LockExpiresAt,
+		&i.SnoozedUntil,
+	)
+	return i, err
+}
+
 const conversationClearUnread = `-- name: ConversationClearUnread :one
 UPDATE conversations SET unread_count = 0, updated_at = now()
 WHERE id = $1
@@ -106,6 +257,35 @@ func (q *Queries) ConversationGetForUpdate(ctx context.Context, db DBTX, id int6
 	return i, err
 }
 
+const conversationLockAcquire = `-- name: ConversationLockAcquire :one
+UPDATE conversations
+SET locked_by = $1, lock_expires_at = now() + make_interval(secs => $2::float8)
+WHERE id = $3
+  AND (locked_by IS NULL OR lock_expires_at <= now() OR locked_by = $1)
+RETURNING locked_by, lock_expires_at
+`
+
+type ConversationLockAcquireParams struct {
+	UserID     *int64  `json:"user_id"`
+	TtlSeconds float64 `json:"ttl_seconds"`
+	ID         int64   `json:"id"`
+}
+
+type ConversationLockAcquireRow struct {
+	LockedBy      *int64     `json:"locked_by"`
+	LockExpiresAt *time.Time `json:"lock_expires_at"`
+}
+
+// ConversationLockAcquire takes or renews the composer lock in one statement: it matches when the
+// lock is free, expired, or already the caller's. Concurrent callers serialize on the row lock and
+// re-check the condition, so exactly one holds it.
+func (q *Queries) ConversationLockAcquire(ctx context.Context, db DBTX, arg ConversationLockAcquireParams) (ConversationLockAcquireRow, error) {
+	row := db.QueryRow(ctx, conversationLockAcquire, arg.UserID, arg.TtlSeconds, arg.ID)
+	var i ConversationLockAcquireRow
+	err := row.Scan(&i.LockedBy, &i.LockExpiresAt)
+	return i, err
+}
+
 const conversationLockByContact = `-- name: ConversationLockByContact :one
 SELECT id, status, assignee_id FROM conversations WHERE contact_id = $1 FOR UPDATE
 `
@@ -124,6 +304,61 @@ func (q *Queries) ConversationLockByContact(ctx context.Context, db DBTX, contac
 	var i ConversationLockByContactRow
 	err := row.Scan(&i.ID, &i.Status, &i.AssigneeID)
 	return i, err
+}
+
+const conversationLockForceRelease = `-- name: ConversationLockForceRelease :exec
+UPDATE conversations SET locked_by = NULL, lock_expires_at = NULL WHERE id = $1
+`
+
+func (q *Queries) ConversationLockForceRelease(ctx context.Context, db DBTX, id int64) error {
+	_, err := db.Exec(ctx, conversationLockForceRelease, id)
+	return err
+}
+
+const conversationLockGet = `-- name: ConversationLockGet :one
+SELECT id, locked_by, lock_expires_at,
+       (locked_by IS NOT NULL AND lock_expires_at > now())::boolean AS lock_live
+FROM conversations
+WHERE id = $1
+`
+
+type ConversationLockGetRow struct {
+	ID            int64      `json:"id"`
+	LockedBy      *int64     `json:"locked_by"`
+	LockExpiresAt *time.Time `json:"lock_expires_at"`
+	LockLive      bool       `json:"lock_live"`
+}
+
+// ConversationLockGet reads the lock; lock_live is false for a free or expired lock.
+func (q *Queries) ConversationLockGet(ctx context.Context, db DBTX, id int64) (ConversationLockGetRow, error) {
+	row := db.QueryRow(ctx, conversationLockGet, id)
+	var i ConversationLockGetRow
+	err := row.Scan(
+		&i.ID,
+		&i.LockedBy,
+		&i.LockExpiresAt,
+		&i.LockLive,
+	)
+	return i, err
+}
+
+const conversationLockRelease = `-- name: ConversationLockRelease :one
+UPDATE conversations
+SET locked_by = NULL, lock_expires_at = NULL
+WHERE id = $1 AND locked_by = $2
+RETURNING id
+`
+
+type ConversationLockReleaseParams struct {
+	ID     int64  `json:"id"`
+	UserID *int64 `json:"user_id"`
+}
+
+func (q *Queries) ConversationLockRelease(ctx context.Context, db DBTX, arg ConversationLockReleaseParams) (int64, error) {
+	row := db.QueryRow(ctx, conversationLockRelease, arg.ID, arg.UserID)
+	var id int64
+	err := row.Scan(&id)
+	return id, err
 }
 
 const conversationOpenForInbound = `-- name: ConversationOpenForInbound :one
@@ -183,6 +418,259 @@ func (q *Queries) ConversationOpenForInbound(ctx context.Context, db DBTX, arg C
 	return i, err
 }
 
+const conversationRelease = `-- name: ConversationRelease :one
+UPDATE conversations
+SET status = 'bot', assignee_id = NULL, locked_by = NULL, lock_expires_at = NULL, snoozed_until = NULL,
+    updated_at = now()
+WHERE id = $1 AND status <> 'bot'
+RETURNING id, channel_id, contact_id, status, assignee_id, unread_count, last_out_seq, last_message_at, created_at, updated_at, group_id, locked_by, lock_expires_at, snoozed_until
+`
+
+// ConversationRelease hands a conversation back to the bot and frees it.
+func (q *Queries) ConversationRelease(ctx context.Context, db DBTX, id int64) (Conversation, error) {
+	row := db.QueryRow(ctx, conversationRelease, id)
+	var i Conversation
+	err := row.Scan(
+		&i.ID,
+		&i.ChannelID,
+		&i.ContactID,
+		&i.Status,
+		&i.AssigneeID,
+		&i.UnreadCount,
+		&i.LastOutSeq,
+		&i.LastMessageAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.GroupID,
+		&i.LockedBy,
+		&i.LockExpiresAt,
+		&i.SnoozedUntil,
+	)
+	return i, err
+}
+
+const conversationReserveOutSeq = `-- name: ConversationReserveOutSeq :one
+UPDATE conversations
+SET last_out_seq = last_out_seq + 1, last_message_at = now(), updated_at = now()
+WHERE conversations.id = $1
+RETURNING last_out_seq, assignee_id, group_id, locked_by, lock_expires_at,
+          (locked_by IS NOT NULL AND lock_expires_at > now())::boolean AS lock_held,
+          (SELECT c.last_inbound_at FROM contacts c WHERE c.id = conversations.contact_id) AS last_inbound_at
+`
+
+type ConversationReserveOutSeqRow struct {
+	LastOutSeq    int64      `json:"last_out_seq"`
+	AssigneeID    *int64     `json:"assignee_id"`
+	GroupID       *int64     `json:"group_id"`
+	LockedBy      *int64     `json:"locked_by"`
+	LockExpiresAt *time.Time `json:"lock_expires_at"`
+	LockHeld      bool       `json:"lock_held"`
+	LastInboundAt *time.Time `json:"last_inbound_at"`
+}
+
+// ConversationReserveOutSeq reserves the next outbound position and returns what the send
+// transaction checks under the row lock it takes: who may write, who holds the composer lock, and
+// when the customer last wrote.
+// The lock also orders concurrent sends to one conversation by commit.
+func (q *Queries) ConversationReserveOutSeq(ctx context.Context, db DBTX, id int64) (ConversationReserveOutSeqRow, error) {
+	row := db.QueryRow(ctx, conversationReserveOutSeq, id)
+	var i ConversationReserveOutSeqRow
+	err := row.Scan(
+		&i.LastOutSeq,
+		&i.AssigneeID,
+		&i.GroupID,
+		&i.LockedBy,
+		&i.LockExpiresAt,
+		&i.LockHeld,
+		&i.LastInboundAt,
+	)
+	return i, err
+}
+
+const conversationSearch = `-- name: ConversationSearch :many
+SELECT conversations.id, conversations.channel_id, conversations.contact_id, conversations.status, conversations.assignee_id, conversations.unread_count, conversations.last_out_seq, conversations.last_message_at, conversations.created_at, conversations.updated_at, conversations.group_id, conversations.locked_by, conversations.lock_expires_at, conversations.snoozed_until, contacts.id, contacts.channel_id, contacts.wa_id, contacts.user_id, contacts.profile_name, contacts.last_inbound_at, contacts.created_at, contacts.updated_at
+FROM conversations
+JOIN contacts ON contacts.id = conversations.contact_id
+WHERE ($1::timestamptz IS NULL
+       OR (conversations.last_message_at, conversations.id) < ($1::timestamptz, $2::bigint))
+  AND (
+        $3::text = 'all'
+     OR ($3::text IN ('group', 'assigned') AND conversations.assignee_id = $4::bigint)
+     OR ($3::text IN ('group', 'assigned') AND conversations.assignee_id IS NULL
+         AND (conversations.group_id IS NULL OR conversations.group_id = ANY($5::bigint[])))
+     OR ($3::text = 'group' AND conversations.group_id = ANY($5::bigint[]))
+  )
+  AND ($6::text IS NULL OR conversations.status = $6::text)
+  AND (NOT $7::boolean OR conversations.assignee_id IS NULL)
+  AND ($8::bigint IS NULL OR conversations.assignee_id = $8::bigint)
+  AND ($9::bigint IS NULL OR conversations.group_id = $9::bigint)
+  AND ($10::text IS NULL OR EXISTS (
+        SELECT 1 FROM conversation_tags t
+        WHERE t.conversation_id = conversations.id AND t.tag = $10::text))
+  AND (NOT $11::boolean OR conversations.unread_count > 0)
+  AND ($12::text IS NULL
+       OR contacts.profile_name ILIKE '%' || $12::text || '%'
+       OR contacts.wa_id LIKE '%' || $12::text || '%')
+ORDER BY conversations.last_message_at DESC, conversations.id DESC
+LIMIT $13
+`
+
+type ConversationSearchParams struct {
+	BeforeAt     *time.Time `json:"before_at"`
+	BeforeID     int64      `json:"before_id"`
+	Scope        string     `json:"scope"`
+	ViewerID     int64      `json:"viewer_id"`
+	ViewerGroups []int64    `json:"viewer_groups"`
+	Status       *string    `json:"status"`
+	Unassigned   bool       `json:"unassigned"`
+	AssigneeID   *int64     `json:"assignee_id"`
+	GroupID      *int64     `json:"group_id"`
+	Tag          *string    `json:"tag"`
+	Unread       bool       `json:"unread"`
+	Query        *string    `json:"query"`
+	RowLimit     int32      `json:"row_limit"`
+}
+
+type ConversationSearchRow struct {
+	Conversation Conversation `json:"conversation"`
+	Contact      Contact      `json:"contact"`
+}
+
+// ConversationSearch is the conversation list with the caller's read scope applied in SQL (the
+// same rule as auth.CanReadConversation) and the panel's filters, paged by (last_message_at, id).
+func (q *Queries) ConversationSearch(ctx context.Context, db DBTX, arg ConversationSearchParams) ([]ConversationSearchRow, error) {
+	rows, err := db.Query(ctx, conversationSearch,
+		arg.BeforeAt,
+		arg.BeforeID,
+		arg.Scope,
+		arg.ViewerID,
+		arg.ViewerGroups,
+		arg.Status,
+		arg.Unassigned,
+		arg.AssigneeID,
+		arg.GroupID,
+		arg.Tag,
+		arg.Unread,
+		arg.Query,
+		arg.RowLimit,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ConversationSearchRow{}
+	for rows.Next() {
+		var i ConversationSearchRow
+		if err := rows.Scan(
+			&i.Conversation.ID,
+			&i.Conversation.ChannelID,
+			&i.Conversation.ContactID,
+			&i.Conversation.Status,
+			&i.Conversation.AssigneeID,
+			&i.Conversation.UnreadCount,
+			&i.Conversation.LastOutSeq,
+			&i.Conversation.LastMessageAt,
+			&i.Conversation.CreatedAt,
+			&i.Conversation.UpdatedAt,
+			&i.Conversation.GroupID,
+			&i.Conversation.LockedBy,
+			&i.Conversation.LockExpiresAt,
+			&i.Conversation.SnoozedUntil,
+			&i.Contact.ID,
+			&i.Contact.ChannelID,
+			&i.Contact.WaID,
+			&i.Contact.UserID,
+			&i.Contact.ProfileName,
+			&i.Contact.LastInboundAt,
+			&i.Contact.CreatedAt,
+			&i.Contact.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const conversationSetStatus = `-- name: ConversationSetStatus :one
+UPDATE conversations
+SET status = $1, snoozed_until = $2, updated_at = now()
+WHERE id = $3
+RETURNING id, channel_id, contact_id, status, assignee_id, unread_count, last_out_seq, last_message_at, created_at, updated_at, group_id, locked_by, lock_expires_at, snoozed_until
+`
+
+type ConversationSetStatusParams struct {
+	Status       string     `json:"status"`
+	SnoozedUntil *time.Time `json:"snoozed_until"`
+	ID           int64      `json:"id"`
+}
+
+func (q *Queries) ConversationSetStatus(ctx context.Context, db DBTX, arg ConversationSetStatusParams) (Conversation, error) {
+	row := db.QueryRow(ctx, conversationSetStatus, arg.Status, arg.SnoozedUntil, arg.ID)
+	var i Conversation
+	err := row.Scan(
+		&i.ID,
+		&i.ChannelID,
+		&i.ContactID,
+		&i.Status,
+		&i.AssigneeID,
+		&i.UnreadCount,
+		&i.LastOutSeq,
+		&i.LastMessageAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.GroupID,
+		&i.LockedBy,
+		&i.LockExpiresAt,
+		&i.SnoozedUntil,
+	)
+	return i, err
+}
+
+const conversationTakeover = `-- name: ConversationTakeover :one
+UPDATE conversations
+SET status = 'open', assignee_id = $1, snoozed_until = NULL, updated_at = now(),
+    lock_expires_at = CASE WHEN locked_by = $1 THEN lock_expires_at END,
+    locked_by = CASE WHEN locked_by = $1 THEN locked_by END
+WHERE id = $2
+  AND (status = 'bot' OR (assignee_id IS NULL AND status IN ('open', 'pending')))
+RETURNING id, channel_id, contact_id, status, assignee_id, unread_count, last_out_seq, last_message_at, created_at, updated_at, group_id, locked_by, lock_expires_at, snoozed_until
+`
+
+type ConversationTakeoverParams struct {
+	UserID *int64 `json:"user_id"`
+	ID     int64  `json:"id"`
+}
+
+// ConversationTakeover claims a conversation in one statement: a bot conversation, or an
+// unassigned one, becomes open and the caller's. Of two agents racing, the second re-checks the
+// condition after the first commits and matches nothing.
+// Another agent's composer lock goes with it: the conversation is the caller's now.
+func (q *Queries) ConversationTakeover(ctx context.Context, db DBTX, arg ConversationTakeoverParams) (Conversation, error) {
+	row := db.QueryRow(ctx, conversationTakeover, arg.UserID, arg.ID)
+	var i Conversation
+	err := row.Scan(
+		&i.ID,
+		&i.ChannelID,
+		&i.ContactID,
+		&i.Status,
+		&i.AssigneeID,
+		&i.UnreadCount,
+		&i.LastOutSeq,
+		&i.LastMessageAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.GroupID,
+		&i.LockedBy,
+		&i.LockExpiresAt,
+		&i.SnoozedUntil,
+	)
+	return i, err
+}
+
 const conversationUpsert = `-- name: ConversationUpsert :one
 INSERT INTO conversations (channel_id, contact_id, status)
 VALUES ($1, $2, $3)
@@ -209,5 +697,36 @@ func (q *Queries) ConversationUpsert(ctx context.Context, db DBTX, arg Conversat
 	row := db.QueryRow(ctx, conversationUpsert, arg.ChannelID, arg.ContactID, arg.Status)
 	var i ConversationUpsertRow
 	err := row.Scan(&i.ID, &i.Status, &i.Inserted)
+	return i, err
+}
+
+const conversationWakeSnoozed = `-- name: ConversationWakeSnoozed :one
+UPDATE conversations
+SET status = 'open', snoozed_until = NULL, updated_at = now()
+WHERE id = $1 AND status = 'snoozed' AND snoozed_until IS NOT NULL AND snoozed_until <= now()
+RETURNING id, channel_id, contact_id, status, assignee_id, unread_count, last_out_seq, last_message_at, created_at, updated_at, group_id, locked_by, lock_expires_at, snoozed_until
+`
+
+// ConversationWakeSnoozed reopens a conversation whose snooze has ended. A conversation snoozed
+// again until later, or already woken, does not match.
+func (q *Queries) ConversationWakeSnoozed(ctx context.Context, db DBTX, id int64) (Conversation, error) {
+	row := db.QueryRow(ctx, conversationWakeSnoozed, id)
+	var i Conversation
+	err := row.Scan(
+		&i.ID,
+		&i.ChannelID,
+		&i.ContactID,
+		&i.Status,
+		&i.AssigneeID,
+		&i.UnreadCount,
+		&i.LastOutSeq,
+		&i.LastMessageAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.GroupID,
+		&i.LockedBy,
+		&i.LockExpiresAt,
+		&i.SnoozedUntil,
+	)
 	return i, err
 }

@@ -13,6 +13,107 @@ import (
 	"github.com/google/uuid"
 )
 
+const botHistory = `-- name: BotHistory :many
+SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id FROM messages
+WHERE conversation_id = $1
+ORDER BY id DESC
+LIMIT $2
+`
+
+type BotHistoryParams struct {
+	ConversationID int64 `json:"conversation_id"`
+	RowLimit       int32 `json:"row_limit"`
+}
+
+// BotHistory returns the newest messages of a conversation, newest first, for the prompt.
+func (q *Queries) BotHistory(ctx context.Context, db DBTX, arg BotHistoryParams) ([]Message, error) {
+	rows, err := db.Query(ctx, botHistory, arg.ConversationID, arg.RowLimit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Message{}
+	for rows.Next() {
+		var i Message
+		if err := rows.Scan(
+			&i.ID,
+			&i.ConversationID,
+			&i.Direction,
+			&i.Sender,
+			&i.SenderUserID,
+			&i.Type,
+			&i.Body,
+			&i.Payload,
+			&i.Status,
+			&i.WaMessageID,
+			&i.ClientID,
+			&i.OutSeq,
+			&i.SendGeneration,
+			&i.Attempts,
+			&i.LastError,
+			&i.ErrorCode,
+			&i.ErrorTitle,
+			&i.ErrorDetails,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.SentAt,
+			&i.DeliveredAt,
+			&i.ReadAt,
+			&i.FailedAt,
+			&i.UnsettledUntil,
+			&i.WaitingFor,
+			&i.PendingReason,
+			&i.ReplyToMessageID,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const botLatestInboundID = `-- name: BotLatestInboundID :one
+SELECT coalesce(max(id), 0)::bigint
+FROM messages
+WHERE conversation_id = $1 AND direction = 'in' AND type NOT IN ('reaction', 'system')
+`
+
+// BotLatestInboundID is the newest customer message the bot would answer (not a reaction or an
+// account notice), 0 when there is none.
+func (q *Queries) BotLatestInboundID(ctx context.Context, db DBTX, conversationID int64) (int64, error) {
+	row := db.QueryRow(ctx, botLatestInboundID, conversationID)
+	var column_1 int64
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
+const botRepliesInSession = `-- name: BotRepliesInSession :one
+SELECT count(*)::integer
+FROM messages m
+WHERE m.conversation_id = $1 AND m.sender = 'bot' AND m.created_at > $2::timestamptz
+  AND m.id > coalesce((
+      SELECT max(o.id) FROM messages o
+      WHERE o.conversation_id = $1 AND o.direction = 'out' AND o.sender <> 'bot'), 0)
+`
+
+type BotRepliesInSessionParams struct {
+	ConversationID int64     `json:"conversation_id"`
+	Since          time.Time `json:"since"`
+}
+
+// BotRepliesInSession counts the bot's replies since a human or the system last wrote to the
+// customer (a hand-off notice is a system message) and since @since, the start of the current
+// service window: the bot's session.
+func (q *Queries) BotRepliesInSession(ctx context.Context, db DBTX, arg BotRepliesInSessionParams) (int32, error) {
+	row := db.QueryRow(ctx, botRepliesInSession, arg.ConversationID, arg.Since)
+	var column_1 int32
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
 const messageApplyStatus = `-- name: MessageApplyStatus :one
 UPDATE messages
 SET status = $1, sent_at = $2, delivered_at = $3, read_at = $4,

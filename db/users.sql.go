@@ -7,6 +7,7 @@ package db
 
 import (
 	"context"
+	"time"
 )
 
 const userCountAdmins = `-- name: UserCountAdmins :one
@@ -119,4 +120,282 @@ func (q *Queries) UserGetByID(ctx context.Context, db DBTX, id int64) (User, err
 		&i.LastAssignedAt,
 	)
 	return i, err
+}
+
+const userGetForUpdate = `-- name: UserGetForUpdate :one
+SELECT id, email, name, role, password_hash, disabled_at, created_at, updated_at, can_read_chats, can_write_chats, can_manage_templates, can_manage_users, can_view_metrics, can_use_tags, availability, max_conversations, last_assigned_at FROM users WHERE id = $1 FOR UPDATE
+`
+
+func (q *Queries) UserGetForUpdate(ctx context.Context, db DBTX, id int64) (User, error) {
+	row := db.QueryRow(ctx, userGetForUpdate, id)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Email,
+		&i.Name,
+		&i.Role,
+		&i.PasswordHash,
+		&i.DisabledAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.CanReadChats,
+		&i.CanWriteChats,
+		&i.CanManageTemplates,
+		&i.CanManageUsers,
+		&i.CanViewMetrics,
+		&i.CanUseTags,
+		&i.Availability,
+		&i.MaxConversations,
+		&i.LastAssignedAt,
+	)
+	return i, err
+}
+
+const userGetWithGroups = `-- name: UserGetWithGroups :one
+SELECT users.id, users.email, users.name, users.role, users.password_hash, users.disabled_at, users.created_at, users.updated_at, users.can_read_chats, users.can_write_chats, users.can_manage_templates, users.can_manage_users, users.can_view_metrics, users.can_use_tags, users.availability, users.max_conversations, users.last_assigned_at,
+       coalesce((SELECT array_agg(m.group_id ORDER BY m.group_id) FROM group_members m WHERE m.user_id = users.id),
+                '{}')::bigint[] AS group_ids
+FROM users
+WHERE users.id = $1
+`
+
+type UserGetWithGroupsRow struct {
+	User     User    `json:"user"`
+	GroupIds []int64 `json:"group_ids"`
+}
+
+func (q *Queries) UserGetWithGroups(ctx context.Context, db DBTX, id int64) (UserGetWithGroupsRow, error) {
+	row := db.QueryRow(ctx, userGetWithGroups, id)
+	var i UserGetWithGroupsRow
+	err := row.Scan(
+		&i.User.ID,
+		&i.User.Email,
+		&i.User.Name,
+		&i.User.Role,
+		&i.User.PasswordHash,
+		&i.User.DisabledAt,
+		&i.User.CreatedAt,
+		&i.User.UpdatedAt,
+		&i.User.CanReadChats,
+		&i.User.CanWriteChats,
+		&i.User.CanManageTemplates,
+		&i.User.CanManageUsers,
+		&i.User.CanViewMetrics,
+		&i.User.CanUseTags,
+		&i.User.Availability,
+		&i.User.MaxConversations,
+		&i.User.LastAssignedAt,
+		&i.GroupIds,
+	)
+	return i, err
+}
+
+const userList = `-- name: UserList :many
+SELECT users.id, users.email, users.name, users.role, users.password_hash, users.disabled_at, users.created_at, users.updated_at, users.can_read_chats, users.can_write_chats, users.can_manage_templates, users.can_manage_users, users.can_view_metrics, users.can_use_tags, users.availability, users.max_conversations, users.last_assigned_at,
+       coalesce((SELECT array_agg(m.group_id ORDER BY m.group_id) FROM group_members m WHERE m.user_id = users.id),
+                '{}')::bigint[] AS group_ids
+FROM users
+ORDER BY users.id
+`
+
+type UserListRow struct {
+	User     User    `json:"user"`
+	GroupIds []int64 `json:"group_ids"`
+}
+
+func (q *Queries) UserList(ctx context.Context, db DBTX) ([]UserListRow, error) {
+	rows, err := db.Query(ctx, userList)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []UserListRow{}
+	for rows.Next() {
+		var i UserListRow
+		if err := rows.Scan(
+			&i.User.ID,
+			&i.User.Email,
+			&i.User.Name,
+			&i.User.Role,
+			&i.User.PasswordHash,
+			&i.User.DisabledAt,
+			&i.User.CreatedAt,
+			&i.User.UpdatedAt,
+			&i.User.CanReadChats,
+			&i.User.CanWriteChats,
+			&i.User.CanManageTemplates,
+			&i.User.CanManageUsers,
+			&i.User.CanViewMetrics,
+			&i.User.CanUseTags,
+			&i.User.Availability,
+			&i.User.MaxConversations,
+			&i.User.LastAssignedAt,
+			&i.GroupIds,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const userSetAvailability = `-- name: UserSetAvailability :one
+UPDATE users SET availability = $1, updated_at = now()
+WHERE id = $2
+RETURNING id, email, name, role, password_hash, disabled_at, created_at, updated_at, can_read_chats, can_write_chats, can_manage_templates, can_manage_users, can_view_metrics, can_use_tags, availability, max_conversations, last_assigned_at
+`
+
+type UserSetAvailabilityParams struct {
+	Availability string `json:"availability"`
+	ID           int64  `json:"id"`
+}
+
+func (q *Queries) UserSetAvailability(ctx context.Context, db DBTX, arg UserSetAvailabilityParams) (User, error) {
+	row := db.QueryRow(ctx, userSetAvailability, arg.Availability, arg.ID)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Email,
+		&i.Name,
+		&i.Role,
+		&i.PasswordHash,
+		&i.DisabledAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.CanReadChats,
+		&i.CanWriteChats,
+		&i.CanManageTemplates,
+		&i.CanManageUsers,
+		&i.CanViewMetrics,
+		&i.CanUseTags,
+		&i.Availability,
+		&i.MaxConversations,
+		&i.LastAssignedAt,
+	)
+	return i, err
+}
+
+const userSetPassword = `-- name: UserSetPassword :exec
+UPDATE users SET password_hash = $1, updated_at = now() WHERE id = $2
+`
+
+type UserSetPasswordParams struct {
+	PasswordHash string `json:"password_hash"`
+	ID           int64  `json:"id"`
+}
+
+func (q *Queries) UserSetPassword(ctx context.Context, db DBTX, arg UserSetPasswordParams) error {
+	_, err := db.Exec(ctx, userSetPassword, arg.PasswordHash, arg.ID)
+	return err
+}
+
+const userUpdate = `-- name: UserUpdate :one
+UPDATE users
+SET name = $1, role = $2, disabled_at = $3,
+    can_read_chats = $4, can_write_chats = $5,
+    can_manage_templates = $6, can_manage_users = $7,
+    can_view_metrics = $8, can_use_tags = $9,
+    max_conversations = $10, updated_at = now()
+WHERE id = $11
+RETURNING id, email, name, role, password_hash, disabled_at, created_at, updated_at, can_read_chats, can_write_chats, can_manage_templates, can_manage_users, can_view_metrics, can_use_tags, availability, max_conversations, last_assigned_at
+`
+
+type UserUpdateParams struct {
+	Name               string     `json:"name"`
+	Role               string     `json:"role"`
+	DisabledAt         *time.Time `json:"disabled_at"`
+	CanReadChats       *string    `json:"can_read_chats"`
+	CanWriteChats      *string    `json:"can_write_chats"`
+	CanManageTemplates *bool      `json:"can_manage_templates"`
+	CanManageUsers     *bool      `json:"can_manage_users"`
+	CanViewMetrics     *bool      `json:"can_view_metrics"`
+	CanUseTags         *bool      `json:"can_use_tags"`
+	MaxConversations   int32      `json:"max_conversations"`
+	ID                 int64      `json:"id"`
+}
+
+// UserUpdate writes every editable column; the caller read the row FOR UPDATE and applied the
+// patch, so a NULL override means "the role's default".
+func (q *Queries) UserUpdate(ctx context.Context, db DBTX, arg UserUpdateParams) (User, error) {
+	row := db.QueryRow(ctx, userUpdate,
+		arg.Name,
+		arg.Role,
+		arg.DisabledAt,
+		arg.CanReadChats,
+		arg.CanWriteChats,
+		arg.CanManageTemplates,
+		arg.CanManageUsers,
+		arg.CanViewMetrics,
+		arg.CanUseTags,
+		arg.MaxConversations,
+		arg.ID,
+	)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Email,
+		&i.Name,
+		&i.Role,
+		&i.PasswordHash,
+		&i.DisabledAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.CanReadChats,
+		&i.CanWriteChats,
+		&i.CanManageTemplates,
+		&i.CanManageUsers,
+		&i.CanViewMetrics,
+		&i.CanUseTags,
+		&i.Availability,
+		&i.MaxConversations,
+		&i.LastAssignedAt,
+	)
+	return i, err
+}
+
+const usersForUpdate = `-- name: UsersForUpdate :many
+SELECT id, email, name, role, password_hash, disabled_at, created_at, updated_at, can_read_chats, can_write_chats, can_manage_templates, can_manage_users, can_view_metrics, can_use_tags, availability, max_conversations, last_assigned_at FROM users WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE
+`
+
+// UsersForUpdate locks the rows an administration change decides on: the acting user and the users
+// it changes. Rows are locked in id order, so two changes that lock the same users cannot deadlock.
+func (q *Queries) UsersForUpdate(ctx context.Context, db DBTX, ids []int64) ([]User, error) {
+	rows, err := db.Query(ctx, usersForUpdate, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []User{}
+	for rows.Next() {
+		var i User
+		if err := rows.Scan(
+			&i.ID,
+			&i.Email,
+			&i.Name,
+			&i.Role,
+			&i.PasswordHash,
+			&i.DisabledAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.CanReadChats,
+			&i.CanWriteChats,
+			&i.CanManageTemplates,
+			&i.CanManageUsers,
+			&i.CanViewMetrics,
+			&i.CanUseTags,
+			&i.Availability,
+			&i.MaxConversations,
+			&i.LastAssignedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

@@ -35,3 +35,141 @@ SELECT * FROM conversations WHERE id = @id FOR UPDATE;
 UPDATE conversations SET unread_count = 0, updated_at = now()
 WHERE id = @id
 RETURNING *;
+
+-- name: ConversationReserveOutSeq :one
+-- ConversationReserveOutSeq reserves the next outbound position and returns what the send
+-- transaction checks under the row lock it takes: who may write, who holds the composer lock, and
+-- when the customer last wrote.
+-- The lock also orders concurrent sends to one conversation by commit.
+UPDATE conversations
+SET last_out_seq = last_out_seq + 1, last_message_at = now(), updated_at = now()
+WHERE conversations.id = @id
+RETURNING last_out_seq, assignee_id, group_id, locked_by, lock_expires_at,
+          (locked_by IS NOT NULL AND lock_expires_at > now())::boolean AS lock_held,
+          (SELECT c.last_inbound_at FROM contacts c WHERE c.id = conversations.contact_id) AS last_inbound_at;
+
+-- name: ConversationSetStatus :one
+UPDATE conversations
+SET status = @status, snoozed_until = sqlc.narg(snoozed_until), updated_at = now()
+WHERE id = @id
+RETURNING *;
+
+-- name: ConversationTakeover :one
+-- ConversationTakeover claims a conversation in one statement: a bot conversation, or an
+-- unassigned one, becomes open and the caller's. Of two agents racing, the second re-checks the
+-- condition after the first commits and matches nothing.
+-- Another agent's composer lock goes with it: the conversation is the caller's now.
+UPDATE conversations
+SET status = 'open', assignee_id = @user_id, snoozed_until = NULL, updated_at = now(),
+    lock_expires_at = CASE WHEN locked_by = @user_id THEN lock_expires_at END,
+    locked_by = CASE WHEN locked_by = @user_id THEN locked_by END
+WHERE id = @id
+  AND (status = 'bot' OR (assignee_id IS NULL AND status IN ('open', 'pending')))
+RETURNING *;
+
+-- name: ConversationRelease :one
+-- ConversationRelease hands a conversation back to the bot and frees it.
+UPDATE conversations
+SET status = 'bot', assignee_id = NULL, locked_by = NULL, lock_expires_at = NULL, snoozed_until = NULL,
+    updated_at = now()
+WHERE id = @id AND status <> 'bot'
+RETURNING *;
+
+-- name: ConversationAssign :one
+-- ConversationAssign sets the agent and group; a change of agent frees the composer lock, which
+-- belonged to the previous one's work. (SET expressions read the row as it was.)
+UPDATE conversations
+SET assignee_id = sqlc.narg(assignee_id), group_id = sqlc.narg(group_id),
+    locked_by = CASE WHEN assignee_id IS DISTINCT FROM sqlc.narg(assignee_id)::bigint THEN NULL ELSE locked_by END,
+    lock_expires_at = CASE WHEN assignee_id IS DISTINCT FROM sqlc.narg(assignee_id)::bigint THEN NULL ELSE lock_expires_at END,
+    status = CASE WHEN sqlc.narg(assignee_id)::bigint IS NOT NULL AND status = 'bot' THEN 'open' ELSE status END,
+    updated_at = now()
+WHERE id = @id
+RETURNING *;
+
+-- name: ConversationLockAcquire :one
+-- ConversationLockAcquire takes or renews the composer lock in one statement: it matches when the
+-- lock is free, expired, or already the caller's. Concurrent callers serialize on the row lock and
+-- re-check the condition, so exactly one holds it.
+UPDATE conversations
+SET locked_by = @user_id, lock_expires_at = now() + make_interval(secs => @ttl_seconds::float8)
+WHERE id = @id
+  AND (locked_by IS NULL OR lock_expires_at <= now() OR locked_by = @user_id)
+RETURNING locked_by, lock_expires_at;
+
+-- name: ConversationLockRelease :one
+UPDATE conversations
+SET locked_by = NULL, lock_expires_at = NULL
+WHERE id = @id AND locked_by = @user_id
+RETURNING id;
+
+-- name: ConversationLockForceRelease :exec
+UPDATE conversations SET locked_by = NULL, lock_expires_at = NULL WHERE id = @id;
+
+-- name: ConversationLockGet :one
+-- ConversationLockGet reads the lock; lock_live is false for a free or expired lock.
+SELECT id, locked_by, lock_expires_at,
+       (locked_by IS NOT NULL AND lock_expires_at > now())::boolean AS lock_live
+FROM conversations
+WHERE id = @id;
+
+-- name: ConversationSearch :many
+-- ConversationSearch is the conversation list with the caller's read scope applied in SQL (the
+-- same rule as auth.CanReadConversation) and the panel's filters, paged by (last_message_at, id).
+SELECT sqlc.embed(conversations), sqlc.embed(contacts)
+FROM conversations
+JOIN contacts ON contacts.id = conversations.contact_id
+WHERE (sqlc.narg(before_at)::timestamptz IS NULL
+       OR (conversations.last_message_at, conversations.id) < (sqlc.narg(before_at)::timestamptz, @before_id::bigint))
+  AND (
+        @scope::text = 'all'
+     OR (@scope::text IN ('group', 'assigned') AND conversations.assignee_id = @viewer_id::bigint)
+     OR (@scope::text IN ('group', 'assigned') AND conversations.assignee_id IS NULL
+         AND (conversations.group_id IS NULL OR conversations.group_id = ANY(@viewer_groups::bigint[])))
+     OR (@scope::text = 'group' AND conversations.group_id = ANY(@viewer_groups::bigint[]))
+  )
+  AND (sqlc.narg(status)::text IS NULL OR conversations.status = sqlc.narg(status)::text)
+  AND (NOT @unassigned::boolean OR conversations.assignee_id IS NULL)
+  AND (sqlc.narg(assignee_id)::bigint IS NULL OR conversations.assignee_id = sqlc.narg(assignee_id)::bigint)
+  AND (sqlc.narg(group_id)::bigint IS NULL OR conversations.group_id = sqlc.narg(group_id)::bigint)
+  AND (sqlc.narg(tag)::text IS NULL OR EXISTS (
+        SELECT 1 FROM conversation_tags t
+        WHERE t.conversation_id = conversations.id AND t.tag = sqlc.narg(tag)::text))
+  AND (NOT @unread::boolean OR conversations.unread_count > 0)
+  AND (sqlc.narg(query)::text IS NULL
+       OR contacts.profile_name ILIKE '%' || sqlc.narg(query)::text || '%'
+       OR contacts.wa_id LIKE '%' || sqlc.narg(query)::text || '%')
+ORDER BY conversations.last_message_at DESC, conversations.id DESC
+LIMIT @row_limit;
+
+-- name: ConversationWakeSnoozed :one
+-- ConversationWakeSnoozed reopens a conversation whose snooze has ended. A conversation snoozed
+-- again until later, or already woken, does not match.
+UPDATE conversations
+SET status = 'open', snoozed_until = NULL, updated_at = now()
+WHERE id = @id AND status = 'snoozed' AND snoozed_until IS NOT NULL AND snoozed_until <= now()
+RETURNING *;
+
+-- name: BotConversationForUpdate :one
+-- BotConversationForUpdate locks the conversation the bot is about to write to, so a takeover that
+-- commits first is seen and one that comes later waits for the bot's transaction. It also returns
+-- the start of the customer-service window (the customer's last message, Meta's time).
+SELECT sqlc.embed(conversations), contacts.last_inbound_at
+FROM conversations
+JOIN contacts ON contacts.id = conversations.contact_id
+WHERE conversations.id = @id
+FOR UPDATE OF conversations;
+
+-- name: BotConversationGet :one
+SELECT sqlc.embed(conversations), contacts.last_inbound_at
+FROM conversations
+JOIN contacts ON contacts.id = conversations.contact_id
+WHERE conversations.id = @id;
+
+-- name: BotConversationSetStatus :one
+-- BotConversationSetStatus moves a conversation into or out of bot mode. Either way it is nobody's:
+-- the bot's conversations have no assignee, and one handed off waits unassigned in the queue.
+UPDATE conversations
+SET status = @status, assignee_id = NULL, updated_at = now()
+WHERE id = @id
+RETURNING *;

@@ -287,3 +287,28 @@ WHERE id = (
     LIMIT 1
 ) AND read_at IS NULL
 RETURNING *;
+
+-- name: BotLatestInboundID :one
+-- BotLatestInboundID is the newest customer message the bot would answer (not a reaction or an
+-- account notice), 0 when there is none.
+SELECT coalesce(max(id), 0)::bigint
+FROM messages
+WHERE conversation_id = @conversation_id AND direction = 'in' AND type NOT IN ('reaction', 'system');
+
+-- name: BotHistory :many
+-- BotHistory returns the newest messages of a conversation, newest first, for the prompt.
+SELECT * FROM messages
+WHERE conversation_id = @conversation_id
+ORDER BY id DESC
+LIMIT @row_limit;
+
+-- name: BotRepliesInSession :one
+-- BotRepliesInSession counts the bot's replies since a human or the system last wrote to the
+-- customer (a hand-off notice is a system message) and since @since, the start of the current
+-- service window: the bot's session.
+SELECT count(*)::integer
+FROM messages m
+WHERE m.conversation_id = @conversation_id AND m.sender = 'bot' AND m.created_at > @since::timestamptz
+  AND m.id > coalesce((
+      SELECT max(o.id) FROM messages o
+      WHERE o.conversation_id = @conversation_id AND o.direction = 'out' AND o.sender <> 'bot'), 0);
