@@ -91,6 +91,9 @@ func benchSend(ctx context.Context, e *Env) ([]Row, error) {
 	if err := waitQueuesIdle(ctx, a); err != nil {
 		return nil, err
 	}
+	if _, err := a.Templates.Sync(ctx); err != nil {
+		return nil, err
+	}
 
 	// The throughput phases measure the write path alone: the send queue is paused so the workers'
 	// calls to the simulator do not share the two cores with it.
@@ -113,11 +116,24 @@ func benchSend(ctx context.Context, e *Env) ([]Row, error) {
 			return err
 		})
 		apiMax = max(apiMax, apiRate)
+		// The same comparison for a template with header, body and button parameters: checked
+		// against the stored template and rendered in the send transaction.
+		_, _, tplRate, tplLat := loadPair(e.Duration, c, func(i, n int) error {
+			_, _, err := a.Inbox.Send(ctx, sender, inbox.SendInput{
+				ConversationID: convs[i], ClientID: uuid.New(), Type: "text", Text: "benchmark message",
+			})
+			return err
+		}, func(i, n int) error {
+			_, err := postTemplate(httpc, a.BaseURL(), token, convs[i], uuid.NewString())
+			return err
+		})
 		rows = append(rows,
 			Row{"send", fmt.Sprintf("Go outbox tx, %d writers", c), fmt.Sprintf("%.0f tx/s (p50 %s, p99 %s)", goRate, ms(goLat.percentile(0.5)), ms(goLat.percentile(0.99))),
 				fmt.Sprintf("pgbench 2 INSERTs: %.0f tx/s", pg[c]), ratio(goRate, pg[c]) + " of pgbench", ""},
 			Row{"send", fmt.Sprintf("POST /messages, %d clients", c), fmt.Sprintf("%.0f req/s (p50 %s, p99 %s)", apiRate, ms(apiLat.percentile(0.5)), ms(apiLat.percentile(0.99))),
 				fmt.Sprintf("Go outbox tx: %.0f tx/s", goRate), ratio(apiRate, goRate) + " of Go, " + ratio(apiRate, pg[c]) + " of pgbench", ">= 80% of Go"},
+			Row{"send", fmt.Sprintf("POST /messages template (5 parameters), %d clients", c), fmt.Sprintf("%.0f req/s (p50 %s, p99 %s)", tplRate, ms(tplLat.percentile(0.5)), ms(tplLat.percentile(0.99))),
+				fmt.Sprintf("Go outbox tx: %.0f tx/s", goRate), ratio(tplRate, goRate) + " of Go (text: " + ratio(apiRate, goRate) + ")", ""},
 		)
 	}
 
@@ -309,6 +325,24 @@ func run(d time.Duration, c int, fn func(i, n int) error) phase {
 
 func postMessage(c *loadClient, base, token string, conv int64, clientID string) (int64, error) {
 	body, _ := json.Marshal(map[string]any{"client_id": clientID, "type": "text", "text": map[string]string{"body": "benchmark message"}})
+	return post(c, base, token, conv, body)
+}
+
+// templateParams are the parameters of a send of the simulator's order_shipped template: a
+// header, three body and a URL button parameter, the template path's worst common case.
+var templateParams = []map[string]any{
+	{"type": "header", "parameters": []map[string]any{{"type": "text", "text": "A-2002"}}},
+	{"type": "body", "parameters": []map[string]any{{"type": "text", "text": "Ana"}, {"type": "text", "text": "A-2002"}, {"type": "text", "text": "Friday"}}},
+	{"type": "button", "sub_type": "url", "index": "0", "parameters": []map[string]any{{"type": "text", "text": "A-2002"}}},
+}
+
+func postTemplate(c *loadClient, base, token string, conv int64, clientID string) (int64, error) {
+	body, _ := json.Marshal(map[string]any{"client_id": clientID, "type": "template", "template": map[string]any{
+		"name": "order_shipped", "language": map[string]string{"code": "en_US"}, "components": templateParams}})
+	return post(c, base, token, conv, body)
+}
+
+func post(c *loadClient, base, token string, conv int64, body []byte) (int64, error) {
 	var id int64
 	err := c.post(fmt.Sprintf("%s/api/conversations/%d/messages", base, conv), []string{"Authorization", "Bearer " + token}, body,
 		func(status int, b []byte) error {

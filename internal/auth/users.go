@@ -89,15 +89,6 @@ func (u *Users) insert(ctx context.Context, q db.DBTX, in *NewUser, hash string)
 	return user, nil
 }
 
-// Get returns a user by id.
-func (u *Users) Get(ctx context.Context, id int64) (db.User, error) {
-	user, err := u.q.UserGetByID(ctx, u.pool, id)
-	if err != nil {
-		return db.User{}, fmt.Errorf("error loading user %d: %w", id, err)
-	}
-	return user, nil
-}
-
 // CountAdmins counts enabled admins; make run creates one when there is none.
 func (u *Users) CountAdmins(ctx context.Context) (int64, error) {
 	n, err := u.q.UserCountAdmins(ctx, u.pool)

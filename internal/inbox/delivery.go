@@ -1,3 +1,7 @@
+// The delivery half of the outbox: a send job claims its message (ClaimSend), and the outcome at
+// Meta is recorded (MarkSent, MarkFailed, attempts, waits and hand-overs to the next message of
+// the conversation). The other half, storing a message with its send job, is send.go.
+
 package inbox
 
 import (
