@@ -60,6 +60,16 @@ func windowOpenAt(lastInbound *time.Time, now time.Time) bool {
 	return exp != nil && now.Before(*exp)
 }
 
+// textPayload is the stored payload of a plain text, in Meta's shape.
+type textPayload struct {
+	Type string   `json:"type"`
+	Text textBody `json:"text"`
+}
+
+type textBody struct {
+	Body string `json:"body"`
+}
+
 // composed is an outbound message ready to store: its type, the readable body agents and the
 // history read, and the payload the send worker posts to Meta as it is.
 type composed struct {
@@ -80,7 +90,13 @@ type composed struct {
 func (s *Service) compose(ctx context.Context, tx pgx.Tx, in *SendInput) (*composed, error) {
 	m := in.Message
 	if m == nil {
-		m = &waformat.Message{Type: waformat.TypeText, Text: &waformat.Text{Body: in.Text}}
+		// A plain text, the common case, was checked by SendInput.validate: only its payload
+		// is left to make.
+		payload, err := json.Marshal(textPayload{Type: waformat.TypeText, Text: textBody{Body: in.Text}})
+		if err != nil {
+			return nil, fmt.Errorf("error encoding message payload: %w", err)
+		}
+		return &composed{typ: waformat.TypeText, body: in.Text, payload: payload}, nil
 	}
 	if m.Type == "" {
 		m.Type = waformat.TypeText
@@ -104,9 +120,11 @@ func (s *Service) compose(ctx context.Context, tx pgx.Tx, in *SendInput) (*compo
 			return nil, templates.FieldError(err, "")
 		}
 	}
-	c := &composed{typ: m.Type, body: waformat.Preview(m, tmpl)}
+	c := &composed{typ: m.Type}
 	if m.Type == waformat.TypeText {
 		c.body = m.Text.Body
+	} else {
+		c.body = waformat.Preview(m, tmpl)
 	}
 	if m.Context != nil && m.Context.MessageID != "" {
 		quoted, err := s.q.MessageGetByWaIDInConversation(ctx, tx, db.MessageGetByWaIDInConversationParams{
