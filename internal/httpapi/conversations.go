@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/auth"
 	"github.com/wainbox/wainbox/internal/inbox"
 )
@@ -126,6 +127,10 @@ func (s *Server) startConversation(w http.ResponseWriter, r *http.Request) {
 	var req startConversationRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		writeError(w, r, err)
+		return
+	}
+	if req.QuickReplyID != 0 {
+		writeError(w, r, &apperr.FieldError{Field: "quick_reply_id", Message: "is for a conversation that exists; start one with a template"})
 		return
 	}
 	in, err := req.input()
