@@ -32,10 +32,10 @@ type WindowClosedError struct {
 
 func (e *WindowClosedError) Error() string {
 	if e.ExpiredAt == nil {
-		return fmt.Sprintf("the customer of conversation %d has never written: start with an approved template", e.ConversationID)
+		return "the customer has never written to this number: start with an approved template"
 	}
-	return fmt.Sprintf("the 24-hour window of conversation %d closed at %s: only an approved template can be sent until the customer writes again",
-		e.ConversationID, e.ExpiredAt.UTC().Format(time.RFC3339))
+	return fmt.Sprintf("the customer's 24-hour window closed at %s: only an approved template can be sent until they write again",
+		e.ExpiredAt.UTC().Format(time.RFC3339))
 }
 
 // WindowExpiresAt is when the customer-service window of a customer who last wrote at
