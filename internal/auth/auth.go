@@ -1,6 +1,6 @@
-// Package auth hashes passwords, issues and checks access tokens, and decides what a user may do.
-// The API and, later, the WebSocket hub call the same functions here, so a permission is decided
-// in one place.
+// Package auth hashes passwords, issues and checks access tokens, keeps sessions, and decides what
+// a user may do. The domain's use cases and the WebSocket hub call the same functions here, so a
+// permission is decided in one place.
 package auth
 
 import (
