@@ -300,6 +300,9 @@ func (s *Service) WakeSnoozed(ctx context.Context, id int64, complete func(pgx.T
 // winner's conversation is not theirs to see), so a refusal tells nothing the caller could not
 // read anyway.
 func (s *Service) Takeover(ctx context.Context, p *auth.Principal, id int64) (db.ConversationGetRow, error) {
+	if p == nil {
+		return db.ConversationGetRow{}, errNoCaller
+	}
 	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		c, err := s.q.ConversationTakeover(ctx, tx, db.ConversationTakeoverParams{ID: id, UserID: &p.UserID})
 		if errors.Is(err, pgx.ErrNoRows) {

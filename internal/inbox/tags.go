@@ -28,6 +28,9 @@ func NormalizeTag(tag string) (string, error) {
 
 // SetTag adds (on) or removes a tag of a conversation and answers its tags.
 func (s *Service) SetTag(ctx context.Context, p *auth.Principal, id int64, tag string, on bool) ([]string, error) {
+	if p == nil {
+		return nil, errNoCaller
+	}
 	tag, err := NormalizeTag(tag)
 	if err != nil {
 		return nil, err
