@@ -243,7 +243,7 @@ func (s *Service) Create(ctx context.Context, p *auth.Principal, t *waformat.Tem
 	}
 	t.Normalize()
 	if err := t.Validate(); err != nil {
-		return db.MessageTemplate{}, fieldError(err, "")
+		return db.MessageTemplate{}, FieldError(err, "")
 	}
 	if _, err := s.q.TemplateGetByName(ctx, s.pool, db.TemplateGetByNameParams{WabaID: s.waba, Name: t.Name, Language: t.Language}); err == nil {
 		return db.MessageTemplate{}, apperr.Conflict("template %s already exists in %s", t.Name, t.Language)
@@ -353,9 +353,10 @@ func Template(row *db.MessageTemplate) (*waformat.Template, error) {
 	return t, nil
 }
 
-// fieldError turns waformat's errors into the project's field error (the first problem; the
-// message names how many more there are), prefixing each path with prefix.
-func fieldError(err error, prefix string) error {
+// FieldError turns waformat's errors into the project's field error (the first problem; the
+// message names how many more there are), prefixing its path with prefix. Other errors are
+// returned as they are.
+func FieldError(err error, prefix string) error {
 	var fes waformat.FieldErrors
 	if !errors.As(err, &fes) || len(fes) == 0 {
 		return err
@@ -366,6 +367,3 @@ func fieldError(err error, prefix string) error {
 	}
 	return &apperr.FieldError{Field: prefix + fes[0].Field, Message: msg}
 }
-
-// FieldError is fieldError for callers outside the package (the send path).
-func FieldError(err error, prefix string) error { return fieldError(err, prefix) }
