@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	"mime/multipart"
@@ -175,6 +176,65 @@ func TestMediaDownloadFaults(t *testing.T) {
 	require.Equal(t, file, buf.Bytes())
 
 	require.Equal(t, http.StatusBadRequest, h.do(t, http.MethodPut, "/simulator/faults", `{"media_fail_next": -1}`, nil))
+}
+
+func TestInboundMediaFromPhone(t *testing.T) {
+	t.Parallel()
+	rcv := newReceiver(t)
+	h := newHarness(t, &simulator.Config{WebhookURL: rcv.URL})
+
+	cases := []struct {
+		in       simulator.InboundInput
+		mimeType string
+		sniffed  string
+	}{
+		{simulator.InboundInput{From: "16505550101", Type: "image", Caption: "look"}, "image/jpeg", "image/jpeg"},
+		{simulator.InboundInput{From: "16505550101", Type: "image", MimeType: "image/png"}, "image/png", "image/png"},
+		{simulator.InboundInput{From: "16505550101", Type: "sticker"}, "image/webp", "image/webp"},
+		{simulator.InboundInput{From: "16505550101", Type: "audio"}, "audio/ogg; codecs=opus", "application/ogg"},
+		{simulator.InboundInput{From: "16505550101", Type: "video"}, "video/mp4", "video/mp4"},
+		{simulator.InboundInput{From: "16505550101", Type: "document", Filename: "a.pdf"}, "application/pdf", "application/pdf"},
+		{simulator.InboundInput{From: "16505550101", Type: "image", MimeType: "image/png", Data: pngBytes(64), MediaID: "4242"}, "image/png", "image/png"},
+	}
+	for _, c := range cases {
+		_, err := h.sim.SendInbound(t.Context(), &c.in)
+		require.NoError(t, err)
+		msg := rcv.next(t).decode(t).Entry[0].Changes[0].Value.Messages[0]
+		var media *whatsapp.Media
+		switch msg.Type {
+		case "image":
+			media = msg.Image
+		case "sticker":
+			media = msg.Sticker
+		case "audio":
+			media = msg.Audio
+		case "video":
+			media = msg.Video
+		case "document":
+			media = msg.Document
+		}
+		require.NotNil(t, media, msg.Type)
+		require.Equal(t, c.mimeType, media.MimeType)
+
+		info, got, res, err := fetch(t, h, media.ID, 16<<20)
+		require.NoError(t, err)
+		require.True(t, res.Matches(media.SHA256), "the webhook's sha256 (base64) matches the bytes")
+		require.True(t, res.Matches(info.SHA256), "the media info's sha256 (hex) matches the bytes")
+		require.Equal(t, c.sniffed, http.DetectContentType(got), "%s sample", c.mimeType)
+		if c.in.Data != nil {
+			require.Equal(t, "4242", media.ID)
+			require.Equal(t, c.in.Data, got)
+		}
+	}
+
+	t.Run("data is checked like an upload", func(t *testing.T) {
+		var e struct {
+			Error struct{ Code string } `json:"error"`
+		}
+		body, _ := json.Marshal(map[string]any{"from": "16505550101", "type": "image", "mime_type": "image/png", "data": []byte("%PDF-1.4")})
+		require.Equal(t, http.StatusBadRequest, h.do(t, http.MethodPost, "/simulator/phone/messages", string(body), &e))
+		require.Equal(t, "invalid_media", e.Error.Code)
+	})
 }
 
 func TestMediaUploadRefused(t *testing.T) {
