@@ -42,34 +42,44 @@ type Faults struct {
 	// LostAnswerHang makes a lost answer hang until the client gives up or the
 	// simulator closes, like a timeout, instead of closing the connection at once.
 	LostAnswerHang bool
+	// MediaFailNext makes the next N media downloads (with a valid URL) answer a
+	// plain HTTP 500, one per download.
+	MediaFailNext int
+	// MediaCorruptNext makes the next N media downloads that are not failed serve
+	// bytes that do not match the announced sha256 (same size, one byte changed).
+	MediaCorruptNext int
 }
 
 // faultsJSON is the wire form of Faults.
 type faultsJSON struct {
-	Latency        string          `json:"latency"`
-	ErrorRates     map[int]float64 `json:"error_rates"`
-	TimeoutRate    float64         `json:"timeout_rate"`
-	FailNext       []int           `json:"fail_next"`
-	GeminiFailNext []int           `json:"gemini_fail_next"`
-	GeminiLatency  string          `json:"gemini_latency"`
-	LostAnswerRate float64         `json:"lost_answer_rate"`
-	LostAnswerNext int             `json:"lost_answer_next"`
-	LostAnswerHang bool            `json:"lost_answer_hang"`
+	Latency          string          `json:"latency"`
+	ErrorRates       map[int]float64 `json:"error_rates"`
+	TimeoutRate      float64         `json:"timeout_rate"`
+	FailNext         []int           `json:"fail_next"`
+	GeminiFailNext   []int           `json:"gemini_fail_next"`
+	GeminiLatency    string          `json:"gemini_latency"`
+	LostAnswerRate   float64         `json:"lost_answer_rate"`
+	LostAnswerNext   int             `json:"lost_answer_next"`
+	LostAnswerHang   bool            `json:"lost_answer_hang"`
+	MediaFailNext    int             `json:"media_fail_next"`
+	MediaCorruptNext int             `json:"media_corrupt_next"`
 }
 
 // MarshalJSON writes durations as strings, readable by the humans who inject
 // faults with curl.
 func (f Faults) MarshalJSON() ([]byte, error) {
 	return json.Marshal(faultsJSON{
-		Latency:        f.Latency.String(),
-		ErrorRates:     nonNilMap(f.ErrorRates),
-		TimeoutRate:    f.TimeoutRate,
-		FailNext:       nonNilSlice(f.FailNext),
-		GeminiFailNext: nonNilSlice(f.GeminiFailNext),
-		GeminiLatency:  f.GeminiLatency.String(),
-		LostAnswerRate: f.LostAnswerRate,
-		LostAnswerNext: f.LostAnswerNext,
-		LostAnswerHang: f.LostAnswerHang,
+		Latency:          f.Latency.String(),
+		ErrorRates:       nonNilMap(f.ErrorRates),
+		TimeoutRate:      f.TimeoutRate,
+		FailNext:         nonNilSlice(f.FailNext),
+		GeminiFailNext:   nonNilSlice(f.GeminiFailNext),
+		GeminiLatency:    f.GeminiLatency.String(),
+		LostAnswerRate:   f.LostAnswerRate,
+		LostAnswerNext:   f.LostAnswerNext,
+		LostAnswerHang:   f.LostAnswerHang,
+		MediaFailNext:    f.MediaFailNext,
+		MediaCorruptNext: f.MediaCorruptNext,
 	})
 }
 
@@ -91,6 +101,7 @@ func (f *Faults) UnmarshalJSON(data []byte) error {
 		Latency: latency, ErrorRates: wire.ErrorRates, TimeoutRate: wire.TimeoutRate,
 		FailNext: wire.FailNext, GeminiFailNext: wire.GeminiFailNext, GeminiLatency: geminiLatency,
 		LostAnswerRate: wire.LostAnswerRate, LostAnswerNext: wire.LostAnswerNext, LostAnswerHang: wire.LostAnswerHang,
+		MediaFailNext: wire.MediaFailNext, MediaCorruptNext: wire.MediaCorruptNext,
 	}
 	return nil
 }
@@ -131,6 +142,9 @@ func (f *Faults) validate() error {
 	}
 	if f.LostAnswerNext < 0 {
 		errs = append(errs, fmt.Errorf("lost_answer_next %d must not be negative", f.LostAnswerNext))
+	}
+	if f.MediaFailNext < 0 || f.MediaCorruptNext < 0 {
+		errs = append(errs, errors.New("media_fail_next and media_corrupt_next must not be negative"))
 	}
 	for code, rate := range f.ErrorRates {
 		if code <= 0 || rate < 0 || rate > 1 {
@@ -211,6 +225,22 @@ func (s *Simulator) takeLostAnswer() (lost, hang bool) {
 	}
 	rate := s.faults.LostAnswerRate
 	return rate > 0 && rand.Float64() < rate, hang
+}
+
+// takeMediaFault decides the fault of one media download: a plain 500
+// (MediaFailNext) first, else corrupt bytes (MediaCorruptNext).
+func (s *Simulator) takeMediaFault() (fail, corrupt bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.faults.MediaFailNext > 0 {
+		s.faults.MediaFailNext--
+		return true, false
+	}
+	if s.faults.MediaCorruptNext > 0 {
+		s.faults.MediaCorruptNext--
+		return false, true
+	}
+	return false, false
 }
 
 // takeGeminiFault returns the next injected Gemini status, or 0.

@@ -349,6 +349,7 @@ func TestFaultsEndpoint(t *testing.T) {
 		"latency": "0s", "error_rates": map[string]any{}, "timeout_rate": 0.0, "fail_next": []any{},
 		"gemini_fail_next": []any{}, "gemini_latency": "0s",
 		"lost_answer_rate": 0.0, "lost_answer_next": 0.0, "lost_answer_hang": false,
+		"media_fail_next": 0.0, "media_corrupt_next": 0.0,
 	}, empty)
 
 	put := `{"latency":"5ms","error_rates":{"131000":0.25},"timeout_rate":0.1,"fail_next":[131026,500],

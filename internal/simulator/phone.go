@@ -3,12 +3,10 @@ package simulator
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"net/http"
 	"strings"
 	"time"
@@ -30,11 +28,18 @@ type InboundInput struct {
 	// Text is the body of a text message, and the caption of media when Caption is empty.
 	Text string `json:"text"`
 	// Caption, MediaID, MimeType and Filename describe media; the id and MIME
-	// type get defaults when empty.
+	// type get defaults when empty. The media is in the simulator's media store,
+	// so that GET /{media-id} and its download URL serve it with the sha256 the
+	// webhook announces: a MediaID already stored is used as it is (with its MIME
+	// type); otherwise Data, or sample bytes of the MIME type, are stored under
+	// MediaID (or a new id).
 	Caption  string `json:"caption"`
 	MediaID  string `json:"media_id"`
 	MimeType string `json:"mime_type"`
 	Filename string `json:"filename"`
+	// Data is the file the customer sends, base64 in JSON, checked like an upload
+	// (Meta's types and size limits; the request body is at most 1 MB).
+	Data []byte `json:"data"`
 	// Latitude and Longitude place a location message.
 	Latitude  float64 `json:"latitude"`
 	Longitude float64 `json:"longitude"`
@@ -134,6 +139,7 @@ func (s *Simulator) inboundValue(in *InboundInput) (whatsapp.Value, error) {
 	if caption == "" {
 		caption = in.Text
 	}
+	var err error
 
 	switch msg.Type {
 	case whatsapp.InboundTypeText:
@@ -142,20 +148,35 @@ func (s *Simulator) inboundValue(in *InboundInput) (whatsapp.Value, error) {
 		}
 		msg.Text = &whatsapp.Text{Body: in.Text}
 	case whatsapp.InboundTypeImage:
-		msg.Image = media(in, "image/jpeg", caption)
+		msg.Image, err = s.inboundMedia(in, "image/jpeg", caption)
+		if err != nil {
+			return whatsapp.Value{}, err
+		}
 	case whatsapp.InboundTypeVideo:
-		msg.Video = media(in, "video/mp4", caption)
+		msg.Video, err = s.inboundMedia(in, "video/mp4", caption)
+		if err != nil {
+			return whatsapp.Value{}, err
+		}
 	case whatsapp.InboundTypeAudio:
-		msg.Audio = media(in, "audio/ogg; codecs=opus", "")
+		msg.Audio, err = s.inboundMedia(in, "audio/ogg; codecs=opus", "")
+		if err != nil {
+			return whatsapp.Value{}, err
+		}
 		msg.Audio.Voice = strings.Contains(msg.Audio.MimeType, "opus") // voice notes are Opus in Ogg
 	case whatsapp.InboundTypeDocument:
-		msg.Document = media(in, "application/pdf", caption)
+		msg.Document, err = s.inboundMedia(in, "application/pdf", caption)
+		if err != nil {
+			return whatsapp.Value{}, err
+		}
 		msg.Document.Filename = in.Filename
 		if msg.Document.Filename == "" {
 			msg.Document.Filename = "document.pdf"
 		}
 	case whatsapp.InboundTypeSticker:
-		msg.Sticker = media(in, "image/webp", "")
+		msg.Sticker, err = s.inboundMedia(in, "image/webp", "")
+		if err != nil {
+			return whatsapp.Value{}, err
+		}
 	case whatsapp.InboundTypeLocation:
 		if in.Latitude < -90 || in.Latitude > 90 || in.Longitude < -180 || in.Longitude > 180 {
 			return whatsapp.Value{}, &inputError{"invalid_location", "latitude must be within ±90 and longitude within ±180"}
@@ -202,20 +223,27 @@ func (s *Simulator) inboundValue(in *InboundInput) (whatsapp.Value, error) {
 	}, nil
 }
 
-// media builds a media payload with Meta-like defaults for the id and hash.
-func media(in *InboundInput, defaultMime, caption string) *whatsapp.Media {
-	id := in.MediaID
-	if id == "" {
-		n := new(big.Int).SetBytes(randomBytes(8))
-		id = n.String()
+// inboundMedia builds the media payload of a customer's message and makes sure the
+// media store holds its file (see InboundInput). The webhook's sha256 is base64, as
+// in Meta's webhooks; the media info gives the same sum in hex.
+func (s *Simulator) inboundMedia(in *InboundInput, defaultMime, caption string) (*whatsapp.Media, error) {
+	obj, ok := s.lookupMedia(in.MediaID)
+	if !ok || in.Data != nil {
+		mimeType := cmp.Or(in.MimeType, defaultMime)
+		data := in.Data
+		if data == nil {
+			data = sampleMedia(mimeType)
+		} else if err := checkMedia(mimeType, data); err != nil {
+			return nil, &inputError{"invalid_media", "data: " + err.Error()}
+		}
+		obj = s.storeMedia(in.MediaID, mimeType, data)
 	}
-	sum := sha256.Sum256([]byte(id))
 	return &whatsapp.Media{
-		ID:       id,
-		MimeType: cmp.Or(in.MimeType, defaultMime),
-		SHA256:   base64.StdEncoding.EncodeToString(sum[:]),
+		ID:       obj.id,
+		MimeType: obj.mimeType,
+		SHA256:   base64.StdEncoding.EncodeToString(obj.sum[:]),
 		Caption:  caption,
-	}
+	}, nil
 }
 
 // phoneResponse answers POST /simulator/phone/messages.

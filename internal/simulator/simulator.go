@@ -1,6 +1,7 @@
 // Package simulator fakes the outside world of wainbox for development, tests and
 // benchmarks: Meta's Graph API (sends, with fault injection and status webhooks;
-// message templates, their review and the 24-hour customer-service window), a
+// message templates, their review and the 24-hour customer-service window; media
+// upload, info and download, with download faults), a
 // customer's phone (signed inbound webhooks) and Gemini. Everything goes over
 // real HTTP so that the code under test is the code that runs in production.
 package simulator
@@ -80,6 +81,9 @@ type Config struct {
 	// WindowFailAsync reports 131047 in a failed status webhook after accepting
 	// the send, instead of in the answer (WindowSettings.FailAsync).
 	WindowFailAsync bool
+	// MediaURLTTL is how long a download URL of the fake media info stays valid; default
+	// DefaultMediaURLTTL, as Meta's.
+	MediaURLTTL time.Duration
 	// HTTPClient posts the webhooks; default a client with a 10 s timeout.
 	HTTPClient *http.Client
 	// Logger defaults to a logger that discards everything.
@@ -154,6 +158,13 @@ type Simulator struct {
 	window WindowSettings
 	// lastInbound is when each customer (wa_id) last wrote to the business number.
 	lastInbound map[string]time.Time
+	// media is the fake media store (media.go): files by media id, their ids oldest first and
+	// their total size. mediaKey signs download URLs, which live mediaURLTTL.
+	media       map[string]*mediaObject
+	mediaOrder  []string
+	mediaBytes  int64
+	mediaKey    []byte
+	mediaURLTTL time.Duration
 }
 
 // New checks the configuration, fills defaults and returns a Simulator.
@@ -178,6 +189,9 @@ func New(cfg *Config) (*Simulator, error) {
 		nextTemplateID:      firstTemplateID,
 		window:              WindowSettings{Enforce: cfg.EnforceWindow, FailAsync: cfg.WindowFailAsync},
 		lastInbound:         map[string]time.Time{},
+		media:               map[string]*mediaObject{},
+		mediaKey:            randomBytes(32),
+		mediaURLTTL:         cmp.Or(cfg.MediaURLTTL, DefaultMediaURLTTL),
 	}
 	for _, t := range seedTemplates() {
 		if _, err := s.addTemplateLocked(&t); err != nil {
@@ -189,6 +203,9 @@ func New(cfg *Config) (*Simulator, error) {
 	}
 	if s.statusDelay < 0 {
 		return nil, fmt.Errorf("invalid simulator status delay %s", s.statusDelay)
+	}
+	if s.mediaURLTTL < 0 {
+		return nil, fmt.Errorf("invalid simulator media URL lifetime %s", s.mediaURLTTL)
 	}
 	if s.webhookRetryFor < 0 {
 		return nil, fmt.Errorf("invalid simulator webhook retry duration %s", s.webhookRetryFor)
@@ -220,6 +237,11 @@ func (s *Simulator) routes() http.Handler {
 	mux.HandleFunc("GET /simulator/graph/{version}/{waba_id}/message_templates", s.handleGetTemplates)
 	mux.HandleFunc("POST /simulator/graph/{version}/{waba_id}/message_templates", s.handleCreateTemplate)
 	mux.HandleFunc("DELETE /simulator/graph/{version}/{waba_id}/message_templates", s.handleDeleteTemplates)
+	mux.HandleFunc("POST /simulator/graph/{version}/{phone_number_id}/media", s.handleMediaUpload)
+	mux.HandleFunc("GET /simulator/graph/{version}/{media_id}", s.handleMediaInfo)
+	mux.HandleFunc("DELETE /simulator/graph/{version}/{media_id}", s.handleMediaDelete)
+	mux.HandleFunc("GET "+mediaDownloadPath, s.handleMediaDownload)
+	mux.HandleFunc("POST /simulator/media/{media_id}/expire", s.handleExpireMedia)
 	mux.HandleFunc("PUT /simulator/templates/status", s.handlePutTemplateStatus)
 	mux.HandleFunc("GET /simulator/window", s.handleGetWindow)
 	mux.HandleFunc("PUT /simulator/window", s.handlePutWindow)

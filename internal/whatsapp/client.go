@@ -52,7 +52,9 @@ type Client struct {
 	version    string
 	token      string
 	httpClient *http.Client
-	logger     *slog.Logger
+	// mediaClient downloads and uploads media: httpClient with a timeout long enough for a file.
+	mediaClient *http.Client
+	logger      *slog.Logger
 }
 
 // NewClient checks the configuration and returns a Client, so that a bad base URL
@@ -74,6 +76,7 @@ func NewClient(cfg *Config) (*Client, error) {
 	if c.httpClient == nil {
 		c.httpClient = &http.Client{Timeout: DefaultTimeout, Transport: NewTransport()}
 	}
+	c.mediaClient = mediaHTTPClient(c.httpClient)
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
 	}
@@ -178,8 +181,14 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
+	return c.doWith(c.httpClient, req, out)
+}
 
-	resp, err := c.httpClient.Do(req)
+// doWith sends one Graph API request with hc and decodes a 2xx answer into out (when out is not
+// nil): an answer of Meta's that is not 2xx is an *APIError, and a failure after the request may
+// have left is marked ErrOutcomeUnknown.
+func (c *Client) doWith(hc *http.Client, req *http.Request, out any) error {
+	resp, err := hc.Do(req)
 	if err != nil {
 		if notSent(err) {
 			return err

@@ -188,15 +188,18 @@ func (e *APIError) Class() Class {
 	}
 }
 
-// Classify maps any error of Send or MarkRead to a Class. Errors that are not
+// Classify maps any error of the Client to a Class. Errors that are not
 // Graph API answers (connection refused, timeouts, deadlines, even a cancelled
 // context during shutdown) are retried, because the message may still go out later.
 func Classify(err error) Class {
 	if err == nil {
 		return ClassNone
 	}
-	if errors.Is(err, ErrInvalidMessage) {
+	switch {
+	case errors.Is(err, ErrInvalidMessage), errors.Is(err, ErrMediaTooLarge), errors.Is(err, ErrMediaNotFound):
 		return ClassPermanent
+	case errors.Is(err, ErrMediaURLExpired):
+		return ClassRetry // from MediaInfo, which gives a fresh URL
 	}
 	var apiErr *APIError
 	if errors.As(err, &apiErr) {
