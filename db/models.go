@@ -124,6 +124,20 @@ type LoginFailure struct {
 	At    time.Time `json:"at"`
 }
 
+type MediaChunk struct {
+	Sha256 []byte `json:"sha256"`
+	Seq    int32  `json:"seq"`
+	Data   []byte `json:"data"`
+}
+
+type MediaObject struct {
+	Sha256    []byte    `json:"sha256"`
+	Size      int64     `json:"size"`
+	Mime      string    `json:"mime"`
+	ChunkSize int32     `json:"chunk_size"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
 type Message struct {
 	ID               int64           `json:"id"`
 	ConversationID   int64           `json:"conversation_id"`
