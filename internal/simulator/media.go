@@ -292,16 +292,6 @@ func readField(part io.Reader) (string, error) {
 	return strings.TrimSpace(string(b)), err
 }
 
-// mediaInfo is Meta's answer to GET /{media-id}.
-type mediaInfo struct {
-	MessagingProduct string `json:"messaging_product"`
-	URL              string `json:"url"`
-	MimeType         string `json:"mime_type"`
-	SHA256           string `json:"sha256"`
-	FileSize         int64  `json:"file_size"`
-	ID               string `json:"id"`
-}
-
 // mediaFor checks the token and finds the media of a GET or DELETE /{media-id}, answering
 // Meta's error itself when it cannot.
 func (s *Simulator) mediaFor(w http.ResponseWriter, r *http.Request, method string) (*mediaObject, bool) {
@@ -324,7 +314,7 @@ func (s *Simulator) handleMediaInfo(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, mediaInfo{
+	writeJSON(w, http.StatusOK, whatsapp.MediaInfo{
 		MessagingProduct: whatsapp.MessagingProduct,
 		URL:              s.mediaURL(r, obj.id, time.Now().Add(s.mediaURLTTL)),
 		MimeType:         obj.mimeType,
