@@ -109,11 +109,7 @@ func (s *Server) deleteTemplate(w http.ResponseWriter, r *http.Request) {
 
 // syncTemplates copies every template from Meta now (the leader also does it every hour).
 func (s *Server) syncTemplates(w http.ResponseWriter, r *http.Request) {
-	if !auth.CanManageTemplates(auth.FromContext(r.Context())) {
-		writeError(w, r, &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: "syncing templates needs can_manage_templates"})
-		return
-	}
-	res, err := s.cfg.Templates.Sync(r.Context())
+	res, err := s.cfg.Templates.SyncFor(r.Context(), auth.FromContext(r.Context()))
 	if err != nil {
 		writeError(w, r, err)
 		return

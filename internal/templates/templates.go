@@ -146,6 +146,14 @@ func (s *Service) Sync(ctx context.Context) (SyncResult, error) {
 	return res, nil
 }
 
+// SyncFor is Sync asked for by a person, who must manage templates (the periodic job calls Sync).
+func (s *Service) SyncFor(ctx context.Context, p *auth.Principal) (SyncResult, error) {
+	if err := canManage(p); err != nil {
+		return SyncResult{}, err
+	}
+	return s.Sync(ctx)
+}
+
 func (s *Service) store(ctx context.Context, dbtx db.DBTX, t *waformat.Template, seen time.Time) (db.MessageTemplate, error) {
 	components, err := json.Marshal(t.Components)
 	if err != nil {
