@@ -249,15 +249,20 @@ INSERT INTO message_templates (waba_id, meta_id, name, language, category, statu
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
         $9, $10)
 ON CONFLICT (waba_id, name, language) DO UPDATE
-SET meta_id = excluded.meta_id, category = excluded.category, status = excluded.status,
+SET meta_id = excluded.meta_id, category = excluded.category,
+    status = CASE WHEN message_templates.updated_at > excluded.synced_at
+                  THEN message_templates.status ELSE excluded.status END,
+    rejected_reason = CASE WHEN message_templates.updated_at > excluded.synced_at
+                           THEN message_templates.rejected_reason ELSE excluded.rejected_reason END,
     parameter_format = excluded.parameter_format, components = excluded.components,
-    rejected_reason = excluded.rejected_reason, synced_at = excluded.synced_at,
+    synced_at = excluded.synced_at,
     updated_at = CASE WHEN (message_templates.meta_id, message_templates.category, message_templates.status,
                             message_templates.parameter_format, message_templates.components,
                             message_templates.rejected_reason)
                            IS DISTINCT FROM
                            (excluded.meta_id, excluded.category, excluded.status, excluded.parameter_format,
                             excluded.components, excluded.rejected_reason)
+                       AND message_templates.updated_at <= excluded.synced_at
                       THEN now() ELSE message_templates.updated_at END
 RETURNING id, waba_id, meta_id, name, language, category, status, parameter_format, components, rejected_reason, synced_at, created_at, updated_at
 `
@@ -275,7 +280,9 @@ type TemplateUpsertParams struct {
 	SyncedAt        time.Time       `json:"synced_at"`
 }
 
-// TemplateUpsert stores a template as a sync read it from Meta and marks it seen at @synced_at.
+// TemplateUpsert stores a template as a sync read it from Meta and marks it seen at @synced_at, the
+// start of the sync. A status that a webhook changed after the sync started is newer than the page
+// the sync read, so it is kept.
 func (q *Queries) TemplateUpsert(ctx context.Context, db DBTX, arg TemplateUpsertParams) (MessageTemplate, error) {
 	row := db.QueryRow(ctx, templateUpsert,
 		arg.WabaID,
