@@ -34,6 +34,7 @@ import (
 	"github.com/wainbox/wainbox/internal/jobs"
 	"github.com/wainbox/wainbox/internal/lograte"
 	"github.com/wainbox/wainbox/internal/pacing"
+	"github.com/wainbox/wainbox/internal/panel"
 	"github.com/wainbox/wainbox/internal/quickreplies"
 	"github.com/wainbox/wainbox/internal/realtime"
 	"github.com/wainbox/wainbox/internal/simulator"
@@ -359,6 +360,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		MaxPublicBodies: cfg.HTTPMaxPublicBodies,
 	}
 	apiCfg.Realtime = a.realtime.Handler()
+	if apiCfg.Panel, err = panel.New(); err != nil {
+		return nil, err
+	}
 	if a.sim != nil {
 		apiCfg.Simulator = a.sim.Handler()
 	}

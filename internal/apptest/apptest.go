@@ -115,10 +115,15 @@ func (w *testWriter) close() {
 	w.mu.Unlock()
 }
 
-// CreateUser creates a user with the given role and returns its access token.
+// UserPassword is the password of the users CreateUser makes, for tests that log in as a person
+// would (the panel's browser tests).
+const UserPassword = "correct horse battery"
+
+// CreateUser creates a user with the given role (password UserPassword) and returns its access
+// token.
 func (in *Instance) CreateUser(email, role string) (int64, string) {
 	in.T.Helper()
-	const password = "correct horse battery"
+	const password = UserPassword
 	u, err := in.Users.Create(context.Background(), auth.NewUser{Email: email, Name: email, Role: role, Password: password})
 	require.NoError(in.T, err)
 	var out struct {

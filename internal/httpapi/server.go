@@ -42,7 +42,7 @@ type Webhook interface {
 	Receive(http.ResponseWriter, *http.Request)
 }
 
-// Config holds the server's dependencies. Webhook, Realtime, Simulator and RiverUI are optional:
+// Config holds the server's dependencies. Webhook, Realtime, Simulator, Panel and RiverUI are optional:
 // their routes exist only when they are set.
 type Config struct {
 	Inbox     *inbox.Service
@@ -66,7 +66,9 @@ type Config struct {
 	Webhook   Webhook
 	Realtime  http.Handler // GET /api/ws
 	Simulator http.Handler // everything under /simulator/
-	RiverUI   http.Handler // everything under /admin/river/
+	// Panel is the agent panel: GET / and its assets under /assets/ (internal/panel).
+	Panel   http.Handler
+	RiverUI http.Handler // everything under /admin/river/
 	// Metrics serves Prometheus metrics at GET /metrics; MetricsToken is the static bearer a
 	// scraper presents (empty: only users with can_view_metrics may read them).
 	Metrics      http.Handler
@@ -211,6 +213,14 @@ func (s *Server) routeTable() []Route {
 	}
 	if s.cfg.Simulator != nil {
 		routes = append(routes, Route{"/simulator/", Public, s.cfg.Simulator})
+	}
+	if s.cfg.Panel != nil {
+		// The page and its assets are public: they hold no data, and the panel logs in through
+		// the API like any client.
+		routes = append(routes,
+			Route{"GET /{$}", Public, s.cfg.Panel},
+			Route{"GET /assets/", Public, s.cfg.Panel},
+		)
 	}
 	if s.cfg.RiverUI != nil {
 		routes = append(routes, Route{"/admin/river/", AdminBrowser, s.cfg.RiverUI})

@@ -1,0 +1,198 @@
+package panel_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wainbox/wainbox/internal/apptest"
+)
+
+// The browser tests drive Debian's Chromium through the DevTools protocol (chromedp). One
+// Chromium process serves the whole package; each page gets a browser context of its own
+// (separate storage, as two people on two computers), so tests run in parallel without sharing
+// sessions.
+
+const chromiumPath = "/usr/bin/chromium"
+
+// browser is the shared Chromium, set up by TestMain.
+var browser context.Context
+
+func TestMain(m *testing.M) {
+	os.Exit(runWithBrowser(m))
+}
+
+func runWithBrowser(m *testing.M) int {
+	if err := ensureChromium(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	dir, err := os.MkdirTemp("", "wainbox-chromium-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromiumPath),
+		chromedp.UserDataDir(dir),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true), // the tests run as root
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("no-default-browser-check", true),
+		// Without these Chromium reaches for Google's services, which this closed network refuses.
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		chromedp.WindowSize(1280, 800),
+	)
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(alloc)
+	defer cancel()
+	if err := chromedp.Do(ctx); err != nil { // starts the browser
+		fmt.Fprintf(os.Stderr, "starting Chromium: %v\n", err)
+		return 1
+	}
+	browser = ctx
+	return m.Run()
+}
+
+// ensureChromium installs Debian's chromium with apt-get when it is missing and the tests run as
+// root, as the test setup does for PostgreSQL.
+func ensureChromium() error {
+	if _, err := os.Stat(chromiumPath); err == nil {
+		return nil
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("chromium not found at " + chromiumPath + ": install Debian's chromium package to run the panel's browser tests")
+	}
+	for _, args := range [][]string{{"update"}, {"install", "-y", "--no-install-recommends", "chromium"}} {
+		fmt.Fprintf(os.Stderr, "panel tests: Chromium not found; running apt-get %s\n", strings.Join(args, " "))
+		cmd := exec.Command("/usr/bin/apt-get", args...)
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("apt-get %s: %w", args[0], err)
+		}
+	}
+	return nil
+}
+
+// page is one browser tab in a browser context of its own.
+type page struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+// newPage opens a tab with its own cookies and storage, closed when the test ends. The page's
+// console messages and uncaught exceptions go to the test log.
+func newPage(t *testing.T) *page {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext(), chromedp.WithListener(func(ev any) {
+		switch ev := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			var parts []string
+			for _, a := range ev.Args {
+				parts = append(parts, string(a.Value)+a.Description)
+			}
+			t.Logf("console.%s: %s", ev.Type, strings.Join(parts, " "))
+		case *runtime.EventExceptionThrown:
+			d := ev.ExceptionDetails
+			desc := d.Text
+			if d.Exception != nil {
+				desc += " " + d.Exception.Description
+			}
+			t.Logf("exception: %s (%s:%d)", desc, d.URL, d.LineNumber)
+		}
+	}))
+	t.Cleanup(cancel)
+	require.NoError(t, chromedp.Do(ctx))
+	return &page{t: t, ctx: ctx}
+}
+
+// run runs actions with a deadline.
+func (p *page) run(timeout time.Duration, actions ...chromedp.Action[chromedp.Void]) error {
+	ctx, cancel := context.WithTimeout(p.ctx, timeout)
+	defer cancel()
+	return chromedp.Do(ctx, actions...)
+}
+
+func (p *page) must(actions ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	require.NoError(p.t, p.run(15*time.Second, actions...))
+}
+
+// waitJS polls a JavaScript expression until it is true, failing the test after timeout.
+func (p *page) waitJS(timeout time.Duration, expr string) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, timeout)
+	defer cancel()
+	ok, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(20*time.Millisecond)))
+	if err != nil {
+		text, _ := chromedp.Run(p.ctx, chromedp.Evaluate[string](`document.body.innerText`))
+		p.t.Logf("page text:\n%s", text)
+	}
+	require.NoError(p.t, err, "waiting for %s", expr)
+	require.True(p.t, ok)
+}
+
+// eval evaluates expr and returns its value.
+func eval[T any](p *page, expr string) T {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 15*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	require.NoError(p.t, err, "evaluating %s", expr)
+	return v
+}
+
+// do evaluates expr for its effect.
+func (p *page) do(expr string) {
+	p.t.Helper()
+	eval[any](p, expr)
+}
+
+// login opens the panel at base and signs in as email, then waits for the live connection.
+func (p *page) login(base, email string) {
+	p.t.Helper()
+	p.must(
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#login-email`)),
+		chromedp.SendKeys(chromedp.CSS(`#login-email`), email),
+		chromedp.SendKeys(chromedp.CSS(`#login-password`), apptest.UserPassword),
+		chromedp.Click(chromedp.CSS(`form.login button[type=submit]`)),
+	)
+	p.waitJS(10*time.Second, `document.querySelector('.conn')?.dataset.state === 'live'`)
+}
+
+// js quotes s as a JavaScript string literal.
+func js(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch r {
+		case '"', '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case '\n':
+			b.WriteString(`\n`)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
