@@ -102,6 +102,12 @@ export class Session extends EventTarget {
     this.timer = setTimeout(() => this.refresh().catch(() => {}), Math.max(0, wait));
   }
 
+  // expiringSoon says the access token has less than 5 s (or a quarter of its life) left.
+  expiringSoon() {
+    const life = (this.s.expires_in || 900) * 1000;
+    return Date.parse(this.s.expires_at) - Date.now() < Math.min(5000, life / 4);
+  }
+
   refresh() {
     if (!this.refreshing) this.refreshing = this.lockedRefresh().finally(() => { this.refreshing = null; });
     return this.refreshing;
@@ -119,7 +125,7 @@ export class Session extends EventTarget {
       this.clear();
       throw new ApiError(401, null);
     }
-    if (cur.refresh_token !== had && Date.parse(cur.expires_at) - Date.now() > 5000) {
+    if (cur.refresh_token !== had && Date.parse(cur.expires_at) - Date.now() > Math.min(5000, (cur.expires_in || 900) * 250)) {
       // Another tab refreshed while this one waited for the lock.
       this.s = cur;
       this.schedule();
@@ -154,7 +160,7 @@ export class Session extends EventTarget {
   async request(method, path, body, { raw = false } = {}) {
     for (let attempt = 0; ; attempt++) {
       if (!this.s) throw new ApiError(401, null);
-      if (Date.parse(this.s.expires_at) - Date.now() < 5000) await this.refresh();
+      if (this.expiringSoon()) await this.refresh();
       const headers = { Authorization: `Bearer ${this.s.access_token}` };
       let payload = body;
       if (body !== undefined && !(body instanceof FormData)) {

@@ -45,6 +45,7 @@ export class Live extends EventTarget {
   connect() {
     const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/ws`);
     this.ws = ws;
+    this.connects = (this.connects || 0) + 1;
     this.setState(this.cursor == null ? 'connecting' : 'catching_up');
     ws.onopen = () => {
       ws.send(JSON.stringify({ type: 'auth', token: this.session.token }));

@@ -79,6 +79,7 @@ class Inbox {
   showState() {
     const s = this.live.state;
     this.conn.dataset.state = s;
+    this.conn.dataset.connects = String(this.live.connects); // how many sockets it opened
     if (s === 'offline') {
       const secs = Math.max(0, Math.round((this.live.retryAt - Date.now()) / 1000));
       this.conn.textContent = secs > 0 ? t('conn.offline', { s: secs }) : t('conn.offline_now');
