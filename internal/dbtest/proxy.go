@@ -90,6 +90,14 @@ func (p *Proxy) Down() { p.set(proxyDown) }
 // connections are accepted but hang, until Up or Down.
 func (p *Proxy) Freeze() { p.set(proxyFrozen) }
 
+// SetTarget sends the connections made from now on to target (host:port) instead: a test moves
+// its clients from one server to another, as a load balancer does when an instance restarts.
+func (p *Proxy) SetTarget(target string) {
+	p.mu.Lock()
+	p.target = target
+	p.mu.Unlock()
+}
+
 // Up forwards again: frozen connections resume where they stopped, and after Down new
 // connections reach PostgreSQL.
 func (p *Proxy) Up() { p.set(proxyUp) }
@@ -180,7 +188,10 @@ func (p *Proxy) serve(client net.Conn) {
 	if !p.wait() {
 		return
 	}
-	server, err := net.Dial("tcp", p.target)
+	p.mu.Lock()
+	target := p.target
+	p.mu.Unlock()
+	server, err := net.Dial("tcp", target)
 	if err != nil {
 		return
 	}
