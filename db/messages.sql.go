@@ -856,6 +856,55 @@ func (q *Queries) MessageInsertOutbound(ctx context.Context, db DBTX, arg Messag
 	return i, err
 }
 
+const messageLastOfConversations = `-- name: MessageLastOfConversations :many
+SELECT m.id, m.conversation_id, m.direction, m.type, left(m.body, 101)::text AS body, m.status, m.created_at
+FROM unnest($1::bigint[]) AS c(id)
+CROSS JOIN LATERAL (
+    SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id FROM messages WHERE messages.conversation_id = c.id ORDER BY messages.id DESC LIMIT 1
+) m
+`
+
+type MessageLastOfConversationsRow struct {
+	ID             int64     `json:"id"`
+	ConversationID int64     `json:"conversation_id"`
+	Direction      string    `json:"direction"`
+	Type           string    `json:"type"`
+	Body           string    `json:"body"`
+	Status         string    `json:"status"`
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+// MessageLastOfConversations is the latest message (by id, the thread's order) of each of the
+// conversations, for the list's preview: one probe of messages_conversation_idx per
+// conversation, however long its thread. The body is cut to what a preview shows.
+func (q *Queries) MessageLastOfConversations(ctx context.Context, db DBTX, conversationIds []int64) ([]MessageLastOfConversationsRow, error) {
+	rows, err := db.Query(ctx, messageLastOfConversations, conversationIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []MessageLastOfConversationsRow{}
+	for rows.Next() {
+		var i MessageLastOfConversationsRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.ConversationID,
+			&i.Direction,
+			&i.Type,
+			&i.Body,
+			&i.Status,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const messageListByConversation = `-- name: MessageListByConversation :many
 SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id FROM messages
 WHERE conversation_id = $1

@@ -312,3 +312,13 @@ WHERE m.conversation_id = @conversation_id AND m.sender = 'bot' AND m.created_at
   AND m.id > coalesce((
       SELECT max(o.id) FROM messages o
       WHERE o.conversation_id = @conversation_id AND o.direction = 'out' AND o.sender <> 'bot'), 0);
+
+-- name: MessageLastOfConversations :many
+-- MessageLastOfConversations is the latest message (by id, the thread's order) of each of the
+-- conversations, for the list's preview: one probe of messages_conversation_idx per
+-- conversation, however long its thread. The body is cut to what a preview shows.
+SELECT m.id, m.conversation_id, m.direction, m.type, left(m.body, 101)::text AS body, m.status, m.created_at
+FROM unnest(@conversation_ids::bigint[]) AS c(id)
+CROSS JOIN LATERAL (
+    SELECT * FROM messages WHERE messages.conversation_id = c.id ORDER BY messages.id DESC LIMIT 1
+) m;

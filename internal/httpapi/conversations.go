@@ -190,14 +190,19 @@ func (s *Server) listConversations(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	rows, err := s.cfg.Inbox.SearchConversations(r.Context(), p, filter, cursor, limit)
+	rows, err := s.cfg.Inbox.ListConversations(r.Context(), p, filter, cursor, limit)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	page := pageJSON[conversationJSON]{Data: make([]conversationJSON, len(rows))}
+	page := pageJSON[listedConversationJSON]{Data: make([]listedConversationJSON, len(rows))}
 	for i := range rows {
-		page.Data[i] = conversationView(&rows[i].Conversation, &rows[i].Contact)
+		page.Data[i] = listedConversationJSON{conversationJSON: conversationView(&rows[i].Conversation, &rows[i].Contact)}
+		if m := rows[i].Last; m != nil {
+			page.Data[i].LastMessage = &lastMessageJSON{
+				ID: m.ID, Direction: m.Direction, Type: m.Type, Preview: m.Preview, Status: m.Status, CreatedAt: m.CreatedAt,
+			}
+		}
 	}
 	if len(rows) == limit {
 		last := rows[len(rows)-1].Conversation
@@ -252,6 +257,24 @@ type conversationJSON struct {
 	WindowExpiresAt *time.Time  `json:"window_expires_at"`
 	WindowOpen      bool        `json:"window_open"`
 	Contact         contactJSON `json:"contact"`
+}
+
+// listedConversationJSON is a conversation as the list shows it: with its latest message, null
+// when it has none.
+type listedConversationJSON struct {
+	conversationJSON
+	LastMessage *lastMessageJSON `json:"last_message"`
+}
+
+// lastMessageJSON is the latest message of a listed conversation: its body cut to a 100-character
+// preview, as message events carry it.
+type lastMessageJSON struct {
+	ID        int64     `json:"id"`
+	Direction string    `json:"direction"`
+	Type      string    `json:"type"`
+	Preview   string    `json:"preview"`
+	Status    string    `json:"status"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // contactJSON is the customer of a conversation: WaID is their number, UserID Meta's

@@ -529,3 +529,52 @@ func (s *Service) SearchConversations(ctx context.Context, p *auth.Principal, f 
 	}
 	return rows, nil
 }
+
+// ListedConversation is a row of the conversation list: the conversation, its customer, and
+// its latest message for the preview (nil for a conversation without messages).
+type ListedConversation struct {
+	db.ConversationSearchRow
+	Last *LastMessage
+}
+
+// LastMessage is the latest message of a listed conversation; Preview is its body cut to 100
+// characters, as in events.
+type LastMessage struct {
+	ID        int64
+	Direction string
+	Type      string
+	Preview   string
+	Status    string
+	CreatedAt time.Time
+}
+
+// ListConversations is SearchConversations with each conversation's latest message, read in
+// one more query for the whole page (an index probe per conversation), so the list shows what
+// was said last without a request per row.
+func (s *Service) ListConversations(ctx context.Context, p *auth.Principal, f ConversationFilter, cursor *ConversationCursor, limit int) ([]ListedConversation, error) {
+	rows, err := s.SearchConversations(ctx, p, f, cursor, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ListedConversation, len(rows))
+	ids := make([]int64, len(rows))
+	for i := range rows {
+		out[i].ConversationSearchRow = rows[i]
+		ids[i] = rows[i].Conversation.ID
+	}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	last, err := s.q.MessageLastOfConversations(ctx, s.pool, ids)
+	if err != nil {
+		return nil, fmt.Errorf("error reading the conversations' last messages: %w", err)
+	}
+	byConv := make(map[int64]*LastMessage, len(last))
+	for _, m := range last {
+		byConv[m.ConversationID] = &LastMessage{ID: m.ID, Direction: m.Direction, Type: m.Type, Preview: preview(m.Body, 100), Status: m.Status, CreatedAt: m.CreatedAt}
+	}
+	for i := range out {
+		out[i].Last = byConv[out[i].Conversation.ID]
+	}
+	return out, nil
+}
