@@ -7,9 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
@@ -95,14 +97,40 @@ func ensureChromium() error {
 type page struct {
 	t   *testing.T
 	ctx context.Context
+
+	mu sync.Mutex
+	// frames are the WebSocket frames the page received, with when the test saw them.
+	frames []frame
+}
+
+type frame struct {
+	at      time.Time
+	payload string
+}
+
+// frameAt is when the page first received a WebSocket frame containing s.
+func (p *page) frameAt(s string) (time.Time, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, f := range p.frames {
+		if strings.Contains(f.payload, s) {
+			return f.at, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // newPage opens a tab with its own cookies and storage, closed when the test ends. The page's
 // console messages and uncaught exceptions go to the test log.
 func newPage(t *testing.T) *page {
 	t.Helper()
+	p := &page{t: t}
 	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext(), chromedp.WithListener(func(ev any) {
 		switch ev := ev.(type) {
+		case *network.EventWebSocketFrameReceived:
+			p.mu.Lock()
+			p.frames = append(p.frames, frame{at: time.Now(), payload: string(ev.Response.PayloadData)})
+			p.mu.Unlock()
 		case *runtime.EventConsoleAPICalled:
 			var parts []string
 			for _, a := range ev.Args {
@@ -119,8 +147,9 @@ func newPage(t *testing.T) *page {
 		}
 	}))
 	t.Cleanup(cancel)
-	require.NoError(t, chromedp.Do(ctx))
-	return &page{t: t, ctx: ctx}
+	require.NoError(t, chromedp.Do(ctx)) // chromedp enables the network domain: frames are reported
+	p.ctx = ctx
+	return p
 }
 
 // run runs actions with a deadline.
@@ -147,6 +176,14 @@ func (p *page) waitJS(timeout time.Duration, expr string) {
 	}
 	require.NoError(p.t, err, "waiting for %s", expr)
 	require.True(p.t, ok)
+}
+
+// click clicks the first element matching the CSS selector once it exists. It clicks from
+// JavaScript, in the page's own turn: the panel redraws headers and messages as events arrive,
+// and a node found by one DevTools call can be gone by the next.
+func (p *page) click(selector string) {
+	p.t.Helper()
+	p.waitJS(10*time.Second, fmt.Sprintf(`(() => { const e = document.querySelector(%s); if (e && !e.disabled) e.click(); return !!e && !e.disabled; })()`, js(selector)))
 }
 
 // eval evaluates expr and returns its value.
@@ -177,6 +214,12 @@ func (p *page) login(base, email string) {
 	)
 	p.waitJS(10*time.Second, `document.querySelector('.conn')?.dataset.state === 'live'`)
 }
+
+func contextWithTimeout(p *page) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(p.ctx, 15*time.Second)
+}
+
+func itoa(n int) string { return fmt.Sprint(n) }
 
 // js quotes s as a JavaScript string literal.
 func js(s string) string {

@@ -107,6 +107,18 @@ func (s *Simulator) deliverInbound(ctx context.Context, in *InboundInput) (strin
 		return wamid, 0, fmt.Errorf("error encoding inbound message %s: %w", wamid, err)
 	}
 	status, err := s.postWebhook(ctx, body)
+	m := value.Messages[0]
+	entry := PhoneMessage{ID: wamid, At: time.Now(), From: "customer", Type: m.Type, Text: cmp.Or(in.Text, in.Caption, in.ButtonTitle, in.RowTitle, in.Emoji), Status: "delivered"}
+	if entry.Text == "" && m.Type != whatsapp.InboundTypeText {
+		entry.Text = "[" + m.Type + "]"
+	}
+	if m.Type == whatsapp.InboundTypeLocation && m.Location != nil {
+		entry.Text = fmt.Sprintf("Location %.5f, %.5f", m.Location.Latitude, m.Location.Longitude)
+	}
+	if err != nil || status/100 != 2 {
+		entry.Status = "failed"
+	}
+	s.recordPhone(m.From, entry)
 	if err != nil {
 		return wamid, 0, fmt.Errorf("error posting inbound message %s: %w", wamid, err)
 	}

@@ -165,6 +165,8 @@ type Simulator struct {
 	mediaBytes  int64
 	mediaKey    []byte
 	mediaURLTTL time.Duration
+	// phone is what customers sent through the fake phone, for the phone page (phonepage.go).
+	phone []phoneEntry
 }
 
 // New checks the configuration, fills defaults and returns a Simulator.
@@ -252,6 +254,9 @@ func (s *Simulator) routes() http.Handler {
 	mux.HandleFunc("GET /simulator/sends", s.handleGetSends)
 	mux.HandleFunc("DELETE /simulator/sends", s.handleDeleteSends)
 	mux.HandleFunc("POST /simulator/phone/messages", s.handlePhoneMessage)
+	mux.HandleFunc("GET /simulator/phone", s.handlePhonePage)
+	mux.HandleFunc("GET /simulator/phone/ui/{file}", s.handlePhonePage)
+	mux.HandleFunc("GET /simulator/phone/chats/{wa_id}", s.handlePhoneChat)
 	mux.HandleFunc("POST /simulator/gemini/v1beta/models/{model_action}", s.handleGemini)
 	return mux
 }

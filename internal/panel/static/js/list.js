@@ -4,7 +4,7 @@
 
 import { h, clear } from './dom.js';
 import { t, formatTime } from './i18n.js';
-import { ticks } from './render.js';
+import { ticks, nextStatus } from './render.js';
 
 const PAGE = 50;
 
@@ -12,7 +12,8 @@ export class ConversationList {
   constructor(app) {
     this.app = app;
     this.api = app.api;
-    this.convs = new Map(); // id -> conversation JSON (+ preview fields from events)
+    this.convs = new Map(); // id -> conversation JSON
+    this.previews = new Map(); // conversation id -> its latest message {id, preview, direction, status}
     this.order = [];
     this.nextCursor = null;
     this.loading = false;
@@ -91,7 +92,10 @@ export class ConversationList {
       if (gen !== this.generation) return;
       const old = this.convs;
       this.convs = new Map();
-      for (const c of page.data) this.convs.set(c.id, { ...old.get(c.id), ...c });
+      for (const c of page.data) {
+        this.convs.set(c.id, { ...old.get(c.id), ...c });
+        this.lastMessage(c);
+      }
       this.nextCursor = page.next_cursor;
       this.render();
       const touched = this.touched;
@@ -117,7 +121,11 @@ export class ConversationList {
     try {
       const page = await this.api.get(this.query(this.nextCursor));
       if (gen !== this.generation) return;
-      for (const c of page.data) if (!this.convs.has(c.id)) this.convs.set(c.id, c);
+      for (const c of page.data) {
+        if (this.convs.has(c.id)) continue;
+        this.convs.set(c.id, c);
+        this.lastMessage(c);
+      }
       this.nextCursor = page.next_cursor;
       this.render();
     } catch (e) {
@@ -187,24 +195,37 @@ export class ConversationList {
     this.app.conversationGone(id);
   }
 
-  // preview records the last message an event announced, for the list's second line.
-  preview(convId, data) {
-    const c = this.convs.get(convId);
-    if (!c) return;
-    if (c.preview_at && c.preview_message_id !== data.message_id && Date.parse(c.preview_at) > Date.parse(data.created_at)) return;
-    c.preview = data.preview;
-    c.preview_status = data.direction === 'out' ? data.status : null;
-    c.preview_at = data.created_at;
-    c.preview_message_id = data.message_id;
-    this.renderItem(c);
+  // lastMessage records the latest message a list page carried.
+  lastMessage(c) {
+    const m = c.last_message;
+    if (m) this.notePreview(c.id, { id: m.id, preview: m.preview, direction: m.direction, status: m.status });
   }
 
-  status(convId, data) {
-    const c = this.convs.get(convId);
-    if (c && c.preview_message_id === data.message_id) {
-      c.preview_status = data.status;
-      this.renderItem(c);
+  // notePreview keeps the latest message of a conversation (the highest id, the thread's order)
+  // for the list's second line, whether or not the conversation is listed yet.
+  notePreview(convId, p) {
+    const cur = this.previews.get(convId);
+    if (cur && cur.id > p.id) return false;
+    if (cur && cur.id === p.id) p.status = nextStatus(cur.status, p.status);
+    this.previews.set(convId, p);
+    return true;
+  }
+
+  // preview applies a message.created event.
+  preview(convId, data) {
+    if (this.notePreview(convId, { id: data.message_id, preview: data.preview, direction: data.direction, status: data.status })) {
+      const c = this.convs.get(convId);
+      if (c) this.renderItem(c);
     }
+  }
+
+  // status applies a message.status event to the preview's ticks.
+  status(convId, data) {
+    const cur = this.previews.get(convId);
+    if (!cur || cur.id !== data.message_id) return;
+    cur.status = nextStatus(cur.status, data.status);
+    const c = this.convs.get(convId);
+    if (c) this.renderItem(c);
   }
 
   render() {
@@ -223,10 +244,11 @@ export class ConversationList {
   item(c) {
     const me = this.app.me.id;
     const selected = this.app.selected === c.id;
+    const pv = this.previews.get(c.id);
     const name = c.contact?.profile_name || `+${c.contact?.wa_id}`;
     const assignee = c.assignee_id == null ? t('assignee.none') : this.app.userName(c.assignee_id);
     const unread = c.unread_count > 0 ? h('span', { class: 'badge', 'aria-label': t('list.unread_count', { n: c.unread_count }) }, String(c.unread_count)) : null;
-    const lock = c.lock && c.lock.locked_by !== me ? h('span', { class: 'lock' }, '✎ ', t('lock.by', { name: this.app.userName(c.lock.locked_by) })) : null;
+    const lock = c.lock && c.lock.locked_by !== me ? h('span', { class: 'lock' }, t('lock.by', { name: this.app.userName(c.lock.locked_by) })) : null;
     const li = h('li', {
       id: `conv-${c.id}`, role: 'option', class: `conv${selected ? ' selected' : ''}${c.unread_count > 0 ? ' unread' : ''}`,
       'aria-selected': String(selected), 'data-id': c.id,
@@ -234,7 +256,7 @@ export class ConversationList {
     },
     h('div', { class: 'row' }, h('span', { class: 'name' }, name), h('time', { datetime: c.last_message_at }, formatTime(c.last_message_at))),
     h('div', { class: 'row' },
-      h('span', { class: 'preview' }, c.preview_status ? ticks(c.preview_status) : null, c.preview ?? ''),
+      h('span', { class: 'preview' }, pv?.direction === 'out' ? ticks(pv.status) : null, pv?.preview ?? ''),
       unread),
     h('div', { class: 'row tags' },
       h('span', { class: `chip status-${c.status}` }, t(`status.${c.status}`)),

@@ -14,7 +14,7 @@ export function nextStatus(cur, next) {
   return (RANK[next] ?? -1) > (RANK[cur] ?? -1) ? next : cur;
 }
 
-const TICKS = { pending: '🕓', sent: '✓', delivered: '✓✓', read: '✓✓', failed: '⚠' };
+const TICKS = { pending: '…', sent: '✓', delivered: '✓✓', read: '✓✓', failed: '!' };
 
 export function ticks(status) {
   return h('span', { class: `ticks ticks-${status}`, 'aria-label': t(`msg.status.${status}`), title: t(`msg.status.${status}`), 'data-status': status }, TICKS[status] || '');
@@ -76,14 +76,14 @@ function content(m, api) {
   }
   if (m.type === 'location' && p.location) {
     const { latitude, longitude, name, address } = p.location;
-    parts.push(h('p', { class: 'body location' }, `📍 ${t('msg.location')}: ${name ? name + ', ' : ''}${address ? address + ', ' : ''}${latitude}, ${longitude}`));
+    parts.push(h('p', { class: 'body location' }, `${t('msg.location')}: ${name ? name + ', ' : ''}${address ? address + ', ' : ''}${latitude}, ${longitude}`));
     parts.push(h('a', { href: `https://www.openstreetmap.org/?mlat=${latitude}&mlon=${longitude}`, target: '_blank', rel: 'noopener noreferrer' }, 'OpenStreetMap'));
     return parts;
   }
   if (m.type === 'contacts' && Array.isArray(p.contacts)) {
     for (const c of p.contacts) {
       const phones = (c.phones || []).map((x) => x.phone).join(', ');
-      parts.push(h('p', { class: 'body contact' }, `👤 ${t('msg.contacts')}: ${c.name?.formatted_name || ''} ${phones}`));
+      parts.push(h('p', { class: 'body contact' }, `${t('msg.contacts')}: ${c.name?.formatted_name || ''} ${phones}`));
     }
     return parts;
   }
@@ -91,13 +91,8 @@ function content(m, api) {
     parts.push(h('p', { class: 'body answered' }, t('msg.answered', { title: m.body })));
     return parts;
   }
+  // Our interactive messages' bodies already name their buttons and rows.
   parts.push(h('p', { class: 'body' }, m.body));
-  if (m.direction === 'out' && m.type === 'interactive' && p.interactive) {
-    const it = p.interactive;
-    const buttons = it.action?.buttons?.map((b) => b.reply?.title) || [];
-    const rows = it.action?.sections?.flatMap((s) => s.rows.map((r) => r.title)) || [];
-    if (buttons.length || rows.length) parts.push(h('ul', { class: 'choices' }, [...buttons, ...rows].map((x) => h('li', null, x))));
-  }
   return parts;
 }
 
@@ -132,7 +127,7 @@ export function messageItem(m, api, { onRetry, onReply, quoted }) {
 
 export function noteItem(n, authorName) {
   return h('li', { class: 'note', id: `n-${n.id}`, 'aria-label': t('note.label') },
-    h('div', { class: 'note-label' }, `🔒 ${t('note.label')} · ${authorName}`),
+    h('div', { class: 'note-label' }, `${t('note.label')} · ${authorName}`),
     h('p', { class: 'body' }, n.body),
     h('div', { class: 'meta' }, h('time', { datetime: n.created_at }, formatTime(n.created_at))));
 }

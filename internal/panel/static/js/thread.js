@@ -58,7 +58,7 @@ export class Thread {
         this.text,
         h('div', { class: 'compose-actions' },
           this.sendBtn,
-          h('button', { type: 'button', class: 'attach', 'aria-label': t('compose.attach'), title: t('compose.attach'), onclick: () => this.file.click() }, '📎'),
+          h('button', { type: 'button', class: 'attach', 'aria-label': t('compose.attach'), title: t('compose.attach'), onclick: () => this.file.click() }, t('compose.attach_short')),
           this.tplBtn,
           h('label', { class: 'check' }, this.noteBox, t('compose.note')))),
       this.file, this.composeError);
@@ -153,7 +153,9 @@ export class Thread {
       });
     }
     this.api.get(`/api/messages/${data.message_id}`).then((m) => this.upsert(m)).catch(() => {});
-    if (data.direction === 'in') this.markRead();
+    // A customer's message while the agent looks at the thread is read at once (the count of
+    // the conversation, which its own event brings, may not have arrived yet).
+    if (data.direction === 'in') this.markRead(true);
   }
 
   addNote(n) {
@@ -278,8 +280,8 @@ export class Thread {
     }
   }
 
-  async markRead() {
-    if (!(this.conv.unread_count > 0) || document.hidden) return;
+  async markRead(force = false) {
+    if ((!force && !(this.conv.unread_count > 0)) || document.hidden) return;
     try {
       await this.api.post(`/api/conversations/${this.id}/read`);
     } catch {
