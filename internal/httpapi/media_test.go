@@ -20,6 +20,7 @@ import (
 
 	"github.com/wainbox/wainbox/internal/apptest"
 	"github.com/wainbox/wainbox/internal/inbox"
+	"github.com/wainbox/wainbox/internal/jobs"
 	"github.com/wainbox/wainbox/internal/simulator"
 	"github.com/wainbox/wainbox/internal/waformat"
 )
@@ -285,12 +286,14 @@ func TestUploadAndSendEachMediaKind(t *testing.T) {
 	sim := in.Simulator()
 	cases := []struct {
 		kind, mime, filename, caption string
+		sniffed                       string // when it differs from Meta's name
 	}{
-		{"image", "image/jpeg", "photo.jpg", "your parcel"},
-		{"video", "video/mp4", "howto.mp4", "how to fit it"},
-		{"audio", "audio/ogg", "voice.ogg", ""},
-		{"document", "application/pdf", "invoice-42.pdf", "your invoice"},
-		{"sticker", "image/webp", "thanks.webp", ""},
+		{"image", "image/jpeg", "photo.jpg", "your parcel", ""},
+		{"video", "video/mp4", "howto.mp4", "how to fit it", ""},
+		{"audio", "audio/ogg", "voice.ogg", "", ""},
+		{"audio", "audio/mp4", "memo.m4a", "", "audio/x-m4a"},
+		{"document", "application/pdf", "invoice-42.pdf", "your invoice", ""},
+		{"sticker", "image/webp", "thanks.webp", "", ""},
 	}
 	for _, c := range cases {
 		data := simulator.SampleMedia(c.mime)
@@ -301,7 +304,11 @@ func TestUploadAndSendEachMediaKind(t *testing.T) {
 		require.Equal(t, c.kind, up.Kind)
 		require.Equal(t, inbox.MediaStored, up.Status)
 		require.Equal(t, fmt.Sprintf("%x", sha256.Sum256(data)), up.SHA256)
-		require.Equal(t, c.mime, up.MimeType, "sniffed from the bytes")
+		sniffed := c.mime
+		if c.sniffed != "" {
+			sniffed = c.sniffed
+		}
+		require.Equal(t, sniffed, up.MimeType, "sniffed from the bytes")
 
 		obj := map[string]any{"id": fmt.Sprint(up.ID)}
 		if c.caption != "" {
@@ -336,7 +343,7 @@ func TestUploadAndSendEachMediaKind(t *testing.T) {
 		stored, mime, ok := sim.Media(waID)
 		require.True(t, ok, "Meta has the upload")
 		require.Equal(t, data, stored)
-		require.Equal(t, c.mime, mime)
+		require.Equal(t, c.mime, mime, "uploaded under Meta's name for the type")
 		if c.caption != "" {
 			require.Equal(t, c.caption, media["caption"])
 		}
@@ -427,4 +434,74 @@ func TestUploadRefusals(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, resp.Status, "%s", resp.Body)
 	require.Contains(t, string(resp.Body), "was uploaded as image")
 	require.Equal(t, messages, count(t, in, "messages"), "nothing sent")
+}
+
+// TestMediaRetention: with MEDIA_RETENTION set, the bytes of files whose conversation has been
+// quiet for that long are deleted (unless another file keeps the same bytes) and uploads never
+// sent are deleted after a day; the messages stay, their files marked deleted with the reason.
+func TestMediaRetention(t *testing.T) {
+	t.Parallel()
+	in := apptest.Start(t, &apptest.Options{Env: map[string]string{"MEDIA_RETENTION": "720h"}})
+	tok := in.AdminToken()
+	ctx := context.Background()
+	shared, own := simulator.SampleMedia("image/png"), simulator.SampleMedia("application/pdf")
+	quiet := customerSendsMedia(t, in, "16505558501", simulator.InboundInput{Type: "image", MimeType: "image/png", Data: shared})
+	busy := customerSendsMedia(t, in, "16505558502", simulator.InboundInput{Type: "image", MimeType: "image/png", Data: shared})
+	alone := customerSendsMedia(t, in, "16505558503", simulator.InboundInput{Type: "document", MimeType: "application/pdf", Data: own})
+	files := map[int64]mediaAnswer{}
+	for _, id := range []int64{quiet, busy, alone} {
+		files[id] = waitForMedia(t, in, tok, id)
+		require.Equal(t, inbox.MediaStored, files[id].Status)
+	}
+	var busyConv int64
+	require.NoError(t, in.Pool().QueryRow(ctx, `SELECT conversation_id FROM messages WHERE id = $1`, busy).Scan(&busyConv))
+	var unsent mediaAnswer
+	resp := upload(t, in, tok, busyConv, "image", "draft.jpg", simulator.SampleMedia("image/jpeg"))
+	require.Equal(t, http.StatusCreated, resp.Status, "%s", resp.Body)
+	require.NoError(t, jsonUnmarshal(resp.Body, &unsent))
+	// Thirty-one days pass for the quiet conversations and the files; the unsent upload is two days old.
+	_, err := in.Pool().Exec(ctx, `UPDATE conversations SET last_message_at = now() - interval '31 days'
+		WHERE id IN (SELECT conversation_id FROM messages WHERE id = ANY($1))`, []int64{quiet, alone})
+	require.NoError(t, err)
+	_, err = in.Pool().Exec(ctx, `UPDATE media_files SET created_at = now() - interval '31 days' WHERE direction = 'in'`)
+	require.NoError(t, err)
+	_, err = in.Pool().Exec(ctx, `UPDATE media_files SET created_at = now() - interval '2 days' WHERE id = $1`, unsent.ID)
+	require.NoError(t, err)
+
+	res, err := in.River().Insert(ctx, jobs.MediaRetentionArgs{}, nil)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		var state string
+		require.NoError(t, in.Pool().QueryRow(ctx, `SELECT state FROM river_job WHERE id = $1`, res.Job.ID).Scan(&state))
+		return state == "completed"
+	}, 30*time.Second, 20*time.Millisecond)
+
+	status := func(msgID int64) mediaAnswer {
+		var m struct {
+			Media *mediaAnswer `json:"media"`
+		}
+		in.Do("GET", fmt.Sprintf("/api/messages/%d", msgID), tok, nil, http.StatusOK, &m)
+		return *m.Media
+	}
+	for _, id := range []int64{quiet, alone} {
+		f := status(id)
+		require.Equal(t, inbox.MediaDeleted, f.Status, "the message stays, its file is gone")
+		require.Contains(t, f.Error, "retention")
+		resp := getMedia(t, in, tok, f.URL, nil)
+		require.Equal(t, http.StatusConflict, resp.StatusCode)
+		require.Contains(t, string(readAll(t, resp.Body)), "was deleted")
+	}
+	require.Equal(t, inbox.MediaStored, status(busy).Status, "a conversation with recent messages keeps its files")
+	require.Equal(t, shared, readAll(t, getMedia(t, in, tok, files[busy].URL, nil).Body), "bytes another file keeps stay")
+	objects := func(b []byte) int {
+		var n int
+		require.NoError(t, in.Pool().QueryRow(ctx, `SELECT count(*) FROM media_objects WHERE sha256 = $1`, sha256Bytes(b)).Scan(&n))
+		return n
+	}
+	require.Zero(t, objects(own), "the bytes nobody keeps are deleted")
+	var unsentStatus, unsentError string
+	require.NoError(t, in.Pool().QueryRow(ctx, `SELECT status, error FROM media_files WHERE id = $1`, unsent.ID).Scan(&unsentStatus, &unsentError))
+	require.Equal(t, inbox.MediaDeleted, unsentStatus)
+	require.Contains(t, unsentError, "never sent")
+	require.Equal(t, 3, count(t, in, "messages WHERE media_id IS NOT NULL"), "messages are never deleted")
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/inbox"
 	"github.com/wainbox/wainbox/internal/media"
+	"github.com/wainbox/wainbox/internal/waformat"
 	"github.com/wainbox/wainbox/internal/whatsapp"
 )
 
@@ -232,7 +233,7 @@ func (w *UploadMediaWorker) Work(ctx context.Context, job *river.Job[inbox.Uploa
 	if err != nil {
 		return err
 	}
-	waID, upErr := w.cfg.WhatsApp.UploadMedia(ctx, t.PhoneNumberID, f.MimeType, f.Filename, r)
+	waID, upErr := w.cfg.WhatsApp.UploadMedia(ctx, t.PhoneNumberID, waformat.MetaMediaType(f.MimeType), f.Filename, r)
 	_ = r.Close()
 	if upErr == nil {
 		if err := w.cfg.Inbox.MediaUploaded(ctx, id, waID); err != nil {

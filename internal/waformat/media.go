@@ -99,6 +99,15 @@ func AnimatedWebP(head []byte) bool {
 		head[20]&0x02 != 0
 }
 
+// MetaMediaType is the name Meta's list gives a sniffed MIME type, to upload a file with: the
+// type without parameters, and audio/mp4 for what sniffing calls audio/x-m4a.
+func MetaMediaType(mime string) string {
+	if base := baseType(mime); base != "audio/x-m4a" {
+		return base
+	}
+	return "audio/mp4"
+}
+
 // baseType drops a MIME type's parameters ("text/plain; charset=utf-8" is text/plain).
 func baseType(mime string) string {
 	if i := strings.IndexByte(mime, ';'); i >= 0 {
