@@ -53,6 +53,7 @@ var sections = []section{
 	{"priority", benchPriority},
 	{"webhook", benchWebhook},
 	{"fanout", benchFanout},
+	{"media", benchMedia},
 }
 
 func main() {

@@ -14,7 +14,7 @@ import (
 )
 
 const botHistory = `-- name: BotHistory :many
-SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id FROM messages
+SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id, media_id FROM messages
 WHERE conversation_id = $1
 ORDER BY id DESC
 LIMIT $2
@@ -64,6 +64,7 @@ func (q *Queries) BotHistory(ctx context.Context, db DBTX, arg BotHistoryParams)
 			&i.WaitingFor,
 			&i.PendingReason,
 			&i.ReplyToMessageID,
+			&i.MediaID,
 		); err != nil {
 			return nil, err
 		}
@@ -120,7 +121,7 @@ SET status = $1, sent_at = $2, delivered_at = $3, read_at = $4,
     failed_at = $5, error_code = $6, error_title = $7,
     error_details = $8, updated_at = now()
 WHERE id = $9
-RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id
+RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id, media_id
 `
 
 type MessageApplyStatusParams struct {
@@ -179,6 +180,7 @@ func (q *Queries) MessageApplyStatus(ctx context.Context, db DBTX, arg MessageAp
 		&i.WaitingFor,
 		&i.PendingReason,
 		&i.ReplyToMessageID,
+		&i.MediaID,
 	)
 	return i, err
 }
@@ -219,7 +221,7 @@ WITH cur AS (
         AND m.unsettled_until IS NOT DISTINCT FROM cur.unsettled_until
     RETURNING m.id
 )
-SELECT messages.id, messages.conversation_id, messages.direction, messages.sender, messages.sender_user_id, messages.type, messages.body, messages.payload, messages.status, messages.wa_message_id, messages.client_id, messages.out_seq, messages.send_generation, messages.attempts, messages.last_error, messages.error_code, messages.error_title, messages.error_details, messages.created_at, messages.updated_at, messages.sent_at, messages.delivered_at, messages.read_at, messages.failed_at, messages.unsettled_until, messages.waiting_for, messages.pending_reason, messages.reply_to_message_id, channels.phone_number_id, contacts.wa_id,
+SELECT messages.id, messages.conversation_id, messages.direction, messages.sender, messages.sender_user_id, messages.type, messages.body, messages.payload, messages.status, messages.wa_message_id, messages.client_id, messages.out_seq, messages.send_generation, messages.attempts, messages.last_error, messages.error_code, messages.error_title, messages.error_details, messages.created_at, messages.updated_at, messages.sent_at, messages.delivered_at, messages.read_at, messages.failed_at, messages.unsettled_until, messages.waiting_for, messages.pending_reason, messages.reply_to_message_id, messages.media_id, channels.phone_number_id, contacts.wa_id,
     coalesce(cur.kept_wa_message_id, '')::text AS kept_wa_message_id,
     coalesce(cur.earlier_pending_id, 0)::bigint AS earlier_pending_id, cur.decision,
     EXISTS (SELECT 1 FROM claim) AS claimed
@@ -306,6 +308,7 @@ func (q *Queries) MessageClaimSend(ctx context.Context, db DBTX, arg MessageClai
 		&i.Message.WaitingFor,
 		&i.Message.PendingReason,
 		&i.Message.ReplyToMessageID,
+		&i.Message.MediaID,
 		&i.PhoneNumberID,
 		&i.WaID,
 		&i.KeptWaMessageID,
@@ -359,7 +362,7 @@ func (q *Queries) MessageCountWaiting(ctx context.Context, db DBTX) (int64, erro
 }
 
 const messageGet = `-- name: MessageGet :one
-SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id FROM messages WHERE id = $1
+SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id, media_id FROM messages WHERE id = $1
 `
 
 func (q *Queries) MessageGet(ctx context.Context, db DBTX, id int64) (Message, error) {
@@ -394,12 +397,13 @@ func (q *Queries) MessageGet(ctx context.Context, db DBTX, id int64) (Message, e
 		&i.WaitingFor,
 		&i.PendingReason,
 		&i.ReplyToMessageID,
+		&i.MediaID,
 	)
 	return i, err
 }
 
 const messageGetByClientID = `-- name: MessageGetByClientID :one
-SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id FROM messages
+SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id, media_id FROM messages
 WHERE sender = $1 AND coalesce(sender_user_id, 0) = coalesce($2::bigint, 0) AND client_id = $3
 `
 
@@ -441,12 +445,13 @@ func (q *Queries) MessageGetByClientID(ctx context.Context, db DBTX, arg Message
 		&i.WaitingFor,
 		&i.PendingReason,
 		&i.ReplyToMessageID,
+		&i.MediaID,
 	)
 	return i, err
 }
 
 const messageGetByWaIDForUpdate = `-- name: MessageGetByWaIDForUpdate :one
-SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id FROM messages WHERE wa_message_id = $1 FOR UPDATE
+SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id, media_id FROM messages WHERE wa_message_id = $1 FOR UPDATE
 `
 
 func (q *Queries) MessageGetByWaIDForUpdate(ctx context.Context, db DBTX, waMessageID *string) (Message, error) {
@@ -481,12 +486,13 @@ func (q *Queries) MessageGetByWaIDForUpdate(ctx context.Context, db DBTX, waMess
 		&i.WaitingFor,
 		&i.PendingReason,
 		&i.ReplyToMessageID,
+		&i.MediaID,
 	)
 	return i, err
 }
 
 const messageGetByWaIDInConversation = `-- name: MessageGetByWaIDInConversation :one
-SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id FROM messages WHERE conversation_id = $1 AND wa_message_id = $2
+SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id, media_id FROM messages WHERE conversation_id = $1 AND wa_message_id = $2
 `
 
 type MessageGetByWaIDInConversationParams struct {
@@ -527,12 +533,13 @@ func (q *Queries) MessageGetByWaIDInConversation(ctx context.Context, db DBTX, a
 		&i.WaitingFor,
 		&i.PendingReason,
 		&i.ReplyToMessageID,
+		&i.MediaID,
 	)
 	return i, err
 }
 
 const messageGetWithAccess = `-- name: MessageGetWithAccess :one
-SELECT messages.id, messages.conversation_id, messages.direction, messages.sender, messages.sender_user_id, messages.type, messages.body, messages.payload, messages.status, messages.wa_message_id, messages.client_id, messages.out_seq, messages.send_generation, messages.attempts, messages.last_error, messages.error_code, messages.error_title, messages.error_details, messages.created_at, messages.updated_at, messages.sent_at, messages.delivered_at, messages.read_at, messages.failed_at, messages.unsettled_until, messages.waiting_for, messages.pending_reason, messages.reply_to_message_id, conversations.assignee_id AS conv_assignee_id, conversations.group_id AS conv_group_id
+SELECT messages.id, messages.conversation_id, messages.direction, messages.sender, messages.sender_user_id, messages.type, messages.body, messages.payload, messages.status, messages.wa_message_id, messages.client_id, messages.out_seq, messages.send_generation, messages.attempts, messages.last_error, messages.error_code, messages.error_title, messages.error_details, messages.created_at, messages.updated_at, messages.sent_at, messages.delivered_at, messages.read_at, messages.failed_at, messages.unsettled_until, messages.waiting_for, messages.pending_reason, messages.reply_to_message_id, messages.media_id, conversations.assignee_id AS conv_assignee_id, conversations.group_id AS conv_group_id
 FROM messages
 JOIN conversations ON conversations.id = messages.conversation_id
 WHERE messages.id = $1
@@ -578,6 +585,7 @@ func (q *Queries) MessageGetWithAccess(ctx context.Context, db DBTX, id int64) (
 		&i.Message.WaitingFor,
 		&i.Message.PendingReason,
 		&i.Message.ReplyToMessageID,
+		&i.Message.MediaID,
 		&i.ConvAssigneeID,
 		&i.ConvGroupID,
 	)
@@ -591,7 +599,7 @@ WITH m AS (
         (SELECT q.id FROM messages q
          WHERE q.wa_message_id = $6::text AND q.conversation_id = $1))
     ON CONFLICT (wa_message_id) DO NOTHING
-    RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id
+    RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id, media_id
 ), c AS (
     UPDATE conversations
     SET status = $7, unread_count = unread_count + $8::integer,
@@ -599,7 +607,7 @@ WITH m AS (
     WHERE id = $1 AND EXISTS (SELECT 1 FROM m)
     RETURNING id, channel_id, contact_id, status, assignee_id, unread_count, last_out_seq, last_message_at, created_at, updated_at, group_id, locked_by, lock_expires_at, snoozed_until
 )
-SELECT m.id, m.conversation_id, m.direction, m.sender, m.sender_user_id, m.type, m.body, m.payload, m.status, m.wa_message_id, m.client_id, m.out_seq, m.send_generation, m.attempts, m.last_error, m.error_code, m.error_title, m.error_details, m.created_at, m.updated_at, m.sent_at, m.delivered_at, m.read_at, m.failed_at, m.unsettled_until, m.waiting_for, m.pending_reason, m.reply_to_message_id,
+SELECT m.id, m.conversation_id, m.direction, m.sender, m.sender_user_id, m.type, m.body, m.payload, m.status, m.wa_message_id, m.client_id, m.out_seq, m.send_generation, m.attempts, m.last_error, m.error_code, m.error_title, m.error_details, m.created_at, m.updated_at, m.sent_at, m.delivered_at, m.read_at, m.failed_at, m.unsettled_until, m.waiting_for, m.pending_reason, m.reply_to_message_id, m.media_id,
     c.channel_id AS conv_channel_id, c.contact_id AS conv_contact_id, c.status AS conv_status,
     c.assignee_id AS conv_assignee_id, c.unread_count AS conv_unread_count,
     c.last_out_seq AS conv_last_out_seq, c.last_message_at AS conv_last_message_at,
@@ -649,6 +657,7 @@ type MessageInsertInboundRow struct {
 	WaitingFor        *int64          `json:"waiting_for"`
 	PendingReason     string          `json:"pending_reason"`
 	ReplyToMessageID  *int64          `json:"reply_to_message_id"`
+	MediaID           *int64          `json:"media_id"`
 	ConvChannelID     int64           `json:"conv_channel_id"`
 	ConvContactID     int64           `json:"conv_contact_id"`
 	ConvStatus        string          `json:"conv_status"`
@@ -712,6 +721,7 @@ func (q *Queries) MessageInsertInbound(ctx context.Context, db DBTX, arg Message
 		&i.WaitingFor,
 		&i.PendingReason,
 		&i.ReplyToMessageID,
+		&i.MediaID,
 		&i.ConvChannelID,
 		&i.ConvContactID,
 		&i.ConvStatus,
@@ -739,14 +749,14 @@ WITH r AS (
         (SELECT c.last_inbound_at FROM contacts c WHERE c.id = conversations.contact_id) AS last_inbound_at
 ), m AS (
     INSERT INTO messages (conversation_id, direction, sender, sender_user_id, type, body, payload, status, client_id,
-                          out_seq, send_generation, reply_to_message_id)
+                          out_seq, send_generation, reply_to_message_id, media_id)
     SELECT r.id, 'out', $2::text, $3::bigint, $4::text, $5::text, $6::jsonb,
-        'pending', $7::uuid, r.last_out_seq, 1, $8::bigint
+        'pending', $7::uuid, r.last_out_seq, 1, $8::bigint, $9::bigint
     FROM r
     ON CONFLICT (sender, coalesce(sender_user_id, 0), client_id) WHERE client_id IS NOT NULL DO NOTHING
-    RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id
+    RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id, media_id
 )
-SELECT m.id, m.conversation_id, m.direction, m.sender, m.sender_user_id, m.type, m.body, m.payload, m.status, m.wa_message_id, m.client_id, m.out_seq, m.send_generation, m.attempts, m.last_error, m.error_code, m.error_title, m.error_details, m.created_at, m.updated_at, m.sent_at, m.delivered_at, m.read_at, m.failed_at, m.unsettled_until, m.waiting_for, m.pending_reason, m.reply_to_message_id, r.assignee_id AS conv_assignee_id, r.group_id AS conv_group_id, r.locked_by AS conv_locked_by,
+SELECT m.id, m.conversation_id, m.direction, m.sender, m.sender_user_id, m.type, m.body, m.payload, m.status, m.wa_message_id, m.client_id, m.out_seq, m.send_generation, m.attempts, m.last_error, m.error_code, m.error_title, m.error_details, m.created_at, m.updated_at, m.sent_at, m.delivered_at, m.read_at, m.failed_at, m.unsettled_until, m.waiting_for, m.pending_reason, m.reply_to_message_id, m.media_id, r.assignee_id AS conv_assignee_id, r.group_id AS conv_group_id, r.locked_by AS conv_locked_by,
     r.lock_expires_at AS conv_lock_expires_at, r.lock_held AS conv_lock_held, r.last_inbound_at AS conv_last_inbound_at
 FROM m, r
 `
@@ -760,6 +770,7 @@ type MessageInsertOutboundParams struct {
 	Payload          json.RawMessage `json:"payload"`
 	ClientID         uuid.UUID       `json:"client_id"`
 	ReplyToMessageID *int64          `json:"reply_to_message_id"`
+	MediaID          *int64          `json:"media_id"`
 }
 
 type MessageInsertOutboundRow struct {
@@ -791,6 +802,7 @@ type MessageInsertOutboundRow struct {
 	WaitingFor        *int64          `json:"waiting_for"`
 	PendingReason     string          `json:"pending_reason"`
 	ReplyToMessageID  *int64          `json:"reply_to_message_id"`
+	MediaID           *int64          `json:"media_id"`
 	ConvAssigneeID    *int64          `json:"conv_assignee_id"`
 	ConvGroupID       *int64          `json:"conv_group_id"`
 	ConvLockedBy      *int64          `json:"conv_locked_by"`
@@ -815,6 +827,7 @@ func (q *Queries) MessageInsertOutbound(ctx context.Context, db DBTX, arg Messag
 		arg.Payload,
 		arg.ClientID,
 		arg.ReplyToMessageID,
+		arg.MediaID,
 	)
 	var i MessageInsertOutboundRow
 	err := row.Scan(
@@ -846,6 +859,7 @@ func (q *Queries) MessageInsertOutbound(ctx context.Context, db DBTX, arg Messag
 		&i.WaitingFor,
 		&i.PendingReason,
 		&i.ReplyToMessageID,
+		&i.MediaID,
 		&i.ConvAssigneeID,
 		&i.ConvGroupID,
 		&i.ConvLockedBy,
@@ -860,7 +874,7 @@ const messageLastOfConversations = `-- name: MessageLastOfConversations :many
 SELECT m.id, m.conversation_id, m.direction, m.type, left(m.body, 101)::text AS body, m.status, m.created_at
 FROM unnest($1::bigint[]) AS c(id)
 CROSS JOIN LATERAL (
-    SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id FROM messages WHERE messages.conversation_id = c.id ORDER BY messages.id DESC LIMIT 1
+    SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id, media_id FROM messages WHERE messages.conversation_id = c.id ORDER BY messages.id DESC LIMIT 1
 ) m
 `
 
@@ -906,7 +920,7 @@ func (q *Queries) MessageLastOfConversations(ctx context.Context, db DBTX, conve
 }
 
 const messageListByConversation = `-- name: MessageListByConversation :many
-SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id FROM messages
+SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id, media_id FROM messages
 WHERE conversation_id = $1
   AND ($2::bigint IS NULL OR id < $2::bigint)
 ORDER BY id DESC
@@ -957,6 +971,7 @@ func (q *Queries) MessageListByConversation(ctx context.Context, db DBTX, arg Me
 			&i.WaitingFor,
 			&i.PendingReason,
 			&i.ReplyToMessageID,
+			&i.MediaID,
 		); err != nil {
 			return nil, err
 		}
@@ -1034,7 +1049,7 @@ SET status = 'failed', failed_at = $1,
     error_code = $2, error_title = $3, error_details = $4,
     last_error = $5, unsettled_until = NULL, waiting_for = NULL, pending_reason = '', updated_at = now()
 WHERE id = $6 AND status IN ('pending', 'sent', 'failed')
-RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id
+RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id, media_id
 `
 
 type MessageMarkFailedParams struct {
@@ -1085,6 +1100,7 @@ func (q *Queries) MessageMarkFailed(ctx context.Context, db DBTX, arg MessageMar
 		&i.WaitingFor,
 		&i.PendingReason,
 		&i.ReplyToMessageID,
+		&i.MediaID,
 	)
 	return i, err
 }
@@ -1098,7 +1114,7 @@ WHERE id = (
     ORDER BY m.id DESC
     LIMIT 1
 ) AND read_at IS NULL
-RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id
+RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id, media_id
 `
 
 // MessageMarkLastInboundRead stamps the conversation's latest customer message read, once: it
@@ -1136,6 +1152,7 @@ func (q *Queries) MessageMarkLastInboundRead(ctx context.Context, db DBTX, conve
 		&i.WaitingFor,
 		&i.PendingReason,
 		&i.ReplyToMessageID,
+		&i.MediaID,
 	)
 	return i, err
 }
@@ -1148,7 +1165,7 @@ SET wa_message_id = $1,
     last_error = '', error_code = NULL, error_title = NULL, error_details = NULL,
     failed_at = NULL, unsettled_until = NULL, waiting_for = NULL, pending_reason = '', updated_at = now()
 WHERE id = $3
-RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id
+RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id, media_id
 `
 
 type MessageMarkSentParams struct {
@@ -1192,6 +1209,7 @@ func (q *Queries) MessageMarkSent(ctx context.Context, db DBTX, arg MessageMarkS
 		&i.WaitingFor,
 		&i.PendingReason,
 		&i.ReplyToMessageID,
+		&i.MediaID,
 	)
 	return i, err
 }
@@ -1295,7 +1313,7 @@ SET send_generation = send_generation + 1, status = 'pending', error_code = NULL
     error_details = NULL, failed_at = NULL, last_error = '', attempts = 0, unsettled_until = NULL,
     waiting_for = NULL, pending_reason = '', updated_at = now()
 WHERE id = $1 AND status = 'failed'
-RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id
+RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id, media_id
 `
 
 // MessageRequeue makes a failed message pending again under a new send generation, with a fresh
@@ -1332,12 +1350,13 @@ func (q *Queries) MessageRequeue(ctx context.Context, db DBTX, id int64) (Messag
 		&i.WaitingFor,
 		&i.PendingReason,
 		&i.ReplyToMessageID,
+		&i.MediaID,
 	)
 	return i, err
 }
 
 const messageSendTarget = `-- name: MessageSendTarget :one
-SELECT messages.id, messages.conversation_id, messages.direction, messages.sender, messages.sender_user_id, messages.type, messages.body, messages.payload, messages.status, messages.wa_message_id, messages.client_id, messages.out_seq, messages.send_generation, messages.attempts, messages.last_error, messages.error_code, messages.error_title, messages.error_details, messages.created_at, messages.updated_at, messages.sent_at, messages.delivered_at, messages.read_at, messages.failed_at, messages.unsettled_until, messages.waiting_for, messages.pending_reason, messages.reply_to_message_id, channels.phone_number_id, contacts.wa_id
+SELECT messages.id, messages.conversation_id, messages.direction, messages.sender, messages.sender_user_id, messages.type, messages.body, messages.payload, messages.status, messages.wa_message_id, messages.client_id, messages.out_seq, messages.send_generation, messages.attempts, messages.last_error, messages.error_code, messages.error_title, messages.error_details, messages.created_at, messages.updated_at, messages.sent_at, messages.delivered_at, messages.read_at, messages.failed_at, messages.unsettled_until, messages.waiting_for, messages.pending_reason, messages.reply_to_message_id, messages.media_id, channels.phone_number_id, contacts.wa_id
 FROM messages
 JOIN conversations ON conversations.id = messages.conversation_id
 JOIN channels ON channels.id = conversations.channel_id
@@ -1385,6 +1404,7 @@ func (q *Queries) MessageSendTarget(ctx context.Context, db DBTX, id int64) (Mes
 		&i.Message.WaitingFor,
 		&i.Message.PendingReason,
 		&i.Message.ReplyToMessageID,
+		&i.Message.MediaID,
 		&i.PhoneNumberID,
 		&i.WaID,
 	)

@@ -130,6 +130,25 @@ type MediaChunk struct {
 	Data   []byte `json:"data"`
 }
 
+type MediaFile struct {
+	ID             int64      `json:"id"`
+	ConversationID int64      `json:"conversation_id"`
+	Direction      string     `json:"direction"`
+	Kind           string     `json:"kind"`
+	Status         string     `json:"status"`
+	Error          string     `json:"error"`
+	Sha256         []byte     `json:"sha256"`
+	Size           *int64     `json:"size"`
+	MimeType       string     `json:"mime_type"`
+	Filename       string     `json:"filename"`
+	WaMediaID      *string    `json:"wa_media_id"`
+	WaSha256       string     `json:"wa_sha256"`
+	WaUploadedAt   *time.Time `json:"wa_uploaded_at"`
+	UploadedBy     *int64     `json:"uploaded_by"`
+	CreatedAt      time.Time  `json:"created_at"`
+	StoredAt       *time.Time `json:"stored_at"`
+}
+
 type MediaObject struct {
 	Sha256    []byte    `json:"sha256"`
 	Size      int64     `json:"size"`
@@ -167,6 +186,7 @@ type Message struct {
 	WaitingFor       *int64          `json:"waiting_for"`
 	PendingReason    string          `json:"pending_reason"`
 	ReplyToMessageID *int64          `json:"reply_to_message_id"`
+	MediaID          *int64          `json:"media_id"`
 }
 
 type MessageTemplate struct {

@@ -14,9 +14,9 @@ WITH r AS (
         (SELECT c.last_inbound_at FROM contacts c WHERE c.id = conversations.contact_id) AS last_inbound_at
 ), m AS (
     INSERT INTO messages (conversation_id, direction, sender, sender_user_id, type, body, payload, status, client_id,
-                          out_seq, send_generation, reply_to_message_id)
+                          out_seq, send_generation, reply_to_message_id, media_id)
     SELECT r.id, 'out', @sender::text, sqlc.narg(sender_user_id)::bigint, @type::text, @body::text, @payload::jsonb,
-        'pending', @client_id::uuid, r.last_out_seq, 1, sqlc.narg(reply_to_message_id)::bigint
+        'pending', @client_id::uuid, r.last_out_seq, 1, sqlc.narg(reply_to_message_id)::bigint, sqlc.narg(media_id)::bigint
     FROM r
     ON CONFLICT (sender, coalesce(sender_user_id, 0), client_id) WHERE client_id IS NOT NULL DO NOTHING
     RETURNING *

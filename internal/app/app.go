@@ -33,6 +33,7 @@ import (
 	"github.com/wainbox/wainbox/internal/inbox"
 	"github.com/wainbox/wainbox/internal/jobs"
 	"github.com/wainbox/wainbox/internal/lograte"
+	"github.com/wainbox/wainbox/internal/media"
 	"github.com/wainbox/wainbox/internal/pacing"
 	"github.com/wainbox/wainbox/internal/panel"
 	"github.com/wainbox/wainbox/internal/quickreplies"
@@ -177,6 +178,8 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 			// process_webhook jobs are short database transactions; more workers than the pool
 			// has connections would only wait for one.
 			webhook.QueueWebhooks: {MaxWorkers: 20, FetchPollInterval: 20 * time.Millisecond},
+			// Media transfers are long and each streams through a pooled connection: few at once.
+			inbox.QueueMedia: {MaxWorkers: cfg.Media.Workers},
 		},
 		// Measured here: the default 100 ms cooldown put p99 pickup at ~320 ms; 10 ms brings it to ~3 ms.
 		FetchCooldown: 10 * time.Millisecond,
@@ -195,7 +198,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		CancelledJobRetentionPeriod: 30 * 24 * time.Hour,
 		ErrorHandler:                &jobs.ErrorHandler{Logger: logger},
 		// The leader instance queues the prune job; it deletes what is past its retention.
-		PeriodicJobs: []*river.PeriodicJob{jobs.PeriodicPrune(), jobs.PeriodicResumeSends()},
+		PeriodicJobs: []*river.PeriodicJob{jobs.PeriodicPrune(), jobs.PeriodicResumeSends(), jobs.PeriodicMediaRetention()},
 	}
 	if cfg.WhatsApp.BusinessAccountID != "" {
 		// Without a business account there are no templates to sync.
@@ -204,7 +207,8 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 	if a.river, err = river.NewClient(driver, riverCfg); err != nil {
 		return nil, fmt.Errorf("error creating River client: %w", err)
 	}
-	a.rescuer = jobs.NewRescuer(driver.GetExecutor(), riverCfg.RetryPolicy, logger.With("component", "river"))
+	a.rescuer = jobs.NewRescuer(driver.GetExecutor(), riverCfg.RetryPolicy,
+		func(kind string) time.Duration { return a.workerTimeouts[kind] }, logger.With("component", "river"))
 	// Jobs are queued through the Inserter: River's new-job NOTIFY goes out after each commit
 	// (through the doorbell) instead of inside the transaction (jobs.Inserter says why).
 	var schema string
@@ -215,13 +219,32 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		return nil, err
 	}
 
+	store, err := newMediaStore(a.pool, &cfg.Media)
+	if err != nil {
+		return nil, err
+	}
 	a.Inbox, err = inbox.New(&inbox.Config{
 		Pool: a.pool, Queue: a.queue, Events: events, Logger: logger, SendMaxAttempts: cfg.SendMaxAttempts,
-		BotEnabled: cfg.Bot.Enabled, BusinessAccountID: cfg.WhatsApp.BusinessAccountID,
+		BotEnabled: cfg.Bot.Enabled, BusinessAccountID: cfg.WhatsApp.BusinessAccountID, Media: store,
 	})
 	if err != nil {
 		return nil, err
 	}
+	mediaCfg := &jobs.MediaWorkerConfig{
+		Inbox: a.Inbox, WhatsApp: wa, Store: store, Timeout: cfg.Media.TransferTimeout, RetryBase: cfg.Media.RetryBase,
+		Logger: logger.With("component", "media"),
+	}
+	fetchWorker, err := jobs.NewFetchMediaWorker(mediaCfg)
+	if err != nil {
+		return nil, err
+	}
+	addWorker(a, workers, fetchWorker)
+	uploadWorker, err := jobs.NewUploadMediaWorker(mediaCfg)
+	if err != nil {
+		return nil, err
+	}
+	addWorker(a, workers, uploadWorker)
+	addWorker(a, workers, jobs.NewMediaRetentionWorker(a.Inbox, cfg.Media.Retention, logger.With("component", "media")))
 	pacer, err := pacing.New(&pacing.Config{Pool: a.pool, PerSecond: cfg.MaxMessagesPerSecond, Logger: logger.With("component", "pacing")})
 	if err != nil {
 		return nil, err
@@ -358,6 +381,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		RequestTimeout:  cfg.HTTPRequestTimeout,
 		BodyTimeout:     cfg.HTTPBodyTimeout,
 		MaxPublicBodies: cfg.HTTPMaxPublicBodies,
+		MediaTimeout:    cfg.Media.TransferTimeout,
 	}
 	apiCfg.Realtime = a.realtime.Handler()
 	if apiCfg.Panel, err = panel.New(); err != nil {
@@ -377,6 +401,21 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	return a, nil
+}
+
+// newMediaStore opens the store files are kept in (MEDIA_STORE).
+func newMediaStore(pool *pgxpool.Pool, cfg *config.Media) (media.Store, error) {
+	if cfg.Store != "s3" {
+		return media.NewPGStore(pool), nil
+	}
+	s3, err := media.NewS3Store(media.S3Config{
+		Endpoint: cfg.S3.Endpoint, Region: cfg.S3.Region, Bucket: cfg.S3.Bucket,
+		AccessKey: cfg.S3.AccessKey, SecretKey: cfg.S3.SecretKey, PathStyle: cfg.S3.PathStyle,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("error opening the S3 media store: %w", err)
+	}
+	return s3, nil
 }
 
 // addBotWorker builds the Gemini bot (when config says it runs, cfg.Bot.Enabled; with the simulator

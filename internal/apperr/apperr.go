@@ -70,3 +70,14 @@ func Conflict(format string, args ...any) *ConflictError {
 }
 
 func (e *ConflictError) Error() string { return e.Reason }
+
+// TooLargeError refuses input larger than its limit (a file over Meta's size for its kind).
+type TooLargeError struct {
+	// What is too large: "image", "document".
+	What  string
+	Limit int64
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("the %s is larger than the %d bytes WhatsApp accepts", e.What, e.Limit)
+}

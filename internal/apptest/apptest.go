@@ -64,6 +64,8 @@ func Start(t testing.TB, opts *Options) *Instance {
 		"LOG_FORMAT":         "text",
 		"LOG_LEVEL":          "warn",
 		"DATABASE_MAX_CONNS": "10",
+		// A failed file transfer is tried again within a second, not in five.
+		"MEDIA_RETRY_BASE": "100ms",
 	}
 	if os.Getenv("WAINBOX_TEST_LOG") != "" {
 		env["LOG_LEVEL"] = "debug"

@@ -50,6 +50,7 @@ type Config struct {
 	WhatsApp WhatsApp
 	Gemini   Gemini
 	Bot      Bot
+	Media    Media
 
 	AuthSecret     []byte
 	AccessTokenTTL time.Duration
@@ -104,6 +105,33 @@ type WhatsApp struct {
 	BusinessAccountID  string
 	AppSecret          string
 	VerifyToken        string
+}
+
+// Media configures where files are kept and how they move (docs/media.md).
+type Media struct {
+	// Store is "postgres" (the default: the files live in the database) or "s3".
+	Store string
+	S3    S3
+	// Retention is how long the files of a conversation with no message are kept; 0 keeps them.
+	Retention time.Duration
+	// TransferTimeout bounds one download from Meta, one upload to Meta, and an agent's upload or
+	// download through the API.
+	TransferTimeout time.Duration
+	// RetryBase is the first backoff after a failed transfer, doubling up to an hour.
+	RetryBase time.Duration
+	// Workers is how many transfers one instance runs at once; each holds a pooled connection
+	// while it streams (with the PostgreSQL store).
+	Workers int
+}
+
+// S3 is an S3-compatible bucket for MEDIA_STORE=s3.
+type S3 struct {
+	Endpoint  string
+	Region    string
+	Bucket    string
+	AccessKey string
+	SecretKey string
+	PathStyle bool
 }
 
 // Gemini configures the bot's model client.
@@ -365,6 +393,40 @@ var Vars = []Var{
 		set: durationVar(func(c *Config) *time.Duration { return &c.HTTPBodyTimeout })},
 	{Name: "HTTP_MAX_PUBLIC_BODIES", Default: "64", Help: "request bodies of unauthenticated callers (webhook, login, refresh) read at once; more are answered 503 with Retry-After",
 		set: intVar(1, 100000, func(c *Config) *int { return &c.HTTPMaxPublicBodies })},
+	{Name: "MEDIA_STORE", Default: "postgres", Help: "where files (customers' media, agents' uploads) are kept: postgres (in the database) or s3",
+		set: func(c *Config, v string) error {
+			if c.Media.Store = v; v != "postgres" && v != "s3" {
+				return fmt.Errorf("%q is not postgres or s3", v)
+			}
+			return nil
+		}},
+	{Name: "MEDIA_S3_ENDPOINT", Help: "S3 service URL with MEDIA_STORE=s3, such as https://s3.eu-west-1.amazonaws.com or http://127.0.0.1:9000",
+		set: func(c *Config, v string) error { c.Media.S3.Endpoint = v; return nil }},
+	{Name: "MEDIA_S3_REGION", Default: "us-east-1", Help: "the bucket's region",
+		set: func(c *Config, v string) error { c.Media.S3.Region = v; return nil }},
+	{Name: "MEDIA_S3_BUCKET", Help: "the bucket (it must exist)",
+		set: func(c *Config, v string) error { c.Media.S3.Bucket = v; return nil }},
+	{Name: "MEDIA_S3_ACCESS_KEY", Help: "access key id",
+		set: func(c *Config, v string) error { c.Media.S3.AccessKey = v; return nil }},
+	{Name: "MEDIA_S3_SECRET_KEY", Help: "secret access key",
+		set: func(c *Config, v string) error { c.Media.S3.SecretKey = v; return nil }},
+	{Name: "MEDIA_S3_PATH_STYLE", Default: "0", Help: "1 addresses the bucket in the path (MinIO and most self-hosted services)",
+		set: boolVar(func(c *Config) *bool { return &c.Media.S3.PathStyle })},
+	{Name: "MEDIA_RETENTION", Default: "keep", Help: "`keep`, or how long the files of a conversation with no message are kept (such as 8760h); the messages stay, marked deleted",
+		set: func(c *Config, v string) (err error) {
+			if v == "keep" {
+				c.Media.Retention = 0
+				return nil
+			}
+			c.Media.Retention, err = parseDuration(v)
+			return err
+		}},
+	{Name: "MEDIA_TRANSFER_TIMEOUT", Default: "5m", Help: "longest one file may take to download from or upload to Meta, or through the API",
+		set: durationVar(func(c *Config) *time.Duration { return &c.Media.TransferTimeout })},
+	{Name: "MEDIA_RETRY_BASE", Default: "5s", Help: "first wait after a failed file transfer, doubling up to an hour (a customer's file is fetched for about a week)",
+		set: durationVar(func(c *Config) *time.Duration { return &c.Media.RetryBase })},
+	{Name: "MEDIA_WORKERS", Default: "4", Help: "file transfers one instance runs at once (each holds a database connection while it streams)",
+		set: intVar(1, 100, func(c *Config) *int { return &c.Media.Workers })},
 	{Name: "SHUTDOWN_TIMEOUT", Default: "30s", Help: "how long SIGTERM waits for requests and running jobs",
 		set: durationVar(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 	{Name: "METRICS_TOKEN", Help: "bearer token (at least 16 bytes) a Prometheus scraper presents at GET /metrics; users with can_view_metrics may read it too",
@@ -397,6 +459,9 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	// token says this is a real deployment, where they must not be.
 	if cfg.Simulator && cfg.WhatsApp.AccessToken != SimAccessToken {
 		errs = append(errs, errors.New("SIMULATOR: must not be 1 with a real WHATSAPP_ACCESS_TOKEN: the simulator's routes are open to anyone"))
+	}
+	if s3 := cfg.Media.S3; cfg.Media.Store == "s3" && (s3.Endpoint == "" || s3.Bucket == "" || s3.AccessKey == "" || s3.SecretKey == "") {
+		errs = append(errs, errors.New("MEDIA_STORE: s3 needs MEDIA_S3_ENDPOINT, MEDIA_S3_BUCKET, MEDIA_S3_ACCESS_KEY and MEDIA_S3_SECRET_KEY"))
 	}
 	// The bot runs when it is switched on and has a Gemini to ask.
 	cfg.Bot.Enabled = cfg.Bot.Enabled && (cfg.Gemini.APIKey != "" || cfg.Simulator)

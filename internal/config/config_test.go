@@ -239,3 +239,33 @@ func TestLoadDefaults(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "Un momento.\nOne moment.", cfg.Bot.HandoffMessage)
 }
+
+func TestLoadMedia(t *testing.T) {
+	t.Parallel()
+	base := map[string]string{"DATABASE_URL": "postgres://x@localhost/db", "SIMULATOR": "1"}
+	cfg, err := Load(env(base))
+	require.NoError(t, err)
+	require.Equal(t, "postgres", cfg.Media.Store, "files live in the database unless told otherwise")
+	require.Zero(t, cfg.Media.Retention, "keep")
+	require.Equal(t, 5*time.Minute, cfg.Media.TransferTimeout)
+	require.Equal(t, 4, cfg.Media.Workers)
+
+	base["MEDIA_STORE"], base["MEDIA_RETENTION"] = "s3", "8760h"
+	base["MEDIA_S3_ENDPOINT"], base["MEDIA_S3_BUCKET"] = "http://127.0.0.1:9000", "wainbox"
+	base["MEDIA_S3_ACCESS_KEY"], base["MEDIA_S3_SECRET_KEY"], base["MEDIA_S3_PATH_STYLE"] = "key", "secret", "1"
+	cfg, err = Load(env(base))
+	require.NoError(t, err)
+	require.Equal(t, S3{Endpoint: "http://127.0.0.1:9000", Region: "us-east-1", Bucket: "wainbox", AccessKey: "key", SecretKey: "secret", PathStyle: true}, cfg.Media.S3)
+	require.Equal(t, 365*24*time.Hour, cfg.Media.Retention)
+
+	delete(base, "MEDIA_S3_BUCKET")
+	base["MEDIA_RETENTION"], base["MEDIA_WORKERS"] = "forever", "0"
+	_, err = Load(env(base))
+	require.Error(t, err)
+	for _, says := range []string{"MEDIA_STORE: s3 needs", "MEDIA_RETENTION:", "MEDIA_WORKERS:"} {
+		require.Contains(t, err.Error(), says)
+	}
+	base["MEDIA_STORE"] = "disk"
+	_, err = Load(env(base))
+	require.ErrorContains(t, err, `MEDIA_STORE: "disk" is not postgres or s3`)
+}

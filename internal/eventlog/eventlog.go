@@ -23,8 +23,10 @@ import (
 
 // Event kinds. Clients switch on these; they are part of the WebSocket protocol (docs/realtime.md).
 const (
-	MessageCreated      = "message.created"
-	MessageStatus       = "message.status"
+	MessageCreated = "message.created"
+	MessageStatus  = "message.status"
+	// MessageMedia says a message's file was stored, failed to be fetched, or was deleted.
+	MessageMedia        = "message.media"
 	ConversationCreated = "conversation.created"
 	ConversationUpdated = "conversation.updated"
 	ConversationLock    = "conversation.lock"

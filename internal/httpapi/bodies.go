@@ -24,7 +24,7 @@ var errTooManyBodies = &apiError{Status: http.StatusServiceUnavailable, Code: "u
 func withBodyDeadline(d time.Duration) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+			if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 || untimed(r) {
 				next.ServeHTTP(w, r)
 				return
 			}

@@ -265,7 +265,7 @@ func TestInteractiveAndOtherTypesWithinAndBeyondMetasLimits(t *testing.T) {
 		"latitude out of range":  {map[string]any{"client_id": uuid.NewString(), "type": "location", "location": map[string]any{"latitude": 91, "longitude": 0}}, "location.latitude"},
 		"reaction to a stranger": {map[string]any{"client_id": uuid.NewString(), "type": "reaction", "reaction": map[string]string{"message_id": "wamid.nope", "emoji": "👍"}}, "reaction.message_id"},
 		"reply to a stranger":    {map[string]any{"client_id": uuid.NewString(), "type": "text", "text": map[string]string{"body": "x"}, "context": map[string]string{"message_id": "wamid.nope"}}, "context.message_id"},
-		"media not yet":          {map[string]any{"client_id": uuid.NewString(), "type": "image", "image": map[string]string{"link": "https://example.com/a.png"}}, "type"},
+		"a media link":           {map[string]any{"client_id": uuid.NewString(), "type": "image", "image": map[string]string{"link": "https://example.com/a.png"}}, "image.link"},
 		"a recipient of its own": {map[string]any{"client_id": uuid.NewString(), "type": "text", "to": "16505550000", "text": map[string]string{"body": "x"}}, "to"},
 	} {
 		resp := in.Do("POST", path, tok, tt.body, http.StatusBadRequest, nil)

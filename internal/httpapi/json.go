@@ -106,6 +106,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		nf *apperr.NotFoundError
 		fb *apperr.ForbiddenError
 		cf *apperr.ConflictError
+		tl *apperr.TooLargeError
 		te *auth.ThrottledError
 	)
 	var wc *inbox.WindowClosedError
@@ -130,6 +131,8 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		ae = &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: fb.Reason}
 	case errors.As(err, &cf):
 		ae = &apiError{Status: http.StatusConflict, Code: "conflict", Message: cf.Reason}
+	case errors.As(err, &tl):
+		ae = &apiError{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: tl.Error()}
 	case errors.Is(err, auth.ErrRefreshTokenReused):
 		ae = &apiError{Status: http.StatusUnauthorized, Code: "refresh_token_reused", Message: "this refresh token was already used; the session has been revoked, log in again"}
 	case errors.Is(err, auth.ErrInvalidRefreshToken):

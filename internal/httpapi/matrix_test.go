@@ -159,6 +159,19 @@ var permissionMatrix = map[string]matrixRow{
 		_, msg := e.conversation()
 		return fmt.Sprintf("/api/messages/%d/retry", msg), nil
 	}, expect(s409, s409, s404, s404, s403, s404)},
+	// Uploading a file to send is a write, like sending; reading a file, like reading messages.
+	"POST /api/conversations/{id}/media": {func(e *matrixEnv) (string, any) {
+		id, _ := e.conversation()
+		return fmt.Sprintf("/api/conversations/%d/media?filename=note.txt", id), "a note for the customer"
+	}, expect(s201, s201, s404, s404, s403, s404)},
+	"GET /api/media/{id}": {func(e *matrixEnv) (string, any) {
+		id, _ := e.conversation()
+		var up struct {
+			ID int64 `json:"id"`
+		}
+		e.in.Do("POST", fmt.Sprintf("/api/conversations/%d/media", id), e.admin, "a note for the customer", http.StatusCreated, &up)
+		return fmt.Sprintf("/api/media/%d", up.ID), nil
+	}, readConv},
 	// Marking read sends the customer a read receipt: a write, like sending.
 	"POST /api/conversations/{id}/read": {conv("/read", nil), expect(s200, s200, s404, s404, s403, s404)},
 	"GET /api/users":                    {static("/api/users", nil), manageAll},

@@ -122,7 +122,12 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusAccepted
 		logger(r).Info("message queued", "message_id", msg.ID, "conversation_id", msg.ConversationID)
 	}
-	writeJSON(w, status, messageView(&msg))
+	view, err := s.messageWithMedia(r.Context(), &msg)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, status, view)
 }
 
 func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) {
@@ -148,10 +153,16 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	page := pageJSON[*messageJSON]{Data: make([]*messageJSON, len(msgs))}
+	ptrs := make([]*db.Message, len(msgs))
 	for i := range msgs {
-		page.Data[i] = messageView(&msgs[i])
+		ptrs[i] = &msgs[i]
 	}
+	views, err := s.messageViews(r.Context(), ptrs...)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	page := pageJSON[*messageJSON]{Data: views}
 	if len(msgs) == limit {
 		c := strconv.FormatInt(msgs[len(msgs)-1].ID, 10)
 		page.NextCursor = &c
@@ -170,7 +181,12 @@ func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, messageView(&msg))
+	view, err := s.messageWithMedia(r.Context(), &msg)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, view)
 }
 
 func (s *Server) retryMessage(w http.ResponseWriter, r *http.Request) {
@@ -185,7 +201,12 @@ func (s *Server) retryMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	logger(r).Info("message send retried", "message_id", msg.ID, "conversation_id", msg.ConversationID)
-	writeJSON(w, http.StatusAccepted, messageView(&msg))
+	view, err := s.messageWithMedia(r.Context(), &msg)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, view)
 }
 
 // messageJSON is a message as the API shows it. It is a struct rather than a map because it is
@@ -217,6 +238,8 @@ type messageJSON struct {
 	PendingReason string `json:"pending_reason,omitempty"`
 	// WaitingFor is the earlier message of the conversation this one waits for.
 	WaitingFor *int64 `json:"waiting_for,omitempty"`
+	// Media is the file of an image, video, audio, document or sticker message.
+	Media *mediaJSON `json:"media,omitempty"`
 }
 
 type messageErrorJSON struct {

@@ -193,7 +193,7 @@ func withTimeout(d time.Duration) func(http.Handler) http.Handler {
 // untimed reports whether r is one of the routes withTimeout leaves without a deadline.
 func untimed(r *http.Request) bool {
 	p := r.URL.Path
-	return (r.Method == http.MethodGet && p == "/api/ws") ||
+	return mediaTransfer(r) || (r.Method == http.MethodGet && p == "/api/ws") ||
 		p == "/admin/river" || strings.HasPrefix(p, "/admin/river/") ||
 		strings.HasPrefix(p, "/simulator/")
 }

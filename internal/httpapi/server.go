@@ -86,6 +86,9 @@ type Config struct {
 	// config's.
 	BodyTimeout     time.Duration
 	MaxPublicBodies int
+	// MediaTimeout bounds a file's upload or download through the API (MEDIA_TRANSFER_TIMEOUT),
+	// in place of RequestTimeout and BodyTimeout (media.go).
+	MediaTimeout time.Duration
 }
 
 // Server handles wainbox's HTTP requests.
@@ -106,8 +109,8 @@ func New(cfg *Config) (*Server, error) {
 	if cfg.Inbox == nil || cfg.Users == nil || cfg.Templates == nil || cfg.QuickReplies == nil || cfg.Sessions == nil || cfg.Logins == nil {
 		return nil, errors.New("httpapi: Inbox, Users, Templates, QuickReplies, Sessions and Logins are required")
 	}
-	if cfg.LockTTL <= 0 || cfg.RequestTimeout <= 0 || cfg.BodyTimeout <= 0 || cfg.MaxPublicBodies <= 0 {
-		return nil, errors.New("httpapi: LockTTL, RequestTimeout, BodyTimeout and MaxPublicBodies must be positive")
+	if cfg.LockTTL <= 0 || cfg.RequestTimeout <= 0 || cfg.BodyTimeout <= 0 || cfg.MaxPublicBodies <= 0 || cfg.MediaTimeout <= 0 {
+		return nil, errors.New("httpapi: LockTTL, RequestTimeout, BodyTimeout, MaxPublicBodies and MediaTimeout must be positive")
 	}
 	s := &Server{cfg: *cfg, clientAddr: clientAddr{trusted: cfg.TrustedProxies}}
 	s.passwords = &passwords{logins: cfg.Logins, addr: s.clientAddr}
@@ -155,6 +158,9 @@ func (s *Server) routeTable() []Route {
 		{"POST /api/conversations/{id}/messages", Authenticated, hf(s.sendMessage)},
 		{"GET /api/messages/{id}", Authenticated, hf(s.getMessage)},
 		{"POST /api/messages/{id}/retry", Authenticated, hf(s.retryMessage)},
+		// Files: an upload to send in a conversation, and any message's file (media.go).
+		{"POST /api/conversations/{id}/media", Authenticated, hf(s.uploadMedia)},
+		{"GET /api/media/{id}", Authenticated, hf(s.getMedia)},
 		// Marking read sends the customer a read receipt: a write, which the domain decides.
 		{"POST /api/conversations/{id}/read", Authenticated, hf(s.markConversationRead)},
 		// Sessions, users, groups and the team's work on conversations.

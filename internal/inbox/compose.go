@@ -16,10 +16,12 @@ import (
 )
 
 // What an outbound message may be, beyond a text: the types an agent composes in Meta's request
-// shape. Media (image, video, audio, document, sticker) arrive with media storage.
+// shape. A media message names a file uploaded to its conversation (composeMedia).
 var composable = map[string]bool{
 	waformat.TypeText: true, waformat.TypeTemplate: true, waformat.TypeInteractive: true,
 	waformat.TypeLocation: true, waformat.TypeContacts: true, waformat.TypeReaction: true,
+	waformat.TypeImage: true, waformat.TypeVideo: true, waformat.TypeAudio: true,
+	waformat.TypeDocument: true, waformat.TypeSticker: true,
 }
 
 // WindowClosedError refuses a free-form message (anything but a template) to a customer whose
@@ -77,6 +79,8 @@ type composed struct {
 	body    string
 	payload []byte
 	replyTo *int64
+	// file is the uploaded file a media message sends.
+	file *db.MediaFile
 	// refused is bad input that depends on the conversation (a quoted message that is not in it),
 	// answered only once the sender's right to the conversation is established, so a refusal
 	// tells nothing about conversations the sender may not see.
@@ -102,7 +106,7 @@ func (s *Service) compose(ctx context.Context, tx pgx.Tx, in *SendInput) (*compo
 		m.Type = waformat.TypeText
 	}
 	if !composable[m.Type] {
-		return nil, &apperr.FieldError{Field: "type", Message: fmt.Sprintf("%q cannot be sent; use text, template, interactive, location, contacts or reaction", m.Type)}
+		return nil, &apperr.FieldError{Field: "type", Message: fmt.Sprintf("%q cannot be sent; use text, template, interactive, image, video, audio, document, sticker, location, contacts or reaction", m.Type)}
 	}
 	if m.To != "" || m.BizOpaqueCallbackData != "" {
 		return nil, &apperr.FieldError{Field: "to", Message: "is the conversation's customer; leave it out"}
@@ -121,6 +125,15 @@ func (s *Service) compose(ctx context.Context, tx pgx.Tx, in *SendInput) (*compo
 		}
 	}
 	c := &composed{typ: m.Type}
+	if waformat.IsMediaType(m.Type) {
+		f, err := s.composeMedia(ctx, tx, in.ConversationID, m)
+		if _, ok := errors.AsType[*apperr.FieldError](err); ok {
+			c.refused = err
+		} else if err != nil {
+			return nil, err
+		}
+		c.file = f
+	}
 	if m.Type == waformat.TypeText {
 		c.body = m.Text.Body
 	} else {
@@ -156,6 +169,14 @@ func (s *Service) compose(ctx context.Context, tx pgx.Tx, in *SendInput) (*compo
 	}
 	c.payload = payload
 	return c, nil
+}
+
+// mediaID is the id of the file the message sends, nil when none.
+func (c *composed) mediaID() *int64 {
+	if c.file == nil {
+		return nil
+	}
+	return &c.file.ID
 }
 
 // storedForm is m as it is stored and sent: without the envelope, which the sender adds.

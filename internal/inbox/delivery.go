@@ -67,6 +67,7 @@ const (
 	ReasonPacing     = "waiting for a send slot of the business number"
 	ReasonThrottled  = "Meta asked to slow down; sending again shortly"
 	ReasonRetrying   = "retrying after an error"
+	ReasonUploading  = "uploading its file to WhatsApp"
 )
 
 // ClaimParams says which attempt is claiming which message.

@@ -156,6 +156,9 @@ func (s *Service) ReceiveTx(ctx context.Context, tx pgx.Tx, in *Inbound) (Receiv
 		return Received{}, fmt.Errorf("error storing inbound message %s: %w", m.ID, err)
 	}
 	msg, updated := splitInboundRow(&row)
+	if err := s.receiveMediaTx(ctx, tx, &msg, m); err != nil {
+		return Received{}, err
+	}
 	kind := eventlog.ConversationUpdated
 	if conv.inserted {
 		kind = eventlog.ConversationCreated

@@ -18,6 +18,7 @@ import (
 	"github.com/wainbox/wainbox/db"
 	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/eventlog"
+	"github.com/wainbox/wainbox/internal/media"
 )
 
 // Queue inserts River jobs inside a transaction; *river.Client[pgx.Tx] is one.
@@ -40,6 +41,9 @@ type Config struct {
 	BotEnabled bool
 	// BusinessAccountID is the WhatsApp Business Account whose templates sends are checked against.
 	BusinessAccountID string
+	// Media keeps the bytes of files (customers' media and agents' uploads); nil: media messages
+	// are recorded and queued for fetching, but nothing can be uploaded or read.
+	Media media.Store
 	// Now is the clock of the rules that depend on time (the customer-service window); nil is
 	// time.Now. Tests set it to cross a window's end without waiting a day.
 	Now func() time.Time
@@ -55,6 +59,7 @@ type Service struct {
 	botEnabled      bool
 	wabaID          string
 	now             func() time.Time
+	media           media.Store
 	q               *db.Queries
 }
 
@@ -72,6 +77,7 @@ func New(cfg *Config) (*Service, error) {
 		botEnabled:      cfg.BotEnabled,
 		wabaID:          cfg.BusinessAccountID,
 		now:             cfg.Now,
+		media:           cfg.Media,
 		q:               db.New(),
 	}
 	if s.now == nil {

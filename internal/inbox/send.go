@@ -160,6 +160,7 @@ func (s *Service) insertOutbound(ctx context.Context, tx pgx.Tx, p *auth.Princip
 		Payload:          c.payload,
 		ClientID:         in.ClientID,
 		ReplyToMessageID: c.replyTo,
+		MediaID:          c.mediaID(),
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		// No conversation, or a client_id used before: reserving alone tells which, and a
@@ -199,6 +200,12 @@ func (s *Service) insertOutbound(ctx context.Context, tx pgx.Tx, p *auth.Princip
 		Attempts: row.Attempts, LastError: row.LastError, ErrorCode: row.ErrorCode, ErrorTitle: row.ErrorTitle,
 		ErrorDetails: row.ErrorDetails, CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt, SentAt: row.SentAt,
 		DeliveredAt: row.DeliveredAt, ReadAt: row.ReadAt, FailedAt: row.FailedAt, ReplyToMessageID: row.ReplyToMessageID,
+		MediaID: row.MediaID,
+	}
+	if c.file != nil {
+		if err := s.queueUploadTx(ctx, tx, c.file); err != nil {
+			return db.Message{}, err
+		}
 	}
 	if err := s.enqueueSend(ctx, tx, msg.ID, msg.SendGeneration, msg.Sender); err != nil {
 		return db.Message{}, err
@@ -322,6 +329,9 @@ func MessageEvent(m *db.Message) map[string]any {
 		"created_at": m.CreatedAt.UTC().Format(time.RFC3339Nano),
 		// The message it quotes or answers (null when none).
 		"reply_to_message_id": m.ReplyToMessageID,
+	}
+	if m.MediaID != nil {
+		ev["media_id"] = *m.MediaID
 	}
 	if m.ErrorCode != nil {
 		ev["error_code"] = *m.ErrorCode

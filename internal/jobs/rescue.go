@@ -24,7 +24,9 @@ import (
 // live instance, and within a minute even when one look fails.
 //
 // Every worker's Timeout must stay at or below JobTimeout, and JobTimeout below RescueAfter, so
-// that no attempt is rescued while it still runs; a test holds the registered workers to it.
+// that no attempt is rescued while it still runs; a test holds the registered workers to it. The
+// media transfers are the exception (a 100 MB file takes minutes): their Timeout is longer, and
+// both rescuers wait for it, as River's own does, before they take such a job back.
 const (
 	// JobTimeout bounds an attempt of any job kind that does not set its own Timeout.
 	JobTimeout = 20 * time.Second
@@ -48,17 +50,24 @@ const (
 type Rescuer struct {
 	exec   riverdriver.Executor
 	policy river.ClientRetryPolicy
-	logger *slog.Logger
-	stop   context.CancelFunc
-	done   chan struct{}
+	// timeout is a kind's attempt timeout (0: JobTimeout).
+	timeout func(kind string) time.Duration
+	logger  *slog.Logger
+	stop    context.CancelFunc
+	done    chan struct{}
 }
 
-// NewRescuer returns a Rescuer working through River's driver executor.
-func NewRescuer(exec riverdriver.Executor, policy river.ClientRetryPolicy, logger *slog.Logger) *Rescuer {
+// NewRescuer returns a Rescuer working through River's driver executor. timeout says each job
+// kind's attempt timeout (0, or a nil timeout: JobTimeout); a job whose attempt may still be
+// running by it is left alone.
+func NewRescuer(exec riverdriver.Executor, policy river.ClientRetryPolicy, timeout func(kind string) time.Duration, logger *slog.Logger) *Rescuer {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Rescuer{exec: exec, policy: policy, logger: logger}
+	if timeout == nil {
+		timeout = func(string) time.Duration { return 0 }
+	}
+	return &Rescuer{exec: exec, policy: policy, timeout: timeout, logger: logger}
 }
 
 // Start runs the Rescuer until Stop.
@@ -105,6 +114,9 @@ func (r *Rescuer) RescueOnce(ctx context.Context) (int, error) {
 	for _, job := range stuck {
 		if hasKey(job.Metadata, "cancel_attempted_at") {
 			continue
+		}
+		if t := r.timeout(job.Kind); t > RescueAfter && job.AttemptedAt != nil && now.Sub(*job.AttemptedAt) < t {
+			continue // a long transfer still within its own timeout
 		}
 		errData, err := json.Marshal(rivertype.AttemptError{At: now, Attempt: max(job.Attempt, 0), Error: rescuedError})
 		if err != nil {

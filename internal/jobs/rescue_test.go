@@ -20,13 +20,22 @@ func TestEveryJobKindIsRescuedWithinAMinuteOfItsInstancesDeath(t *testing.T) {
 	t.Parallel()
 	in := apptest.Start(t, nil)
 	kinds := in.WorkerTimeouts()
-	for _, k := range []string{"send_message", "process_webhook", "bot_reply", "mark_read", "wake_snoozed", "prune", "resume_sends"} {
+	for _, k := range []string{"send_message", "process_webhook", "bot_reply", "mark_read", "wake_snoozed", "prune", "resume_sends",
+		"fetch_media", "upload_media", "media_retention"} {
 		require.Contains(t, kinds, k)
 	}
 	require.Less(t, jobs.JobTimeout, jobs.RescueAfter, "an attempt still running is never rescued")
+	// The media transfers alone may run for minutes (a 100 MB file): they are rescued once their
+	// own timeout (MEDIA_TRANSFER_TIMEOUT) has passed, and at most a minute later.
+	transfers := map[string]bool{"fetch_media": true, "upload_media": true}
 	for kind, timeout := range kinds {
 		if timeout == 0 {
 			timeout = jobs.JobTimeout
+		}
+		if transfers[kind] {
+			require.Equal(t, in.Config.Media.TransferTimeout, timeout, kind)
+			require.LessOrEqual(t, timeout+2*jobs.RescueInterval, timeout+time.Minute, kind)
+			continue
 		}
 		require.LessOrEqual(t, timeout, jobs.JobTimeout, "%s: its Timeout delays its rescue past RescueAfter", kind)
 		// The Rescuer takes a job once it has run for RescueAfter (and its Timeout), at its next
@@ -48,12 +57,22 @@ func TestRescuerPutsBackJobsStuckInRunning(t *testing.T) {
 		return res.Job.ID
 	}
 	retried, discarded, fresh := insert(1, 5), insert(2, 1), insert(3, 5)
-	// Three jobs an instance took and never finished: two began a minute ago, one just now.
+	res, err := client.Insert(ctx, inbox.FetchMediaArgs{MediaID: 1}, nil)
+	require.NoError(t, err)
+	transfer := res.Job.ID
+	// Four jobs an instance took and never finished: three began a minute ago, one just now.
 	_, err = pool.Exec(ctx, `UPDATE river_job SET state = 'running', attempt = 1, attempted_by = '{dead}',
 		attempted_at = CASE WHEN id = $1 THEN now() ELSE now() - interval '1 minute' END`, fresh)
 	require.NoError(t, err)
 
-	r := jobs.NewRescuer(riverpgxv5.New(pool).GetExecutor(), &jobs.RetryPolicy{}, nil)
+	// The media fetch may run for five minutes: at a minute it may still be running.
+	timeouts := func(kind string) time.Duration {
+		if kind == "fetch_media" {
+			return 5 * time.Minute
+		}
+		return 0
+	}
+	r := jobs.NewRescuer(riverpgxv5.New(pool).GetExecutor(), &jobs.RetryPolicy{}, timeouts, nil)
 	n, err := r.RescueOnce(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 2, n)
@@ -69,6 +88,17 @@ func TestRescuerPutsBackJobsStuckInRunning(t *testing.T) {
 	require.Equal(t, "discarded", st, "its last attempt was the one that died")
 	st, _ = state(fresh)
 	require.Equal(t, "running", st, "an attempt younger than RescueAfter may still be running")
+	st, _ = state(transfer)
+	require.Equal(t, "running", st, "an attempt younger than its own timeout may still be running")
+
+	// Past its timeout, it is rescued too.
+	_, err = pool.Exec(ctx, `UPDATE river_job SET attempted_at = now() - interval '6 minutes' WHERE id = $1`, transfer)
+	require.NoError(t, err)
+	n, err = r.RescueOnce(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	st, _ = state(transfer)
+	require.Equal(t, "retryable", st)
 }
 
 func TestAPendingMessageWithoutASendJobIsResumed(t *testing.T) {

@@ -179,6 +179,12 @@ func (w *SendWorker) send(ctx context.Context, job *river.Job[inbox.SendMessageA
 		w.total.WithLabelValues(outcomeResent).Inc()
 		log.Warn("no status proved the earlier attempt within the reconciliation window; sending again", "window", w.window)
 	}
+	if msg.MediaID != nil {
+		ready, err := w.mediaReady(ctx, msg, log)
+		if err != nil || !ready {
+			return err
+		}
+	}
 	paceCtx, cancel := context.WithTimeout(ctx, paceTimeout)
 	paceErr := w.pacer.Wait(paceCtx, c.Target.PhoneNumberID, inbox.SendPriority(msg.Sender))
 	cancel()
@@ -195,6 +201,9 @@ func (w *SendWorker) send(ctx context.Context, job *river.Job[inbox.SendMessageA
 	}
 
 	out, err := outbound(c.Target.WaID, msg)
+	if err == nil && msg.MediaID != nil {
+		err = w.attachMedia(ctx, out, *msg.MediaID)
+	}
 	if err != nil {
 		// Checked when it was stored; a payload that does not decode now is a bug, not Meta's.
 		log.Error("stored message cannot be sent", "error", err)
@@ -261,6 +270,45 @@ func (w *SendWorker) send(ctx context.Context, job *river.Job[inbox.SendMessageA
 		}
 		return fmt.Errorf("error sending message %d: %w", msg.ID, sendErr)
 	}
+}
+
+// mediaReady makes sure the file of a media message is uploaded to Meta before it is sent. Until
+// it is, the attempt gives its claim back and waits for the upload_media job (queued with the
+// message, or now when Meta's id for the file has gone stale); a failed upload fails the message
+// itself. Waiting snoozes, which costs no attempt.
+func (w *SendWorker) mediaReady(ctx context.Context, msg *db.Message, log *slog.Logger) (bool, error) {
+	f, err := w.inbox.LoadMediaFile(ctx, *msg.MediaID)
+	if err != nil {
+		return false, err
+	}
+	if inbox.WaMediaFresh(&f, time.Now()) {
+		return true, nil
+	}
+	if err := w.inbox.EnsureUpload(ctx, f.ID); err != nil {
+		return false, err
+	}
+	if err := w.persist(ctx, func(ctx context.Context) error {
+		return w.inbox.ReleaseClaim(ctx, msg.ID, "", inbox.ReasonUploading)
+	}); err != nil {
+		return false, err
+	}
+	log.Debug("send waits for its file to be uploaded to Meta", "media_id", f.ID)
+	return false, river.JobSnooze(mediaPoll)
+}
+
+// mediaPoll is how often a send waiting for its file's upload looks again.
+const mediaPoll = 500 * time.Millisecond
+
+// attachMedia names Meta's id of the message's file in the request.
+func (w *SendWorker) attachMedia(ctx context.Context, out *whatsapp.OutboundMessage, mediaID int64) error {
+	f, err := w.inbox.LoadMediaFile(ctx, mediaID)
+	if err != nil {
+		return err
+	}
+	if f.WaMediaID == nil {
+		return fmt.Errorf("file %d has no id at Meta", mediaID)
+	}
+	return out.SetMediaID(*f.WaMediaID)
 }
 
 // recordSent records Meta's id for the message and completes the job in the same transaction,

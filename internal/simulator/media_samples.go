@@ -12,11 +12,11 @@ import (
 	"sync"
 )
 
-// sampleMedia returns deterministic sample bytes for a MIME type, which the fake phone stores
+// SampleMedia returns deterministic sample bytes for a MIME type, which the fake phone stores
 // for a media message that brings no bytes of its own: a tiny valid JPEG, PNG, WebP, Ogg/Opus
 // header, MP4 header, PDF and so on, each passing checkMedia for its type. An unsupported type
 // gets a line of text.
-func sampleMedia(mimeType string) []byte {
+func SampleMedia(mimeType string) []byte {
 	switch baseMIME(mimeType) {
 	case "image/jpeg":
 		return slices.Clone(samples().jpeg)

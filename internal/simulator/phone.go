@@ -244,7 +244,7 @@ func (s *Simulator) inboundMedia(in *InboundInput, defaultMime, caption string) 
 		mimeType := cmp.Or(in.MimeType, defaultMime)
 		data := in.Data
 		if data == nil {
-			data = sampleMedia(mimeType)
+			data = SampleMedia(mimeType)
 		} else if err := checkMedia(mimeType, data); err != nil {
 			return nil, &inputError{"invalid_media", "data: " + err.Error()}
 		}

@@ -104,6 +104,30 @@ func (m *OutboundMessage) content() json.RawMessage {
 	return nil
 }
 
+// SetMediaID names an uploaded media id in a media message's object (image, video, audio,
+// document, sticker), in place of any id or link it had: wainbox stores an agent's media message
+// without Meta's id, which exists only once its file is uploaded.
+func (m *OutboundMessage) SetMediaID(id string) error {
+	field := map[string]*json.RawMessage{"image": &m.Image, "video": &m.Video, "audio": &m.Audio, "document": &m.Document, "sticker": &m.Sticker}[m.Type]
+	if field == nil {
+		return fmt.Errorf("%w: a %s message carries no media", ErrInvalidMessage, m.Type)
+	}
+	obj := map[string]any{}
+	if len(*field) > 0 {
+		if err := json.Unmarshal(*field, &obj); err != nil {
+			return fmt.Errorf("%w: stored %s: %w", ErrInvalidMessage, m.Type, err)
+		}
+	}
+	delete(obj, "link")
+	obj["id"] = id
+	raw, err := json.Marshal(obj)
+	if err != nil {
+		return fmt.Errorf("error encoding the %s object: %w", m.Type, err)
+	}
+	*field = raw
+	return nil
+}
+
 // SendResponse is Meta's answer to an accepted send.
 type SendResponse struct {
 	MessagingProduct string        `json:"messaging_product"`
