@@ -22,9 +22,9 @@ func listHas(name string) string {
 // openConversation clicks the conversation of name in the list and waits for its thread.
 func (p *page) openConversation(name string) {
 	p.t.Helper()
-	p.waitJS(5*time.Second, listHas(name))
+	p.waitJS(eventually, listHas(name))
 	p.do(fmt.Sprintf(`[...document.querySelectorAll('.conversations .conv')].find(e => e.querySelector('.name').textContent === %s).click()`, js(name)))
-	p.waitJS(5*time.Second, fmt.Sprintf(`document.querySelector('.thread-header h2')?.textContent === %s`, js(name)))
+	p.waitJS(eventually, fmt.Sprintf(`document.querySelector('.thread-header h2')?.textContent === %s`, js(name)))
 }
 
 // TestCustomerMessageAppearsAndAgentRepliesToRead: a customer's message reaches the agent's list
@@ -42,7 +42,7 @@ func TestCustomerMessageAppearsAndAgentRepliesToRead(t *testing.T) {
 	start := time.Now()
 	_, err := in.Simulator().SendInbound(t.Context(), &simulator.InboundInput{From: "5491155550001", Name: "Lucía", Text: "Hola, ¿tienen envío?"})
 	require.NoError(t, err)
-	p.waitJS(10*time.Second, listHas("Lucía"))
+	p.waitJS(eventually, listHas("Lucía"))
 	shown := time.Now()
 	arrived, ok := p.frameAt(`"kind":"message.created"`)
 	require.True(t, ok, "the event came over the socket")
@@ -51,19 +51,18 @@ func TestCustomerMessageAppearsAndAgentRepliesToRead(t *testing.T) {
 	// older transaction of the PostgreSQL cluster (the event log's horizon, docs/realtime.md),
 	// which on a machine shared with other test suites can take longer than the whole budget.
 	require.Less(t, shown.Sub(arrived), time.Second, "the list shows the message within a second of its event")
-	require.Less(t, shown.Sub(start), 5*time.Second)
 
 	p.openConversation("Lucía")
-	p.waitJS(5*time.Second, `[...document.querySelectorAll('.msg.in .body')].some(e => e.textContent === 'Hola, ¿tienen envío?')`)
+	p.waitJS(eventually, `[...document.querySelectorAll('.msg.in .body')].some(e => e.textContent === 'Hola, ¿tienen envío?')`)
 	p.click(`.thread-header .takeover`)
-	p.waitJS(5*time.Second, `document.querySelector('.thread-header .chip.status-open') !== null`)
+	p.waitJS(eventually, `document.querySelector('.thread-header .chip.status-open') !== null`)
 
 	p.must(
 		chromedp.Focus(chromedp.CSS(`.compose-text`)),
 		chromedp.SendKeys(chromedp.CSS(`.compose-text`), "Sí, a todo el país"),
 		chromedp.KeyEvent("\r"),
 	)
-	p.waitJS(10*time.Second, `[...document.querySelectorAll('.msg.out')].some(e => e.querySelector('.body')?.textContent === 'Sí, a todo el país' && e.dataset.status === 'read')`)
+	p.waitJS(eventually, `[...document.querySelectorAll('.msg.out')].some(e => e.querySelector('.body')?.textContent === 'Sí, a todo el país' && e.dataset.status === 'read')`)
 	require.Empty(t, eval[string](p, `document.querySelector('.compose-text').value`), "the composer is empty after sending")
 
 	sends := 0
@@ -81,9 +80,9 @@ func customerAndTakeover(t *testing.T, in *apptest.Instance, p *page, waID, name
 	_, err := in.Simulator().SendInbound(t.Context(), &simulator.InboundInput{From: waID, Name: name, Text: text})
 	require.NoError(t, err)
 	p.openConversation(name)
-	p.waitJS(5*time.Second, `document.querySelector('.thread-header .takeover') !== null`)
+	p.waitJS(eventually, `document.querySelector('.thread-header .takeover') !== null`)
 	p.click(`.thread-header .takeover`)
-	p.waitJS(5*time.Second, `document.querySelector('.thread-header .chip.status-open') !== null`)
+	p.waitJS(eventually, `document.querySelector('.thread-header .chip.status-open') !== null`)
 }
 
 // typeAndSend writes text in the composer and presses Enter.
@@ -114,17 +113,17 @@ func TestSecondAgentSeesTheLockAndCannotSend(t *testing.T) {
 
 	customerAndTakeover(t, in, ana, "5491155550002", "Marta", "¿Dónde está mi pedido?")
 	ana.must(chromedp.Focus(chromedp.CSS(`.compose-text`)), chromedp.SendKeys(chromedp.CSS(`.compose-text`), "Ya lo reviso"))
-	ana.waitJS(5*time.Second, `document.querySelector('.lock-info').hidden === true && document.querySelector('.send').disabled === false`)
+	ana.waitJS(eventually, `document.querySelector('.lock-info').hidden === true && document.querySelector('.send').disabled === false`)
 
 	sam.openConversation("Marta")
-	sam.waitJS(5*time.Second, `!document.querySelector('.lock-info').hidden && document.querySelector('.lock-info').textContent.includes('ana.agent@example.com') === false && document.querySelector('.lock-info').textContent.includes('is writing')`)
+	sam.waitJS(eventually, `!document.querySelector('.lock-info').hidden && document.querySelector('.lock-info').textContent.includes('ana.agent@example.com') === false && document.querySelector('.lock-info').textContent.includes('is writing')`)
 	sam.waitJS(time.Second, `document.querySelector('.send').disabled === true`)
 	sam.typeAndSend("Yo me encargo")
 
 	// Ana sends; her message reaches the supervisor's thread, and the supervisor's draft is
 	// still in the composer: it was never sent.
 	ana.must(chromedp.KeyEvent("\r"))
-	sam.waitJS(10*time.Second, outboundWith("Ya lo reviso", "read"))
+	sam.waitJS(eventually, outboundWith("Ya lo reviso", "read"))
 	// (chromedp's Enter also types a "char" event, which a person's key press does not.)
 	require.Equal(t, "Yo me encargo", strings.TrimSpace(eval[string](sam, `document.querySelector('.compose-text').value`)))
 	for _, s := range in.Simulator().Sends() {
@@ -144,14 +143,14 @@ func TestFailedSendShowsItsReasonAndRetries(t *testing.T) {
 
 	in.Simulator().SetFaults(simulator.Faults{FailNext: []int{131026}})
 	p.typeAndSend("¿Sigue ahí?")
-	p.waitJS(10*time.Second, outboundWith("¿Sigue ahí?", "failed"))
+	p.waitJS(eventually, outboundWith("¿Sigue ahí?", "failed"))
 	reason := eval[string](p, `document.querySelector('.msg.out[data-status=failed] .failure .reason').textContent`)
 	require.Contains(t, reason, "131026")
 	t.Logf("failure shown: %s", reason)
 
 	p.click(`.msg.out[data-status=failed] .retry`)
-	p.waitJS(10*time.Second, outboundWith("¿Sigue ahí?", "read"))
-	require.Equal(t, 1, eval[int](p, `document.querySelectorAll('.msg.out').length`), "the retried message is the same message")
+	p.waitJS(eventually, outboundWith("¿Sigue ahí?", "read"))
+	require.Equal(t, 1, eval[int](p, `[...document.querySelectorAll('.msg.out .body')].filter(e => e.textContent === '¿Sigue ahí?').length`), "the retried message is the same message")
 }
 
 // TestAccessTokenRenewedWithoutLogout: access tokens live 6 s; the panel renews them in-band
@@ -179,7 +178,7 @@ func TestAccessTokenRenewedWithoutLogout(t *testing.T) {
 	// The socket still delivers, and sending still works, with no login screen in between.
 	customerAndTakeover(t, in, p, "5491155550004", "Rosa", "Buenas")
 	p.typeAndSend("Buenas tardes")
-	p.waitJS(10*time.Second, outboundWith("Buenas tardes", "read"))
+	p.waitJS(eventually, outboundWith("Buenas tardes", "read"))
 	require.False(t, eval[bool](p, `!!document.querySelector('form.login')`))
 }
 
@@ -197,14 +196,14 @@ func TestTemplateOutsideTheWindow(t *testing.T) {
 
 	// Reopen the conversation to read its window again.
 	p.must(chromedp.Navigate(in.URL + "/"))
-	p.waitJS(10*time.Second, `document.querySelector('.conn')?.dataset.state === 'live'`)
+	p.waitJS(eventually, `document.querySelector('.conn')?.dataset.state === 'live'`)
 	p.openConversation("Julia")
-	p.waitJS(5*time.Second, `document.querySelector('.window-info').classList.contains('closed')`)
+	p.waitJS(eventually, `document.querySelector('.window-info').classList.contains('closed')`)
 
 	p.typeAndSend("¿Hola?")
-	p.waitJS(5*time.Second, `!document.querySelector('.templates').hidden && !!document.querySelector('.tpl-pick')`)
+	p.waitJS(eventually, `!document.querySelector('.templates').hidden && !!document.querySelector('.tpl-pick')`)
 	require.Contains(t, eval[string](p, `document.querySelector('.compose-error').textContent`), "24")
 	p.do(`(() => { const s = document.querySelector('.tpl-pick'); s.value = [...s.options].find(o => o.textContent === 'hello_world (en_US)').value; s.dispatchEvent(new Event('change')); })()`)
 	p.click(`.tpl-send`)
-	p.waitJS(10*time.Second, outboundWith("Hello World", "read"))
+	p.waitJS(eventually, outboundWith("Hello World", "read"))
 }

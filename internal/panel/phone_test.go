@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
@@ -57,17 +56,17 @@ func TestSimulatorPhonePage(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`#text`), "Hola, quiero cambiar mi pedido"),
 		chromedp.Click(chromedp.CSS(`#send`)),
 	)
-	phone.waitJS(5*time.Second, `[...document.querySelectorAll('#chat li.customer')].some(e => e.textContent.includes('quiero cambiar') && e.dataset.status === 'delivered')`)
-	agent.waitJS(5*time.Second, listHas("Valentina"))
+	phone.waitJS(eventually, `[...document.querySelectorAll('#chat li.customer')].some(e => e.textContent.includes('quiero cambiar') && e.dataset.status === 'delivered')`)
+	agent.waitJS(eventually, listHas("Valentina"))
 	agent.screenshot("panel-inbox.png")
 
 	// The agent opens it (which marks it read: blue ticks on the phone), takes it over, replies.
 	agent.openConversation("Valentina")
-	phone.waitJS(5*time.Second, `[...document.querySelectorAll('#chat li.customer')].some(e => e.textContent.includes('quiero cambiar') && e.dataset.status === 'read')`)
+	phone.waitJS(eventually, `[...document.querySelectorAll('#chat li.customer')].some(e => e.textContent.includes('quiero cambiar') && e.dataset.status === 'read')`)
 	agent.click(`.thread-header .takeover`)
-	agent.waitJS(5*time.Second, `document.querySelector('.thread-header .chip.status-open') !== null`)
+	agent.waitJS(eventually, `document.querySelector('.thread-header .chip.status-open') !== null`)
 	agent.typeAndSend("¡Claro! ¿Qué quieres cambiar?")
-	phone.waitJS(5*time.Second, `[...document.querySelectorAll('#chat li.business')].some(e => e.textContent.includes('¿Qué quieres cambiar?'))`)
+	phone.waitJS(eventually, `[...document.querySelectorAll('#chat li.business')].some(e => e.textContent.includes('¿Qué quieres cambiar?'))`)
 
 	// An interactive message: the customer taps a button.
 	convID := eval[int](agent, `Number(location.hash.split('/')[2])`)
@@ -79,22 +78,23 @@ func TestSimulatorPhonePage(t *testing.T) {
 				{"type": "reply", "reply": map[string]any{"id": "no", "title": "Otro día"}},
 			}}},
 	}, 202, nil)
-	phone.waitJS(5*time.Second, `[...document.querySelectorAll('#chat .choice')].some(b => b.textContent === 'Sí, mañana')`)
+	phone.waitJS(eventually, `[...document.querySelectorAll('#chat .choice')].some(b => b.textContent === 'Sí, mañana')`)
 	phone.do(`[...document.querySelectorAll('#chat .choice')].find(b => b.textContent === 'Sí, mañana').click()`)
-	agent.waitJS(5*time.Second, `[...document.querySelectorAll('.msg.in .body.answered')].some(e => e.textContent.includes('Sí, mañana'))`)
+	agent.waitJS(eventually, `[...document.querySelectorAll('.msg.in .body.answered')].some(e => e.textContent.includes('Sí, mañana'))`)
 
 	// A location and an image from the phone.
 	phone.click(`#location`)
-	agent.waitJS(5*time.Second, `[...document.querySelectorAll('.msg.in .location')].some(e => e.textContent.includes('-34.6037'))`)
+	agent.waitJS(eventually, `[...document.querySelectorAll('.msg.in .location')].some(e => e.textContent.includes('-34.6037'))`)
 	img := filepath.Join(t.TempDir(), "foto.png")
 	raw, err := base64.StdEncoding.DecodeString(onePixelPNG)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(img, raw, 0o600))
 	phone.must(chromedp.SetUploadFiles(chromedp.CSS(`#image`), []string{img}))
-	agent.waitJS(5*time.Second, `document.querySelector('.msg.in .media-image') !== null`)
+	// The file is fetched from the fake Meta into the store; the panel shows it from a blob: URL.
+	agent.waitJS(eventually, `document.querySelector('.msg.in .media-image img')?.src.startsWith('blob:') === true`)
 	agent.typeAndSend("Perfecto, queda para mañana")
-	agent.waitJS(10*time.Second, outboundWith("Perfecto, queda para mañana", "read"))
-	phone.waitJS(5*time.Second, `[...document.querySelectorAll('#chat li.business')].some(e => e.textContent.includes('queda para mañana'))`)
+	agent.waitJS(eventually, outboundWith("Perfecto, queda para mañana", "read"))
+	phone.waitJS(eventually, `[...document.querySelectorAll('#chat li.business')].some(e => e.textContent.includes('queda para mañana'))`)
 
 	agent.screenshot("panel-conversation.png")
 	phone.must(chromedp.EmulateViewport(420, 800))

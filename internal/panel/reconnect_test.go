@@ -55,22 +55,22 @@ func TestReconnectShowsEveryMissedMessageOnce(t *testing.T) {
 	// The network is cut: the socket and REST calls fail while messages arrive.
 	write(a, 2)
 	proxy.Down()
-	p.waitJS(10*time.Second, `document.querySelector('.conn').dataset.state === 'offline'`)
+	p.waitJS(eventually, `document.querySelector('.conn').dataset.state === 'offline'`)
 	write(a, 5)
 	proxy.Up()
 	write(a, 2)
 	p.waitJS(30*time.Second, `document.querySelector('.conn').dataset.state === 'live'`)
-	p.waitJS(10*time.Second, inboundExactlyOnce(texts))
+	p.waitJS(eventually, inboundExactlyOnce(texts))
 
 	// The instance goes away (its sockets close with 1001) and another takes its place.
 	require.NoError(t, a.Shutdown(10*time.Second))
-	p.waitJS(10*time.Second, `document.querySelector('.conn').dataset.state === 'offline'`)
+	p.waitJS(eventually, `document.querySelector('.conn').dataset.state === 'offline'`)
 	b := apptest.Start(t, &apptest.Options{DatabaseURL: dbURL, Env: origin})
 	write(b, 4)
 	proxy.SetTarget(strings.TrimPrefix(b.URL, "http://"))
 	write(b, 2)
 	p.waitJS(30*time.Second, `document.querySelector('.conn').dataset.state === 'live'`)
-	p.waitJS(10*time.Second, inboundExactlyOnce(texts))
+	p.waitJS(eventually, inboundExactlyOnce(texts))
 	require.Equal(t, len(texts)+1, eval[int](p, `document.querySelectorAll('.msg.in').length`), "nothing twice, nothing else")
 	require.Equal(t, 1, eval[int](p, fmt.Sprintf(`[...document.querySelectorAll('.conversations .conv .name')].filter(e => e.textContent === %s).length`, js(name))), "one list entry")
 }

@@ -9,6 +9,7 @@ import { Live } from './live.js';
 import { ConversationList } from './list.js';
 import { Thread } from './thread.js';
 import { Notifier } from './notify.js';
+import { Admin } from './admin.js';
 
 const root = document.getElementById('app');
 const session = new Session();
@@ -36,7 +37,10 @@ class Inbox {
     const avail = h('select', { class: 'availability', 'aria-label': t('avail.label') },
       ['online', 'busy', 'offline'].map((a) => h('option', { value: a, selected: this.me.availability === a }, t(`avail.${a}`))));
     avail.addEventListener('change', () => this.api.request('PATCH', '/api/me/availability', { availability: avail.value }).catch((e) => this.error(e)));
-    const admin = this.me.role === 'admin' ? h('a', { href: '/admin/river/', target: '_blank', rel: 'noopener' }, t('admin.river')) : null;
+    const admin = [
+      this.me.permissions?.can_manage_users ? h('a', { href: '#/admin', class: 'admin-link' }, t('admin.link')) : null,
+      this.me.role === 'admin' ? h('a', { href: '/admin/river/', target: '_blank', rel: 'noopener' }, t('admin.river')) : null,
+    ];
     this.errorBox = h('p', { class: 'error-box', role: 'alert', hidden: true });
     this.threadPane = h('div', { class: 'thread-pane' }, h('p', { class: 'placeholder' }, t('thread.none')));
     this.main = h('main', { class: 'inbox' }, this.list.el, this.threadPane);
@@ -57,7 +61,10 @@ class Inbox {
 
   start() {
     this.live.start();
-    this.api.get('/api/groups').then((r) => this.list.setGroups(r.data || [])).catch(() => {});
+    this.api.get('/api/groups').then((r) => {
+      this.groups = r.data || [];
+      this.list.setGroups(this.groups);
+    }).catch(() => {});
     if (this.me.permissions?.can_manage_users) {
       this.api.get('/api/users').then((r) => {
         for (const u of r.data || []) this.users.set(u.id, u.name || u.email);
@@ -117,6 +124,9 @@ class Inbox {
         this.list.status(id, d);
         if (this.thread?.id === id) this.thread.statusEvent(d);
         break;
+      case 'message.media':
+        if (this.thread?.id === id) this.thread.mediaEvent(d);
+        break;
       case 'conversation.created':
       case 'conversation.updated':
       case 'conversation.lock':
@@ -163,6 +173,16 @@ class Inbox {
 
   // route opens the conversation of the URL's fragment; force reads it again after a reset.
   async route(force = false) {
+    if (location.hash === '#/admin' && this.me.permissions?.can_manage_users) {
+      this.thread?.close();
+      this.thread = null;
+      this.selected = null;
+      this.main.classList.add('has-selection');
+      const admin = new Admin(this);
+      this.threadPane.replaceChildren(admin.el);
+      admin.load();
+      return;
+    }
     const m = location.hash.match(/^#\/c\/(\d+)$/);
     const id = m ? Number(m[1]) : null;
     if (!force && this.thread && this.thread.id === id) return;

@@ -7,10 +7,12 @@ import { t, formatTime } from './i18n.js';
 const RANK = { pending: 0, sent: 1, failed: 2, delivered: 3, read: 4 };
 
 // nextStatus applies statuses forward only, as the server does (docs/realtime.md): an event
-// replayed late never moves a message back. The one way back is a retry, failed to pending.
-export function nextStatus(cur, next) {
+// replayed late never moves a message back. The one way back is a retry, failed to pending,
+// which only the log's own order can tell (retry: an event or the retry's answer), never the
+// late answer of the send that failed.
+export function nextStatus(cur, next, retry = false) {
   if (!cur) return next;
-  if (cur === 'failed' && next === 'pending') return next;
+  if (retry && cur === 'failed' && next === 'pending') return next;
   return (RANK[next] ?? -1) > (RANK[cur] ?? -1) ? next : cur;
 }
 

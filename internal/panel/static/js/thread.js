@@ -52,7 +52,7 @@ export class Thread {
     this.file = h('input', { type: 'file', class: 'file', 'aria-label': t('compose.attach'), hidden: true, onchange: () => this.attach() });
     this.tplBtn = h('button', { type: 'button', class: 'tpl-open', onclick: () => this.openTemplates() }, t('tpl.button'));
     this.tplBox = h('div', { class: 'templates', hidden: true });
-    const form = h('form', { class: 'composer', onsubmit: (e) => { e.preventDefault(); this.send(); } },
+    const form = h('form', { class: 'composer', onsubmit: (e) => { e.preventDefault(); this.send().catch(() => {}); } },
       this.windowInfo, this.lockInfo, this.replyBar, this.suggestions, this.tplBox,
       h('div', { class: 'compose-row' },
         this.text,
@@ -108,11 +108,13 @@ export class Thread {
 
   // upsert shows message m once: a message already on screen is replaced in place. Statuses move
   // forward only, unless the answer of a REST call the agent made says otherwise (a retry).
-  upsert(m, { fromRest = false, authoritative = false } = {}) {
+  upsert(m, { fromRest = false, authoritative = false, retry = false } = {}) {
     const had = this.messages.get(m.id);
     if (had) {
-      const status = authoritative ? m.status : nextStatus(had.status, m.status);
-      m = { ...had, ...m, status, partial: m.partial && had.partial };
+      const status = authoritative ? m.status : nextStatus(had.status, m.status, retry);
+      // An answer older than what is shown (the send's own answer after its failure event)
+      // changes nothing: its error and timestamps are stale too.
+      m = status === m.status ? { ...had, ...m, partial: m.partial && had.partial } : { ...m, ...had, status };
     }
     this.messages.set(m.id, m);
     if (m.wa_message_id) this.byWamid.set(m.wa_message_id, m);
@@ -131,15 +133,22 @@ export class Thread {
   statusEvent(data) {
     const had = this.messages.get(data.message_id);
     if (!had) return;
-    const status = nextStatus(had.status, data.status);
+    const status = nextStatus(had.status, data.status, true);
     if (status === had.status) return;
     const m = { ...had, status };
+    if (status === 'pending') m.error = null;
     if (status === 'failed') {
       m.error = { code: data.error_code, title: data.error_title };
       // The full error (details) is read from the message itself.
       this.api.get(`/api/messages/${data.message_id}`).then((full) => this.upsert(full)).catch(() => {});
     }
-    this.upsert(m);
+    this.upsert(m, { authoritative: true });
+  }
+
+  // mediaEvent redraws a message whose file changed (fetched, failed, uploaded).
+  mediaEvent(data) {
+    const had = this.messages.get(data.message_id);
+    if (had) this.upsert({ ...had, media: data.media });
   }
 
   // createdEvent shows a message.created event's message at once from the event, then the full
@@ -218,6 +227,7 @@ export class Thread {
     if (c.assignee_id !== me && c.status !== 'bot') {
       actions.push(h('button', { type: 'button', class: 'assign-me', onclick: () => this.action('assign', { agent_id: me }) }, t('thread.assign_me')));
     }
+    const assign = this.assignSelect();
     const status = h('select', { class: 'set-status', 'aria-label': t('thread.set_status') },
       ['open', 'pending', 'snoozed', 'resolved'].map((s) => h('option', { value: s, selected: c.status === s }, t(`status.${s}`))));
     if (c.status === 'bot') status.prepend(h('option', { value: 'bot', selected: true, disabled: true }, t('status.bot')));
@@ -239,7 +249,7 @@ export class Thread {
         h('p', { class: 'sub' }, `+${c.contact?.wa_id} · `,
           h('span', { class: `chip status-${c.status}` }, t(`status.${c.status}`)), ' · ',
           c.assignee_id == null ? t('assignee.none') : (c.assignee_id === me ? t('assignee.you') : this.app.userName(c.assignee_id)))),
-      h('div', { class: 'actions' }, actions, status),
+      h('div', { class: 'actions' }, actions, assign, status),
       this.tagsEl());
     this.windowInfo.textContent = windowText;
     this.windowInfo.className = `window-info ${c.window_open ? 'open' : 'closed'}`;
@@ -250,6 +260,20 @@ export class Thread {
     this.sendBtn.disabled = !!other && !this.noteBox.checked;
     this.text.setAttribute('aria-describedby', other ? 'lock-info' : '');
     this.lockInfo.id = 'lock-info';
+  }
+
+  // assignSelect assigns the conversation to a team or, for those who see the team's users, an
+  // agent. The server decides who may assign whom.
+  assignSelect() {
+    const sel = h('select', { class: 'assign-to', 'aria-label': t('thread.assign_to') },
+      h('option', { value: '' }, t('thread.assign_to')),
+      (this.app.groups || []).map((g) => h('option', { value: `g${g.id}` }, t('thread.assign_team', { name: g.name }))),
+      [...this.app.users].filter(([id]) => id !== this.app.me.id).map(([id, name]) => h('option', { value: `u${id}` }, name)));
+    sel.addEventListener('change', () => {
+      const v = sel.value;
+      if (v) this.action('assign', v[0] === 'g' ? { group_id: Number(v.slice(1)) } : { agent_id: Number(v.slice(1)) });
+    });
+    return sel;
   }
 
   tagsEl() {
@@ -332,7 +356,7 @@ export class Thread {
     }
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
-      this.send();
+      this.send().catch(() => {}); // sendFailed has shown why
     }
   }
 
@@ -400,7 +424,7 @@ export class Thread {
   async retry(m) {
     try {
       const again = await this.api.post(`/api/messages/${m.id}/retry`);
-      this.upsert(again, { authoritative: true });
+      this.upsert(again, { retry: true });
     } catch (e) {
       this.app.error(e);
     }
