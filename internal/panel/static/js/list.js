@@ -14,6 +14,7 @@ export class ConversationList {
     this.api = app.api;
     this.convs = new Map(); // id -> conversation JSON
     this.previews = new Map(); // conversation id -> its latest message {id, preview, direction, status}
+    this.nodes = new Map(); // conversation id -> its row, redrawn only when it changed
     this.order = [];
     this.nextCursor = null;
     this.loading = false;
@@ -92,6 +93,7 @@ export class ConversationList {
       if (gen !== this.generation) return;
       const old = this.convs;
       this.convs = new Map();
+      this.nodes.clear();
       for (const c of page.data) {
         this.convs.set(c.id, { ...old.get(c.id), ...c });
         this.lastMessage(c);
@@ -184,6 +186,7 @@ export class ConversationList {
     }
     if (!had && this.tagFiltered()) return;
     this.convs.set(c.id, merged);
+    this.nodes.delete(c.id);
     this.render();
     this.app.conversationChanged(merged);
   }
@@ -191,6 +194,7 @@ export class ConversationList {
   tagFiltered() { return !!this.filter.tag; }
 
   remove(id) {
+    this.nodes.delete(id);
     if (this.convs.delete(id)) this.render();
     this.app.conversationGone(id);
   }
@@ -230,15 +234,22 @@ export class ConversationList {
 
   render() {
     this.order = [...this.convs.values()].sort((a, b) => (Date.parse(b.last_message_at) - Date.parse(a.last_message_at)) || (b.id - a.id));
-    const nodes = this.order.map((c) => this.item(c));
+    // Rows that did not change are moved, not redrawn.
+    const nodes = this.order.map((c) => {
+      let li = this.nodes.get(c.id);
+      if (!li) this.nodes.set(c.id, li = this.item(c));
+      return li;
+    });
     this.ul.replaceChildren(...nodes);
     this.empty.hidden = this.order.length > 0 || this.loading;
     this.sentinel.textContent = this.nextCursor ? t('list.more') : '';
   }
 
   renderItem(c) {
-    const old = this.ul.querySelector(`#conv-${c.id}`);
-    if (old) old.replaceWith(this.item(c));
+    const old = this.nodes.get(c.id);
+    const li = this.item(c);
+    this.nodes.set(c.id, li);
+    if (old?.isConnected) old.replaceWith(li);
   }
 
   item(c) {
@@ -297,6 +308,7 @@ export class ConversationList {
 
   clear() {
     this.convs.clear();
+    this.nodes.clear();
     clear(this.ul);
   }
 }
