@@ -1,7 +1,10 @@
 package panel_test
 
 import (
-	"encoding/base64"
+	"bytes"
+	"image"
+	"image/color"
+	"image/png"
 	"os"
 	"path/filepath"
 	"testing"
@@ -30,8 +33,18 @@ func (p *page) screenshot(name string) {
 	}
 }
 
-// onePixelPNG is a valid 1×1 PNG, the image the customer sends.
-const onePixelPNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+// photo is the image the customer sends: a 240×160 PNG of a few colour bands.
+func photo(t *testing.T) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, 240, 160))
+	for y := range 160 {
+		for x := range 240 {
+			img.Set(x, y, color.RGBA{R: uint8(x), G: uint8(120 + y/2), B: uint8(200 - y), A: 255})
+		}
+	}
+	var buf bytes.Buffer
+	require.NoError(t, png.Encode(&buf, img))
+	return buf.Bytes()
+}
 
 // TestSimulatorPhonePage: a customer on the simulator's phone page and an agent in the panel
 // talk: text both ways with ticks, an interactive message answered by a button, a location and
@@ -86,9 +99,7 @@ func TestSimulatorPhonePage(t *testing.T) {
 	phone.click(`#location`)
 	agent.waitJS(eventually, `[...document.querySelectorAll('.msg.in .location')].some(e => e.textContent.includes('-34.6037'))`)
 	img := filepath.Join(t.TempDir(), "foto.png")
-	raw, err := base64.StdEncoding.DecodeString(onePixelPNG)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(img, raw, 0o600))
+	require.NoError(t, os.WriteFile(img, photo(t), 0o600))
 	phone.must(chromedp.SetUploadFiles(chromedp.CSS(`#image`), []string{img}))
 	// The file is fetched from the fake Meta into the store; the panel shows it from a blob: URL.
 	agent.waitJS(eventually, `document.querySelector('.msg.in .media-image img')?.src.startsWith('blob:') === true`)

@@ -54,10 +54,8 @@ function media(m, api, kind) {
   const name = info.filename || `${kind}-${info.id}`;
   const link = h('a', { href: '#', class: 'media-download', download: name }, t('msg.download', { name }));
   box.append(link);
-  api.request('GET', info.url, undefined, { raw: true })
-    .then((r) => r.blob())
-    .then((blob) => {
-      const url = URL.createObjectURL(blob);
+  fileURL(api, info)
+    .then((url) => {
       link.href = url;
       if (kind === 'image' || kind === 'sticker') box.prepend(h('img', { src: url, alt: m.body || kind }));
       else if (kind === 'video') box.prepend(h('video', { src: url, controls: true }));
@@ -65,6 +63,22 @@ function media(m, api, kind) {
     })
     .catch(() => box.replaceChildren(h('span', { class: 'media-failed' }, t('msg.media_failed'))));
   return box;
+}
+
+// blobs are the object URLs of stored files by id: a file's bytes never change, and a message
+// redrawn (a status, an event) reuses its URL instead of downloading the file again.
+const blobs = new Map();
+
+function fileURL(api, info) {
+  let p = blobs.get(info.id);
+  if (!p) {
+    p = api.request('GET', info.url || `/api/media/${info.id}`, undefined, { raw: true })
+      .then((r) => r.blob())
+      .then((b) => URL.createObjectURL(b));
+    p.catch(() => blobs.delete(info.id));
+    blobs.set(info.id, p);
+  }
+  return p;
 }
 
 function content(m, api) {

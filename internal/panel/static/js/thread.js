@@ -145,10 +145,13 @@ export class Thread {
     this.upsert(m, { authoritative: true });
   }
 
-  // mediaEvent redraws a message whose file changed (fetched, failed, uploaded).
+  // mediaEvent redraws a message whose file changed (fetched, failed, uploaded): at once from the
+  // event, then from the message read again (the event carries no file name).
   mediaEvent(data) {
     const had = this.messages.get(data.message_id);
-    if (had) this.upsert({ ...had, media: data.media });
+    if (!had) return;
+    this.upsert({ ...had, media: { ...had.media, ...data.media } });
+    this.api.get(`/api/messages/${data.message_id}`).then((m) => this.upsert(m)).catch(() => {});
   }
 
   // createdEvent shows a message.created event's message at once from the event, then the full
