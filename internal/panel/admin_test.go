@@ -84,3 +84,25 @@ func TestSpanishAndKeyboard(t *testing.T) {
 	p.must(chromedp.Navigate(in.URL + "/"))
 	p.waitJS(eventually, `document.querySelector('.logout')?.textContent === 'Salir'`)
 }
+
+// TestPhoneWidth: in a phone-sized window the list and the conversation take the screen in
+// turn, with a back button between them.
+func TestPhoneWidth(t *testing.T) {
+	t.Parallel()
+	in := apptest.Start(t, nil)
+	in.CreateUser("ana.agent@example.com", "agent")
+	_, err := in.Simulator().SendInbound(t.Context(), &simulator.InboundInput{From: "5491155550300", Name: "Tomás", Text: "hola"})
+	require.NoError(t, err)
+	p := newPage(t)
+	p.must(chromedp.EmulateViewport(390, 800))
+	p.login(in.URL, "ana.agent@example.com")
+	visible := func(sel string) string {
+		return fmt.Sprintf(`(() => { const e = document.querySelector(%s); return !!e && e.getBoundingClientRect().width > 0; })()`, js(sel))
+	}
+	p.waitJS(eventually, visible(`.list-pane`)+` && !`+visible(`.thread-pane`))
+	p.openConversation("Tomás")
+	p.waitJS(eventually, `!`+visible(`.list-pane`)+` && `+visible(`.thread .compose-text`)+` && `+visible(`.thread-header .back`))
+	require.LessOrEqual(t, eval[int](p, `document.documentElement.scrollWidth`), 390, "nothing wider than the phone")
+	p.click(`.thread-header .back`)
+	p.waitJS(eventually, visible(`.list-pane`)+` && !`+visible(`.thread-pane`))
+}
