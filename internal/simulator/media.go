@@ -226,6 +226,10 @@ func (s *Simulator) handleMediaUpload(w http.ResponseWriter, r *http.Request) {
 		writeGraphError(w, unknownObject("post", id, "phone number id "+s.phoneNumberID))
 		return
 	}
+	if code := s.takeUploadFault(); code != 0 {
+		writeGraphError(w, faultError(code))
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxUploadBytes)
 	mr, err := r.MultipartReader()
 	if err != nil {
