@@ -153,6 +153,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 	if err != nil {
 		return nil, err
 	}
+	durations, err := jobs.NewDurationHook(a.metrics)
+	if err != nil {
+		return nil, err
+	}
 
 	// River consults the workers bundle when it starts and when jobs are inserted, so workers that
 	// need the inbox (which needs the River client to queue jobs) are added after the client is
@@ -188,7 +192,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		// says how), instead of River's default of an hour; no worker's Timeout exceeds JobTimeout.
 		JobTimeout:           jobs.JobTimeout,
 		RescueStuckJobsAfter: jobs.RescueAfter,
-		Hooks:                []rivertype.Hook{rescues},
+		Hooks:                []rivertype.Hook{rescues, durations},
 		// Discarded jobs are the dead-letter queue: keep them long enough for someone to look.
 		DiscardedJobRetentionPeriod: 30 * 24 * time.Hour,
 		CancelledJobRetentionPeriod: 30 * 24 * time.Hour,
@@ -248,7 +252,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		return nil, err
 	}
 	addWorker(a, workers, jobs.NewSyncTemplatesWorker(a.Templates))
-	webhookWorker, err := jobs.NewProcessWebhookWorker(a.pool, a.Inbox, a.Templates, logger.With("component", "webhook"))
+	webhookWorker, err := jobs.NewProcessWebhookWorker(a.pool, a.Inbox, a.Templates, a.metrics, logger.With("component", "webhook"))
 	if err != nil {
 		return nil, err
 	}
@@ -261,6 +265,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		Queue:       a.queue,
 		AppSecret:   cfg.WhatsApp.AppSecret,
 		VerifyToken: cfg.WhatsApp.VerifyToken,
+		Registerer:  a.metrics,
 		Logger:      logger.With("component", "webhook"),
 	})
 	if err != nil {
