@@ -29,6 +29,7 @@ import (
 	"github.com/wainbox/wainbox/internal/config"
 	"github.com/wainbox/wainbox/internal/database"
 	"github.com/wainbox/wainbox/internal/eventlog"
+	"github.com/wainbox/wainbox/internal/health"
 	"github.com/wainbox/wainbox/internal/httpapi"
 	"github.com/wainbox/wainbox/internal/inbox"
 	"github.com/wainbox/wainbox/internal/jobs"
@@ -61,6 +62,8 @@ type App struct {
 	realtime    *realtime.Service
 	metrics     *prometheus.Registry
 	sim         *simulator.Simulator
+	bot         *bot.Bot
+	health      *health.Checker
 	server      *http.Server
 	api         *httpapi.Server
 
@@ -336,6 +339,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 	uiCtx, stopUI := context.WithCancel(context.Background())
 	a.riverUI, a.stopRiverUI = &lazyRiverUI{h: ui, ctx: uiCtx}, stopUI
 
+	if err := a.buildHealth(wa); err != nil {
+		return nil, err
+	}
+
 	a.QuickReplies = quickreplies.New(a.pool)
 	apiCfg := &httpapi.Config{
 		Inbox:     a.Inbox,
@@ -358,6 +365,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		Metrics:      promhttp.HandlerFor(a.metrics, promhttp.HandlerOpts{}),
 		MetricsToken: cfg.MetricsToken,
 		HTTPMetrics:  httpapi.NewHTTPMetrics(a.metrics),
+		Health:       a.health,
 
 		RequestTimeout:  cfg.HTTPRequestTimeout,
 		BodyTimeout:     cfg.HTTPBodyTimeout,
@@ -421,7 +429,25 @@ func (a *App) addBotWorker(ctx context.Context, workers *river.Workers) error {
 		return err
 	}
 	addWorker(a, workers, w)
+	a.bot = b
 	return nil
+}
+
+// buildHealth builds the detailed health and registers the sampled gauges: River's queues, the
+// business series, the pool and the business number (internal/health says what each costs).
+func (a *App) buildHealth(wa *whatsapp.Client) error {
+	sampler := health.NewSampler(a.pool, []string{river.QueueDefault, inbox.QueueSend, inbox.QueueSendBot, webhook.QueueWebhooks}, health.SampleInterval)
+	number := health.NewNumber(wa, a.cfg.WhatsApp.PhoneNumberID, a.cfg.NumberCheckInterval)
+	for _, c := range []prometheus.Collector{sampler, health.NewPoolCollector(a.pool), number} {
+		if err := a.metrics.Register(c); err != nil {
+			return fmt.Errorf("error registering health metrics: %w", err)
+		}
+	}
+	var err error
+	a.health, err = health.NewChecker(&health.Config{
+		Pool: a.pool, Sampler: sampler, Realtime: a.realtime, QueueStarted: a.riverStarted.Load, Bot: a.bot, Number: number,
+	})
+	return err
 }
 
 // addWorker registers w with River and notes its kind's attempt timeout.
