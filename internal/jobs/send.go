@@ -109,6 +109,12 @@ func NewSendWorker(cfg *SendWorkerConfig) (*SendWorker, error) {
 		Name: "wainbox_messages_sent_total",
 		Help: "Outbound messages Meta accepted, by sender: agent, bot or system.",
 	}, []string{"sender"})
+	// Series that alert rules read exist from the start, so that the first failure is an increase
+	// from zero rather than a new series that rate() cannot see.
+	for _, o := range []string{outcomeSent, outcomeFailed, outcomeReconciled, outcomeResent, outcomeUnknown} {
+		w.total.WithLabelValues(o)
+	}
+	w.errors.WithLabelValues("190", whatsapp.ClassStopNumber.String())
 	if cfg.Registerer != nil {
 		if err := registerAll(cfg.Registerer, w.total, w.latency, w.errors, w.outbound); err != nil {
 			return nil, err
