@@ -37,6 +37,7 @@ import (
 	"github.com/wainbox/wainbox/internal/pacing"
 	"github.com/wainbox/wainbox/internal/quickreplies"
 	"github.com/wainbox/wainbox/internal/realtime"
+	"github.com/wainbox/wainbox/internal/reports"
 	"github.com/wainbox/wainbox/internal/simulator"
 	"github.com/wainbox/wainbox/internal/templates"
 	"github.com/wainbox/wainbox/internal/webhook"
@@ -366,6 +367,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		MetricsToken: cfg.MetricsToken,
 		HTTPMetrics:  httpapi.NewHTTPMetrics(a.metrics),
 		Health:       a.health,
+		Reports:      reports.New(a.pool),
 
 		RequestTimeout:  cfg.HTTPRequestTimeout,
 		BodyTimeout:     cfg.HTTPBodyTimeout,

@@ -289,6 +289,9 @@ func (u *Users) Update(ctx context.Context, sessions *Sessions, actor *Principal
 			return sessions.RevokeAllTx(ctx, tx, id, RevokePassword)
 		case p.Role.Set || p.CanReadChats.Set || p.CanWriteChats.Set || p.GroupIDs.Set:
 			return sessions.permissionsChanged(ctx, tx, id)
+		case p.CanViewReports.Set || p.CanExportData.Set:
+			// Taking away the export of customers' data applies at once, not a session cache later.
+			return sessions.permissionsChanged(ctx, tx, id)
 		}
 		return nil
 	})

@@ -72,6 +72,8 @@ type Episode struct {
 	// person joined.
 	BotReplied   bool
 	PersonJoined bool
+	// MessagesIn and MessagesOut count the episode's messages (those the report loaded).
+	MessagesIn, MessagesOut int
 	// Handoffs are the reasons the bot gave conversations to people in the episode: the bot's own
 	// (customer_asked, max_replies, model, gemini_error, ...), bot_off (an agent turned it off),
 	// takeover (an agent took it from the bot).
@@ -143,12 +145,14 @@ func Episodes(conversationID int64, created time.Time, items []Item) []Episode {
 					endSnooze(it.At)
 					status = inbox.ConversationOpen
 				}
+				ep.MessagesIn++
 				if ep.FirstCustomerAt == nil {
 					at := it.At
 					ep.FirstCustomerAt = &at
 				}
 				continue
 			}
+			ep.MessagesOut++
 			switch it.Sender {
 			case "agent":
 				ep.PersonJoined = true

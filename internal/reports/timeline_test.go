@@ -44,7 +44,7 @@ func TestFirstResponseIsMeasuredFromTheReopening(t *testing.T) {
 	t.Parallel()
 	eps := reports.Episodes(1, at(0), []reports.Item{
 		customer(0), agent(5, 7), status(10, 7, "open", "resolved"),
-		customer(2*24*60), // two days later: reopens
+		customer(2 * 24 * 60), // two days later: reopens
 		agent(2*24*60+3, 8),
 	})
 	require.Len(t, eps, 2)
