@@ -53,6 +53,7 @@ var sections = []section{
 	{"priority", benchPriority},
 	{"webhook", benchWebhook},
 	{"fanout", benchFanout},
+	{"reports", benchReports},
 }
 
 func main() {
