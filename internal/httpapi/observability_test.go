@@ -54,8 +54,11 @@ func TestMetricsCountSendsWebhooksAndQueues(t *testing.T) {
 	var body string
 	require.Eventually(t, func() bool {
 		body = scrape(t, in)
-		return strings.Contains(body, `wainbox_send_errors_total{class="permanent",code="131026"} 1`)
-	}, 15*time.Second, 50*time.Millisecond, "the refused send is counted by code after the worker records it")
+		// The worker counts after recording the failure, and River's hook times the attempt after
+		// the worker returns: a test may see the message failed before either.
+		return strings.Contains(body, `wainbox_send_errors_total{class="permanent",code="131026"} 1`) &&
+			strings.Contains(body, `wainbox_job_duration_seconds_count{kind="send_message",result="cancel"} 1`)
+	}, 15*time.Second, 50*time.Millisecond, "the refused send is counted by code and its attempt timed")
 	for _, want := range []string{
 		`wainbox_webhooks_refused_total{reason="invalid_signature"} 1`,
 		`wainbox_webhooks_received_total 1`,
@@ -68,7 +71,6 @@ func TestMetricsCountSendsWebhooksAndQueues(t *testing.T) {
 		`wainbox_messages_pending{reason="waiting"} 0`,
 		`wainbox_whatsapp_token_valid 1`,
 		`wainbox_whatsapp_quality_rating{rating="GREEN"} 1`,
-		`wainbox_job_duration_seconds_count{kind="send_message",result="cancel"} 1`,
 		`wainbox_realtime_listener_lag_seconds`,
 		`wainbox_metrics_sample_error 0`,
 	} {
