@@ -312,3 +312,10 @@ WHERE m.conversation_id = @conversation_id AND m.sender = 'bot' AND m.created_at
   AND m.id > coalesce((
       SELECT max(o.id) FROM messages o
       WHERE o.conversation_id = @conversation_id AND o.direction = 'out' AND o.sender <> 'bot'), 0);
+
+-- name: MessageCountPendingByReason :many
+-- MessageCountPendingByReason counts the outbound messages not sent yet by why they wait (the
+-- partial index of pending and failed messages keeps it small).
+SELECT pending_reason, (waiting_for IS NOT NULL)::boolean AS waiting, count(*) AS n
+FROM messages WHERE status = 'pending'
+GROUP BY 1, 2;

@@ -29,6 +29,7 @@ import (
 	"github.com/wainbox/wainbox/internal/config"
 	"github.com/wainbox/wainbox/internal/database"
 	"github.com/wainbox/wainbox/internal/eventlog"
+	"github.com/wainbox/wainbox/internal/health"
 	"github.com/wainbox/wainbox/internal/httpapi"
 	"github.com/wainbox/wainbox/internal/inbox"
 	"github.com/wainbox/wainbox/internal/jobs"
@@ -37,6 +38,7 @@ import (
 	"github.com/wainbox/wainbox/internal/pacing"
 	"github.com/wainbox/wainbox/internal/quickreplies"
 	"github.com/wainbox/wainbox/internal/realtime"
+	"github.com/wainbox/wainbox/internal/reports"
 	"github.com/wainbox/wainbox/internal/simulator"
 	"github.com/wainbox/wainbox/internal/templates"
 	"github.com/wainbox/wainbox/internal/webhook"
@@ -50,7 +52,9 @@ type App struct {
 	listener net.Listener
 	baseURL  string
 
-	pool    *pgxpool.Pool
+	pool *pgxpool.Pool
+	// media keeps the files of messages (MEDIA_STORE).
+	media   media.Store
 	river   *river.Client[pgx.Tx]
 	riverUI *lazyRiverUI
 	queue   *jobs.Inserter
@@ -62,6 +66,8 @@ type App struct {
 	realtime    *realtime.Service
 	metrics     *prometheus.Registry
 	sim         *simulator.Simulator
+	bot         *bot.Bot
+	health      *health.Checker
 	server      *http.Server
 	api         *httpapi.Server
 
@@ -154,6 +160,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 	if err != nil {
 		return nil, err
 	}
+	durations, err := jobs.NewDurationHook(a.metrics)
+	if err != nil {
+		return nil, err
+	}
 
 	// River consults the workers bundle when it starts and when jobs are inserted, so workers that
 	// need the inbox (which needs the River client to queue jobs) are added after the client is
@@ -191,7 +201,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		// says how), instead of River's default of an hour; no worker's Timeout exceeds JobTimeout.
 		JobTimeout:           jobs.JobTimeout,
 		RescueStuckJobsAfter: jobs.RescueAfter,
-		Hooks:                []rivertype.Hook{rescues},
+		Hooks:                []rivertype.Hook{rescues, durations},
 		// Discarded jobs are the dead-letter queue: keep them long enough for someone to look.
 		DiscardedJobRetentionPeriod: 30 * 24 * time.Hour,
 		CancelledJobRetentionPeriod: 30 * 24 * time.Hour,
@@ -222,6 +232,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 	if err != nil {
 		return nil, err
 	}
+	a.media = store
 	a.Inbox, err = inbox.New(&inbox.Config{
 		Pool: a.pool, Queue: a.queue, Events: events, Logger: logger, SendMaxAttempts: cfg.SendMaxAttempts,
 		BotEnabled: cfg.Bot.Enabled, BusinessAccountID: cfg.WhatsApp.BusinessAccountID, Media: store,
@@ -271,7 +282,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		return nil, err
 	}
 	addWorker(a, workers, jobs.NewSyncTemplatesWorker(a.Templates))
-	webhookWorker, err := jobs.NewProcessWebhookWorker(a.pool, a.Inbox, a.Templates, logger.With("component", "webhook"))
+	webhookWorker, err := jobs.NewProcessWebhookWorker(a.pool, a.Inbox, a.Templates, a.metrics, logger.With("component", "webhook"))
 	if err != nil {
 		return nil, err
 	}
@@ -284,6 +295,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		Queue:       a.queue,
 		AppSecret:   cfg.WhatsApp.AppSecret,
 		VerifyToken: cfg.WhatsApp.VerifyToken,
+		Registerer:  a.metrics,
 		Logger:      logger.With("component", "webhook"),
 	})
 	if err != nil {
@@ -354,6 +366,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 	uiCtx, stopUI := context.WithCancel(context.Background())
 	a.riverUI, a.stopRiverUI = &lazyRiverUI{h: ui, ctx: uiCtx}, stopUI
 
+	if err := a.buildHealth(wa); err != nil {
+		return nil, err
+	}
+
 	a.QuickReplies = quickreplies.New(a.pool)
 	apiCfg := &httpapi.Config{
 		Inbox:     a.Inbox,
@@ -376,6 +392,8 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		Metrics:      promhttp.HandlerFor(a.metrics, promhttp.HandlerOpts{}),
 		MetricsToken: cfg.MetricsToken,
 		HTTPMetrics:  httpapi.NewHTTPMetrics(a.metrics),
+		Health:       a.health,
+		Reports:      reports.New(a.pool),
 
 		RequestTimeout:  cfg.HTTPRequestTimeout,
 		BodyTimeout:     cfg.HTTPBodyTimeout,
@@ -455,7 +473,28 @@ func (a *App) addBotWorker(ctx context.Context, workers *river.Workers) error {
 		return err
 	}
 	addWorker(a, workers, w)
+	a.bot = b
 	return nil
+}
+
+// buildHealth builds the detailed health and registers the sampled gauges: River's queues, the
+// business series, the pool and the business number (internal/health says what each costs).
+func (a *App) buildHealth(wa *whatsapp.Client) error {
+	sampler := health.NewSampler(a.pool, []string{river.QueueDefault, inbox.QueueSend, inbox.QueueSendBot, webhook.QueueWebhooks, inbox.QueueMedia}, health.SampleInterval)
+	number := health.NewNumber(wa, a.cfg.WhatsApp.PhoneNumberID, a.cfg.NumberCheckInterval)
+	for _, c := range []prometheus.Collector{sampler, health.NewPoolCollector(a.pool), number} {
+		if err := a.metrics.Register(c); err != nil {
+			return fmt.Errorf("error registering health metrics: %w", err)
+		}
+	}
+	var err error
+	a.health, err = health.NewChecker(&health.Config{
+		Pool: a.pool, Sampler: sampler, Realtime: a.realtime, QueueStarted: a.riverStarted.Load, Bot: a.bot, Number: number,
+		// Asking for an object that cannot exist is one cheap round trip to the store.
+		Media:      func(ctx context.Context) error { _, err := a.media.Exists(ctx, media.Sum{}); return err },
+		MediaStore: a.cfg.Media.Store,
+	})
+	return err
 }
 
 // addWorker registers w with River and notes its kind's attempt timeout.

@@ -87,8 +87,11 @@ type Config struct {
 	HTTPBodyTimeout     time.Duration
 	HTTPMaxPublicBodies int
 	// MetricsToken is the bearer a Prometheus scraper presents at GET /metrics.
-	MetricsToken    string
-	ShutdownTimeout time.Duration
+	MetricsToken string
+	// NumberCheckInterval is how often at most Meta is asked about the business number (its
+	// rating, and whether the token still works) for the detailed health and /metrics.
+	NumberCheckInterval time.Duration
+	ShutdownTimeout     time.Duration
 	// WSMaxSocketsPerUser and WSMaxUnauthenticatedSockets cap one user's WebSockets and those
 	// still to authenticate, per instance (docs/realtime.md).
 	WSMaxSocketsPerUser         int
@@ -436,6 +439,8 @@ var Vars = []Var{
 			}
 			return nil
 		}},
+	{Name: "WHATSAPP_NUMBER_CHECK_INTERVAL", Default: "5m", Help: "how often at most Meta is asked for the business number's quality rating and messaging limit, which also proves the access token works (detailed health, /metrics)",
+		set: durationVar(func(c *Config) *time.Duration { return &c.NumberCheckInterval })},
 	{Name: "WS_MAX_SOCKETS_PER_USER", Default: "20", Help: "WebSockets one user may hold on one instance (many tabs); one more is closed with 4009 when it authenticates",
 		set: intVar(1, 100000, func(c *Config) *int { return &c.WSMaxSocketsPerUser })},
 	{Name: "WS_MAX_UNAUTHENTICATED_SOCKETS", Default: "256", Help: "WebSockets of one instance still to authenticate (5 s each at most); over it the upgrade is refused with 503",
