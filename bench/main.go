@@ -54,6 +54,7 @@ var sections = []section{
 	{"webhook", benchWebhook},
 	{"fanout", benchFanout},
 	{"media", benchMedia},
+	{"reports", benchReports},
 }
 
 func main() {

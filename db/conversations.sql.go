@@ -189,6 +189,37 @@ func (q *Queries) ConversationClearUnread(ctx context.Context, db DBTX, id int64
 	return i, err
 }
 
+const conversationCountByStatus = `-- name: ConversationCountByStatus :many
+SELECT status, count(*) AS n FROM conversations GROUP BY status
+`
+
+type ConversationCountByStatusRow struct {
+	Status string `json:"status"`
+	N      int64  `json:"n"`
+}
+
+// ConversationCountByStatus is the business gauge of conversations by status; the metrics sampler
+// runs it at most once per interval per instance, whatever the number of scrapers.
+func (q *Queries) ConversationCountByStatus(ctx context.Context, db DBTX) ([]ConversationCountByStatusRow, error) {
+	rows, err := db.Query(ctx, conversationCountByStatus)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ConversationCountByStatusRow{}
+	for rows.Next() {
+		var i ConversationCountByStatusRow
+		if err := rows.Scan(&i.Status, &i.N); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const conversationGet = `-- name: ConversationGet :one
 SELECT conversations.id, conversations.channel_id, conversations.contact_id, conversations.status, conversations.assignee_id, conversations.unread_count, conversations.last_out_seq, conversations.last_message_at, conversations.created_at, conversations.updated_at, conversations.group_id, conversations.locked_by, conversations.lock_expires_at, conversations.snoozed_until, contacts.id, contacts.channel_id, contacts.wa_id, contacts.user_id, contacts.profile_name, contacts.last_inbound_at, contacts.created_at, contacts.updated_at
 FROM conversations

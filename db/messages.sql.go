@@ -350,6 +350,40 @@ func (q *Queries) MessageConversationForUpdate(ctx context.Context, db DBTX, id 
 	return i, err
 }
 
+const messageCountPendingByReason = `-- name: MessageCountPendingByReason :many
+SELECT pending_reason, (waiting_for IS NOT NULL)::boolean AS waiting, count(*) AS n
+FROM messages WHERE status = 'pending'
+GROUP BY 1, 2
+`
+
+type MessageCountPendingByReasonRow struct {
+	PendingReason string `json:"pending_reason"`
+	Waiting       bool   `json:"waiting"`
+	N             int64  `json:"n"`
+}
+
+// MessageCountPendingByReason counts the outbound messages not sent yet by why they wait (the
+// partial index of pending and failed messages keeps it small).
+func (q *Queries) MessageCountPendingByReason(ctx context.Context, db DBTX) ([]MessageCountPendingByReasonRow, error) {
+	rows, err := db.Query(ctx, messageCountPendingByReason)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []MessageCountPendingByReasonRow{}
+	for rows.Next() {
+		var i MessageCountPendingByReasonRow
+		if err := rows.Scan(&i.PendingReason, &i.Waiting, &i.N); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const messageCountWaiting = `-- name: MessageCountWaiting :one
 SELECT count(*) FROM messages WHERE status = 'pending' AND waiting_for IS NOT NULL
 `

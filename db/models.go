@@ -263,6 +263,8 @@ type User struct {
 	Availability       string     `json:"availability"`
 	MaxConversations   int32      `json:"max_conversations"`
 	LastAssignedAt     *time.Time `json:"last_assigned_at"`
+	CanViewReports     *bool      `json:"can_view_reports"`
+	CanExportData      *bool      `json:"can_export_data"`
 }
 
 type WebhookError struct {

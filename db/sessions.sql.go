@@ -166,6 +166,7 @@ func (q *Queries) SessionDeleteEndedBefore(ctx context.Context, db DBTX, arg Ses
 const sessionPrincipal = `-- name: SessionPrincipal :one
 SELECT u.id AS user_id, u.role, u.disabled_at, u.can_read_chats, u.can_write_chats,
        u.can_manage_templates, u.can_manage_users, u.can_view_metrics, u.can_use_tags,
+       u.can_view_reports, u.can_export_data,
        s.revoked_at,
        coalesce((SELECT array_agg(m.group_id ORDER BY m.group_id) FROM group_members m WHERE m.user_id = u.id),
                 '{}')::bigint[] AS group_ids
@@ -184,6 +185,8 @@ type SessionPrincipalRow struct {
 	CanManageUsers     *bool      `json:"can_manage_users"`
 	CanViewMetrics     *bool      `json:"can_view_metrics"`
 	CanUseTags         *bool      `json:"can_use_tags"`
+	CanViewReports     *bool      `json:"can_view_reports"`
+	CanExportData      *bool      `json:"can_export_data"`
 	RevokedAt          *time.Time `json:"revoked_at"`
 	GroupIds           []int64    `json:"group_ids"`
 }
@@ -203,6 +206,8 @@ func (q *Queries) SessionPrincipal(ctx context.Context, db DBTX, id uuid.UUID) (
 		&i.CanManageUsers,
 		&i.CanViewMetrics,
 		&i.CanUseTags,
+		&i.CanViewReports,
+		&i.CanExportData,
 		&i.RevokedAt,
 		&i.GroupIds,
 	)

@@ -24,7 +24,7 @@ func (q *Queries) UserCountAdmins(ctx context.Context, db DBTX) (int64, error) {
 const userCreate = `-- name: UserCreate :one
 INSERT INTO users (email, name, role, password_hash)
 VALUES ($1, $2, $3, $4)
-RETURNING id, email, name, role, password_hash, disabled_at, created_at, updated_at, can_read_chats, can_write_chats, can_manage_templates, can_manage_users, can_view_metrics, can_use_tags, availability, max_conversations, last_assigned_at
+RETURNING id, email, name, role, password_hash, disabled_at, created_at, updated_at, can_read_chats, can_write_chats, can_manage_templates, can_manage_users, can_view_metrics, can_use_tags, availability, max_conversations, last_assigned_at, can_view_reports, can_export_data
 `
 
 type UserCreateParams struct {
@@ -60,12 +60,14 @@ func (q *Queries) UserCreate(ctx context.Context, db DBTX, arg UserCreateParams)
 		&i.Availability,
 		&i.MaxConversations,
 		&i.LastAssignedAt,
+		&i.CanViewReports,
+		&i.CanExportData,
 	)
 	return i, err
 }
 
 const userGetByEmail = `-- name: UserGetByEmail :one
-SELECT id, email, name, role, password_hash, disabled_at, created_at, updated_at, can_read_chats, can_write_chats, can_manage_templates, can_manage_users, can_view_metrics, can_use_tags, availability, max_conversations, last_assigned_at FROM users WHERE lower(email) = lower($1)
+SELECT id, email, name, role, password_hash, disabled_at, created_at, updated_at, can_read_chats, can_write_chats, can_manage_templates, can_manage_users, can_view_metrics, can_use_tags, availability, max_conversations, last_assigned_at, can_view_reports, can_export_data FROM users WHERE lower(email) = lower($1)
 `
 
 func (q *Queries) UserGetByEmail(ctx context.Context, db DBTX, email string) (User, error) {
@@ -89,12 +91,14 @@ func (q *Queries) UserGetByEmail(ctx context.Context, db DBTX, email string) (Us
 		&i.Availability,
 		&i.MaxConversations,
 		&i.LastAssignedAt,
+		&i.CanViewReports,
+		&i.CanExportData,
 	)
 	return i, err
 }
 
 const userGetByID = `-- name: UserGetByID :one
-SELECT id, email, name, role, password_hash, disabled_at, created_at, updated_at, can_read_chats, can_write_chats, can_manage_templates, can_manage_users, can_view_metrics, can_use_tags, availability, max_conversations, last_assigned_at FROM users WHERE id = $1
+SELECT id, email, name, role, password_hash, disabled_at, created_at, updated_at, can_read_chats, can_write_chats, can_manage_templates, can_manage_users, can_view_metrics, can_use_tags, availability, max_conversations, last_assigned_at, can_view_reports, can_export_data FROM users WHERE id = $1
 `
 
 func (q *Queries) UserGetByID(ctx context.Context, db DBTX, id int64) (User, error) {
@@ -118,12 +122,14 @@ func (q *Queries) UserGetByID(ctx context.Context, db DBTX, id int64) (User, err
 		&i.Availability,
 		&i.MaxConversations,
 		&i.LastAssignedAt,
+		&i.CanViewReports,
+		&i.CanExportData,
 	)
 	return i, err
 }
 
 const userGetForUpdate = `-- name: UserGetForUpdate :one
-SELECT id, email, name, role, password_hash, disabled_at, created_at, updated_at, can_read_chats, can_write_chats, can_manage_templates, can_manage_users, can_view_metrics, can_use_tags, availability, max_conversations, last_assigned_at FROM users WHERE id = $1 FOR UPDATE
+SELECT id, email, name, role, password_hash, disabled_at, created_at, updated_at, can_read_chats, can_write_chats, can_manage_templates, can_manage_users, can_view_metrics, can_use_tags, availability, max_conversations, last_assigned_at, can_view_reports, can_export_data FROM users WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) UserGetForUpdate(ctx context.Context, db DBTX, id int64) (User, error) {
@@ -147,12 +153,14 @@ func (q *Queries) UserGetForUpdate(ctx context.Context, db DBTX, id int64) (User
 		&i.Availability,
 		&i.MaxConversations,
 		&i.LastAssignedAt,
+		&i.CanViewReports,
+		&i.CanExportData,
 	)
 	return i, err
 }
 
 const userGetWithGroups = `-- name: UserGetWithGroups :one
-SELECT users.id, users.email, users.name, users.role, users.password_hash, users.disabled_at, users.created_at, users.updated_at, users.can_read_chats, users.can_write_chats, users.can_manage_templates, users.can_manage_users, users.can_view_metrics, users.can_use_tags, users.availability, users.max_conversations, users.last_assigned_at,
+SELECT users.id, users.email, users.name, users.role, users.password_hash, users.disabled_at, users.created_at, users.updated_at, users.can_read_chats, users.can_write_chats, users.can_manage_templates, users.can_manage_users, users.can_view_metrics, users.can_use_tags, users.availability, users.max_conversations, users.last_assigned_at, users.can_view_reports, users.can_export_data,
        coalesce((SELECT array_agg(m.group_id ORDER BY m.group_id) FROM group_members m WHERE m.user_id = users.id),
                 '{}')::bigint[] AS group_ids
 FROM users
@@ -185,13 +193,15 @@ func (q *Queries) UserGetWithGroups(ctx context.Context, db DBTX, id int64) (Use
 		&i.User.Availability,
 		&i.User.MaxConversations,
 		&i.User.LastAssignedAt,
+		&i.User.CanViewReports,
+		&i.User.CanExportData,
 		&i.GroupIds,
 	)
 	return i, err
 }
 
 const userList = `-- name: UserList :many
-SELECT users.id, users.email, users.name, users.role, users.password_hash, users.disabled_at, users.created_at, users.updated_at, users.can_read_chats, users.can_write_chats, users.can_manage_templates, users.can_manage_users, users.can_view_metrics, users.can_use_tags, users.availability, users.max_conversations, users.last_assigned_at,
+SELECT users.id, users.email, users.name, users.role, users.password_hash, users.disabled_at, users.created_at, users.updated_at, users.can_read_chats, users.can_write_chats, users.can_manage_templates, users.can_manage_users, users.can_view_metrics, users.can_use_tags, users.availability, users.max_conversations, users.last_assigned_at, users.can_view_reports, users.can_export_data,
        coalesce((SELECT array_agg(m.group_id ORDER BY m.group_id) FROM group_members m WHERE m.user_id = users.id),
                 '{}')::bigint[] AS group_ids
 FROM users
@@ -230,6 +240,8 @@ func (q *Queries) UserList(ctx context.Context, db DBTX) ([]UserListRow, error) 
 			&i.User.Availability,
 			&i.User.MaxConversations,
 			&i.User.LastAssignedAt,
+			&i.User.CanViewReports,
+			&i.User.CanExportData,
 			&i.GroupIds,
 		); err != nil {
 			return nil, err
@@ -245,7 +257,7 @@ func (q *Queries) UserList(ctx context.Context, db DBTX) ([]UserListRow, error) 
 const userSetAvailability = `-- name: UserSetAvailability :one
 UPDATE users SET availability = $1, updated_at = now()
 WHERE id = $2
-RETURNING id, email, name, role, password_hash, disabled_at, created_at, updated_at, can_read_chats, can_write_chats, can_manage_templates, can_manage_users, can_view_metrics, can_use_tags, availability, max_conversations, last_assigned_at
+RETURNING id, email, name, role, password_hash, disabled_at, created_at, updated_at, can_read_chats, can_write_chats, can_manage_templates, can_manage_users, can_view_metrics, can_use_tags, availability, max_conversations, last_assigned_at, can_view_reports, can_export_data
 `
 
 type UserSetAvailabilityParams struct {
@@ -274,6 +286,8 @@ func (q *Queries) UserSetAvailability(ctx context.Context, db DBTX, arg UserSetA
 		&i.Availability,
 		&i.MaxConversations,
 		&i.LastAssignedAt,
+		&i.CanViewReports,
+		&i.CanExportData,
 	)
 	return i, err
 }
@@ -298,9 +312,10 @@ SET name = $1, role = $2, disabled_at = $3,
     can_read_chats = $4, can_write_chats = $5,
     can_manage_templates = $6, can_manage_users = $7,
     can_view_metrics = $8, can_use_tags = $9,
-    max_conversations = $10, updated_at = now()
-WHERE id = $11
-RETURNING id, email, name, role, password_hash, disabled_at, created_at, updated_at, can_read_chats, can_write_chats, can_manage_templates, can_manage_users, can_view_metrics, can_use_tags, availability, max_conversations, last_assigned_at
+    can_view_reports = $10, can_export_data = $11,
+    max_conversations = $12, updated_at = now()
+WHERE id = $13
+RETURNING id, email, name, role, password_hash, disabled_at, created_at, updated_at, can_read_chats, can_write_chats, can_manage_templates, can_manage_users, can_view_metrics, can_use_tags, availability, max_conversations, last_assigned_at, can_view_reports, can_export_data
 `
 
 type UserUpdateParams struct {
@@ -313,6 +328,8 @@ type UserUpdateParams struct {
 	CanManageUsers     *bool      `json:"can_manage_users"`
 	CanViewMetrics     *bool      `json:"can_view_metrics"`
 	CanUseTags         *bool      `json:"can_use_tags"`
+	CanViewReports     *bool      `json:"can_view_reports"`
+	CanExportData      *bool      `json:"can_export_data"`
 	MaxConversations   int32      `json:"max_conversations"`
 	ID                 int64      `json:"id"`
 }
@@ -330,6 +347,8 @@ func (q *Queries) UserUpdate(ctx context.Context, db DBTX, arg UserUpdateParams)
 		arg.CanManageUsers,
 		arg.CanViewMetrics,
 		arg.CanUseTags,
+		arg.CanViewReports,
+		arg.CanExportData,
 		arg.MaxConversations,
 		arg.ID,
 	)
@@ -352,12 +371,14 @@ func (q *Queries) UserUpdate(ctx context.Context, db DBTX, arg UserUpdateParams)
 		&i.Availability,
 		&i.MaxConversations,
 		&i.LastAssignedAt,
+		&i.CanViewReports,
+		&i.CanExportData,
 	)
 	return i, err
 }
 
 const usersForUpdate = `-- name: UsersForUpdate :many
-SELECT id, email, name, role, password_hash, disabled_at, created_at, updated_at, can_read_chats, can_write_chats, can_manage_templates, can_manage_users, can_view_metrics, can_use_tags, availability, max_conversations, last_assigned_at FROM users WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE
+SELECT id, email, name, role, password_hash, disabled_at, created_at, updated_at, can_read_chats, can_write_chats, can_manage_templates, can_manage_users, can_view_metrics, can_use_tags, availability, max_conversations, last_assigned_at, can_view_reports, can_export_data FROM users WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE
 `
 
 // UsersForUpdate locks the rows an administration change decides on: the acting user and the users
@@ -389,6 +410,8 @@ func (q *Queries) UsersForUpdate(ctx context.Context, db DBTX, ids []int64) ([]U
 			&i.Availability,
 			&i.MaxConversations,
 			&i.LastAssignedAt,
+			&i.CanViewReports,
+			&i.CanExportData,
 		); err != nil {
 			return nil, err
 		}

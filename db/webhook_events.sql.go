@@ -77,3 +77,15 @@ func (q *Queries) WebhookEventInsert(ctx context.Context, db DBTX, arg WebhookEv
 	err := row.Scan(&id)
 	return id, err
 }
+
+const webhookEventLast = `-- name: WebhookEventLast :one
+SELECT received_at FROM webhook_events ORDER BY id DESC LIMIT 1
+`
+
+// WebhookEventLast is when the newest stored webhook arrived (by id, the primary key).
+func (q *Queries) WebhookEventLast(ctx context.Context, db DBTX) (time.Time, error) {
+	row := db.QueryRow(ctx, webhookEventLast)
+	var received_at time.Time
+	err := row.Scan(&received_at)
+	return received_at, err
+}

@@ -173,3 +173,8 @@ UPDATE conversations
 SET status = @status, assignee_id = NULL, updated_at = now()
 WHERE id = @id
 RETURNING *;
+
+-- name: ConversationCountByStatus :many
+-- ConversationCountByStatus is the business gauge of conversations by status; the metrics sampler
+-- runs it at most once per interval per instance, whatever the number of scrapers.
+SELECT status, count(*) AS n FROM conversations GROUP BY status;

@@ -322,3 +322,10 @@ FROM unnest(@conversation_ids::bigint[]) AS c(id)
 CROSS JOIN LATERAL (
     SELECT * FROM messages WHERE messages.conversation_id = c.id ORDER BY messages.id DESC LIMIT 1
 ) m;
+
+-- name: MessageCountPendingByReason :many
+-- MessageCountPendingByReason counts the outbound messages not sent yet by why they wait (the
+-- partial index of pending and failed messages keeps it small).
+SELECT pending_reason, (waiting_for IS NOT NULL)::boolean AS waiting, count(*) AS n
+FROM messages WHERE status = 'pending'
+GROUP BY 1, 2;

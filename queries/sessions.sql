@@ -8,6 +8,7 @@ RETURNING *;
 -- enabled, and their current role, permission overrides and groups. One primary-key lookup.
 SELECT u.id AS user_id, u.role, u.disabled_at, u.can_read_chats, u.can_write_chats,
        u.can_manage_templates, u.can_manage_users, u.can_view_metrics, u.can_use_tags,
+       u.can_view_reports, u.can_export_data,
        s.revoked_at,
        coalesce((SELECT array_agg(m.group_id ORDER BY m.group_id) FROM group_members m WHERE m.user_id = u.id),
                 '{}')::bigint[] AS group_ids

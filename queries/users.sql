@@ -37,6 +37,7 @@ SET name = @name, role = @role, disabled_at = @disabled_at,
     can_read_chats = @can_read_chats, can_write_chats = @can_write_chats,
     can_manage_templates = @can_manage_templates, can_manage_users = @can_manage_users,
     can_view_metrics = @can_view_metrics, can_use_tags = @can_use_tags,
+    can_view_reports = @can_view_reports, can_export_data = @can_export_data,
     max_conversations = @max_conversations, updated_at = now()
 WHERE id = @id
 RETURNING *;

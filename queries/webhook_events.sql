@@ -22,3 +22,7 @@ SELECT EXISTS (SELECT 1 FROM webhook_events WHERE id = @id);
 DELETE FROM webhook_events WHERE id IN (
     SELECT old.id FROM webhook_events old WHERE old.processed_at < @before ORDER BY old.processed_at LIMIT @batch_size
 );
+
+-- name: WebhookEventLast :one
+-- WebhookEventLast is when the newest stored webhook arrived (by id, the primary key).
+SELECT received_at FROM webhook_events ORDER BY id DESC LIMIT 1;

@@ -191,6 +191,8 @@ type inboundMsg struct {
 	From       string    `json:"from"`
 	AcceptedAt time.Time `json:"accepted_at"`
 	Tries      int       `json:"tries"`
+	// Media: the message is a photo, whose file must be fetched and stored.
+	Media bool `json:"media,omitempty"`
 }
 
 // loadResult is what the load recorded.
@@ -375,22 +377,33 @@ func (l *load) write(ctx context.Context, c, seq int) {
 		Body: text, HTTPStatus: status, AcceptedAt: time.Now()})
 }
 
+// mediaEvery makes every tenth customer message a photo, which must end up stored.
+const mediaEvery = 10
+
 // customerWrites makes the fake phone send inbound message i until its webhook is answered 2xx.
 // Every try carries the same wamid, as Meta's redeliveries do, so that a webhook stored but not
 // answered (an instance killed after its commit) is not a second message.
 func (l *load) customerWrites(ctx context.Context, i int) {
 	conv := l.convs[i%len(l.convs)]
 	wamid := newWAMID()
-	body, _ := json.Marshal(map[string]string{
+	msg := map[string]any{
 		"from": conv.waID, "name": "Chaos Customer " + conv.waID[len(conv.waID)-4:],
 		"text": fmt.Sprintf("chaos inbound %05d", i), "id": wamid,
-	})
+	}
+	media := i%mediaEvery == 0
+	if media {
+		// A photo of its own (the store keeps identical bytes once): a JPEG's header and 2 KB.
+		photo := make([]byte, 2048)
+		_, _ = crand.Read(photo)
+		msg["type"], msg["mime_type"], msg["data"] = "image", "image/jpeg", append([]byte{0xff, 0xd8, 0xff, 0xe0}, photo...)
+	}
+	body, _ := json.Marshal(msg)
 	backoff := 200 * time.Millisecond
 	for try := 1; ; try++ {
 		status, hookStatus, err := l.phonePost(ctx, body)
 		if err == nil && status == http.StatusOK && hookStatus/100 == 2 {
 			l.mu.Lock()
-			l.res.inbound = append(l.res.inbound, inboundMsg{WAMID: wamid, From: conv.waID, AcceptedAt: time.Now(), Tries: try})
+			l.res.inbound = append(l.res.inbound, inboundMsg{WAMID: wamid, From: conv.waID, AcceptedAt: time.Now(), Tries: try, Media: media})
 			l.mu.Unlock()
 			return
 		}

@@ -286,6 +286,10 @@ func (f *fleet) startInstance(ctx context.Context) (*proc, error) {
 		// mid-run would only add 401s to the noise.
 		"ACCESS_TOKEN_TTL=4h",
 		"SHUTDOWN_TIMEOUT=10s",
+		// A customer's file fetched by a killed instance is rescued once the transfer's timeout
+		// has passed: the files here are small, so a short one keeps that within the settling.
+		"MEDIA_TRANSFER_TIMEOUT=30s",
+		"MEDIA_RETRY_BASE=200ms",
 	)
 	logPath := filepath.Join(f.runDir, "instance-"+name+".log")
 	p, err := startProc(name, f.bin, []string{"serve"}, env, addr, logPath)

@@ -25,6 +25,7 @@ type settleResult struct {
 	took           time.Duration
 	pending        int // accepted messages still pending at its end
 	inboundMissing int // accepted inbound messages not stored at its end
+	mediaPending   int // files of accepted inbound photos still being fetched at its end
 }
 
 // settle waits, with Meta's faults cleared, until every accepted message has left pending and
@@ -51,14 +52,18 @@ func settle(ctx context.Context, pool *pgxpool.Pool, res *loadResult, lastFault 
 			err = pool.QueryRow(qctx, `SELECT count(DISTINCT wa_message_id) FROM messages WHERE direction = 'in' AND wa_message_id = ANY($1)`, wamids).Scan(&found)
 			r.inboundMissing = len(wamids) - found
 		}
+		if err == nil {
+			err = pool.QueryRow(qctx, `SELECT count(*) FROM messages m JOIN media_files f ON f.id = m.media_id
+				WHERE m.wa_message_id = ANY($1) AND f.status = 'pending'`, wamids).Scan(&r.mediaPending)
+		}
 		cancel()
 		r.took = time.Since(start)
-		if err == nil && r.pending == 0 && r.inboundMissing == 0 {
+		if err == nil && r.pending == 0 && r.inboundMissing == 0 && r.mediaPending == 0 {
 			logf("settled after %s", r.took.Round(100*time.Millisecond))
 			return r
 		}
 		if time.Since(lastLog) >= 10*time.Second {
-			logf("settling: %d accepted messages pending, %d accepted inbound not stored", r.pending, r.inboundMissing)
+			logf("settling: %d accepted messages pending, %d accepted inbound not stored, %d files being fetched", r.pending, r.inboundMissing, r.mediaPending)
 			lastLog = time.Now()
 		}
 		if time.Now().After(deadline) || !sleep(ctx, 500*time.Millisecond) {
@@ -108,6 +113,7 @@ type report struct {
 
 	lost, failed, pending, duplicates, duplicateExtra, outOfOrder   int
 	inboundLost, inboundDuplicated                                  int
+	mediaAccepted, mediaNotStored                                   int
 	notAtMetaButSent, unknownAtMeta, wamidMismatch, outSeqBackwards int
 	sameIDTwice                                                     int
 
@@ -251,6 +257,24 @@ func count(ctx context.Context, pool *pgxpool.Pool, simURL, runDir string, res *
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
+	}
+	// Every accepted photo must have its file stored: fetched from Meta once the message was.
+	var photos []string
+	for _, m := range res.inbound {
+		if m.Media {
+			photos = append(photos, m.WAMID)
+		}
+	}
+	r.mediaAccepted = len(photos)
+	var storedFiles int
+	err = pool.QueryRow(ctx, `SELECT count(*) FROM messages m JOIN media_files f ON f.id = m.media_id
+		WHERE m.wa_message_id = ANY($1) AND f.status = 'stored'`, photos).Scan(&storedFiles)
+	if err != nil {
+		return nil, fmt.Errorf("error counting stored files: %w", err)
+	}
+	r.mediaNotStored = len(photos) - storedFiles
+	if r.mediaNotStored > 0 {
+		r.note("media not stored", "%d of %d accepted photos have no stored file (pending or failed)", r.mediaNotStored, len(photos))
 	}
 	for _, m := range res.inbound {
 		switch n := stored[m.WAMID]; {
@@ -422,6 +446,7 @@ func (r *report) render() (string, bool) {
 	zero("out of order", r.outOfOrder)
 	zero("inbound lost", r.inboundLost)
 	zero("inbound duplicated", r.inboundDuplicated)
+	zero(fmt.Sprintf("inbound photos whose file is not stored (of %d)", r.mediaAccepted), r.mediaNotStored)
 	rows = append(rows, r.killRow())
 	for _, e := range r.events {
 		if e.kind != faultKill && e.watch != nil {
@@ -494,7 +519,7 @@ func (r *report) render() (string, bool) {
 	samples := append(append([]string(nil), r.notAccepted...), r.inboundNotAccepted...)
 	r.notes["not accepted"] = samples[:min(len(samples), maxSamples)]
 	for _, key := range []string{"not accepted", "lost", "failed", "pending", "duplicates", "out of order", "inbound lost",
-		"inbound duplicated", "unknown at Meta", "wamid mismatch", "out_seq", "same id"} {
+		"inbound duplicated", "media not stored", "unknown at Meta", "wamid mismatch", "out_seq", "same id"} {
 		if len(r.notes[key]) == 0 {
 			continue
 		}

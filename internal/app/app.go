@@ -5,7 +5,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -29,6 +28,7 @@ import (
 	"github.com/wainbox/wainbox/internal/config"
 	"github.com/wainbox/wainbox/internal/database"
 	"github.com/wainbox/wainbox/internal/eventlog"
+	"github.com/wainbox/wainbox/internal/health"
 	"github.com/wainbox/wainbox/internal/httpapi"
 	"github.com/wainbox/wainbox/internal/inbox"
 	"github.com/wainbox/wainbox/internal/jobs"
@@ -38,6 +38,7 @@ import (
 	"github.com/wainbox/wainbox/internal/panel"
 	"github.com/wainbox/wainbox/internal/quickreplies"
 	"github.com/wainbox/wainbox/internal/realtime"
+	"github.com/wainbox/wainbox/internal/reports"
 	"github.com/wainbox/wainbox/internal/simulator"
 	"github.com/wainbox/wainbox/internal/templates"
 	"github.com/wainbox/wainbox/internal/webhook"
@@ -51,7 +52,9 @@ type App struct {
 	listener net.Listener
 	baseURL  string
 
-	pool    *pgxpool.Pool
+	pool *pgxpool.Pool
+	// media keeps the files of messages (MEDIA_STORE).
+	media   media.Store
 	river   *river.Client[pgx.Tx]
 	riverUI *lazyRiverUI
 	queue   *jobs.Inserter
@@ -63,6 +66,8 @@ type App struct {
 	realtime    *realtime.Service
 	metrics     *prometheus.Registry
 	sim         *simulator.Simulator
+	bot         *bot.Bot
+	health      *health.Checker
 	server      *http.Server
 	api         *httpapi.Server
 
@@ -155,6 +160,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 	if err != nil {
 		return nil, err
 	}
+	durations, err := jobs.NewDurationHook(a.metrics)
+	if err != nil {
+		return nil, err
+	}
 
 	// River consults the workers bundle when it starts and when jobs are inserted, so workers that
 	// need the inbox (which needs the River client to queue jobs) are added after the client is
@@ -192,7 +201,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		// says how), instead of River's default of an hour; no worker's Timeout exceeds JobTimeout.
 		JobTimeout:           jobs.JobTimeout,
 		RescueStuckJobsAfter: jobs.RescueAfter,
-		Hooks:                []rivertype.Hook{rescues},
+		Hooks:                []rivertype.Hook{rescues, durations},
 		// Discarded jobs are the dead-letter queue: keep them long enough for someone to look.
 		DiscardedJobRetentionPeriod: 30 * 24 * time.Hour,
 		CancelledJobRetentionPeriod: 30 * 24 * time.Hour,
@@ -223,6 +232,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 	if err != nil {
 		return nil, err
 	}
+	a.media = store
 	a.Inbox, err = inbox.New(&inbox.Config{
 		Pool: a.pool, Queue: a.queue, Events: events, Logger: logger, SendMaxAttempts: cfg.SendMaxAttempts,
 		BotEnabled: cfg.Bot.Enabled, BusinessAccountID: cfg.WhatsApp.BusinessAccountID, Media: store,
@@ -272,7 +282,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		return nil, err
 	}
 	addWorker(a, workers, jobs.NewSyncTemplatesWorker(a.Templates))
-	webhookWorker, err := jobs.NewProcessWebhookWorker(a.pool, a.Inbox, a.Templates, logger.With("component", "webhook"))
+	webhookWorker, err := jobs.NewProcessWebhookWorker(a.pool, a.Inbox, a.Templates, a.metrics, logger.With("component", "webhook"))
 	if err != nil {
 		return nil, err
 	}
@@ -285,6 +295,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		Queue:       a.queue,
 		AppSecret:   cfg.WhatsApp.AppSecret,
 		VerifyToken: cfg.WhatsApp.VerifyToken,
+		Registerer:  a.metrics,
 		Logger:      logger.With("component", "webhook"),
 	})
 	if err != nil {
@@ -355,6 +366,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 	uiCtx, stopUI := context.WithCancel(context.Background())
 	a.riverUI, a.stopRiverUI = &lazyRiverUI{h: ui, ctx: uiCtx}, stopUI
 
+	if err := a.buildHealth(wa); err != nil {
+		return nil, err
+	}
+
 	a.QuickReplies = quickreplies.New(a.pool)
 	apiCfg := &httpapi.Config{
 		Inbox:     a.Inbox,
@@ -377,6 +392,8 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		Metrics:      promhttp.HandlerFor(a.metrics, promhttp.HandlerOpts{}),
 		MetricsToken: cfg.MetricsToken,
 		HTTPMetrics:  httpapi.NewHTTPMetrics(a.metrics),
+		Health:       a.health,
+		Reports:      reports.New(a.pool),
 
 		RequestTimeout:  cfg.HTTPRequestTimeout,
 		BodyTimeout:     cfg.HTTPBodyTimeout,
@@ -403,91 +420,6 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 	return a, nil
 }
 
-// newMediaStore opens the store files are kept in (MEDIA_STORE).
-func newMediaStore(pool *pgxpool.Pool, cfg *config.Media) (media.Store, error) {
-	if cfg.Store != "s3" {
-		return media.NewPGStore(pool), nil
-	}
-	s3, err := media.NewS3Store(media.S3Config{
-		Endpoint: cfg.S3.Endpoint, Region: cfg.S3.Region, Bucket: cfg.S3.Bucket,
-		AccessKey: cfg.S3.AccessKey, SecretKey: cfg.S3.SecretKey, PathStyle: cfg.S3.PathStyle,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("error opening the S3 media store: %w", err)
-	}
-	return s3, nil
-}
-
-// addBotWorker builds the Gemini bot (when config says it runs, cfg.Bot.Enabled; with the simulator
-// it asks the fake Gemini) and the bot_reply worker. Without the bot the worker still runs: it hands every
-// conversation left in bot mode to a person.
-func (a *App) addBotWorker(ctx context.Context, workers *river.Workers) error {
-	cfg := a.cfg
-	var b *bot.Bot
-	if cfg.Bot.Enabled {
-		apiKey, baseURL := cfg.Gemini.APIKey, cfg.Gemini.BaseURL
-		if a.sim != nil {
-			apiKey, baseURL = simulator.GeminiAPIKey, a.baseURL+"/simulator/gemini/"
-		}
-		var err error
-		b, err = bot.New(ctx, &bot.Config{
-			APIKey:         apiKey,
-			BaseURL:        baseURL,
-			Model:          cfg.Gemini.Model,
-			Timeout:        cfg.Gemini.Timeout,
-			Instructions:   cfg.Bot.Instructions,
-			HistoryChars:   cfg.Bot.HistoryChars,
-			HandoffPhrases: cfg.Bot.HandoffPhrases,
-			Registerer:     a.metrics,
-			Logger:         a.logger.With("component", "bot"),
-		})
-		if err != nil {
-			return err
-		}
-	}
-	w, err := jobs.NewBotWorker(&jobs.BotWorkerConfig{
-		Inbox:           a.Inbox,
-		Bot:             b,
-		HistoryMessages: cfg.Bot.HistoryMessages,
-		MaxReplies:      cfg.Bot.MaxReplies,
-		HandoffMessage:  cfg.Bot.HandoffMessage,
-		Debounce:        cfg.Bot.Debounce,
-		RetryBase:       cfg.Bot.RetryBase,
-		Logger:          a.logger.With("component", "bot"),
-	})
-	if err != nil {
-		return err
-	}
-	addWorker(a, workers, w)
-	return nil
-}
-
-// addWorker registers w with River and notes its kind's attempt timeout.
-func addWorker[T river.JobArgs](a *App, workers *river.Workers, w river.Worker[T]) {
-	river.AddWorker(workers, w)
-	if a.workerTimeouts == nil {
-		a.workerTimeouts = map[string]time.Duration{}
-	}
-	var args T
-	a.workerTimeouts[args.Kind()] = w.Timeout(&river.Job[T]{JobRow: &rivertype.JobRow{}})
-}
-
-// WorkerTimeouts is the attempt timeout of every job kind this instance works; 0 means River's
-// JobTimeout.
-func (a *App) WorkerTimeouts() map[string]time.Duration { return a.workerTimeouts }
-
-// countWaiting reads the number of waiting messages for a scrape, giving up quickly when the
-// database is slow to answer.
-func (a *App) countWaiting() float64 {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	n, err := a.Inbox.CountWaiting(ctx)
-	if err != nil {
-		return -1
-	}
-	return float64(n)
-}
-
 // BaseURL is where this instance is reached.
 func (a *App) BaseURL() string { return a.baseURL }
 
@@ -511,105 +443,3 @@ func (a *App) Realtime() *realtime.Service { return a.realtime }
 
 // Metrics is the instance's Prometheus registry.
 func (a *App) Metrics() *prometheus.Registry { return a.metrics }
-
-// Start starts River, the doorbell, the real-time listener and the HTTP server, and returns once
-// they run.
-func (a *App) Start(ctx context.Context) error {
-	if err := a.river.Start(context.WithoutCancel(ctx)); err != nil {
-		return fmt.Errorf("error starting River: %w", err)
-	}
-	a.riverStarted.Store(true)
-	a.rescuer.Start()
-	a.doorbell.Start()
-	// The listener is connected and knows where the event log ends before the first socket can
-	// be opened.
-	if err := a.realtime.Start(ctx); err != nil {
-		return err
-	}
-	go func() {
-		if err := a.server.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			a.serveErr <- err
-		}
-		close(a.serveErr)
-	}()
-	a.logger.Info("wainbox started", "addr", a.listener.Addr().String(), "base_url", a.baseURL, "simulator", a.sim != nil)
-	return nil
-}
-
-// Wait blocks until ctx is done or the HTTP server fails.
-func (a *App) Wait(ctx context.Context) error {
-	select {
-	case <-ctx.Done():
-		return nil
-	case err := <-a.serveErr:
-		return err
-	}
-}
-
-// Shutdown stops accepting requests, lets in-flight requests and running jobs finish within
-// timeout, then stops River and closes the pool. Jobs still running at the deadline are cancelled
-// and River retries them later (on this or another instance).
-func (a *App) Shutdown(timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	var errs []error
-	if err := a.server.Shutdown(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("error stopping HTTP server: %w", err))
-	}
-	if a.riverStarted.Load() {
-		if err := a.river.Stop(ctx); err != nil {
-			stopCtx, cancelStop := context.WithTimeout(context.Background(), 5*time.Second)
-			if err := a.river.StopAndCancel(stopCtx); err != nil {
-				errs = append(errs, fmt.Errorf("error stopping River: %w", err))
-			}
-			cancelStop()
-		}
-	}
-	a.closeResources()
-	a.logger.Info("wainbox stopped")
-	return errors.Join(errs...)
-}
-
-func (a *App) closeResources() {
-	if a.rescuer != nil {
-		a.rescuer.Stop()
-	}
-	if a.stopRiverUI != nil {
-		a.stopRiverUI()
-	}
-	if a.realtime != nil {
-		// Sockets are hijacked connections that server.Shutdown does not wait for: close them
-		// (1001, clients resume elsewhere) while the pool that serves their resumes is open.
-		a.realtime.Stop()
-	}
-	if a.doorbell != nil {
-		a.doorbell.Stop()
-	}
-	if a.sim != nil {
-		a.sim.Close()
-	}
-	if a.listener != nil {
-		_ = a.listener.Close()
-	}
-	if a.pool != nil {
-		a.pool.Close()
-	}
-}
-
-// ready is /readyz: the database answers, its schema is current, River runs and the real-time
-// listener is connected. Its errors name the component, which is all /readyz shows.
-func (a *App) ready(ctx context.Context) error {
-	if err := a.pool.Ping(ctx); err != nil {
-		return &httpapi.NotReadyError{Component: "database", Err: fmt.Errorf("database unreachable: %w", err)}
-	}
-	if err := database.CheckMigrations(ctx, a.pool); err != nil {
-		return &httpapi.NotReadyError{Component: "database", Err: err}
-	}
-	if !a.riverStarted.Load() {
-		return &httpapi.NotReadyError{Component: "queue", Err: errors.New("job queue not started")}
-	}
-	if err := a.realtime.Ready(); err != nil {
-		return &httpapi.NotReadyError{Component: "realtime", Err: err}
-	}
-	return nil
-}

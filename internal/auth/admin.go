@@ -99,6 +99,8 @@ type UserPatch struct {
 	CanManageUsers     Optional[bool]    `json:"can_manage_users"`
 	CanViewMetrics     Optional[bool]    `json:"can_view_metrics"`
 	CanUseTags         Optional[bool]    `json:"can_use_tags"`
+	CanViewReports     Optional[bool]    `json:"can_view_reports"`
+	CanExportData      Optional[bool]    `json:"can_export_data"`
 	MaxConversations   Optional[int32]   `json:"max_conversations"`
 	GroupIDs           Optional[[]int64] `json:"group_ids"`
 }
@@ -172,6 +174,8 @@ func (p *UserPatch) apply(cur db.User) (db.User, bool) {
 	setBool(&next.CanManageUsers, p.CanManageUsers)
 	setBool(&next.CanViewMetrics, p.CanViewMetrics)
 	setBool(&next.CanUseTags, p.CanUseTags)
+	setBool(&next.CanViewReports, p.CanViewReports)
+	setBool(&next.CanExportData, p.CanExportData)
 	if p.MaxConversations.Set {
 		next.MaxConversations = *p.MaxConversations.Value
 	}
@@ -185,6 +189,7 @@ func (u *Users) save(ctx context.Context, tx pgx.Tx, next *db.User, p *UserPatch
 		CanReadChats: next.CanReadChats, CanWriteChats: next.CanWriteChats,
 		CanManageTemplates: next.CanManageTemplates, CanManageUsers: next.CanManageUsers,
 		CanViewMetrics: next.CanViewMetrics, CanUseTags: next.CanUseTags, MaxConversations: next.MaxConversations,
+		CanViewReports: next.CanViewReports, CanExportData: next.CanExportData,
 	}); err != nil {
 		return fmt.Errorf("error updating user %d: %w", next.ID, err)
 	}
@@ -283,6 +288,9 @@ func (u *Users) Update(ctx context.Context, sessions *Sessions, actor *Principal
 			// Whoever knew the old password, or holds a token from a login with it, is out.
 			return sessions.RevokeAllTx(ctx, tx, id, RevokePassword)
 		case p.Role.Set || p.CanReadChats.Set || p.CanWriteChats.Set || p.GroupIDs.Set:
+			return sessions.permissionsChanged(ctx, tx, id)
+		case p.CanViewReports.Set || p.CanExportData.Set:
+			// Taking away the export of customers' data applies at once, not a session cache later.
 			return sessions.permissionsChanged(ctx, tx, id)
 		}
 		return nil

@@ -23,19 +23,23 @@ type Permissions struct {
 	CanManageUsers     bool   `json:"can_manage_users"`
 	CanViewMetrics     bool   `json:"can_view_metrics"`
 	CanUseTags         bool   `json:"can_use_tags"`
+	// CanViewReports reads the team's reports; CanExportData downloads them as CSV.
+	CanViewReports bool `json:"can_view_reports"`
+	CanExportData  bool `json:"can_export_data"`
 }
 
 // RolePermissions are a role's defaults: admins may do everything; supervisors read and write
-// every conversation, manage templates and watch metrics; agents work their own conversations and
-// the free pool, and tag them.
+// every conversation, manage templates, watch metrics and read reports (exporting them, with the
+// customers' numbers, is granted by an admin); agents work their own conversations and the free
+// pool, and tag them.
 func RolePermissions(role string) Permissions {
 	switch role {
 	case RoleAdmin:
-		return Permissions{ScopeAll, ScopeAll, true, true, true, true}
+		return Permissions{ScopeAll, ScopeAll, true, true, true, true, true, true}
 	case RoleSupervisor:
-		return Permissions{ScopeAll, ScopeAll, true, false, true, true}
+		return Permissions{ScopeAll, ScopeAll, true, false, true, true, true, false}
 	case RoleAgent:
-		return Permissions{ScopeAssigned, ScopeAssigned, false, false, false, true}
+		return Permissions{ScopeAssigned, ScopeAssigned, false, false, false, true, false, false}
 	default:
 		return Permissions{ReadChats: ScopeNone, WriteChats: ScopeNone}
 	}
@@ -45,6 +49,7 @@ func RolePermissions(role string) Permissions {
 type Overrides struct {
 	ReadChats, WriteChats                              *string
 	ManageTemplates, ManageUsers, ViewMetrics, UseTags *bool
+	ViewReports, ExportData                            *bool
 }
 
 // Resolve applies o to the defaults of role.
@@ -68,6 +73,8 @@ func Resolve(role string, o Overrides) Permissions {
 	set(&p.CanManageUsers, o.ManageUsers)
 	set(&p.CanViewMetrics, o.ViewMetrics)
 	set(&p.CanUseTags, o.UseTags)
+	set(&p.CanViewReports, o.ViewReports)
+	set(&p.CanExportData, o.ExportData)
 	return p
 }
 

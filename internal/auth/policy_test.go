@@ -98,3 +98,19 @@ func TestSharedResourcePolicy(t *testing.T) {
 		require.Equal(t, tt.seesAll, CanReadConversation(tt.p, ConversationRef{AssigneeID: &other, GroupID: &otherGroup}), tt.name)
 	}
 }
+
+// Reports are read by admins and supervisors; exporting them, with customers' numbers, is an
+// admin's unless granted; agents get either only by an override.
+func TestReportPermissions(t *testing.T) {
+	t.Parallel()
+	yes := true
+	require.True(t, RolePermissions(RoleAdmin).CanViewReports)
+	require.True(t, RolePermissions(RoleAdmin).CanExportData)
+	require.True(t, RolePermissions(RoleSupervisor).CanViewReports)
+	require.False(t, RolePermissions(RoleSupervisor).CanExportData)
+	require.False(t, RolePermissions(RoleAgent).CanViewReports)
+	require.False(t, RolePermissions(RoleAgent).CanExportData)
+	p := Resolve(RoleAgent, Overrides{ViewReports: &yes, ExportData: &yes})
+	require.True(t, p.CanViewReports)
+	require.True(t, p.CanExportData)
+}

@@ -350,6 +350,7 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (*Principal, 
 	perms := Resolve(row.Role, Overrides{
 		ReadChats: row.CanReadChats, WriteChats: row.CanWriteChats, ManageTemplates: row.CanManageTemplates,
 		ManageUsers: row.CanManageUsers, ViewMetrics: row.CanViewMetrics, UseTags: row.CanUseTags,
+		ViewReports: row.CanViewReports, ExportData: row.CanExportData,
 	})
 	p.Role = row.Role
 	p.Permissions = &perms

@@ -20,6 +20,7 @@ func userPerms(u *db.User) Permissions {
 	return Resolve(u.Role, Overrides{
 		ReadChats: u.CanReadChats, WriteChats: u.CanWriteChats, ManageTemplates: u.CanManageTemplates,
 		ManageUsers: u.CanManageUsers, ViewMetrics: u.CanViewMetrics, UseTags: u.CanUseTags,
+		ViewReports: u.CanViewReports, ExportData: u.CanExportData,
 	})
 }
 
@@ -116,6 +117,8 @@ func raised(before, after, held Permissions) string {
 		{"can_manage_users", before.CanManageUsers, after.CanManageUsers, held.CanManageUsers},
 		{"can_view_metrics", before.CanViewMetrics, after.CanViewMetrics, held.CanViewMetrics},
 		{"can_use_tags", before.CanUseTags, after.CanUseTags, held.CanUseTags},
+		{"can_view_reports", before.CanViewReports, after.CanViewReports, held.CanViewReports},
+		{"can_export_data", before.CanExportData, after.CanExportData, held.CanExportData},
 	}
 	for _, f := range flags {
 		if f.after && !f.before && !f.to {

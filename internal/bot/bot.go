@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -81,7 +82,20 @@ type Bot struct {
 	phrases      []string
 	logger       *slog.Logger
 	metrics      *metrics
+	// last is this instance's last Gemini call, for the detailed health.
+	last atomic.Pointer[LastCall]
 }
+
+// LastCall is the outcome of the instance's last Gemini call: Result as in the calls metric (ok,
+// error, blocked, empty), its time and duration.
+type LastCall struct {
+	Result   string
+	At       time.Time
+	Duration time.Duration
+}
+
+// Last returns this instance's last Gemini call, nil before the first.
+func (b *Bot) Last() *LastCall { return b.last.Load() }
 
 // New validates cfg, fills its defaults and returns a Bot.
 func New(ctx context.Context, cfg *Config) (*Bot, error) {
@@ -190,9 +204,11 @@ func (b *Bot) Answer(ctx context.Context, turns []Turn) (*Answer, error) {
 	defer cancel()
 	start := time.Now()
 	resp, err := b.client.Models.GenerateContent(ctx, b.model, contents, b.generateConfig())
-	b.metrics.duration.Observe(time.Since(start).Seconds())
+	took := time.Since(start)
+	b.metrics.duration.Observe(took.Seconds())
 	if err != nil {
 		b.metrics.calls.WithLabelValues("error").Inc()
+		b.last.Store(&LastCall{Result: "error", At: start, Duration: took})
 		return nil, fmt.Errorf("error calling Gemini %s: %w", b.model, err)
 	}
 	ans := parseResponse(resp)
@@ -204,6 +220,7 @@ func (b *Bot) Answer(ctx context.Context, turns []Turn) (*Answer, error) {
 		result = ans.Problem
 	}
 	b.metrics.calls.WithLabelValues(result).Inc()
+	b.last.Store(&LastCall{Result: result, At: start, Duration: took})
 	return ans, nil
 }
 

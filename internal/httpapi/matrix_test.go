@@ -248,6 +248,12 @@ var permissionMatrix = map[string]matrixRow{
 	"POST /api/templates": {func(e *matrixEnv) (string, any) {
 		return "/api/templates", templateDraft(fmt.Sprintf("matrix_%d", e.unique()))
 	}, expect(s201, s201, s403, s403, s403, s403)},
+	// The detailed health: admins and those with can_view_metrics (supervisors by default).
+	"GET /api/health/detailed": {static("/api/health/detailed", nil), expect(s200, s200, s403, s403, s403, s403)},
+	// Reports: read by admins and supervisors (can_view_reports); the per-conversation rows, with
+	// customers' numbers, by admins (can_export_data).
+	"GET /api/reports/summary":       {static("/api/reports/summary", nil), expect(s200, s200, s403, s403, s403, s403)},
+	"GET /api/reports/conversations": {static("/api/reports/conversations", nil), expect(s200, s403, s403, s403, s403, s403)},
 	// The WebSocket authenticates in its first message; a plain GET is refused the upgrade.
 	"GET /api/ws": {static("/api/ws", nil), all(http.StatusUpgradeRequired)},
 	"/api/":       {static("/api/no-such-route", nil), all(s404)},

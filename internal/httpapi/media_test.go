@@ -505,3 +505,62 @@ func TestMediaRetention(t *testing.T) {
 	require.Contains(t, unsentError, "never sent")
 	require.Equal(t, 3, count(t, in, "messages WHERE media_id IS NOT NULL"), "messages are never deleted")
 }
+
+// TestMediaSendThroughUploadFaults: an upload to Meta that fails is retried and the message then
+// goes, once; an upload Meta refuses fails the message with Meta's reason, and the conversation's
+// next message goes after it.
+func TestMediaSendThroughUploadFaults(t *testing.T) {
+	t.Parallel()
+	in := apptest.Start(t, nil)
+	tok := in.AdminToken()
+	sim := in.Simulator()
+	conv, _ := openConversation(t, in, tok, "16505558601")
+	send := func(body map[string]any) int64 {
+		var m struct {
+			ID int64 `json:"id"`
+		}
+		body["client_id"] = uuid.NewString()
+		in.Do("POST", fmt.Sprintf("/api/conversations/%d/messages", conv), tok, body, http.StatusAccepted, &m)
+		return m.ID
+	}
+	image := func() string {
+		var up mediaAnswer
+		resp := upload(t, in, tok, conv, "image", "p.jpg", simulator.SampleMedia("image/jpeg"))
+		require.Equal(t, http.StatusCreated, resp.Status, "%s", resp.Body)
+		require.NoError(t, jsonUnmarshal(resp.Body, &up))
+		return fmt.Sprint(up.ID)
+	}
+	sends := func(id int64) int {
+		n := 0
+		for _, s := range sim.Sends() {
+			if s.BizOpaqueCallbackData == fmt.Sprint(id) && s.WAMessageID != "" {
+				n++
+			}
+		}
+		return n
+	}
+
+	sim.SetFaults(simulator.Faults{UploadFailNext: []int{131000, 500}})
+	retried := send(map[string]any{"type": "image", "image": map[string]any{"id": image()}})
+	require.NotEqual(t, "failed", waitSent(t, in, tok, retried).Status)
+	require.Equal(t, 1, sends(retried), "sent once, after the upload went through")
+
+	sim.SetFaults(simulator.Faults{UploadFailNext: []int{131053}})
+	refused := send(map[string]any{"type": "image", "image": map[string]any{"id": image()}})
+	after := send(map[string]any{"type": "text", "text": map[string]any{"body": "and a text after it"}})
+	var failed struct {
+		Status string `json:"status"`
+		Error  struct {
+			Code  int    `json:"code"`
+			Title string `json:"title"`
+		} `json:"error"`
+	}
+	require.Eventually(t, func() bool {
+		in.Do("GET", fmt.Sprintf("/api/messages/%d", refused), tok, nil, http.StatusOK, &failed)
+		return failed.Status == "failed"
+	}, 30*time.Second, 20*time.Millisecond)
+	require.Equal(t, 131053, failed.Error.Code, "Meta's reason")
+	require.NotEmpty(t, failed.Error.Title)
+	require.Zero(t, sends(refused))
+	require.NotEqual(t, "failed", waitSent(t, in, tok, after).Status, "the next message is not held back")
+}

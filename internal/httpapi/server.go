@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/wainbox/wainbox/internal/auth"
+	"github.com/wainbox/wainbox/internal/health"
 	"github.com/wainbox/wainbox/internal/inbox"
 	"github.com/wainbox/wainbox/internal/quickreplies"
+	"github.com/wainbox/wainbox/internal/reports"
 	"github.com/wainbox/wainbox/internal/templates"
 )
 
@@ -75,6 +77,10 @@ type Config struct {
 	MetricsToken string
 	// HTTPMetrics counts requests by route; nil counts nothing.
 	HTTPMetrics *HTTPMetrics
+	// Health builds GET /api/health/detailed (health.go); nil: the route does not exist.
+	Health *health.Checker
+	// Reports answers the supervisors' reports (reports.go); nil: the routes do not exist.
+	Reports *reports.Service
 	// RequestTimeout is the deadline of every request but the WebSocket's and River UI's
 	// (HTTP_REQUEST_TIMEOUT): past it database calls end and the answer is 503.
 	RequestTimeout time.Duration
@@ -233,6 +239,17 @@ func (s *Server) routeTable() []Route {
 	}
 	if s.cfg.Metrics != nil {
 		routes = append(routes, Route{"GET /metrics", MetricsReader, s.cfg.Metrics})
+	}
+	if s.cfg.Reports != nil {
+		// Who may read (can_view_reports) and export (can_export_data) is the service's decision.
+		routes = append(routes,
+			Route{"GET /api/reports/summary", Authenticated, hf(s.reportSummary)},
+			Route{"GET /api/reports/conversations", Authenticated, hf(s.reportConversations)},
+		)
+	}
+	if s.cfg.Health != nil {
+		// Who may read it (admins, can_view_metrics) is the checker's decision.
+		routes = append(routes, Route{"GET /api/health/detailed", Authenticated, hf(s.detailedHealth)})
 	}
 	return routes
 }

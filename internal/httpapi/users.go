@@ -45,6 +45,8 @@ type overridesJSON struct {
 	CanManageUsers     *bool   `json:"can_manage_users"`
 	CanViewMetrics     *bool   `json:"can_view_metrics"`
 	CanUseTags         *bool   `json:"can_use_tags"`
+	CanViewReports     *bool   `json:"can_view_reports"`
+	CanExportData      *bool   `json:"can_export_data"`
 }
 
 func adminUserView(u *auth.UserWithGroups) adminUserJSON {
@@ -60,6 +62,7 @@ func adminUserView(u *auth.UserWithGroups) adminUserJSON {
 			CanReadChats: u.CanReadChats, CanWriteChats: u.CanWriteChats,
 			CanManageTemplates: u.CanManageTemplates, CanManageUsers: u.CanManageUsers,
 			CanViewMetrics: u.CanViewMetrics, CanUseTags: u.CanUseTags,
+			CanViewReports: u.CanViewReports, CanExportData: u.CanExportData,
 		},
 		CreatedAt: u.CreatedAt,
 	}
@@ -69,6 +72,7 @@ func overrides(u *db.User) auth.Overrides {
 	return auth.Overrides{
 		ReadChats: u.CanReadChats, WriteChats: u.CanWriteChats, ManageTemplates: u.CanManageTemplates,
 		ManageUsers: u.CanManageUsers, ViewMetrics: u.CanViewMetrics, UseTags: u.CanUseTags,
+		ViewReports: u.CanViewReports, ExportData: u.CanExportData,
 	}
 }
 

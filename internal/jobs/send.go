@@ -71,6 +71,10 @@ type SendWorker struct {
 	logger  *slog.Logger
 	total   *prometheus.CounterVec
 	latency prometheus.Histogram
+	// errors counts the Graph API's refusals by Meta code and class; outbound counts the messages
+	// Meta accepted by sender (agent, bot, system): the business series of what went out.
+	errors   *prometheus.CounterVec
+	outbound *prometheus.CounterVec
 }
 
 // NewSendWorker validates cfg and returns a send worker.
@@ -97,8 +101,22 @@ func NewSendWorker(cfg *SendWorkerConfig) (*SendWorker, error) {
 		Help:    "Time from the commit of an outbound message to Meta's acceptance of it.",
 		Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
 	})
+	w.errors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wainbox_send_errors_total",
+		Help: "Failed Graph API send calls, by Meta error code (the known table, other, or network) and class (retry, throttle, permanent, stop_number).",
+	}, []string{"code", "class"})
+	w.outbound = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wainbox_messages_sent_total",
+		Help: "Outbound messages Meta accepted, by sender: agent, bot or system.",
+	}, []string{"sender"})
+	// Series that alert rules read exist from the start, so that the first failure is an increase
+	// from zero rather than a new series that rate() cannot see.
+	for _, o := range []string{outcomeSent, outcomeFailed, outcomeReconciled, outcomeResent, outcomeUnknown} {
+		w.total.WithLabelValues(o)
+	}
+	w.errors.WithLabelValues("190", whatsapp.ClassStopNumber.String())
 	if cfg.Registerer != nil {
-		if err := registerAll(cfg.Registerer, w.total, w.latency); err != nil {
+		if err := registerAll(cfg.Registerer, w.total, w.latency, w.errors, w.outbound); err != nil {
 			return nil, err
 		}
 	}
@@ -219,6 +237,7 @@ func (w *SendWorker) send(ctx context.Context, job *river.Job[inbox.SendMessageA
 	if sendErr == nil {
 		return w.recordSent(ctx, job, msg, resp.MessageID(), outcomeSent, log)
 	}
+	w.errors.WithLabelValues(whatsapp.MetricCode(sendErr), whatsapp.Classify(sendErr).String()).Inc()
 	if whatsapp.OutcomeUnknown(sendErr) {
 		return w.unknown(ctx, job, msg, sendErr, log)
 	}
@@ -324,6 +343,7 @@ func (w *SendWorker) recordSent(ctx context.Context, job *river.Job[inbox.SendMe
 		return fmt.Errorf("error recording the send of message %d: %w", msg.ID, err)
 	}
 	w.total.WithLabelValues(outcome).Inc()
+	w.outbound.WithLabelValues(msg.Sender).Inc()
 	if outcome == outcomeSent {
 		w.latency.Observe(time.Since(msg.CreatedAt).Seconds())
 		log.Info("message sent", "wa_message_id", waMessageID)

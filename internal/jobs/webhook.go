@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 
 	"github.com/wainbox/wainbox/internal/database"
@@ -27,11 +28,51 @@ type ProcessWebhookWorker struct {
 	pool      *pgxpool.Pool
 	processor *webhook.Processor
 	logger    *slog.Logger
+	metrics   *webhookMetrics
+}
+
+// webhookMetrics are what processing tells of the pipeline: webhooks processed and how long after
+// their arrival, the customers' messages stored, and how long Meta took from accepting a message
+// to delivering it.
+type webhookMetrics struct {
+	processed prometheus.Counter
+	lag       prometheus.Histogram
+	inbound   prometheus.Counter
+	delivered prometheus.Histogram
+}
+
+func newWebhookMetrics(reg prometheus.Registerer) (*webhookMetrics, error) {
+	m := &webhookMetrics{
+		processed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "wainbox_webhooks_processed_total",
+			Help: "Stored webhooks applied (messages, statuses, errors) by process_webhook.",
+		}),
+		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "wainbox_webhook_processing_lag_seconds",
+			Help:    "Time from a webhook's storing (its job's insert, in the same transaction) to the commit of its processing.",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
+		}),
+		inbound: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "wainbox_messages_received_total",
+			Help: "Customers' messages stored (redeliveries not counted).",
+		}),
+		delivered: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "wainbox_send_delivery_seconds",
+			Help:    "Time from Meta's acceptance of an outbound message (sent) to its delivered status.",
+			Buckets: []float64{.25, .5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 21600, 86400},
+		}),
+	}
+	if reg != nil {
+		if err := registerAll(reg, m.processed, m.lag, m.inbound, m.delivered); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
 }
 
 // NewProcessWebhookWorker returns a process_webhook worker writing through in (and ts, for
-// template status changes; nil records them as unhandled).
-func NewProcessWebhookWorker(pool *pgxpool.Pool, in *inbox.Service, ts webhook.TemplateStatuses, logger *slog.Logger) (*ProcessWebhookWorker, error) {
+// template status changes; nil records them as unhandled), with its metrics on reg (nil: none).
+func NewProcessWebhookWorker(pool *pgxpool.Pool, in *inbox.Service, ts webhook.TemplateStatuses, reg prometheus.Registerer, logger *slog.Logger) (*ProcessWebhookWorker, error) {
 	if pool == nil {
 		return nil, errors.New("jobs: a pool is required")
 	}
@@ -42,7 +83,11 @@ func NewProcessWebhookWorker(pool *pgxpool.Pool, in *inbox.Service, ts webhook.T
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &ProcessWebhookWorker{pool: pool, processor: p, logger: logger}, nil
+	m, err := newWebhookMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	return &ProcessWebhookWorker{pool: pool, processor: p, logger: logger, metrics: m}, nil
 }
 
 // Timeout leaves room for Meta's largest batches (a thousand statuses take a few hundred
@@ -64,8 +109,25 @@ func (w *ProcessWebhookWorker) Work(ctx context.Context, job *river.Job[webhook.
 	if err != nil {
 		return fmt.Errorf("error processing webhook %d: %w", job.Args.EventID, err)
 	}
+	w.count(job, res)
 	w.report(ctx, job, res)
 	return nil
+}
+
+// count feeds the metrics from a committed webhook.
+func (w *ProcessWebhookWorker) count(job *river.Job[webhook.ProcessWebhookArgs], res *webhook.Result) {
+	if res.Missing || res.AlreadyProcessed {
+		return
+	}
+	w.metrics.processed.Inc()
+	w.metrics.lag.Observe(time.Since(job.CreatedAt).Seconds())
+	w.metrics.inbound.Add(float64(len(res.Received)))
+	for _, s := range res.Statuses {
+		m := s.Result.Message
+		if s.Result.Outcome == inbox.StatusApplied && s.Update.Status == inbox.StatusDelivered && m.SentAt != nil && m.DeliveredAt != nil {
+			w.metrics.delivered.Observe(max(0, m.DeliveredAt.Sub(*m.SentAt).Seconds()))
+		}
+	}
 }
 
 // report logs a processed webhook: one line per stored message (ids only, never the text), per

@@ -40,7 +40,7 @@ func startWebhookWorkers(t *testing.T) (*pgxpool.Pool, *river.Client[pgx.Tx]) {
 	require.NoError(t, err)
 	in, err := inbox.New(&inbox.Config{Pool: pool, Queue: client, Logger: logger, BotEnabled: true})
 	require.NoError(t, err)
-	w, err := jobs.NewProcessWebhookWorker(pool, in, nil, logger)
+	w, err := jobs.NewProcessWebhookWorker(pool, in, nil, nil, logger)
 	require.NoError(t, err)
 	river.AddWorker(workers, w)
 	// These tests queue bot_reply jobs but run no bot: a worker that completes them.

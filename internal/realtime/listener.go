@@ -47,10 +47,12 @@ type listener struct {
 	since    time.Time
 	lastErr  error
 	lastRead time.Time
-	pid      uint32
-	held     bool
-	done     chan struct{}
-	running  bool
+	// lag is how old the newest event of the last batch dispatched was when it was read.
+	lag     time.Duration
+	pid     uint32
+	held    bool
+	done    chan struct{}
+	running bool
 }
 
 const (
@@ -250,6 +252,11 @@ func (l *listener) catchUp(ctx context.Context, conn *pgx.Conn) (bounds, error) 
 			for _, ev := range events {
 				l.metrics.DispatchDelay.Observe(now.Sub(ev.CreatedAt).Seconds())
 			}
+			lag := now.Sub(events[len(events)-1].CreatedAt)
+			l.metrics.ListenerLag.Set(lag.Seconds())
+			l.mu.Lock()
+			l.lag = lag
+			l.mu.Unlock()
 			l.metrics.EventsRead.Add(float64(len(events)))
 			if l.onAccessChange != nil && slices.ContainsFunc(events, isAccessChange) {
 				l.onAccessChange()
@@ -399,6 +406,26 @@ func (l *listener) ready() error {
 		return fmt.Errorf("realtime listener has not read since %s", l.lastRead.UTC().Format(time.RFC3339))
 	}
 	return nil
+}
+
+// ListenerStatus is the listener as an operator sees it (the detailed health).
+type ListenerStatus struct {
+	// State is starting, connected or disconnected, since Since.
+	State string
+	Since time.Time
+	// LastRead is the end of its last read of the event log; Lag how old the newest event of its
+	// last batch was when read (an event waits at most that long for the sockets).
+	LastRead time.Time
+	Lag      time.Duration
+	// Err is why it is not ready, nil when it is.
+	Err error
+}
+
+func (l *listener) status() ListenerStatus {
+	err := l.ready()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return ListenerStatus{State: l.state, Since: l.since, LastRead: l.lastRead, Lag: l.lag, Err: err}
 }
 
 // backendPID is the listener connection's server process id, 0 when disconnected.

@@ -20,6 +20,7 @@ type Metrics struct {
 	Closes            *prometheus.CounterVec
 	Refused           prometheus.Counter
 	ListenerConnected prometheus.Gauge
+	ListenerLag       prometheus.Gauge
 	ListenerReconnect prometheus.Counter
 	DispatchDelay     prometheus.Histogram
 }
@@ -70,6 +71,10 @@ func newMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "wainbox_realtime_listener_connected",
 			Help: "1 while the listener's dedicated database connection is up.",
 		}),
+		ListenerLag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "wainbox_realtime_listener_lag_seconds",
+			Help: "Age of the newest event of the listener's last batch when it was read: how far behind the event log the sockets are.",
+		}),
 		ListenerReconnect: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "wainbox_realtime_listener_reconnects_total",
 			Help: "Times the listener lost its database connection and reconnected.",
@@ -86,7 +91,7 @@ func newMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	var errs []error
 	for _, c := range []prometheus.Collector{
 		m.Sockets, m.EventsRead, m.EventsDelivered, m.EventsReplayed, m.EventsDropped, m.Resets,
-		m.SlowConsumers, m.WriteTimeouts, m.Closes, m.Refused, m.ListenerConnected, m.ListenerReconnect, m.DispatchDelay,
+		m.SlowConsumers, m.WriteTimeouts, m.Closes, m.Refused, m.ListenerConnected, m.ListenerLag, m.ListenerReconnect, m.DispatchDelay,
 	} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)

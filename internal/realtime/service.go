@@ -211,6 +211,9 @@ func (s *Service) Stop() {
 // Ready reports whether the listener is connected and reading (for /readyz).
 func (s *Service) Ready() error { return s.listener.ready() }
 
+// ListenerStatus reports the listener's connection, last read and lag.
+func (s *Service) ListenerStatus() ListenerStatus { return s.listener.status() }
+
 // Wake makes this instance's listener read the log now: pass it to Doorbell.WakeLocally so events
 // committed here reach local sockets without the NOTIFY's round trip. It never blocks.
 func (s *Service) Wake() { s.listener.wake() }

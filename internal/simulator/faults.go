@@ -48,6 +48,9 @@ type Faults struct {
 	// MediaCorruptNext makes the next N media downloads that are not failed serve
 	// bytes that do not match the announced sha256 (same size, one byte changed).
 	MediaCorruptNext int
+	// UploadFailNext are Meta codes answered to the next media uploads, one per upload, in order
+	// (131053 for a file Meta refuses, 131000 or 500 for a failure worth retrying).
+	UploadFailNext []int
 }
 
 // faultsJSON is the wire form of Faults.
@@ -63,6 +66,7 @@ type faultsJSON struct {
 	LostAnswerHang   bool            `json:"lost_answer_hang"`
 	MediaFailNext    int             `json:"media_fail_next"`
 	MediaCorruptNext int             `json:"media_corrupt_next"`
+	UploadFailNext   []int           `json:"upload_fail_next"`
 }
 
 // MarshalJSON writes durations as strings, readable by the humans who inject
@@ -80,6 +84,7 @@ func (f Faults) MarshalJSON() ([]byte, error) {
 		LostAnswerHang:   f.LostAnswerHang,
 		MediaFailNext:    f.MediaFailNext,
 		MediaCorruptNext: f.MediaCorruptNext,
+		UploadFailNext:   nonNilSlice(f.UploadFailNext),
 	})
 }
 
@@ -101,7 +106,7 @@ func (f *Faults) UnmarshalJSON(data []byte) error {
 		Latency: latency, ErrorRates: wire.ErrorRates, TimeoutRate: wire.TimeoutRate,
 		FailNext: wire.FailNext, GeminiFailNext: wire.GeminiFailNext, GeminiLatency: geminiLatency,
 		LostAnswerRate: wire.LostAnswerRate, LostAnswerNext: wire.LostAnswerNext, LostAnswerHang: wire.LostAnswerHang,
-		MediaFailNext: wire.MediaFailNext, MediaCorruptNext: wire.MediaCorruptNext,
+		MediaFailNext: wire.MediaFailNext, MediaCorruptNext: wire.MediaCorruptNext, UploadFailNext: wire.UploadFailNext,
 	}
 	return nil
 }
@@ -156,6 +161,11 @@ func (f *Faults) validate() error {
 			errs = append(errs, fmt.Errorf("fail_next code %d must be positive", code))
 		}
 	}
+	for _, code := range f.UploadFailNext {
+		if code <= 0 {
+			errs = append(errs, fmt.Errorf("upload_fail_next code %d must be positive", code))
+		}
+	}
 	for _, status := range f.GeminiFailNext {
 		if status < 400 || status > 599 {
 			errs = append(errs, fmt.Errorf("gemini_fail_next status %d must be an HTTP error status", status))
@@ -168,6 +178,7 @@ func (f Faults) clone() Faults {
 	f.ErrorRates = maps.Clone(f.ErrorRates)
 	f.FailNext = slices.Clone(f.FailNext)
 	f.GeminiFailNext = slices.Clone(f.GeminiFailNext)
+	f.UploadFailNext = slices.Clone(f.UploadFailNext)
 	return f
 }
 
@@ -241,6 +252,18 @@ func (s *Simulator) takeMediaFault() (fail, corrupt bool) {
 		return false, true
 	}
 	return false, false
+}
+
+// takeUploadFault returns the Meta code to answer the next media upload with, or 0.
+func (s *Simulator) takeUploadFault() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.faults.UploadFailNext) == 0 {
+		return 0
+	}
+	code := s.faults.UploadFailNext[0]
+	s.faults.UploadFailNext = s.faults.UploadFailNext[1:]
+	return code
 }
 
 // takeGeminiFault returns the next injected Gemini status, or 0.

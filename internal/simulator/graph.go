@@ -203,6 +203,9 @@ func (s *Simulator) checkToken(r *http.Request) *graphError {
 			Message: "An active access token must be used to query information about the current user.",
 			Details: "The request has no bearer access token."}
 	}
+	if s.Number().TokenExpired {
+		return tokenExpired()
+	}
 	if s.accessToken != "" && token != s.accessToken {
 		return &graphError{HTTPStatus: http.StatusUnauthorized, Code: 190, Subcode: 463, Type: "OAuthException",
 			Message: "Error validating access token: The session is invalid.",

@@ -349,18 +349,18 @@ func TestFaultsEndpoint(t *testing.T) {
 		"latency": "0s", "error_rates": map[string]any{}, "timeout_rate": 0.0, "fail_next": []any{},
 		"gemini_fail_next": []any{}, "gemini_latency": "0s",
 		"lost_answer_rate": 0.0, "lost_answer_next": 0.0, "lost_answer_hang": false,
-		"media_fail_next": 0.0, "media_corrupt_next": 0.0,
+		"media_fail_next": 0.0, "media_corrupt_next": 0.0, "upload_fail_next": []any{},
 	}, empty)
 
 	put := `{"latency":"5ms","error_rates":{"131000":0.25},"timeout_rate":0.1,"fail_next":[131026,500],
 		"gemini_fail_next":[429],"gemini_latency":"1ms",
-		"lost_answer_rate":0.05,"lost_answer_next":3,"lost_answer_hang":true}`
+		"lost_answer_rate":0.05,"lost_answer_next":3,"lost_answer_hang":true,"upload_fail_next":[131053]}`
 	var got simulator.Faults
 	require.Equal(t, http.StatusOK, h.do(t, http.MethodPut, "/simulator/faults", put, &got))
 	want := simulator.Faults{
 		Latency: 5 * time.Millisecond, ErrorRates: map[int]float64{131000: 0.25}, TimeoutRate: 0.1,
 		FailNext: []int{131026, 500}, GeminiFailNext: []int{429}, GeminiLatency: time.Millisecond,
-		LostAnswerRate: 0.05, LostAnswerNext: 3, LostAnswerHang: true,
+		LostAnswerRate: 0.05, LostAnswerNext: 3, LostAnswerHang: true, UploadFailNext: []int{131053},
 	}
 	require.Equal(t, want, got)
 	require.Equal(t, http.StatusOK, h.do(t, http.MethodGet, "/simulator/faults", nil, &got))

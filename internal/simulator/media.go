@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -19,6 +18,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/wainbox/wainbox/internal/waformat"
 	"github.com/wainbox/wainbox/internal/whatsapp"
 )
 
@@ -114,18 +114,10 @@ func isMP3(b []byte) bool {
 }
 func isText(b []byte) bool { return utf8.Valid(b) && !slices.Contains(b, 0) }
 
-// baseMIME is the MIME type without parameters ("audio/ogg; codecs=opus" → "audio/ogg").
-func baseMIME(mimeType string) string {
-	if mt, _, err := mime.ParseMediaType(mimeType); err == nil {
-		return mt
-	}
-	return strings.ToLower(strings.TrimSpace(mimeType))
-}
-
 // checkMedia checks a file against Meta's rules for its MIME type: supported, within its kind's
 // size limit, and with bytes that look like the type.
 func checkMedia(mimeType string, data []byte) error {
-	mt, ok := mediaTypes[baseMIME(mimeType)]
+	mt, ok := mediaTypes[waformat.BaseType(mimeType)]
 	switch {
 	case !ok:
 		return fmt.Errorf("type %q is not a supported media type", mimeType)
@@ -134,7 +126,7 @@ func checkMedia(mimeType string, data []byte) error {
 	case int64(len(data)) > mt.kind.limit:
 		return fmt.Errorf("the file is %d bytes, above the %d bytes allowed for %s media", len(data), mt.kind.limit, mt.kind.name)
 	case mt.magic != nil && !mt.magic(data):
-		return fmt.Errorf("the file's bytes are not %s (they look like %s)", baseMIME(mimeType), http.DetectContentType(data))
+		return fmt.Errorf("the file's bytes are not %s (they look like %s)", waformat.BaseType(mimeType), http.DetectContentType(data))
 	}
 	return nil
 }
@@ -226,6 +218,10 @@ func (s *Simulator) handleMediaUpload(w http.ResponseWriter, r *http.Request) {
 		writeGraphError(w, unknownObject("post", id, "phone number id "+s.phoneNumberID))
 		return
 	}
+	if code := s.takeUploadFault(); code != 0 {
+		writeGraphError(w, faultError(code))
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxUploadBytes)
 	mr, err := r.MultipartReader()
 	if err != nil {
@@ -253,7 +249,7 @@ func (s *Simulator) handleMediaUpload(w http.ResponseWriter, r *http.Request) {
 			// The limit is the type's when type came first (as Meta's samples send it), else
 			// the largest kind's; checkMedia applies the type's limit in the end either way.
 			limit := kindDocument.limit
-			if mt, ok := mediaTypes[baseMIME(mimeType)]; ok {
+			if mt, ok := mediaTypes[waformat.BaseType(mimeType)]; ok {
 				limit = mt.kind.limit
 			}
 			data, err = io.ReadAll(io.LimitReader(part, limit+1))

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/wainbox/wainbox/internal/waformat"
 )
 
 // SampleMedia returns deterministic sample bytes for a MIME type, which the fake phone stores
@@ -17,7 +19,7 @@ import (
 // header, MP4 header, PDF and so on, each passing checkMedia for its type. An unsupported type
 // gets a line of text.
 func SampleMedia(mimeType string) []byte {
-	switch baseMIME(mimeType) {
+	switch waformat.BaseType(mimeType) {
 	case "image/jpeg":
 		return slices.Clone(samples().jpeg)
 	case "image/png":
@@ -45,7 +47,7 @@ func SampleMedia(mimeType string) []byte {
 	case "application/msword", "application/vnd.ms-excel", "application/vnd.ms-powerpoint":
 		return append([]byte(oleMagic), make([]byte, 504)...)
 	}
-	if strings.HasPrefix(baseMIME(mimeType), "application/vnd.openxmlformats-officedocument.") {
+	if strings.HasPrefix(waformat.BaseType(mimeType), "application/vnd.openxmlformats-officedocument.") {
 		return append([]byte(zipMagic), make([]byte, 26)...)
 	}
 	return []byte("Sample " + mimeType + " from the wainbox simulator.\n")

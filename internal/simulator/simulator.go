@@ -167,6 +167,8 @@ type Simulator struct {
 	mediaURLTTL time.Duration
 	// phone is what customers sent through the fake phone, for the phone page (phonepage.go).
 	phone []phoneEntry
+	// number is how the business number is rated and whether the token has expired (number.go).
+	number NumberSettings
 }
 
 // New checks the configuration, fills defaults and returns a Simulator.
@@ -179,6 +181,7 @@ func New(cfg *Config) (*Simulator, error) {
 		appSecret:           []byte(cfg.AppSecret),
 		webhookURL:          cfg.WebhookURL,
 		phoneNumberID:       cmp.Or(cfg.PhoneNumberID, DefaultPhoneNumberID),
+		number:              defaultNumber(),
 		displayPhoneNumber:  cmp.Or(cfg.DisplayPhoneNumber, DefaultDisplayPhoneNumber),
 		businessAccountID:   cmp.Or(cfg.BusinessAccountID, DefaultBusinessAccountID),
 		autoStatuses:        cfg.AutoStatuses,
@@ -240,7 +243,9 @@ func (s *Simulator) routes() http.Handler {
 	mux.HandleFunc("POST /simulator/graph/{version}/{waba_id}/message_templates", s.handleCreateTemplate)
 	mux.HandleFunc("DELETE /simulator/graph/{version}/{waba_id}/message_templates", s.handleDeleteTemplates)
 	mux.HandleFunc("POST /simulator/graph/{version}/{phone_number_id}/media", s.handleMediaUpload)
-	mux.HandleFunc("GET /simulator/graph/{version}/{media_id}", s.handleMediaInfo)
+	mux.HandleFunc("GET /simulator/graph/{version}/{media_id}", s.handleGraphObject)
+	mux.HandleFunc("GET /simulator/number", s.handleGetNumber)
+	mux.HandleFunc("PUT /simulator/number", s.handlePutNumber)
 	mux.HandleFunc("DELETE /simulator/graph/{version}/{media_id}", s.handleMediaDelete)
 	mux.HandleFunc("GET "+mediaDownloadPath, s.handleMediaDownload)
 	mux.HandleFunc("POST /simulator/media/{media_id}/expire", s.handleExpireMedia)

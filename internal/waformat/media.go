@@ -48,7 +48,7 @@ func IsMediaType(typ string) bool {
 // does not say: images, videos and audio as themselves, WebP as a sticker, anything else as a
 // document.
 func MediaKindOf(mime string) string {
-	mime = baseType(mime)
+	mime = BaseType(mime)
 	for _, kind := range []string{TypeImage, TypeVideo, TypeAudio, TypeSticker} {
 		for _, t := range mediaTypes[kind] {
 			if t == mime {
@@ -67,7 +67,7 @@ func MediaLimit(kind, mime string, head []byte) (int64, error) {
 	if !ok {
 		return 0, fmt.Errorf("%q is not a kind of media; use one of %s", kind, strings.Join(MediaKinds, ", "))
 	}
-	base := baseType(mime)
+	base := BaseType(mime)
 	found := false
 	for _, t := range allowed {
 		found = found || t == base
@@ -102,14 +102,15 @@ func AnimatedWebP(head []byte) bool {
 // MetaMediaType is the name Meta's list gives a sniffed MIME type, to upload a file with: the
 // type without parameters, and audio/mp4 for what sniffing calls audio/x-m4a.
 func MetaMediaType(mime string) string {
-	if base := baseType(mime); base != "audio/x-m4a" {
+	if base := BaseType(mime); base != "audio/x-m4a" {
 		return base
 	}
 	return "audio/mp4"
 }
 
-// baseType drops a MIME type's parameters ("text/plain; charset=utf-8" is text/plain).
-func baseType(mime string) string {
+// BaseType is a MIME type without its parameters, lowercase ("text/plain; charset=utf-8" is
+// text/plain).
+func BaseType(mime string) string {
 	if i := strings.IndexByte(mime, ';'); i >= 0 {
 		mime = mime[:i]
 	}

@@ -83,7 +83,7 @@ func newEnv(t testing.TB, opts envOptions) *env {
 	require.NoError(t, err)
 	e.inbox, err = inbox.New(&inbox.Config{Pool: pool, Queue: e.river, Logger: logger, BotEnabled: opts.botEnabled})
 	require.NoError(t, err)
-	ww, err := jobs.NewProcessWebhookWorker(pool, e.inbox, nil, logger)
+	ww, err := jobs.NewProcessWebhookWorker(pool, e.inbox, nil, nil, logger)
 	require.NoError(t, err)
 	river.AddWorker(workers, ww)
 	// These tests queue bot_reply jobs but run no bot: a worker that completes them.

@@ -16,6 +16,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/wainbox/wainbox/internal/database"
 	"github.com/wainbox/wainbox/internal/inbox"
 	"github.com/wainbox/wainbox/internal/whatsapp"
@@ -39,6 +41,8 @@ type Config struct {
 	// StoreTimeout bounds the intake transaction (default 5s): past it the answer is 503 and Meta
 	// retries, rather than holding Meta's connection while the database is unreachable.
 	StoreTimeout time.Duration
+	// Registerer receives the intake's counters (metrics.go); nil registers nothing.
+	Registerer prometheus.Registerer
 }
 
 // Handler serves GET and POST /webhooks/whatsapp. It satisfies httpapi.Webhook and can be mounted
@@ -50,6 +54,7 @@ type Handler struct {
 	verifyToken  []byte
 	logger       *slog.Logger
 	storeTimeout time.Duration
+	metrics      *intakeMetrics
 }
 
 // New validates cfg and returns a Handler.
@@ -73,6 +78,10 @@ func New(cfg *Config) (*Handler, error) {
 	}
 	if h.storeTimeout <= 0 {
 		h.storeTimeout = 5 * time.Second
+	}
+	var err error
+	if h.metrics, err = newIntakeMetrics(cfg.Registerer); err != nil {
+		return nil, err
 	}
 	return h, nil
 }
@@ -99,6 +108,7 @@ func (h *Handler) Verify(w http.ResponseWriter, r *http.Request) {
 // job in one transaction and answer 200 only after the commit; when that fails the answer is 503,
 // so Meta delivers again. Nothing is stored on any refusal, and nothing is parsed beyond "object".
 func (h *Handler) Receive(w http.ResponseWriter, r *http.Request) {
+	h.metrics.received.Inc()
 	ctx := r.Context()
 	if r.ContentLength > MaxBodyBytes {
 		h.refuse(w, r, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body exceeds %d bytes", MaxBodyBytes), nil)
@@ -146,6 +156,7 @@ func (h *Handler) Receive(w http.ResponseWriter, r *http.Request) {
 		}
 		h.logger.Log(ctx, level, "webhook not stored; answering 503 so Meta retries", "bytes", len(body), "error", err)
 		w.Header().Set("Retry-After", "5")
+		h.metrics.refused.WithLabelValues("unavailable").Inc()
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "the webhook could not be stored; retry later")
 		return
 	}
@@ -154,6 +165,7 @@ func (h *Handler) Receive(w http.ResponseWriter, r *http.Request) {
 	} else {
 		h.logger.DebugContext(ctx, "webhook stored", "webhook_event_id", st.EventID, "bytes", len(body))
 	}
+	h.metrics.stored.Inc()
 	w.WriteHeader(http.StatusOK)
 }
 
@@ -190,6 +202,7 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, status int, cod
 		attrs = append(attrs, "error", err)
 	}
 	h.logger.WarnContext(r.Context(), "webhook refused", attrs...)
+	h.metrics.refused.WithLabelValues(code).Inc()
 	writeError(w, status, code, message)
 }
 

@@ -207,3 +207,21 @@ func Classify(err error) Class {
 	}
 	return ClassRetry
 }
+
+// MetricCode is err's Meta error code as a metrics label: a code of the error table, "other" for
+// a Graph API error whose code the table does not list (a code is whatever Meta sends, so using
+// it raw would let one misbehaving answer add series without bound), "network" for an error that
+// is no Graph API answer (a timeout, a refused connection), and "none" for nil.
+func MetricCode(err error) string {
+	if err == nil {
+		return "none"
+	}
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) {
+		return "network"
+	}
+	if _, ok := errorTable[apiErr.Code]; ok {
+		return strconv.Itoa(apiErr.Code)
+	}
+	return "other"
+}

@@ -197,3 +197,15 @@ func TestAPIErrorMessage(t *testing.T) {
 		})
 	}
 }
+
+// A metrics label never takes a code outside the table: Meta's unknown codes fold into "other".
+func TestMetricCode(t *testing.T) {
+	t.Parallel()
+
+	require.Equal(t, "none", whatsapp.MetricCode(nil))
+	require.Equal(t, "network", whatsapp.MetricCode(errors.New("dial tcp: connection refused")))
+	require.Equal(t, "190", whatsapp.MetricCode(fmt.Errorf("wrapped: %w", &whatsapp.APIError{HTTPStatus: 401, Code: 190})))
+	require.Equal(t, "131026", whatsapp.MetricCode(&whatsapp.APIError{HTTPStatus: 400, Code: 131026}))
+	require.Equal(t, "other", whatsapp.MetricCode(&whatsapp.APIError{HTTPStatus: 400, Code: 987654}))
+	require.Equal(t, "other", whatsapp.MetricCode(&whatsapp.APIError{HTTPStatus: 502}))
+}

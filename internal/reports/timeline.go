@@ -1,0 +1,201 @@
+package reports
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/wainbox/wainbox/internal/inbox"
+)
+
+// An Item is one thing that happened to a conversation: a message or a history row. A timeline is
+// a conversation's items in time order; Episodes reads it.
+type Item struct {
+	At time.Time
+	// Message: Direction "in" (the customer) or "out", Sender contact, agent, bot or system, and
+	// the agent's id for an agent's message.
+	Message   bool
+	Direction string
+	Sender    string
+	UserID    *int64
+	// History: Action (status, takeover, release, assign, auto_assign, bot_handoff, bot_off), its
+	// actor (nil: the system) and, for a status change, To; Reason is a hand-off's.
+	Action  string
+	ActorID *int64
+	To      string
+	Reason  string
+}
+
+// HistoryItem reads a conversation_history row's action and details into an Item.
+func HistoryItem(at time.Time, actor *int64, action string, details json.RawMessage) Item {
+	var d struct {
+		To     string `json:"to"`
+		Reason string `json:"reason"`
+	}
+	_ = json.Unmarshal(details, &d) // details are written by inbox; an unreadable one changes no status
+	it := Item{At: at, Action: action, ActorID: actor, To: d.To, Reason: d.Reason}
+	switch action {
+	case inbox.ActionTakeover:
+		it.To = inbox.ConversationOpen
+	case inbox.ActionRelease:
+		it.To = inbox.ConversationBot
+	case inbox.ActionHandoff, inbox.ActionBotOff:
+		it.To = inbox.ConversationPending
+	case inbox.ActionStatus:
+	default:
+		it.To = "" // assignments leave the status as it is
+	}
+	return it
+}
+
+// Episode is one opening of a conversation, from its creation or reopening to its resolution: the
+// unit every report figure counts. A conversation is one row per customer that is resolved and
+// reopened many times; each time is an episode.
+type Episode struct {
+	ConversationID int64
+	Start          time.Time
+	// Reopened: the episode began by reopening a resolved conversation (the customer wrote again,
+	// or a person set it back to open or pending), not by its creation.
+	Reopened bool
+	// FirstCustomerAt is the customer's first message of the episode; FirstResponseAt the first
+	// agent's message after it, by FirstResponder. The bot's and the system's messages are not
+	// responses: they answer for nobody.
+	FirstCustomerAt *time.Time
+	FirstResponseAt *time.Time
+	FirstResponder  *int64
+	// ResolvedAt ends the episode, by ResolvedBy (nil: not by a person).
+	ResolvedAt *time.Time
+	ResolvedBy *int64
+	// Snoozed is the time the episode spent snoozed, which resolution time leaves out.
+	Snoozed time.Duration
+	// BotReplied: the bot answered in the episode. PersonJoined: a person took part (a hand-off,
+	// a takeover or an assignment, or an agent's message). Contained: the bot replied and no
+	// person joined.
+	BotReplied   bool
+	PersonJoined bool
+	// MessagesIn and MessagesOut count the episode's messages (those the report loaded).
+	MessagesIn, MessagesOut int
+	// Handoffs are the reasons the bot gave conversations to people in the episode: the bot's own
+	// (customer_asked, max_replies, model, gemini_error, ...), bot_off (an agent turned it off),
+	// takeover (an agent took it from the bot).
+	Handoffs []Handoff
+}
+
+// Handoff is one hand-off from the bot to people.
+type Handoff struct {
+	At     time.Time
+	Reason string
+}
+
+// FirstResponse is the time from the customer's first message of the episode to the first agent's
+// message, and false when there is none yet.
+func (e *Episode) FirstResponse() (time.Duration, bool) {
+	if e.FirstCustomerAt == nil || e.FirstResponseAt == nil {
+		return 0, false
+	}
+	return e.FirstResponseAt.Sub(*e.FirstCustomerAt), true
+}
+
+// Resolution is the time from the episode's start to its resolution without the time it spent
+// snoozed, and false while it is not resolved.
+func (e *Episode) Resolution() (time.Duration, bool) {
+	if e.ResolvedAt == nil {
+		return 0, false
+	}
+	return max(0, e.ResolvedAt.Sub(e.Start)-e.Snoozed), true
+}
+
+// Contained reports whether the bot handled the episode alone.
+func (e *Episode) Contained() bool { return e.BotReplied && !e.PersonJoined }
+
+// Episodes reads a conversation's timeline, created at created, into its episodes, oldest first.
+// items must be in time order (history rows before messages at the same instant). The rules:
+//
+//   - an episode starts when the conversation is created, and again each time a resolved
+//     conversation reopens: the customer writes (inbox reopens it without a history row) or a
+//     person sets another status;
+//   - the first response is the first agent's message after the episode's first customer
+//     message, so a reopened conversation's first response is measured from its reopening, never
+//     from an older message, and the bot's replies are not a first response;
+//   - time snoozed (from a change to snoozed until the next status change, or the customer's
+//     message that wakes it) is left out of the resolution time.
+func Episodes(conversationID int64, created time.Time, items []Item) []Episode {
+	var out []Episode
+	ep := &Episode{ConversationID: conversationID, Start: created}
+	status := ""
+	var snoozedAt *time.Time
+	endSnooze := func(at time.Time) {
+		if snoozedAt != nil {
+			ep.Snoozed += at.Sub(*snoozedAt)
+			snoozedAt = nil
+		}
+	}
+	reopen := func(at time.Time) {
+		out = append(out, *ep)
+		ep = &Episode{ConversationID: conversationID, Start: at, Reopened: true}
+	}
+	for i := range items {
+		it := &items[i]
+		if it.Message {
+			if it.Direction == "in" {
+				switch status {
+				case inbox.ConversationResolved:
+					reopen(it.At)
+					status = inbox.ConversationOpen
+				case inbox.ConversationSnoozed:
+					endSnooze(it.At)
+					status = inbox.ConversationOpen
+				}
+				ep.MessagesIn++
+				if ep.FirstCustomerAt == nil {
+					at := it.At
+					ep.FirstCustomerAt = &at
+				}
+				continue
+			}
+			ep.MessagesOut++
+			switch it.Sender {
+			case "agent":
+				ep.PersonJoined = true
+				if ep.FirstCustomerAt != nil && ep.FirstResponseAt == nil {
+					at := it.At
+					ep.FirstResponseAt, ep.FirstResponder = &at, it.UserID
+				}
+			case "bot":
+				ep.BotReplied = true
+			}
+			continue
+		}
+		switch it.Action {
+		case inbox.ActionHandoff:
+			ep.Handoffs = append(ep.Handoffs, Handoff{At: it.At, Reason: it.Reason})
+			ep.PersonJoined = true
+		case inbox.ActionBotOff:
+			ep.Handoffs = append(ep.Handoffs, Handoff{At: it.At, Reason: "bot_off"})
+			ep.PersonJoined = true
+		case inbox.ActionTakeover:
+			if status == inbox.ConversationBot {
+				ep.Handoffs = append(ep.Handoffs, Handoff{At: it.At, Reason: "takeover"})
+			}
+			ep.PersonJoined = true
+		case inbox.ActionAssign, inbox.ActionAutoAssign:
+			ep.PersonJoined = true
+		}
+		if it.To == "" || it.To == status {
+			continue
+		}
+		if status == inbox.ConversationResolved {
+			reopen(it.At)
+		}
+		endSnooze(it.At)
+		switch it.To {
+		case inbox.ConversationSnoozed:
+			at := it.At
+			snoozedAt = &at
+		case inbox.ConversationResolved:
+			at := it.At
+			ep.ResolvedAt, ep.ResolvedBy = &at, it.ActorID
+		}
+		status = it.To
+	}
+	return append(out, *ep)
+}
