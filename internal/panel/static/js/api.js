@@ -91,13 +91,14 @@ export class Session extends EventTarget {
     this.clear();
   }
 
-  // schedule renews the access token before it expires: a quarter of its life early, at most a
-  // minute, so the WebSocket's in-band renewal arrives well before the server's deadline.
+  // schedule renews the access token before it expires: half its life early, at most a minute,
+  // so the WebSocket's in-band renewal arrives well before the server's deadline even when the
+  // refresh is slow.
   schedule() {
     clearTimeout(this.timer);
     if (!this.s) return;
     const life = (this.s.expires_in || 900) * 1000;
-    const lead = Math.min(60000, life / 4);
+    const lead = Math.min(60000, life / 2);
     const wait = Date.parse(this.s.expires_at) - lead - Date.now();
     this.timer = setTimeout(() => this.refresh().catch(() => {}), Math.max(0, wait));
   }
