@@ -107,6 +107,11 @@ func TestSimulatorPhonePage(t *testing.T) {
 	agent.waitJS(eventually, outboundWith("Perfecto, queda para mañana", "read"))
 	phone.waitJS(eventually, `[...document.querySelectorAll('#chat li.business')].some(e => e.textContent.includes('queda para mañana'))`)
 
+	// The agent attaches the photo back: uploaded, sent, shown from the store, read on the phone.
+	agent.must(chromedp.SetUploadFiles(chromedp.CSS(`.composer .file`), []string{img}))
+	agent.waitJS(eventually, `[...document.querySelectorAll('.msg.out')].some(e => e.querySelector('.media-image img')?.src.startsWith('blob:') && e.dataset.status === 'read')`)
+	phone.waitJS(eventually, `[...document.querySelectorAll('#chat li.business')].some(e => e.textContent.includes('Image'))`)
+
 	agent.screenshot("panel-conversation.png")
 	phone.must(chromedp.EmulateViewport(420, 800))
 	phone.screenshot("simulator-phone.png")

@@ -35,6 +35,11 @@ export class Thread {
     this.scroller.addEventListener('scroll', () => {
       if (this.scroller.scrollTop < 80 && this.nextCursor && !this.loadingOlder) this.loadOlder();
     });
+    // An image or video that arrives after its message grows the thread by up to its height
+    // (320 px at most): a thread read to its end stays at its end.
+    const follow = () => { if (this.nearEnd(400)) this.scrollToEnd(); };
+    this.list.addEventListener('load', follow, true);
+    this.list.addEventListener('loadedmetadata', follow, true);
     return h('section', { class: 'thread', 'aria-label': t('thread.none') }, this.header, this.scroller, this.buildComposer());
   }
 
@@ -98,8 +103,8 @@ export class Thread {
     }
   }
 
-  nearEnd() {
-    return this.scroller.scrollHeight - this.scroller.scrollTop - this.scroller.clientHeight < 120;
+  nearEnd(margin = 120) {
+    return this.scroller.scrollHeight - this.scroller.scrollTop - this.scroller.clientHeight < margin;
   }
 
   scrollToEnd() {
