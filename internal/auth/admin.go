@@ -37,6 +37,33 @@ func (u *Users) List(ctx context.Context, actor *Principal) ([]UserWithGroups, e
 	return out, nil
 }
 
+// Colleague is a user as every other user sees them: who assigned, wrote or holds a lock.
+type Colleague struct {
+	ID   int64
+	Name string
+	Role string
+}
+
+// Directory returns every enabled user's id, name and role to any signed-in user (actor only
+// needs to be one), so a panel can name who holds a conversation or its lock. Emails,
+// permissions and groups stay with those who manage users (List).
+func (u *Users) Directory(ctx context.Context, actor *Principal) ([]Colleague, error) {
+	if actor == nil {
+		return nil, &apperr.ForbiddenError{Reason: "no caller"}
+	}
+	rows, err := u.q.UserList(ctx, u.pool)
+	if err != nil {
+		return nil, fmt.Errorf("error listing colleagues: %w", err)
+	}
+	out := make([]Colleague, 0, len(rows))
+	for _, r := range rows {
+		if r.User.DisabledAt == nil {
+			out = append(out, Colleague{ID: r.User.ID, Name: r.User.Name, Role: r.User.Role})
+		}
+	}
+	return out, nil
+}
+
 // GetWithGroups returns one user and its groups to actor, who must manage users (mayManage).
 func (u *Users) GetWithGroups(ctx context.Context, actor *Principal, id int64) (UserWithGroups, error) {
 	if err := mayManage(actor); err != nil {

@@ -55,3 +55,32 @@ func TestConversationListShowsTheLastMessage(t *testing.T) {
 	}
 	require.True(t, seen[first] && seen[second])
 }
+
+// TestColleaguesNameEveryEnabledUser: any user, an agent too, reads the ids, names and roles of
+// the enabled users (no emails), and a disabled user is not among them.
+func TestColleaguesNameEveryEnabledUser(t *testing.T) {
+	t.Parallel()
+	in := apptest.Start(t, nil)
+	admin := in.AdminToken()
+	_, agentTok := in.CreateUser("ana@example.com", "agent")
+	goneID, _ := in.CreateUser("gone@example.com", "agent")
+	in.Do("PATCH", fmt.Sprintf("/api/users/%d", goneID), admin, map[string]any{"disabled": true}, http.StatusOK, nil)
+
+	resp := in.Do("GET", "/api/colleagues", agentTok, nil, http.StatusOK, nil)
+	require.NotContains(t, string(resp.Body), `"email"`, "no emails")
+	var list struct {
+		Data []struct {
+			ID   int64  `json:"id"`
+			Name string `json:"name"`
+			Role string `json:"role"`
+		} `json:"data"`
+	}
+	require.NoError(t, jsonUnmarshal(resp.Body, &list))
+	roles := map[string]int{}
+	for _, c := range list.Data {
+		require.NotEqual(t, goneID, c.ID, "a disabled user is not listed")
+		require.NotEmpty(t, c.Name)
+		roles[c.Role]++
+	}
+	require.Equal(t, map[string]int{"admin": 1, "agent": 1}, roles)
+}

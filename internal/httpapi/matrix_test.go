@@ -189,6 +189,7 @@ var permissionMatrix = map[string]matrixRow{
 	}, expect(s204, s403, s403, s204, s403, s403)},
 	"PATCH /api/me/availability": {static("/api/me/availability", map[string]string{"availability": "busy"}), all(s200)},
 	"GET /api/groups":            {static("/api/groups", nil), all(s200)},
+	"GET /api/colleagues":        {static("/api/colleagues", nil), all(s200)},
 	// Everyone may change their own password; the fixture's new one is too short, so no caller's
 	// password changes and no current password is checked (a wrong one would count as a failure).
 	"POST /api/me/password": {static("/api/me/password", map[string]string{"current_password": "not checked", "new_password": "short"}), all(s400)},

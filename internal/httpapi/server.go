@@ -174,6 +174,8 @@ func (s *Server) routeTable() []Route {
 		{"POST /api/auth/logout", Authenticated, hf(s.logout)},
 		{"GET /api/auth/session", Authenticated, hf(s.session)},
 		{"GET /api/users", Authenticated, hf(s.listUsers)},
+		// Everyone's colleagues by name, to show who holds a conversation or its lock (users.go).
+		{"GET /api/colleagues", Authenticated, hf(s.listColleagues)},
 		{"POST /api/users", Authenticated, hf(s.createUser)},
 		{"GET /api/users/{id}", Authenticated, hf(s.getUser)},
 		{"PATCH /api/users/{id}", Authenticated, hf(s.updateUser)},

@@ -89,6 +89,26 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, list)
 }
 
+// colleagueJSON is a user as every user sees them: enough to name an assignee or a lock holder.
+type colleagueJSON struct {
+	ID   int64  `json:"id"`
+	Name string `json:"name"`
+	Role string `json:"role"`
+}
+
+func (s *Server) listColleagues(w http.ResponseWriter, r *http.Request) {
+	users, err := s.cfg.Users.Directory(r.Context(), auth.FromContext(r.Context()))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	list := listJSON[colleagueJSON]{Data: make([]colleagueJSON, len(users))}
+	for i, u := range users {
+		list.Data[i] = colleagueJSON{ID: u.ID, Name: u.Name, Role: u.Role}
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
 	if err != nil {

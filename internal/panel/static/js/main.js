@@ -65,11 +65,13 @@ class Inbox {
       this.groups = r.data || [];
       this.list.setGroups(this.groups);
     }).catch(() => {});
-    if (this.me.permissions?.can_manage_users) {
-      this.api.get('/api/users').then((r) => {
-        for (const u of r.data || []) this.users.set(u.id, u.name || u.email);
-      }).catch(() => {});
-    }
+    // Colleagues by name: assignees, lock holders, note authors.
+    this.api.get('/api/colleagues').then((r) => {
+      for (const u of r.data || []) if (u.id !== this.me.id) this.users.set(u.id, u.name);
+      this.list.nodes.clear(); // rows name assignees and lock holders
+      this.list.render();
+      this.thread?.renderHeader();
+    }).catch(() => {});
   }
 
   stop() {

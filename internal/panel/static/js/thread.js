@@ -270,8 +270,8 @@ export class Thread {
     this.lockInfo.id = 'lock-info';
   }
 
-  // assignSelect assigns the conversation to a team or, for those who see the team's users, an
-  // agent. The server decides who may assign whom.
+  // assignSelect assigns the conversation to a team or an agent. The server decides who may
+  // assign whom (an agent may assign itself or a team; supervisors anyone).
   assignSelect() {
     const sel = h('select', { class: 'assign-to', 'aria-label': t('thread.assign_to') },
       h('option', { value: '' }, t('thread.assign_to')),
