@@ -3,6 +3,7 @@ package panel_test
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -71,11 +72,25 @@ func TestSpanishAndKeyboard(t *testing.T) {
 	p.waitJS(eventually, `document.querySelector('.logout')?.textContent === 'Salir' && document.documentElement.lang === 'es'`)
 	p.waitJS(eventually, listHas("Uno")+" && "+listHas("Dos"))
 
-	// Newest first: Dos, then Uno.
+	// Newest activity first (the bot's answers decide which of the two is newer): the arrow keys
+	// walk the list in the order it shows. The bot is done first, so the order holds.
+	sendsSettled(t, in)
+	var names []string
+	rows, err := in.Pool().Query(t.Context(), `SELECT ct.profile_name FROM conversations c JOIN contacts ct ON ct.id = c.contact_id
+		ORDER BY c.last_message_at DESC, c.id DESC`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var n string
+		require.NoError(t, rows.Scan(&n))
+		names = append(names, n)
+	}
+	require.NoError(t, rows.Err())
+	require.ElementsMatch(t, []string{"Uno", "Dos"}, names)
+	p.waitJS(eventually, fmt.Sprintf(`[...document.querySelectorAll('.conversations .conv .name')].map(e => e.textContent).join() === %q`, strings.Join(names, ",")))
 	p.must(chromedp.Focus(chromedp.CSS(`.conversations`)), chromedp.KeyEvent(kb.ArrowDown))
-	p.waitJS(eventually, `document.querySelector('.thread-header h2')?.textContent === 'Dos'`)
+	p.waitJS(eventually, fmt.Sprintf(`document.querySelector('.thread-header h2')?.textContent === %q`, names[0]))
 	p.must(chromedp.KeyEvent(kb.ArrowDown))
-	p.waitJS(eventually, `document.querySelector('.thread-header h2')?.textContent === 'Uno' && document.activeElement.classList.contains('conversations')`)
+	p.waitJS(eventually, fmt.Sprintf(`document.querySelector('.thread-header h2')?.textContent === %q && document.activeElement.classList.contains('conversations')`, names[1]))
 	p.must(chromedp.KeyEvent("\r"))
 	p.waitJS(eventually, `document.activeElement.classList.contains('compose-text')`)
 	require.Equal(t, "Mensaje", eval[string](p, `document.activeElement.getAttribute('aria-label')`))

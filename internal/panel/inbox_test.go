@@ -85,6 +85,20 @@ func customerAndTakeover(t *testing.T, in *apptest.Instance, p *page, waID, name
 	p.waitJS(eventually, `document.querySelector('.thread-header .chip.status-open') !== null`)
 }
 
+// sendsSettled waits until no bot reply is still to be written and no message is pending, so that
+// the next send is the test's own.
+func sendsSettled(t *testing.T, in *apptest.Instance) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		var jobs, pending int
+		err := in.Pool().QueryRow(t.Context(), `SELECT
+			(SELECT count(*) FROM river_job WHERE kind = 'bot_reply' AND state IN ('available', 'running', 'retryable', 'scheduled')),
+			(SELECT count(*) FROM messages WHERE status = 'pending')`).Scan(&jobs, &pending)
+		require.NoError(t, err)
+		return jobs == 0 && pending == 0
+	}, eventually, 20*time.Millisecond)
+}
+
 // typeAndSend writes text in the composer and presses Enter.
 func (p *page) typeAndSend(text string) {
 	p.t.Helper()
@@ -140,6 +154,8 @@ func TestFailedSendShowsItsReasonAndRetries(t *testing.T) {
 	p := newPage(t)
 	p.login(in.URL, "ana.agent@example.com")
 	customerAndTakeover(t, in, p, "5491155550003", "Pedro", "Hola")
+	// The fault must meet the agent's send, not the bot's answer to "Hola" still on its way.
+	sendsSettled(t, in)
 
 	in.Simulator().SetFaults(simulator.Faults{FailNext: []int{131026}})
 	p.typeAndSend("¿Sigue ahí?")
