@@ -213,8 +213,11 @@ export class Reports {
   responseChart(days) {
     const w = 720, ht = 160, pad = { top: 12, right: 12, bottom: 28, left: 64 };
     const vals = days.map((d) => d.first_response.median_seconds);
-    const max = niceMax(Math.max(0, ...vals.filter((v) => v != null)));
-    const svg = this.frame(t('reports.chart_response'), w, ht, pad, max, duration);
+    // The axis counts in the unit of the longest median: seconds, minutes, hours or days.
+    const top = Math.max(0, ...vals.filter((v) => v != null));
+    const [unit, name] = [[86400, 'd'], [3600, 'h'], [60, 'min'], [1, 's']].find(([u]) => top >= u) || [1, 's'];
+    const max = niceMax(top / unit) * unit;
+    const svg = this.frame(t('reports.chart_response'), w, ht, pad, max, (v) => `${+(v / unit).toFixed(1)} ${name}`);
     svg.classList.add('chart-response');
     const slot = (w - pad.left - pad.right) / Math.max(1, days.length);
     const plotH = ht - pad.top - pad.bottom;
