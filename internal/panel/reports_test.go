@@ -38,8 +38,8 @@ type reportSummary struct {
 // TestReportsDashboard: an admin opens the reports page and sees the figures the API answers for
 // a small history (two customers today through the simulator, one answered by the admin through
 // the API, and a few conversations written into earlier days), a chart with one group of bars
-// and one point per day, and a refetch when the range changes. An agent, who may not read
-// reports, has no link to them and is shown the API's refusal at #/reports.
+// and one point per day, a refetch when the range changes, and the two CSV downloads. An agent,
+// who may not read reports, has no link to them and is shown the API's refusal at #/reports.
 func TestReportsDashboard(t *testing.T) {
 	t.Parallel()
 	in := apptest.Start(t, nil)
@@ -145,6 +145,21 @@ func TestReportsDashboard(t *testing.T) {
 	require.Equal(t, 14, eval[int](p, `document.querySelectorAll('svg.chart-volume g.day').length`))
 	require.Equal(t, 14, eval[int](p, `document.querySelectorAll('svg.chart-response circle').length`))
 
+	// The CSV downloads: fetched with the token, saved from a blob: URL under the server's name.
+	// The page's link clicks are recorded instead of downloading.
+	p.do(`window.saved = []; const blobs = new Map(), create = URL.createObjectURL;
+	URL.createObjectURL = (b) => { const u = create.call(URL, b); blobs.set(u, b); return u; };
+	HTMLAnchorElement.prototype.click = function () {
+		const a = this; blobs.get(a.href)?.text().then(text => window.saved.push({name: a.download, blob: a.href.startsWith('blob:'), text}));
+	}`)
+	p.click(`.export-summary`)
+	p.waitJS(eventually, `window.saved.length === 1`)
+	require.True(t, eval[bool](p, `window.saved[0].blob && window.saved[0].name.startsWith('wainbox-summary-') && window.saved[0].text.startsWith('scope,key,opened,')`))
+	p.click(`.export-conversations`)
+	p.waitJS(eventually, `window.saved.length === 2`)
+	require.True(t, eval[bool](p, `window.saved[1].blob && window.saved[1].name.startsWith('wainbox-conversations-') && window.saved[1].text.startsWith('conversation_id,customer,')`))
+	require.Equal(t, 1+want.Totals.Opened, eval[int](p, `window.saved[1].text.trim().split('\n').length`), "a header and one row per opening")
+
 	// An agent: no link; the page at #/reports shows the API's 403.
 	in.Do("GET", "/api/reports/summary", agent, nil, http.StatusForbidden, nil)
 	a := newPage(t)
@@ -153,5 +168,5 @@ func TestReportsDashboard(t *testing.T) {
 	require.True(t, eval[bool](a, `!!document.querySelector('.logout')`), "the header is drawn")
 	a.do(`location.hash = '#/reports'`)
 	a.waitJS(eventually, `document.querySelector('.reports-status')?.dataset.error === '403'`)
-	require.Equal(t, 0, eval[int](a, `document.querySelectorAll('.reports svg').length`))
+	require.Equal(t, 0, eval[int](a, `document.querySelectorAll('.reports svg, .reports .exports').length`))
 }
