@@ -27,8 +27,8 @@ export function duration(sec) {
   const x = Math.round(sec);
   if (x < 60) return `${x} s`;
   if (x < 3600) return x % 60 ? `${Math.floor(x / 60)} min ${x % 60} s` : `${x / 60} min`;
-  if (x < 86400) return `${Math.floor(x / 3600)} h ${Math.round((x % 3600) / 60)} min`;
-  return `${Math.floor(x / 86400)} d ${Math.round((x % 86400) / 3600)} h`;
+  if (x < 86400) return `${Math.floor(x / 3600)} h ${Math.floor((x % 3600) / 60)} min`;
+  return `${Math.floor(x / 86400)} d ${Math.floor((x % 86400) / 3600)} h`;
 }
 
 // niceMax rounds a chart's top up to 1, 2 or 5 times a power of ten.
@@ -60,6 +60,10 @@ export class Reports {
     this.agent = h('select', { class: 'range-agent', 'aria-label': t('reports.agent') },
       h('option', { value: '' }, t('reports.anyagent')),
       [...app.users].map(([id, name]) => h('option', { value: id }, id === app.me.id ? app.me.name || app.me.email : name)));
+    // Opened straight at #/reports, the inbox may not have its teams yet.
+    if (!app.groups) {
+      this.api.get('/api/groups').then((r) => this.team.append(...(r.data || []).map((g) => h('option', { value: g.id }, g.name)))).catch(() => {});
+    }
     const form = h('form', { class: 'reports-range' },
       h('label', null, t('reports.from'), ' ', this.from),
       h('label', null, t('reports.to'), ' ', this.to),
