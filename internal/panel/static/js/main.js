@@ -10,6 +10,7 @@ import { ConversationList } from './list.js';
 import { Thread } from './thread.js';
 import { Notifier } from './notify.js';
 import { Admin } from './admin.js';
+import { Reports } from './reports.js';
 
 const root = document.getElementById('app');
 const session = new Session();
@@ -38,6 +39,7 @@ class Inbox {
       ['online', 'busy', 'offline'].map((a) => h('option', { value: a, selected: this.me.availability === a }, t(`avail.${a}`))));
     avail.addEventListener('change', () => this.api.request('PATCH', '/api/me/availability', { availability: avail.value }).catch((e) => this.error(e)));
     const admin = [
+      this.me.permissions?.can_view_reports ? h('a', { href: '#/reports', class: 'reports-link' }, t('reports.link')) : null,
       this.me.permissions?.can_manage_users ? h('a', { href: '#/admin', class: 'admin-link' }, t('admin.link')) : null,
       this.me.role === 'admin' ? h('a', { href: '/admin/river/', target: '_blank', rel: 'noopener' }, t('admin.river')) : null,
     ];
@@ -185,6 +187,21 @@ class Inbox {
       admin.load();
       return;
     }
+    // Reports: open to anyone who navigates there; the API refuses those without
+    // can_view_reports, and the page shows its refusal.
+    if (location.hash === '#/reports') {
+      if (this.reports && this.threadPane.contains(this.reports.el)) return;
+      this.thread?.close();
+      this.thread = null;
+      this.selected = null;
+      this.list.select(null);
+      this.main.classList.add('has-selection');
+      this.reports = new Reports(this);
+      this.threadPane.replaceChildren(this.reports.el);
+      this.reports.load();
+      return;
+    }
+    this.reports = null;
     const m = location.hash.match(/^#\/c\/(\d+)$/);
     const id = m ? Number(m[1]) : null;
     if (!force && this.thread && this.thread.id === id) return;
