@@ -173,7 +173,10 @@ func Episodes(conversationID int64, created time.Time, items []Item) []Episode {
 			ep.Handoffs = append(ep.Handoffs, Handoff{At: it.At, Reason: "bot_off"})
 			ep.PersonJoined = true
 		case inbox.ActionTakeover:
-			if status == inbox.ConversationBot {
+			// From the bot: its status says so, or, where no history row set one (a conversation
+			// starts in bot, and a customer's message reopens to it, without one), the bot has
+			// been answering this episode alone: it only answers conversations it holds.
+			if status == inbox.ConversationBot || (status == "" || status == inbox.ConversationOpen) && ep.BotReplied && !ep.PersonJoined {
 				ep.Handoffs = append(ep.Handoffs, Handoff{At: it.At, Reason: "takeover"})
 			}
 			ep.PersonJoined = true

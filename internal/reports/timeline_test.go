@@ -111,6 +111,18 @@ func TestTakeoverFromTheBotIsAHandoff(t *testing.T) {
 	require.Len(t, eps, 1)
 	require.Equal(t, []reports.Handoff{{At: at(2), Reason: "takeover"}}, eps[0].Handoffs)
 	require.False(t, eps[0].Contained())
+
+	// A conversation that started with the bot has no history row saying so: the bot answering
+	// alone is what shows it held it. A takeover of a conversation a person already joined is
+	// no hand-off.
+	eps = reports.Episodes(1, at(0), []reports.Item{
+		customer(0), bot(1), history(2, &seven, "takeover", map[string]any{"assignee_id": 7}), agent(3, 7),
+	})
+	require.Equal(t, []reports.Handoff{{At: at(2), Reason: "takeover"}}, eps[0].Handoffs)
+	eps = reports.Episodes(1, at(0), []reports.Item{
+		customer(0), agent(1, 8), history(2, &seven, "takeover", map[string]any{"assignee_id": 7}),
+	})
+	require.Empty(t, eps[0].Handoffs)
 }
 
 // Snoozed time is left out of the resolution time, whether the snooze ends by its timer (a history
