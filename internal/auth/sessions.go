@@ -111,7 +111,7 @@ func (s *Sessions) Start(ctx context.Context, user *db.User, userAgent, ip strin
 	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		exp := time.Now().Add(s.refreshTTL)
 		if _, err := s.q.SessionCreate(ctx, tx, db.SessionCreateParams{
-			ID: id, UserID: user.ID, UserAgent: truncate(userAgent, 200), Ip: ip, ExpiresAt: exp,
+			ID: id, UserID: user.ID, UserAgent: database.Text(userAgent, 200), Ip: ip, ExpiresAt: exp,
 		}); err != nil {
 			return fmt.Errorf("error creating session: %w", err)
 		}
@@ -364,11 +364,4 @@ func (s *Sessions) Verify(token string) (*Principal, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return s.Authenticate(ctx, token)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
@@ -115,6 +117,22 @@ func InvalidText(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) &&
 		(pgErr.Code == pgerrcode.CharacterNotInRepertoire || pgErr.Code == pgerrcode.UntranslatableCharacter)
+}
+
+// Text makes s storable as PostgreSQL text of at most max bytes, for values that come from
+// outside and are only recorded (a User-Agent header, a file name a phone gave): each run of
+// bytes that are not UTF-8 becomes U+FFFD, NULs go, and a longer value is cut at a character
+// boundary. Such values are kept, not refused, so a browser's odd header never stops a login.
+func Text(s string, max int) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+	if len(s) <= max {
+		return s
+	}
+	s = s[:max]
+	for !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 // Unavailable reports whether err means that the database cannot be reached right now (down,

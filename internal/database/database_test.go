@@ -63,3 +63,15 @@ func TestRiverGINIndexesDoNotDeferUpdates(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"river_job_args_index:fastupdate=off", "river_job_metadata_index:fastupdate=off"}, opts)
 }
+
+func TestTextIsStorable(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ in, want string }{
+		{"plain", "plain"},
+		{"caf\xe9", "caf\uFFFD"},
+		{"a\x00b", "ab"},
+		{"aaaaaaaé", "aaaaaaa"}, // é is two bytes: cut before it, not through it
+	} {
+		require.Equal(t, c.want, database.Text(c.in, 8), "%q", c.in)
+	}
+}

@@ -1,7 +1,9 @@
 package httpapi_test
 
 import (
+	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -163,5 +165,36 @@ func TestRiverUIStartsOnFirstVisit(t *testing.T) {
 		resp.Body.Close()
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		require.Contains(t, counts, "available")
+	}
+}
+
+// TestLoginKeepsAnyUserAgent: the session records the browser's User-Agent, at most 200 bytes; a
+// long one with accented letters where it is cut, or one with bytes that are not UTF-8 (a header
+// is bytes), still logs in, and the stored text is valid.
+func TestLoginKeepsAnyUserAgent(t *testing.T) {
+	t.Parallel()
+	in := apptest.Start(t, nil)
+	in.CreateUser("ua@example.com", auth.RoleAgent)
+	for name, ua := range map[string]string{
+		"accents across the cut": strings.Repeat("a", 199) + "éééé",
+		"not UTF-8":              "Mozilla/5.0 (\xff\xfe Latin-1 caf\xe9)",
+	} {
+		body := strings.NewReader(`{"email":"ua@example.com","password":"` + testPassword + `"}`)
+		req, err := http.NewRequest("POST", in.URL+"/api/auth/login", body)
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("User-Agent", ua)
+		resp, err := in.Client.Do(req)
+		require.NoError(t, err)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", name, b)
+	}
+	// Kept as they came, made storable: cut before the accent rather than through it, and the
+	// bytes that are not UTF-8 replaced.
+	for _, want := range []string{strings.Repeat("a", 199), "Mozilla/5.0 (\uFFFD Latin-1 caf\uFFFD)"} {
+		var n int
+		require.NoError(t, in.Pool().QueryRow(context.Background(), `SELECT count(*) FROM sessions WHERE user_agent = $1`, want).Scan(&n))
+		require.Equal(t, 1, n, "%q", want)
 	}
 }

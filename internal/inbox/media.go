@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
@@ -111,9 +110,11 @@ func (s *Service) receiveMediaTx(ctx context.Context, tx pgx.Tx, msg *db.Message
 	if md == nil {
 		return nil
 	}
+	// Recorded as sent, made storable: an odd value fails this file's fetch later, never the batch.
+	waID := database.Text(md.ID, 512)
 	f, err := s.q.MediaFileInsertInbound(ctx, tx, db.MediaFileInsertInboundParams{
-		ConversationID: msg.ConversationID, Kind: kind, MimeType: clip(md.MimeType, 255),
-		Filename: cleanFilename(md.Filename), WaMediaID: &md.ID, WaSha256: clip(md.SHA256, 255), MessageID: msg.ID,
+		ConversationID: msg.ConversationID, Kind: kind, MimeType: database.Text(md.MimeType, 255),
+		Filename: cleanFilename(md.Filename), WaMediaID: &waID, WaSha256: database.Text(md.SHA256, 255), MessageID: msg.ID,
 	})
 	if err != nil {
 		return fmt.Errorf("error recording the file of message %d: %w", msg.ID, err)
@@ -399,13 +400,13 @@ func (s *Service) MediaStored(ctx context.Context, id int64, obj media.Object) e
 // MediaFailed records that a customer's file cannot be fetched, and why.
 func (s *Service) MediaFailed(ctx context.Context, id int64, reason string) error {
 	return s.settleMedia(ctx, id, func(tx pgx.Tx) (db.MediaFile, error) {
-		return s.q.MediaFileMarkFailed(ctx, tx, db.MediaFileMarkFailedParams{ID: id, Error: clip(reason, 1000)})
+		return s.q.MediaFileMarkFailed(ctx, tx, db.MediaFileMarkFailedParams{ID: id, Error: database.Text(reason, 1000)})
 	})
 }
 
 // NoteMediaError notes why the last fetch of a pending file failed, for agents waiting on it.
 func (s *Service) NoteMediaError(ctx context.Context, id int64, reason string) error {
-	if err := s.q.MediaFileSetError(ctx, s.pool, db.MediaFileSetErrorParams{ID: id, Error: clip(reason, 1000)}); err != nil {
+	if err := s.q.MediaFileSetError(ctx, s.pool, db.MediaFileSetErrorParams{ID: id, Error: database.Text(reason, 1000)}); err != nil {
 		return fmt.Errorf("error noting the fetch error of file %d: %w", id, err)
 	}
 	return nil
@@ -517,17 +518,5 @@ func cleanFilename(name string) string {
 		}
 		return r
 	}, name)
-	return clip(name, 240)
-}
-
-// clip cuts s to at most n bytes without splitting a character.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	s = s[:n]
-	for !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return s
+	return database.Text(name, 240)
 }
