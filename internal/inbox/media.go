@@ -208,9 +208,6 @@ func (s *Service) mayUpload(ctx context.Context, q db.DBTX, p *auth.Principal, c
 // other file does not exist for them. A file not stored (still being fetched, failed, deleted) is
 // a conflict that says why.
 func (s *Service) OpenMedia(ctx context.Context, p *auth.Principal, id int64) (io.ReadSeekCloser, db.MediaFile, error) {
-	if s.media == nil {
-		return nil, db.MediaFile{}, errors.New("inbox: no media store is configured")
-	}
 	if p == nil {
 		return nil, db.MediaFile{}, errNoCaller
 	}
@@ -230,15 +227,8 @@ func (s *Service) OpenMedia(ctx context.Context, p *auth.Principal, id int64) (i
 	case MediaDeleted:
 		return nil, f, apperr.Conflict("file %d was deleted: %s", id, f.Error)
 	}
-	sum, err := media.ParseSum(fmt.Sprintf("%x", f.Sha256))
-	if err != nil {
-		return nil, f, fmt.Errorf("error reading file %d: %w", id, err)
-	}
-	r, _, err := s.media.Open(ctx, sum)
-	if err != nil {
-		return nil, f, fmt.Errorf("error opening file %d: %w", id, err)
-	}
-	return r, f, nil
+	r, err := s.OpenStored(ctx, &f)
+	return r, f, err
 }
 
 // MessageFiles returns the files of msgs by id, for messages the caller was allowed to read.
@@ -353,15 +343,25 @@ func (s *Service) OpenStored(ctx context.Context, f *db.MediaFile) (io.ReadSeekC
 	if s.media == nil {
 		return nil, errors.New("inbox: no media store is configured")
 	}
-	sum, err := media.ParseSum(fmt.Sprintf("%x", f.Sha256))
+	sum, err := fileSum(f)
 	if err != nil {
-		return nil, fmt.Errorf("error reading file %d: %w", f.ID, err)
+		return nil, err
 	}
 	r, _, err := s.media.Open(ctx, sum)
 	if err != nil {
 		return nil, fmt.Errorf("error opening file %d: %w", f.ID, err)
 	}
 	return r, nil
+}
+
+// fileSum is the address of a stored file's bytes.
+func fileSum(f *db.MediaFile) (media.Sum, error) {
+	var sum media.Sum
+	if len(f.Sha256) != len(sum) {
+		return sum, fmt.Errorf("file %d has no stored bytes (status %s)", f.ID, f.Status)
+	}
+	copy(sum[:], f.Sha256)
+	return sum, nil
 }
 
 // MediaUploaded keeps the id Meta gave an uploaded file.
@@ -493,7 +493,7 @@ func (s *Service) PruneMedia(ctx context.Context, before, unsentBefore time.Time
 		}
 		// After the commit: a crash between the two leaves bytes nobody names, never a file
 		// whose bytes are gone while it says stored.
-		sum, err := media.ParseSum(fmt.Sprintf("%x", f.Sha256))
+		sum, err := fileSum(f)
 		if err == nil {
 			err = s.media.Delete(ctx, sum)
 		}
