@@ -38,9 +38,14 @@ func benchMedia(ctx context.Context, e *Env) ([]Row, error) {
 		return b
 	}
 
-	// Ceiling: the store's put of 1 MB images in Go, 8 at once (the media workers).
-	store := media.NewPGStore(a.Pool())
+	// The machine's own ceiling in this run: pgbench's two small INSERTs per transaction.
 	const workers = 8
+	pg, err := pgbenchTPS(ctx, e, twoInsertSetup, twoInsertScript, workers)
+	if err != nil {
+		return nil, err
+	}
+	// Ceiling of the path: the store's put of 1 MB images in Go, 8 at once (the media workers).
+	store := media.NewPGStore(a.Pool())
 	putRate, putLat := runFor(e.Duration/2, workers, func() error {
 		_, err := store.Put(ctx, bytes.NewReader(image()), imageSize)
 		return err
@@ -86,7 +91,8 @@ func benchMedia(ctx context.Context, e *Env) ([]Row, error) {
 	rate := perSec(n, took)
 	rows := []Row{
 		{"media", fmt.Sprintf("Go PGStore.Put of 1 MB images, %d writers", workers),
-			fmt.Sprintf("%.0f files/s (%.0f MB/s, p99 %s)", putRate, putRate, ms(putLat.percentile(0.99))), "", "", ""},
+			fmt.Sprintf("%.0f files/s (%.0f MB/s, p99 %s)", putRate, putRate, ms(putLat.percentile(0.99))),
+			fmt.Sprintf("pgbench 2 INSERTs: %.0f tx/s", pg[workers]), "", ""},
 		{"media", fmt.Sprintf("inbound 1 MB images: webhook -> fetch from Meta -> stored, %d workers", workers),
 			fmt.Sprintf("%.0f files/s (%d in %s, %d not stored)", rate, n, took.Round(time.Millisecond), failed),
 			fmt.Sprintf("Go put: %.0f files/s", putRate), ratio(rate, putRate) + " of Go", "0 not stored"},
