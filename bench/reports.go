@@ -11,6 +11,7 @@ import (
 
 	"github.com/wainbox/wainbox/db"
 	"github.com/wainbox/wainbox/internal/auth"
+	"github.com/wainbox/wainbox/internal/reports"
 )
 
 // Size of the reports data set: 100,000 conversations of 30 messages each (3,000,000 messages)
@@ -88,12 +89,27 @@ func benchReports(ctx context.Context, e *Env) ([]Row, error) {
 	}
 	e.Logger.Warn("reports data set loaded", "took", time.Since(start).Round(time.Second))
 
+	// The data set was written without the event log, as an import would be: the rollup is
+	// rebuilt from scratch, as it is on an upgraded database.
+	rollup := reports.NewRollup(a.Pool(), e.Logger)
+	if _, err := a.Pool().Exec(ctx, "UPDATE report_rollup SET after_xid = NULL"); err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	if err := rollup.CatchUp(ctx); err != nil {
+		return nil, err
+	}
+	rebuild := time.Since(t0)
+	if _, err := a.Pool().Exec(ctx, "ANALYZE report_episodes, report_message_hours"); err != nil {
+		return nil, err
+	}
+
 	to := time.Now().UTC()
 	from := to.Add(-30 * 24 * time.Hour)
 	target := a.BaseURL() + "/api/reports/summary?" + url.Values{"from": {from.Format(time.RFC3339)}, "to": {to.Format(time.RFC3339)}}.Encode()
 	var api, raw latencies
 	var rows int
-	for range 3 {
+	for range 5 {
 		t0 := time.Now()
 		req, _ := http.NewRequestWithContext(ctx, "GET", target, nil)
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -108,26 +124,27 @@ func benchReports(ctx context.Context, e *Env) ([]Row, error) {
 		}
 		api = append(api, time.Since(t0))
 
+		// The ceiling: the rows the summary reads, read through pgx with nothing done with them.
 		t0 = time.Now()
-		ids, err := db.New().ReportConversations(ctx, a.Pool(), db.ReportConversationsParams{RangeFrom: from, RangeTo: to})
+		eps, err := db.New().ReportEpisodes(ctx, a.Pool(), db.ReportEpisodesParams{RangeFrom: from, RangeTo: to})
 		if err != nil {
 			return nil, err
 		}
-		convIDs := make([]int64, len(ids))
-		for i := range ids {
-			convIDs[i] = ids[i].ID
-		}
-		msgs, err := db.New().ReportMessages(ctx, a.Pool(), db.ReportMessagesParams{ConversationIds: convIDs, Since: from.Add(-30 * 24 * time.Hour), RangeTo: to})
+		hours, err := db.New().ReportMessageHours(ctx, a.Pool(), db.ReportMessageHoursParams{FromHour: from.Truncate(time.Hour), RangeTo: to})
 		if err != nil {
 			return nil, err
 		}
-		rows = len(msgs)
+		rows = len(eps) + len(hours)
 		raw = append(raw, time.Since(t0))
 	}
 	v, c := api.percentile(0.5), raw.percentile(0.5)
 	return []Row{{
 		Section: "reports",
-		Metric:  fmt.Sprintf("30-day summary over HTTP, %d conversations, %d messages (reads %d), median of 3", reportConversations, reportConversations*reportMessagesEach, rows),
+		Metric:  fmt.Sprintf("rollup rebuilt from scratch, %d conversations, %d messages", reportConversations, reportConversations*reportMessagesEach),
+		Value:   fmt.Sprintf("%.1f s", rebuild.Seconds()), Target: "minutes",
+	}, {
+		Section: "reports",
+		Metric:  fmt.Sprintf("30-day summary over HTTP (reads %d rollup rows), median of 5", rows),
 		Value:   ms(v), Ceiling: ms(c) + " (its rows read, nothing computed)", Ratio: ratio(c.Seconds(), v.Seconds()), Target: "< 1000 ms",
 	}}, nil
 }

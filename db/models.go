@@ -233,6 +233,42 @@ type RefreshToken struct {
 	UsedAt    *time.Time `json:"used_at"`
 }
 
+type ReportEpisode struct {
+	ConversationID   int64       `json:"conversation_id"`
+	Seq              int32       `json:"seq"`
+	StartedAt        time.Time   `json:"started_at"`
+	Reopened         bool        `json:"reopened"`
+	FirstCustomerAt  *time.Time  `json:"first_customer_at"`
+	FirstResponseAt  *time.Time  `json:"first_response_at"`
+	FirstResponderID *int64      `json:"first_responder_id"`
+	ResolvedAt       *time.Time  `json:"resolved_at"`
+	ResolvedBy       *int64      `json:"resolved_by"`
+	SnoozedMs        int64       `json:"snoozed_ms"`
+	BotRepliedAt     *time.Time  `json:"bot_replied_at"`
+	PersonJoinedAt   *time.Time  `json:"person_joined_at"`
+	MessagesIn       int32       `json:"messages_in"`
+	MessagesOut      int32       `json:"messages_out"`
+	HandoffAt        []time.Time `json:"handoff_at"`
+	HandoffReasons   []string    `json:"handoff_reasons"`
+}
+
+type ReportMessageHour struct {
+	ConversationID int64     `json:"conversation_id"`
+	Hour           time.Time `json:"hour"`
+	AgentID        int64     `json:"agent_id"`
+	MessagesIn     int32     `json:"messages_in"`
+	MessagesOut    int32     `json:"messages_out"`
+}
+
+type ReportRollup struct {
+	Singleton      bool          `json:"singleton"`
+	AfterXid       pgtype.Uint64 `json:"after_xid"`
+	AfterID        *int64        `json:"after_id"`
+	RebuildAfterID *int64        `json:"rebuild_after_id"`
+	RebuildSince   *time.Time    `json:"rebuild_since"`
+	CaughtUpAt     *time.Time    `json:"caught_up_at"`
+}
+
 type Session struct {
 	ID           uuid.UUID  `json:"id"`
 	UserID       int64      `json:"user_id"`

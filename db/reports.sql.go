@@ -9,62 +9,138 @@ import (
 	"context"
 	"encoding/json"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
-const reportConversations = `-- name: ReportConversations :many
-SELECT c.id, c.group_id, c.assignee_id, c.created_at, ct.wa_id
-FROM conversations c
-JOIN contacts ct ON ct.id = c.contact_id
-WHERE (c.last_message_at >= $1
-       OR c.created_at >= $1
-       OR c.id IN (SELECT h.conversation_id FROM conversation_history h
-                   WHERE h.created_at >= $1 AND h.created_at < $2))
-  AND c.created_at < $2
-  AND ($3::bigint IS NULL OR c.group_id = $3)
-  AND ($4::bigint IS NULL OR c.assignee_id = $4
-       OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.sender_user_id = $4
-                  AND m.created_at >= $1 AND m.created_at < $2))
-ORDER BY c.id
+const reportChangedConversations = `-- name: ReportChangedConversations :many
+SELECT xid, id, conversation_id::bigint AS conversation_id
+FROM events
+WHERE (xid, id) > ($1::xid8, $2::bigint)
+  AND xid < $3::xid8
+  AND conversation_id IS NOT NULL
+  AND kind IN ('message.created', 'conversation.created', 'conversation.updated')
+ORDER BY xid, id
+LIMIT $4
 `
 
-type ReportConversationsParams struct {
-	RangeFrom time.Time `json:"range_from"`
-	RangeTo   time.Time `json:"range_to"`
-	TeamID    *int64    `json:"team_id"`
-	AgentID   *int64    `json:"agent_id"`
+type ReportChangedConversationsParams struct {
+	AfterXid pgtype.Uint64 `json:"after_xid"`
+	AfterID  int64         `json:"after_id"`
+	Horizon  pgtype.Uint64 `json:"horizon"`
+	RowLimit int32         `json:"row_limit"`
 }
 
-type ReportConversationsRow struct {
-	ID         int64     `json:"id"`
-	GroupID    *int64    `json:"group_id"`
-	AssigneeID *int64    `json:"assignee_id"`
-	CreatedAt  time.Time `json:"created_at"`
-	WaID       string    `json:"wa_id"`
+type ReportChangedConversationsRow struct {
+	Xid            pgtype.Uint64 `json:"xid"`
+	ID             int64         `json:"id"`
+	ConversationID int64         `json:"conversation_id"`
 }
 
-// ReportConversations lists the conversations with any activity in [@range_from, @range_to): a
-// message (such a conversation's last_message_at is at or after @range_from, which its index
-// finds), a history row, or its creation; narrowed to a team and to an agent who was assigned or
-// wrote in the range.
-func (q *Queries) ReportConversations(ctx context.Context, db DBTX, arg ReportConversationsParams) ([]ReportConversationsRow, error) {
-	rows, err := db.Query(ctx, reportConversations,
-		arg.RangeFrom,
-		arg.RangeTo,
-		arg.TeamID,
-		arg.AgentID,
+// ReportChangedConversations reads the final events after a position (below @horizon, as
+// EventListAfter does) whose change can move a report: a message written, a conversation created
+// or changed (its history). Status ticks, locks, tags and notes cannot.
+func (q *Queries) ReportChangedConversations(ctx context.Context, db DBTX, arg ReportChangedConversationsParams) ([]ReportChangedConversationsRow, error) {
+	rows, err := db.Query(ctx, reportChangedConversations,
+		arg.AfterXid,
+		arg.AfterID,
+		arg.Horizon,
+		arg.RowLimit,
 	)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []ReportConversationsRow{}
+	items := []ReportChangedConversationsRow{}
 	for rows.Next() {
-		var i ReportConversationsRow
+		var i ReportChangedConversationsRow
+		if err := rows.Scan(&i.Xid, &i.ID, &i.ConversationID); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const reportEpisodes = `-- name: ReportEpisodes :many
+SELECT e.conversation_id, e.seq, e.started_at, e.reopened, e.first_customer_at, e.first_response_at,
+    e.first_responder_id, e.resolved_at, e.resolved_by, e.snoozed_ms, e.bot_replied_at, e.person_joined_at,
+    e.messages_in, e.messages_out, e.handoff_at, e.handoff_reasons, c.group_id, c.assignee_id, ct.wa_id
+FROM (
+    SELECT conversation_id, seq, started_at, reopened, first_customer_at, first_response_at, first_responder_id, resolved_at, resolved_by, snoozed_ms, bot_replied_at, person_joined_at, messages_in, messages_out, handoff_at, handoff_reasons FROM report_episodes a WHERE a.started_at >= $1 AND a.started_at < $2
+    UNION ALL
+    SELECT conversation_id, seq, started_at, reopened, first_customer_at, first_response_at, first_responder_id, resolved_at, resolved_by, snoozed_ms, bot_replied_at, person_joined_at, messages_in, messages_out, handoff_at, handoff_reasons FROM report_episodes b WHERE b.resolved_at >= $1 AND b.started_at < $1
+    UNION ALL
+    SELECT conversation_id, seq, started_at, reopened, first_customer_at, first_response_at, first_responder_id, resolved_at, resolved_by, snoozed_ms, bot_replied_at, person_joined_at, messages_in, messages_out, handoff_at, handoff_reasons FROM report_episodes o WHERE o.resolved_at IS NULL AND o.started_at < $1
+) e
+JOIN conversations c ON c.id = e.conversation_id
+JOIN contacts ct ON ct.id = c.contact_id
+WHERE $3::bigint IS NULL OR c.group_id = $3
+`
+
+type ReportEpisodesParams struct {
+	RangeFrom time.Time `json:"range_from"`
+	RangeTo   time.Time `json:"range_to"`
+	TeamID    *int64    `json:"team_id"`
+}
+
+type ReportEpisodesRow struct {
+	ConversationID   int64       `json:"conversation_id"`
+	Seq              int32       `json:"seq"`
+	StartedAt        time.Time   `json:"started_at"`
+	Reopened         bool        `json:"reopened"`
+	FirstCustomerAt  *time.Time  `json:"first_customer_at"`
+	FirstResponseAt  *time.Time  `json:"first_response_at"`
+	FirstResponderID *int64      `json:"first_responder_id"`
+	ResolvedAt       *time.Time  `json:"resolved_at"`
+	ResolvedBy       *int64      `json:"resolved_by"`
+	SnoozedMs        int64       `json:"snoozed_ms"`
+	BotRepliedAt     *time.Time  `json:"bot_replied_at"`
+	PersonJoinedAt   *time.Time  `json:"person_joined_at"`
+	MessagesIn       int32       `json:"messages_in"`
+	MessagesOut      int32       `json:"messages_out"`
+	HandoffAt        []time.Time `json:"handoff_at"`
+	HandoffReasons   []string    `json:"handoff_reasons"`
+	GroupID          *int64      `json:"group_id"`
+	AssigneeID       *int64      `json:"assignee_id"`
+	WaID             string      `json:"wa_id"`
+}
+
+// ReportEpisodes are the episodes a range can count: those that began in it, and those that began
+// before it and were resolved in or after it or are still open (their hand-offs and resolution
+// may fall in it); each arm is one index's range. Narrowed to a team (a conversation's current
+// group).
+func (q *Queries) ReportEpisodes(ctx context.Context, db DBTX, arg ReportEpisodesParams) ([]ReportEpisodesRow, error) {
+	rows, err := db.Query(ctx, reportEpisodes, arg.RangeFrom, arg.RangeTo, arg.TeamID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ReportEpisodesRow{}
+	for rows.Next() {
+		var i ReportEpisodesRow
 		if err := rows.Scan(
-			&i.ID,
+			&i.ConversationID,
+			&i.Seq,
+			&i.StartedAt,
+			&i.Reopened,
+			&i.FirstCustomerAt,
+			&i.FirstResponseAt,
+			&i.FirstResponderID,
+			&i.ResolvedAt,
+			&i.ResolvedBy,
+			&i.SnoozedMs,
+			&i.BotRepliedAt,
+			&i.PersonJoinedAt,
+			&i.MessagesIn,
+			&i.MessagesOut,
+			&i.HandoffAt,
+			&i.HandoffReasons,
 			&i.GroupID,
 			&i.AssigneeID,
-			&i.CreatedAt,
 			&i.WaID,
 		); err != nil {
 			return nil, err
@@ -77,19 +153,357 @@ func (q *Queries) ReportConversations(ctx context.Context, db DBTX, arg ReportCo
 	return items, nil
 }
 
-const reportHistory = `-- name: ReportHistory :many
+const reportEpisodesDelete = `-- name: ReportEpisodesDelete :exec
+DELETE FROM report_episodes WHERE conversation_id = ANY($1::bigint[])
+`
+
+func (q *Queries) ReportEpisodesDelete(ctx context.Context, db DBTX, ids []int64) error {
+	_, err := db.Exec(ctx, reportEpisodesDelete, ids)
+	return err
+}
+
+type ReportEpisodesInsertParams struct {
+	ConversationID   int64       `json:"conversation_id"`
+	Seq              int32       `json:"seq"`
+	StartedAt        time.Time   `json:"started_at"`
+	Reopened         bool        `json:"reopened"`
+	FirstCustomerAt  *time.Time  `json:"first_customer_at"`
+	FirstResponseAt  *time.Time  `json:"first_response_at"`
+	FirstResponderID *int64      `json:"first_responder_id"`
+	ResolvedAt       *time.Time  `json:"resolved_at"`
+	ResolvedBy       *int64      `json:"resolved_by"`
+	SnoozedMs        int64       `json:"snoozed_ms"`
+	BotRepliedAt     *time.Time  `json:"bot_replied_at"`
+	PersonJoinedAt   *time.Time  `json:"person_joined_at"`
+	MessagesIn       int32       `json:"messages_in"`
+	MessagesOut      int32       `json:"messages_out"`
+	HandoffAt        []time.Time `json:"handoff_at"`
+	HandoffReasons   []string    `json:"handoff_reasons"`
+}
+
+const reportMessageHours = `-- name: ReportMessageHours :many
+SELECT h.conversation_id, h.hour, h.agent_id, h.messages_in, h.messages_out, c.group_id, c.assignee_id
+FROM report_message_hours h
+JOIN conversations c ON c.id = h.conversation_id
+WHERE h.hour >= $1 AND h.hour < $2
+  AND ($3::bigint IS NULL OR c.group_id = $3)
+`
+
+type ReportMessageHoursParams struct {
+	FromHour time.Time `json:"from_hour"`
+	RangeTo  time.Time `json:"range_to"`
+	TeamID   *int64    `json:"team_id"`
+}
+
+type ReportMessageHoursRow struct {
+	ConversationID int64     `json:"conversation_id"`
+	Hour           time.Time `json:"hour"`
+	AgentID        int64     `json:"agent_id"`
+	MessagesIn     int32     `json:"messages_in"`
+	MessagesOut    int32     `json:"messages_out"`
+	GroupID        *int64    `json:"group_id"`
+	AssigneeID     *int64    `json:"assignee_id"`
+}
+
+// ReportMessageHours are the message counts of the hours from @from_hour to @range_to, with each
+// conversation's team and assignee.
+func (q *Queries) ReportMessageHours(ctx context.Context, db DBTX, arg ReportMessageHoursParams) ([]ReportMessageHoursRow, error) {
+	rows, err := db.Query(ctx, reportMessageHours, arg.FromHour, arg.RangeTo, arg.TeamID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ReportMessageHoursRow{}
+	for rows.Next() {
+		var i ReportMessageHoursRow
+		if err := rows.Scan(
+			&i.ConversationID,
+			&i.Hour,
+			&i.AgentID,
+			&i.MessagesIn,
+			&i.MessagesOut,
+			&i.GroupID,
+			&i.AssigneeID,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const reportMessageHoursDelete = `-- name: ReportMessageHoursDelete :exec
+DELETE FROM report_message_hours WHERE conversation_id = ANY($1::bigint[])
+`
+
+func (q *Queries) ReportMessageHoursDelete(ctx context.Context, db DBTX, ids []int64) error {
+	_, err := db.Exec(ctx, reportMessageHoursDelete, ids)
+	return err
+}
+
+type ReportMessageHoursInsertParams struct {
+	ConversationID int64     `json:"conversation_id"`
+	Hour           time.Time `json:"hour"`
+	AgentID        int64     `json:"agent_id"`
+	MessagesIn     int32     `json:"messages_in"`
+	MessagesOut    int32     `json:"messages_out"`
+}
+
+const reportMessagesBetween = `-- name: ReportMessagesBetween :many
+SELECT conversation_id, direction, sender, sender_user_id, created_at
+FROM messages
+WHERE conversation_id = ANY($1::bigint[]) AND created_at >= $2 AND created_at < $3
+`
+
+type ReportMessagesBetweenParams struct {
+	Ids       []int64   `json:"ids"`
+	RangeFrom time.Time `json:"range_from"`
+	RangeTo   time.Time `json:"range_to"`
+}
+
+type ReportMessagesBetweenRow struct {
+	ConversationID int64     `json:"conversation_id"`
+	Direction      string    `json:"direction"`
+	Sender         string    `json:"sender"`
+	SenderUserID   *int64    `json:"sender_user_id"`
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+// ReportMessagesBetween counts exactly, from the messages themselves, a part of an hour at a
+// range's edge: the hour's rows name the conversations to read.
+func (q *Queries) ReportMessagesBetween(ctx context.Context, db DBTX, arg ReportMessagesBetweenParams) ([]ReportMessagesBetweenRow, error) {
+	rows, err := db.Query(ctx, reportMessagesBetween, arg.Ids, arg.RangeFrom, arg.RangeTo)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ReportMessagesBetweenRow{}
+	for rows.Next() {
+		var i ReportMessagesBetweenRow
+		if err := rows.Scan(
+			&i.ConversationID,
+			&i.Direction,
+			&i.Sender,
+			&i.SenderUserID,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const reportRebuildConversations = `-- name: ReportRebuildConversations :many
+SELECT c.id
+FROM conversations c
+WHERE c.id > $1
+  AND ($2::timestamptz IS NULL
+       OR c.last_message_at >= $2
+       OR c.created_at >= $2
+       OR EXISTS (SELECT 1 FROM conversation_history h WHERE h.conversation_id = c.id AND h.created_at >= $2))
+ORDER BY c.id
+LIMIT $3
+`
+
+type ReportRebuildConversationsParams struct {
+	AfterID   int64      `json:"after_id"`
+	Since     *time.Time `json:"since"`
+	BatchSize int32      `json:"batch_size"`
+}
+
+// ReportRebuildConversations is a rebuild's next batch of conversations: all of them, or those
+// with a message, a history row or their creation since @since.
+func (q *Queries) ReportRebuildConversations(ctx context.Context, db DBTX, arg ReportRebuildConversationsParams) ([]int64, error) {
+	rows, err := db.Query(ctx, reportRebuildConversations, arg.AfterID, arg.Since, arg.BatchSize)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []int64{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const reportRecentConversations = `-- name: ReportRecentConversations :many
+SELECT DISTINCT conversation_id::bigint AS conversation_id
+FROM (
+    SELECT conversation_id
+    FROM events
+    WHERE xid >= $1::xid8
+      AND conversation_id IS NOT NULL
+      AND kind IN ('message.created', 'conversation.created', 'conversation.updated')
+    ORDER BY xid, id
+    LIMIT $2
+) AS recent
+`
+
+type ReportRecentConversationsParams struct {
+	Horizon  pgtype.Uint64 `json:"horizon"`
+	RowLimit int32         `json:"row_limit"`
+}
+
+// ReportRecentConversations are the conversations of events at or above @horizon that have
+// committed (this statement sees them) but are not final yet: a transaction older than them is
+// still running somewhere. The rollup applies them without moving its position past them.
+func (q *Queries) ReportRecentConversations(ctx context.Context, db DBTX, arg ReportRecentConversationsParams) ([]int64, error) {
+	rows, err := db.Query(ctx, reportRecentConversations, arg.Horizon, arg.RowLimit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []int64{}
+	for rows.Next() {
+		var conversation_id int64
+		if err := rows.Scan(&conversation_id); err != nil {
+			return nil, err
+		}
+		items = append(items, conversation_id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const reportRollupAdvance = `-- name: ReportRollupAdvance :exec
+UPDATE report_rollup SET after_xid = $1, after_id = $2::bigint, caught_up_at = $3
+`
+
+type ReportRollupAdvanceParams struct {
+	AfterXid   pgtype.Uint64 `json:"after_xid"`
+	AfterID    int64         `json:"after_id"`
+	CaughtUpAt *time.Time    `json:"caught_up_at"`
+}
+
+// ReportRollupAdvance records the event log position applied, and when.
+func (q *Queries) ReportRollupAdvance(ctx context.Context, db DBTX, arg ReportRollupAdvanceParams) error {
+	_, err := db.Exec(ctx, reportRollupAdvance, arg.AfterXid, arg.AfterID, arg.CaughtUpAt)
+	return err
+}
+
+const reportRollupLock = `-- name: ReportRollupLock :one
+
+SELECT after_xid, after_id, rebuild_after_id, rebuild_since, caught_up_at
+FROM report_rollup
+FOR UPDATE
+`
+
+type ReportRollupLockRow struct {
+	AfterXid       pgtype.Uint64 `json:"after_xid"`
+	AfterID        *int64        `json:"after_id"`
+	RebuildAfterID *int64        `json:"rebuild_after_id"`
+	RebuildSince   *time.Time    `json:"rebuild_since"`
+	CaughtUpAt     *time.Time    `json:"caught_up_at"`
+}
+
+// Reports read two tables the rollup keeps (report_episodes, report_message_hours); the rollup
+// follows the event log and recomputes the conversations that changed from their messages and
+// history (internal/reports/rollup.go).
+// ReportRollupLock reads the rollup's state and locks it for the transaction: one rollup runs at a
+// time across instances, and a report waits for one running to finish.
+func (q *Queries) ReportRollupLock(ctx context.Context, db DBTX) (ReportRollupLockRow, error) {
+	row := db.QueryRow(ctx, reportRollupLock)
+	var i ReportRollupLockRow
+	err := row.Scan(
+		&i.AfterXid,
+		&i.AfterID,
+		&i.RebuildAfterID,
+		&i.RebuildSince,
+		&i.CaughtUpAt,
+	)
+	return i, err
+}
+
+const reportRollupRebuilt = `-- name: ReportRollupRebuilt :exec
+UPDATE report_rollup SET rebuild_after_id = $1
+`
+
+// ReportRollupRebuilt records a rebuild's progress; NULL ends it.
+func (q *Queries) ReportRollupRebuilt(ctx context.Context, db DBTX, rebuildAfterID *int64) error {
+	_, err := db.Exec(ctx, reportRollupRebuilt, rebuildAfterID)
+	return err
+}
+
+const reportRollupStartRebuild = `-- name: ReportRollupStartRebuild :exec
+UPDATE report_rollup
+SET after_xid = $1, after_id = $2::bigint, rebuild_after_id = 0, rebuild_since = $3,
+    caught_up_at = $4
+`
+
+type ReportRollupStartRebuildParams struct {
+	AfterXid   pgtype.Uint64 `json:"after_xid"`
+	AfterID    int64         `json:"after_id"`
+	Since      *time.Time    `json:"since"`
+	CaughtUpAt *time.Time    `json:"caught_up_at"`
+}
+
+// ReportRollupStartRebuild begins a rebuild: the conversations (all, or those active since
+// @since) are recomputed in id order, and the event log is followed from the position read when it
+// began, so a change made while it runs is applied after it (those events are recent: the
+// rollup counts as caught up from then).
+func (q *Queries) ReportRollupStartRebuild(ctx context.Context, db DBTX, arg ReportRollupStartRebuildParams) error {
+	_, err := db.Exec(ctx, reportRollupStartRebuild,
+		arg.AfterXid,
+		arg.AfterID,
+		arg.Since,
+		arg.CaughtUpAt,
+	)
+	return err
+}
+
+const reportTimelineConversations = `-- name: ReportTimelineConversations :many
+SELECT id, created_at FROM conversations WHERE id = ANY($1::bigint[])
+`
+
+type ReportTimelineConversationsRow struct {
+	ID        int64     `json:"id"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func (q *Queries) ReportTimelineConversations(ctx context.Context, db DBTX, ids []int64) ([]ReportTimelineConversationsRow, error) {
+	rows, err := db.Query(ctx, reportTimelineConversations, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ReportTimelineConversationsRow{}
+	for rows.Next() {
+		var i ReportTimelineConversationsRow
+		if err := rows.Scan(&i.ID, &i.CreatedAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const reportTimelineHistory = `-- name: ReportTimelineHistory :many
 SELECT conversation_id, actor_id, action, details, created_at
 FROM conversation_history
-WHERE conversation_id = ANY($1::bigint[]) AND created_at < $2
+WHERE conversation_id = ANY($1::bigint[])
 ORDER BY conversation_id, created_at, id
 `
 
-type ReportHistoryParams struct {
-	ConversationIds []int64   `json:"conversation_ids"`
-	RangeTo         time.Time `json:"range_to"`
-}
-
-type ReportHistoryRow struct {
+type ReportTimelineHistoryRow struct {
 	ConversationID int64           `json:"conversation_id"`
 	ActorID        *int64          `json:"actor_id"`
 	Action         string          `json:"action"`
@@ -97,17 +511,15 @@ type ReportHistoryRow struct {
 	CreatedAt      time.Time       `json:"created_at"`
 }
 
-// ReportHistory is every status and assignment change of those conversations before the range's
-// end: a conversation's status at any moment follows from them.
-func (q *Queries) ReportHistory(ctx context.Context, db DBTX, arg ReportHistoryParams) ([]ReportHistoryRow, error) {
-	rows, err := db.Query(ctx, reportHistory, arg.ConversationIds, arg.RangeTo)
+func (q *Queries) ReportTimelineHistory(ctx context.Context, db DBTX, ids []int64) ([]ReportTimelineHistoryRow, error) {
+	rows, err := db.Query(ctx, reportTimelineHistory, ids)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []ReportHistoryRow{}
+	items := []ReportTimelineHistoryRow{}
 	for rows.Next() {
-		var i ReportHistoryRow
+		var i ReportTimelineHistoryRow
 		if err := rows.Scan(
 			&i.ConversationID,
 			&i.ActorID,
@@ -125,20 +537,13 @@ func (q *Queries) ReportHistory(ctx context.Context, db DBTX, arg ReportHistoryP
 	return items, nil
 }
 
-const reportMessages = `-- name: ReportMessages :many
+const reportTimelineMessages = `-- name: ReportTimelineMessages :many
 SELECT conversation_id, direction, sender, sender_user_id, created_at
 FROM messages
 WHERE conversation_id = ANY($1::bigint[])
-  AND created_at >= $2 AND created_at < $3
 `
 
-type ReportMessagesParams struct {
-	ConversationIds []int64   `json:"conversation_ids"`
-	Since           time.Time `json:"since"`
-	RangeTo         time.Time `json:"range_to"`
-}
-
-type ReportMessagesRow struct {
+type ReportTimelineMessagesRow struct {
 	ConversationID int64     `json:"conversation_id"`
 	Direction      string    `json:"direction"`
 	Sender         string    `json:"sender"`
@@ -146,19 +551,17 @@ type ReportMessagesRow struct {
 	CreatedAt      time.Time `json:"created_at"`
 }
 
-// ReportMessages are the timeline's messages of those conversations from @since (the lookback
-// before the range, to find when an episode that ends in the range began) to the range's end:
-// who wrote, never what. Unordered: sorting millions of rows is the database's most expensive
-// step here, and the timeline sorts each conversation's few items itself.
-func (q *Queries) ReportMessages(ctx context.Context, db DBTX, arg ReportMessagesParams) ([]ReportMessagesRow, error) {
-	rows, err := db.Query(ctx, reportMessages, arg.ConversationIds, arg.Since, arg.RangeTo)
+// ReportTimelineMessages is the timeline's part of messages: who wrote, and when, never what.
+// Unordered: each conversation's few items are sorted with its history in Go.
+func (q *Queries) ReportTimelineMessages(ctx context.Context, db DBTX, ids []int64) ([]ReportTimelineMessagesRow, error) {
+	rows, err := db.Query(ctx, reportTimelineMessages, ids)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []ReportMessagesRow{}
+	items := []ReportTimelineMessagesRow{}
 	for rows.Next() {
-		var i ReportMessagesRow
+		var i ReportTimelineMessagesRow
 		if err := rows.Scan(
 			&i.ConversationID,
 			&i.Direction,

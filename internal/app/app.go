@@ -54,7 +54,9 @@ type App struct {
 
 	pool *pgxpool.Pool
 	// media keeps the files of messages (MEDIA_STORE).
-	media   media.Store
+	media media.Store
+	// rollup keeps the tables reports read; a periodic job and every report catch it up.
+	rollup  *reports.Rollup
 	river   *river.Client[pgx.Tx]
 	riverUI *lazyRiverUI
 	queue   *jobs.Inserter
@@ -207,7 +209,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		CancelledJobRetentionPeriod: 30 * 24 * time.Hour,
 		ErrorHandler:                &jobs.ErrorHandler{Logger: logger},
 		// The leader instance queues the prune job; it deletes what is past its retention.
-		PeriodicJobs: []*river.PeriodicJob{jobs.PeriodicPrune(), jobs.PeriodicResumeSends(), jobs.PeriodicMediaRetention()},
+		PeriodicJobs: []*river.PeriodicJob{jobs.PeriodicPrune(), jobs.PeriodicResumeSends(), jobs.PeriodicMediaRetention(), jobs.PeriodicReportRollup()},
 	}
 	if cfg.WhatsApp.BusinessAccountID != "" {
 		// Without a business account there are no templates to sync.
@@ -255,6 +257,8 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 	}
 	addWorker(a, workers, uploadWorker)
 	addWorker(a, workers, jobs.NewMediaRetentionWorker(a.Inbox, cfg.Media.Retention, logger.With("component", "media")))
+	a.rollup = reports.NewRollup(a.pool, logger.With("component", "reports"))
+	addWorker(a, workers, jobs.NewReportRollupWorker(a.rollup, logger.With("component", "reports")))
 	pacer, err := pacing.New(&pacing.Config{Pool: a.pool, PerSecond: cfg.MaxMessagesPerSecond, Logger: logger.With("component", "pacing")})
 	if err != nil {
 		return nil, err
@@ -393,7 +397,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		MetricsToken: cfg.MetricsToken,
 		HTTPMetrics:  httpapi.NewHTTPMetrics(a.metrics),
 		Health:       a.health,
-		Reports:      reports.New(a.pool),
+		Reports:      reports.New(a.pool, a.rollup),
 
 		RequestTimeout:  cfg.HTTPRequestTimeout,
 		BodyTimeout:     cfg.HTTPBodyTimeout,

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -41,6 +42,10 @@ const (
 	// instance forgets cached principals and re-checks what the user's sockets may follow.
 	PermissionsChanged = "user.permissions_changed"
 )
+
+// Retention is how long events are kept: twice as long as a WebSocket resume may reach back
+// (24 h). Readers that follow the log from a stored position (the reports' rollup) rely on it.
+const Retention = 48 * time.Hour
 
 // Access reports whether kind changes who may see what (sessions or permissions) rather than
 // describing a conversation.

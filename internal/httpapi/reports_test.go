@@ -16,7 +16,8 @@ import (
 )
 
 // reportWorld writes hand-built timelines straight into the tables, each row at the time it
-// says, as the inbox would have written them.
+// says, as the inbox would have written them: with the event that says so in the same
+// transaction (reports follow the event log).
 type reportWorld struct {
 	t       *testing.T
 	in      *apptest.Instance
@@ -29,6 +30,19 @@ func (w *reportWorld) exec(sql string, args ...any) {
 	w.t.Helper()
 	_, err := w.in.Pool().Exec(w.t.Context(), sql, args...)
 	require.NoError(w.t, err, sql)
+}
+
+// change runs sql and writes the event of kind for conv in one transaction.
+func (w *reportWorld) change(kind string, conv int64, sql string, args ...any) {
+	w.t.Helper()
+	tx, err := w.in.Pool().Begin(w.t.Context())
+	require.NoError(w.t, err)
+	defer func() { _ = tx.Rollback(w.t.Context()) }()
+	_, err = tx.Exec(w.t.Context(), sql, args...)
+	require.NoError(w.t, err, sql)
+	_, err = tx.Exec(w.t.Context(), "INSERT INTO events (kind, conversation_id) VALUES ($1, $2)", kind, conv)
+	require.NoError(w.t, err)
+	require.NoError(w.t, tx.Commit(w.t.Context()))
 }
 
 // conversation creates a conversation of a new customer at created, in group (0: none).
@@ -44,12 +58,14 @@ func (w *reportWorld) conversation(waID string, created time.Time, group int64) 
 	require.NoError(w.t, w.in.Pool().QueryRow(w.t.Context(),
 		"INSERT INTO conversations (channel_id, contact_id, status, group_id, created_at, last_message_at) VALUES ($1, $2, 'open', $3, $4, $4) RETURNING id",
 		w.channel, contact, g, created).Scan(&id))
+	w.exec("INSERT INTO events (kind, conversation_id) VALUES ('conversation.created', $1)", id)
 	return id
 }
 
 func (w *reportWorld) customer(conv int64, at time.Time) {
-	w.exec("INSERT INTO messages (conversation_id, direction, sender, type, status, created_at) VALUES ($1, 'in', 'contact', 'text', 'received', $2)", conv, at)
-	w.exec("UPDATE conversations SET last_message_at = greatest(last_message_at, $2) WHERE id = $1", conv, at)
+	w.change("message.created", conv, `WITH m AS (INSERT INTO messages (conversation_id, direction, sender, type, status, created_at)
+		VALUES ($1, 'in', 'contact', 'text', 'received', $2))
+		UPDATE conversations SET last_message_at = greatest(last_message_at, $2) WHERE id = $1`, conv, at)
 }
 
 func (w *reportWorld) reply(conv int64, sender string, user int64, at time.Time) {
@@ -57,8 +73,9 @@ func (w *reportWorld) reply(conv int64, sender string, user int64, at time.Time)
 	if user != 0 {
 		u = &user
 	}
-	w.exec("INSERT INTO messages (conversation_id, direction, sender, sender_user_id, type, status, created_at) VALUES ($1, 'out', $2, $3, 'text', 'sent', $4)", conv, sender, u, at)
-	w.exec("UPDATE conversations SET last_message_at = greatest(last_message_at, $2) WHERE id = $1", conv, at)
+	w.change("message.created", conv, `WITH m AS (INSERT INTO messages (conversation_id, direction, sender, sender_user_id, type, status, created_at)
+		VALUES ($1, 'out', $2, $3, 'text', 'sent', $4))
+		UPDATE conversations SET last_message_at = greatest(last_message_at, $4) WHERE id = $1`, conv, sender, u, at)
 }
 
 func (w *reportWorld) history(conv int64, actor int64, action string, details map[string]any, at time.Time) {
@@ -68,7 +85,7 @@ func (w *reportWorld) history(conv int64, actor int64, action string, details ma
 	}
 	b, err := json.Marshal(details)
 	require.NoError(w.t, err)
-	w.exec("INSERT INTO conversation_history (conversation_id, actor_id, action, details, created_at) VALUES ($1, $2, $3, $4, $5)", conv, a, action, b, at)
+	w.change("conversation.updated", conv, "INSERT INTO conversation_history (conversation_id, actor_id, action, details, created_at) VALUES ($1, $2, $3, $4, $5)", conv, a, action, b, at)
 }
 
 type figures struct {
@@ -270,4 +287,38 @@ func TestReportInputAndPermissions(t *testing.T) {
 	// An admin grants an agent both.
 	in.Do("PATCH", fmt.Sprintf("/api/users/%d", agentID), admin, map[string]any{"can_view_reports": true, "can_export_data": true}, http.StatusOK, nil)
 	in.Do("GET", "/api/reports/conversations?format=csv", agent, nil, http.StatusOK, nil)
+}
+
+// A range need not fall on the hour: the rollup counts messages per hour, and the parts of an
+// hour at a range's edges are counted from the messages themselves, as are the conversations an
+// agent wrote in.
+func TestReportCountsMessagesToTheMinute(t *testing.T) {
+	t.Parallel()
+	in := apptest.Start(t, nil)
+	admin := in.AdminToken()
+	w := &reportWorld{t: t, in: in}
+	require.NoError(t, in.Pool().QueryRow(t.Context(), "SELECT id FROM channels LIMIT 1").Scan(&w.channel))
+	ann, _ := in.CreateUser("ann@example.com", auth.RoleAgent)
+
+	a := w.conversation("16505550401", day(4, 10, 0), 0)
+	w.customer(a, day(4, 10, 10))
+	w.reply(a, "agent", ann, day(4, 10, 20)) // before the range, in its first hour
+	w.customer(a, day(4, 10, 50))
+	w.reply(a, "bot", 0, day(4, 11, 5))
+	w.customer(a, day(4, 11, 20))
+	w.customer(a, day(4, 11, 40)) // after the range, in its last hour
+	b := w.conversation("16505550402", day(4, 12, 0), 0)
+	w.customer(b, day(4, 12, 0))
+
+	var s summaryJSON
+	in.Do("GET", "/api/reports/summary?from=2026-03-04T10:30:00Z&to=2026-03-04T11:30:00Z", admin, nil, http.StatusOK, &s)
+	require.Equal(t, 2, s.Totals.MessagesIn, "10:50 and 11:20")
+	require.Equal(t, 1, s.Totals.MessagesOut, "the bot's at 11:05; Ann's at 10:20 is before the range")
+	require.Empty(t, s.ByAgent)
+	in.Do("GET", fmt.Sprintf("/api/reports/summary?from=2026-03-04T10:30:00Z&to=2026-03-04T11:30:00Z&agent=%d", ann), admin, nil, http.StatusOK, &s)
+	require.Zero(t, s.Totals.MessagesIn, "Ann wrote in no conversation during the range")
+	in.Do("GET", fmt.Sprintf("/api/reports/summary?from=2026-03-04T10:15:00Z&to=2026-03-04T10:25:00Z&agent=%d", ann), admin, nil, http.StatusOK, &s)
+	require.Equal(t, 1, s.Totals.MessagesOut, "both edges in one hour")
+	require.Equal(t, 0, s.Totals.MessagesIn)
+	require.Len(t, s.ByAgent, 1)
 }

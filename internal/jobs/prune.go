@@ -11,13 +11,12 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/wainbox/wainbox/db"
+	"github.com/wainbox/wainbox/internal/eventlog"
 )
 
 // Retention of the tables that only grow. Messages, conversations and their history are the
 // business's records and are never pruned here.
 const (
-	// EventRetention keeps events twice as long as a WebSocket resume may reach back (24 h).
-	EventRetention = 48 * time.Hour
 	// WebhookRetention keeps processed raw webhooks (and their recorded problems) for audits.
 	WebhookRetention = 30 * 24 * time.Hour
 	// EarlyStatusRetention drops statuses kept for a send that never recorded its wa_message_id.
@@ -79,7 +78,7 @@ func (w *PruneWorker) Work(ctx context.Context, _ *river.Job[PruneArgs]) error {
 		del   func() (int64, error)
 	}{
 		{"events", func() (int64, error) {
-			return q.EventDeleteBefore(ctx, w.pool, db.EventDeleteBeforeParams{Before: now.Add(-EventRetention), BatchSize: pruneBatch})
+			return q.EventDeleteBefore(ctx, w.pool, db.EventDeleteBeforeParams{Before: now.Add(-eventlog.Retention), BatchSize: pruneBatch})
 		}},
 		{"webhook_events", func() (int64, error) {
 			before := now.Add(-WebhookRetention)

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -26,12 +25,15 @@ import (
 
 // Service builds reports.
 type Service struct {
-	pool *pgxpool.Pool
-	q    *db.Queries
+	pool   *pgxpool.Pool
+	q      *db.Queries
+	rollup *Rollup
 }
 
-// New returns a report service on pool.
-func New(pool *pgxpool.Pool) *Service { return &Service{pool: pool, q: db.New()} }
+// New returns a report service on pool that reads what rollup keeps.
+func New(pool *pgxpool.Pool, rollup *Rollup) *Service {
+	return &Service{pool: pool, q: db.New(), rollup: rollup}
+}
 
 // CanView reports whether p may read reports (can_view_reports).
 func CanView(p *auth.Principal) bool {
@@ -137,62 +139,128 @@ type ConversationRow struct {
 	Handoffs             []string   `json:"handoffs"`
 }
 
-// conversation is one conversation of the report with its episodes and loaded messages.
-type conversation struct {
-	info     db.ReportConversationsRow
-	episodes []Episode
-	messages []db.ReportMessagesRow
+// episode is one stored episode as the report's range sees it, with its conversation's team,
+// assignee and customer.
+type episode struct {
+	Episode
+	groupID, assigneeID *int64
+	customer            string
 }
 
-// load reads the conversations active in q's range with their timelines, in three queries.
-func (s *Service) load(ctx context.Context, q Query) ([]conversation, error) {
-	rows, err := s.q.ReportConversations(ctx, s.pool, db.ReportConversationsParams{
-		RangeFrom: q.From, RangeTo: q.To, TeamID: q.TeamID, AgentID: q.AgentID,
-	})
+// messageCount is a number of messages of one conversation written in one hour (or the part of
+// it in the range), by one agent (0: the customer, the bot, the system).
+type messageCount struct {
+	conversationID, agentID int64
+	groupID                 *int64
+	at                      time.Time
+	in, out                 int
+}
+
+// loaded is what a report reads: its range's episodes and message counts.
+type loaded struct {
+	episodes []episode
+	messages []messageCount
+}
+
+// load reads q's episodes and message counts from the rollup, after bringing it up to date: the
+// report sees every change committed before it was asked for.
+func (s *Service) load(ctx context.Context, q Query) (*loaded, error) {
+	if err := s.rollup.CatchUp(ctx); err != nil {
+		return nil, err
+	}
+	eps, err := s.q.ReportEpisodes(ctx, s.pool, db.ReportEpisodesParams{RangeFrom: q.From, RangeTo: q.To, TeamID: q.TeamID})
 	if err != nil {
-		return nil, fmt.Errorf("error listing the report's conversations: %w", err)
+		return nil, fmt.Errorf("error reading the report's episodes: %w", err)
 	}
-	ids := make([]int64, len(rows))
-	byID := make(map[int64]int, len(rows))
-	convs := make([]conversation, len(rows))
-	for i, r := range rows {
-		ids[i], byID[r.ID], convs[i].info = r.ID, i, r
-	}
-	msgs, err := s.q.ReportMessages(ctx, s.pool, db.ReportMessagesParams{ConversationIds: ids, Since: q.From.Add(-Lookback), RangeTo: q.To})
+	msgs, err := s.messageCounts(ctx, q)
 	if err != nil {
-		return nil, fmt.Errorf("error reading the report's messages: %w", err)
+		return nil, err
 	}
-	hist, err := s.q.ReportHistory(ctx, s.pool, db.ReportHistoryParams{ConversationIds: ids, RangeTo: q.To})
-	if err != nil {
-		return nil, fmt.Errorf("error reading the report's history: %w", err)
+	out := &loaded{episodes: make([]episode, 0, len(eps))}
+	var keep func(conv int64, assignee *int64) bool
+	if q.AgentID != nil {
+		// The agent's conversations: assigned to them, or written in by them in the range.
+		wrote := map[int64]bool{}
+		for _, m := range msgs {
+			if m.agentID == *q.AgentID {
+				wrote[m.conversationID] = true
+			}
+		}
+		assigned := map[int64]bool{}
+		for i := range eps {
+			if eps[i].AssigneeID != nil && *eps[i].AssigneeID == *q.AgentID {
+				assigned[eps[i].ConversationID] = true
+			}
+		}
+		keep = func(conv int64, assignee *int64) bool {
+			return wrote[conv] || assigned[conv] || assignee != nil && *assignee == *q.AgentID
+		}
 	}
-	items := make([][]Item, len(rows))
-	for _, h := range hist {
-		i := byID[h.ConversationID]
-		items[i] = append(items[i], HistoryItem(h.CreatedAt, h.ActorID, h.Action, h.Details))
+	for i := range eps {
+		r := &eps[i]
+		if keep != nil && !keep(r.ConversationID, r.AssigneeID) {
+			continue
+		}
+		out.episodes = append(out.episodes, episode{Episode: storedEpisode(r).AsOf(q.To), groupID: r.GroupID, assigneeID: r.AssigneeID, customer: r.WaID})
 	}
 	for _, m := range msgs {
-		i := byID[m.ConversationID]
-		convs[i].messages = append(convs[i].messages, m)
-		items[i] = append(items[i], Item{At: m.CreatedAt, Message: true, Direction: m.Direction, Sender: m.Sender, UserID: m.SenderUserID})
-	}
-	for i := range convs {
-		// History rows sort before messages of the same instant (a stable sort keeps each kind's
-		// own order): a change and the message it caused share their transaction's time.
-		sort.SliceStable(items[i], func(a, b int) bool {
-			x, y := items[i][a], items[i][b]
-			if !x.At.Equal(y.At) {
-				return x.At.Before(y.At)
-			}
-			return !x.Message && y.Message
-		})
-		start := convs[i].info.CreatedAt
-		if lb := q.From.Add(-Lookback); start.Before(lb) {
-			start = lb
+		if keep == nil || keep(m.conversationID, nil) {
+			out.messages = append(out.messages, m)
 		}
-		convs[i].episodes = Episodes(convs[i].info.ID, start, items[i])
 	}
-	return convs, nil
+	return out, nil
+}
+
+// messageCounts reads the range's message counts: whole hours from the rollup's counts, and the
+// parts of an hour at the range's edges exactly from the messages of the conversations those
+// hours name.
+func (s *Service) messageCounts(ctx context.Context, q Query) ([]messageCount, error) {
+	rows, err := s.q.ReportMessageHours(ctx, s.pool, db.ReportMessageHoursParams{FromHour: q.From.Truncate(time.Hour), RangeTo: q.To, TeamID: q.TeamID})
+	if err != nil {
+		return nil, fmt.Errorf("error reading the report's message counts: %w", err)
+	}
+	out := make([]messageCount, 0, len(rows))
+	type conv struct {
+		groupID, assigneeID *int64
+	}
+	partial := map[time.Time]map[int64]conv{} // hours cut by the range, and their conversations
+	for _, r := range rows {
+		if r.Hour.Before(q.From) || r.Hour.Add(time.Hour).After(q.To) {
+			if partial[r.Hour] == nil {
+				partial[r.Hour] = map[int64]conv{}
+			}
+			partial[r.Hour][r.ConversationID] = conv{r.GroupID, r.AssigneeID}
+			continue
+		}
+		out = append(out, messageCount{conversationID: r.ConversationID, agentID: r.AgentID, groupID: r.GroupID, at: r.Hour, in: int(r.MessagesIn), out: int(r.MessagesOut)})
+	}
+	for hour, convs := range partial {
+		ids := make([]int64, 0, len(convs))
+		for id := range convs {
+			ids = append(ids, id)
+		}
+		from, to := hour, hour.Add(time.Hour)
+		if from.Before(q.From) {
+			from = q.From
+		}
+		if to.After(q.To) {
+			to = q.To
+		}
+		msgs, err := s.q.ReportMessagesBetween(ctx, s.pool, db.ReportMessagesBetweenParams{Ids: ids, RangeFrom: from, RangeTo: to})
+		if err != nil {
+			return nil, fmt.Errorf("error reading the report's messages: %w", err)
+		}
+		for _, m := range msgs {
+			c := messageCount{conversationID: m.ConversationID, agentID: writer(m.Sender, m.SenderUserID), groupID: convs[m.ConversationID].groupID, at: m.CreatedAt}
+			if m.Direction == "in" {
+				c.in = 1
+			} else {
+				c.out = 1
+			}
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 // Summary computes the report of q for p, who needs can_view_reports.
@@ -200,11 +268,11 @@ func (s *Service) Summary(ctx context.Context, p *auth.Principal, q Query) (*Sum
 	if !CanView(p) {
 		return nil, apperr.Forbidden("you may not view reports (can_view_reports)")
 	}
-	convs, err := s.load(ctx, q)
+	l, err := s.load(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	return summarize(q, convs), nil
+	return summarize(q, l), nil
 }
 
 // ExportSummary is Summary for a download (CSV), which needs can_export_data too.
@@ -221,27 +289,30 @@ func (s *Service) Conversations(ctx context.Context, p *auth.Principal, q Query)
 	if !CanExport(p) {
 		return nil, apperr.Forbidden("you may not export data (can_export_data)")
 	}
-	convs, err := s.load(ctx, q)
+	l, err := s.load(ctx, q)
 	if err != nil {
 		return nil, err
 	}
 	out := []ConversationRow{}
-	for _, c := range convs {
-		for i := range c.episodes {
-			e := &c.episodes[i]
-			if !in(q, e.Start) && (e.ResolvedAt == nil || !in(q, *e.ResolvedAt)) {
-				continue
-			}
-			out = append(out, conversationRow(&c.info, e))
+	for i := range l.episodes {
+		e := &l.episodes[i]
+		if !in(q, e.Start) && (e.ResolvedAt == nil || !in(q, *e.ResolvedAt)) {
+			continue
 		}
+		out = append(out, conversationRow(e))
 	}
-	sort.SliceStable(out, func(a, b int) bool { return out[a].OpenedAt.Before(out[b].OpenedAt) })
+	slices.SortFunc(out, func(a, b ConversationRow) int {
+		if c := a.OpenedAt.Compare(b.OpenedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ConversationID, b.ConversationID)
+	})
 	return out, nil
 }
 
-func conversationRow(c *db.ReportConversationsRow, e *Episode) ConversationRow {
+func conversationRow(e *episode) ConversationRow {
 	r := ConversationRow{
-		ConversationID: e.ConversationID, Customer: c.WaID, TeamID: c.GroupID, OpenedAt: e.Start.UTC(), Reopened: e.Reopened,
+		ConversationID: e.ConversationID, Customer: e.customer, TeamID: e.groupID, OpenedAt: e.Start.UTC(), Reopened: e.Reopened,
 		FirstCustomerAt: utc(e.FirstCustomerAt), FirstResponseAt: utc(e.FirstResponseAt), FirstResponderID: e.FirstResponder,
 		ResolvedAt: utc(e.ResolvedAt), ResolvedByID: e.ResolvedBy, SnoozedSeconds: e.Snoozed.Seconds(),
 		MessagesIn: e.MessagesIn, MessagesOut: e.MessagesOut, BotReplied: e.BotReplied, BotContained: e.Contained(),
@@ -263,7 +334,7 @@ func in(q Query, t time.Time) bool { return !t.Before(q.From) && t.Before(q.To) 
 
 func day(t time.Time) string { return t.UTC().Format(time.DateOnly) }
 
-func summarize(q Query, convs []conversation) *Summary {
+func summarize(q Query, l *loaded) *Summary {
 	s := &Summary{From: q.From, To: q.To, TeamID: q.TeamID, AgentID: q.AgentID, ByDay: []DayFigures{}, ByTeam: []TeamFigures{}, ByAgent: []AgentFigures{}}
 	days := map[string]*Figures{}
 	var dayKeys []string
@@ -273,17 +344,17 @@ func summarize(q Query, convs []conversation) *Summary {
 	}
 	teams := map[int64]*Figures{}
 	var noTeam *Figures
-	teamOf := func(c *conversation) *Figures {
-		if c.info.GroupID == nil {
+	teamOf := func(group *int64) *Figures {
+		if group == nil {
 			if noTeam == nil {
 				noTeam = &Figures{}
 			}
 			return noTeam
 		}
-		f := teams[*c.info.GroupID]
+		f := teams[*group]
 		if f == nil {
 			f = &Figures{}
-			teams[*c.info.GroupID] = f
+			teams[*group] = f
 		}
 		return f
 	}
@@ -298,67 +369,58 @@ func summarize(q Query, convs []conversation) *Summary {
 	}
 	reasons := map[string]int{}
 
-	for i := range convs {
-		c := &convs[i]
-		team := teamOf(c)
-		for _, m := range c.messages {
-			if !in(q, m.CreatedAt) {
-				continue
-			}
-			for _, f := range []*Figures{&s.Totals, days[day(m.CreatedAt)], team} {
-				if m.Direction == "in" {
-					f.MessagesIn++
-				} else {
-					f.MessagesOut++
+	for _, m := range l.messages {
+		for _, f := range []*Figures{&s.Totals, days[day(m.at)], teamOf(m.groupID)} {
+			f.MessagesIn += m.in
+			f.MessagesOut += m.out
+		}
+		if m.agentID != 0 {
+			agentOf(m.agentID).MessagesOut += m.out
+		}
+	}
+	for i := range l.episodes {
+		e := &l.episodes[i]
+		team := teamOf(e.groupID)
+		if in(q, e.Start) {
+			for _, f := range []*Figures{&s.Totals, days[day(e.Start)], team} {
+				f.Opened++
+				if e.Reopened {
+					f.Reopened++
+				}
+				if d, ok := e.FirstResponse(); ok {
+					f.firstResponses = append(f.firstResponses, d)
+				}
+				if e.BotReplied {
+					f.BotHandled++
+					if e.Contained() {
+						f.BotContained++
+					}
 				}
 			}
-			if m.Sender == "agent" && m.SenderUserID != nil {
-				agentOf(*m.SenderUserID).MessagesOut++
+			if d, ok := e.FirstResponse(); ok && e.FirstResponder != nil {
+				a := agentOf(*e.FirstResponder)
+				a.firstResponses = append(a.firstResponses, d)
 			}
 		}
-		for j := range c.episodes {
-			e := &c.episodes[j]
-			if in(q, e.Start) {
-				for _, f := range []*Figures{&s.Totals, days[day(e.Start)], team} {
-					f.Opened++
-					if e.Reopened {
-						f.Reopened++
-					}
-					if d, ok := e.FirstResponse(); ok {
-						f.firstResponses = append(f.firstResponses, d)
-					}
-					if e.BotReplied {
-						f.BotHandled++
-						if e.Contained() {
-							f.BotContained++
-						}
-					}
-				}
-				if d, ok := e.FirstResponse(); ok && e.FirstResponder != nil {
-					a := agentOf(*e.FirstResponder)
-					a.firstResponses = append(a.firstResponses, d)
-				}
+		if e.ResolvedAt != nil && in(q, *e.ResolvedAt) {
+			d, _ := e.Resolution()
+			for _, f := range []*Figures{&s.Totals, days[day(*e.ResolvedAt)], team} {
+				f.Resolved++
+				f.resolutions = append(f.resolutions, d)
 			}
-			if e.ResolvedAt != nil && in(q, *e.ResolvedAt) {
-				d, _ := e.Resolution()
-				for _, f := range []*Figures{&s.Totals, days[day(*e.ResolvedAt)], team} {
-					f.Resolved++
-					f.resolutions = append(f.resolutions, d)
-				}
-				if e.ResolvedBy != nil {
-					a := agentOf(*e.ResolvedBy)
-					a.Resolved++
-					a.resolutions = append(a.resolutions, d)
-				}
+			if e.ResolvedBy != nil {
+				a := agentOf(*e.ResolvedBy)
+				a.Resolved++
+				a.resolutions = append(a.resolutions, d)
 			}
-			for _, h := range e.Handoffs {
-				if !in(q, h.At) {
-					continue
-				}
-				reasons[h.Reason]++
-				for _, f := range []*Figures{&s.Totals, days[day(h.At)], team} {
-					f.Handoffs++
-				}
+		}
+		for _, h := range e.Handoffs {
+			if !in(q, h.At) {
+				continue
+			}
+			reasons[h.Reason]++
+			for _, f := range []*Figures{&s.Totals, days[day(h.At)], team} {
+				f.Handoffs++
 			}
 		}
 	}

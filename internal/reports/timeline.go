@@ -69,9 +69,12 @@ type Episode struct {
 	Snoozed time.Duration
 	// BotReplied: the bot answered in the episode. PersonJoined: a person took part (a hand-off,
 	// a takeover or an assignment, or an agent's message). Contained: the bot replied and no
-	// person joined.
-	BotReplied   bool
-	PersonJoined bool
+	// person joined. The instants of the first of each let a report cut the episode at its
+	// range's end (AsOf).
+	BotReplied     bool
+	PersonJoined   bool
+	BotRepliedAt   *time.Time
+	PersonJoinedAt *time.Time
 	// MessagesIn and MessagesOut count the episode's messages (those the report loaded).
 	MessagesIn, MessagesOut int
 	// Handoffs are the reasons the bot gave conversations to people in the episode: the bot's own
@@ -106,6 +109,43 @@ func (e *Episode) Resolution() (time.Duration, bool) {
 
 // Contained reports whether the bot handled the episode alone.
 func (e *Episode) Contained() bool { return e.BotReplied && !e.PersonJoined }
+
+// join records that a person took part at at, the first time.
+func (e *Episode) join(at time.Time) {
+	if !e.PersonJoined {
+		e.PersonJoined, e.PersonJoinedAt = true, ptr(at)
+	}
+}
+
+// AsOf is the episode as a report of a range ending at to sees it: what happened from to on (a
+// first response, a resolution, the bot's first reply, a person joining, a hand-off) has not
+// happened yet. Its message counts stay the whole episode's.
+func (e Episode) AsOf(to time.Time) Episode {
+	before := func(t *time.Time) bool { return t != nil && t.Before(to) }
+	if !before(e.FirstCustomerAt) {
+		e.FirstCustomerAt = nil
+	}
+	if !before(e.FirstResponseAt) {
+		e.FirstResponseAt, e.FirstResponder = nil, nil
+	}
+	if !before(e.ResolvedAt) {
+		e.ResolvedAt, e.ResolvedBy = nil, nil
+	}
+	if !before(e.BotRepliedAt) {
+		e.BotReplied, e.BotRepliedAt = false, nil
+	}
+	if !before(e.PersonJoinedAt) {
+		e.PersonJoined, e.PersonJoinedAt = false, nil
+	}
+	var kept []Handoff
+	for _, h := range e.Handoffs {
+		if h.At.Before(to) {
+			kept = append(kept, h)
+		}
+	}
+	e.Handoffs = kept
+	return e
+}
 
 // Episodes reads a conversation's timeline, created at created, into its episodes, oldest first.
 // items must be in time order (history rows before messages at the same instant). The rules:
@@ -155,23 +195,25 @@ func Episodes(conversationID int64, created time.Time, items []Item) []Episode {
 			ep.MessagesOut++
 			switch it.Sender {
 			case "agent":
-				ep.PersonJoined = true
+				ep.join(it.At)
 				if ep.FirstCustomerAt != nil && ep.FirstResponseAt == nil {
 					at := it.At
 					ep.FirstResponseAt, ep.FirstResponder = &at, it.UserID
 				}
 			case "bot":
-				ep.BotReplied = true
+				if !ep.BotReplied {
+					ep.BotReplied, ep.BotRepliedAt = true, ptr(it.At)
+				}
 			}
 			continue
 		}
 		switch it.Action {
 		case inbox.ActionHandoff:
 			ep.Handoffs = append(ep.Handoffs, Handoff{At: it.At, Reason: it.Reason})
-			ep.PersonJoined = true
+			ep.join(it.At)
 		case inbox.ActionBotOff:
 			ep.Handoffs = append(ep.Handoffs, Handoff{At: it.At, Reason: "bot_off"})
-			ep.PersonJoined = true
+			ep.join(it.At)
 		case inbox.ActionTakeover:
 			// From the bot: its status says so, or, where no history row set one (a conversation
 			// starts in bot, and a customer's message reopens to it, without one), the bot has
@@ -179,9 +221,9 @@ func Episodes(conversationID int64, created time.Time, items []Item) []Episode {
 			if status == inbox.ConversationBot || (status == "" || status == inbox.ConversationOpen) && ep.BotReplied && !ep.PersonJoined {
 				ep.Handoffs = append(ep.Handoffs, Handoff{At: it.At, Reason: "takeover"})
 			}
-			ep.PersonJoined = true
+			ep.join(it.At)
 		case inbox.ActionAssign, inbox.ActionAutoAssign:
-			ep.PersonJoined = true
+			ep.join(it.At)
 		}
 		if it.To == "" || it.To == status {
 			continue
