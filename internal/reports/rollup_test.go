@@ -150,7 +150,7 @@ func TestRollupRebuildsWhatChangedWhenEventsMayBeGone(t *testing.T) {
 
 	s.exec("UPDATE report_rollup SET caught_up_at = now() - interval '3 days'")
 	s.exec("DELETE FROM report_episodes WHERE conversation_id = $1", quiet) // would come back only from a full rebuild
-	s.message(busy, "in", "contact", time.Now().Add(-time.Hour))             // its event was pruned
+	s.message(busy, "in", "contact", time.Now().Add(-time.Hour))            // its event was pruned
 	require.NoError(t, r.CatchUp(t.Context()))
 	require.Equal(t, []string{"new in=2 out=0 open"}, s.episodes(busy))
 	require.Empty(t, s.episodes(quiet), "only what changed since is rebuilt")
