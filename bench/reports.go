@@ -130,7 +130,7 @@ func benchReports(ctx context.Context, e *Env) ([]Row, error) {
 		if err != nil {
 			return nil, err
 		}
-		hours, err := db.New().ReportMessageHours(ctx, a.Pool(), db.ReportMessageHoursParams{FromHour: from.Truncate(time.Hour), RangeTo: to})
+		hours, err := db.New().ReportMessageTotals(ctx, a.Pool(), db.ReportMessageTotalsParams{FromHour: from.Truncate(time.Hour), ToHour: to.Truncate(time.Hour)})
 		if err != nil {
 			return nil, err
 		}

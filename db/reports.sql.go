@@ -65,10 +65,43 @@ func (q *Queries) ReportChangedConversations(ctx context.Context, db DBTX, arg R
 	return items, nil
 }
 
+const reportCustomers = `-- name: ReportCustomers :many
+SELECT c.id, ct.wa_id
+FROM conversations c
+JOIN contacts ct ON ct.id = c.contact_id
+WHERE c.id = ANY($1::bigint[])
+`
+
+type ReportCustomersRow struct {
+	ID   int64  `json:"id"`
+	WaID string `json:"wa_id"`
+}
+
+// ReportCustomers are the customers' numbers of conversations, for the detail export.
+func (q *Queries) ReportCustomers(ctx context.Context, db DBTX, ids []int64) ([]ReportCustomersRow, error) {
+	rows, err := db.Query(ctx, reportCustomers, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ReportCustomersRow{}
+	for rows.Next() {
+		var i ReportCustomersRow
+		if err := rows.Scan(&i.ID, &i.WaID); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const reportEpisodes = `-- name: ReportEpisodes :many
 SELECT e.conversation_id, e.seq, e.started_at, e.reopened, e.first_customer_at, e.first_response_at,
     e.first_responder_id, e.resolved_at, e.resolved_by, e.snoozed_ms, e.bot_replied_at, e.person_joined_at,
-    e.messages_in, e.messages_out, e.handoff_at, e.handoff_reasons, c.group_id, c.assignee_id, ct.wa_id
+    e.messages_in, e.messages_out, e.handoff_at, e.handoff_reasons, c.group_id, c.assignee_id
 FROM (
     SELECT conversation_id, seq, started_at, reopened, first_customer_at, first_response_at, first_responder_id, resolved_at, resolved_by, snoozed_ms, bot_replied_at, person_joined_at, messages_in, messages_out, handoff_at, handoff_reasons FROM report_episodes a WHERE a.started_at >= $1 AND a.started_at < $2
     UNION ALL
@@ -77,7 +110,6 @@ FROM (
     SELECT conversation_id, seq, started_at, reopened, first_customer_at, first_response_at, first_responder_id, resolved_at, resolved_by, snoozed_ms, bot_replied_at, person_joined_at, messages_in, messages_out, handoff_at, handoff_reasons FROM report_episodes o WHERE o.resolved_at IS NULL AND o.started_at < $1
 ) e
 JOIN conversations c ON c.id = e.conversation_id
-JOIN contacts ct ON ct.id = c.contact_id
 WHERE $3::bigint IS NULL OR c.group_id = $3
 `
 
@@ -106,7 +138,6 @@ type ReportEpisodesRow struct {
 	HandoffReasons   []string    `json:"handoff_reasons"`
 	GroupID          *int64      `json:"group_id"`
 	AssigneeID       *int64      `json:"assignee_id"`
-	WaID             string      `json:"wa_id"`
 }
 
 // ReportEpisodes are the episodes a range can count: those that began in it, and those that began
@@ -141,7 +172,6 @@ func (q *Queries) ReportEpisodes(ctx context.Context, db DBTX, arg ReportEpisode
 			&i.HandoffReasons,
 			&i.GroupID,
 			&i.AssigneeID,
-			&i.WaID,
 		); err != nil {
 			return nil, err
 		}
@@ -187,12 +217,17 @@ FROM report_message_hours h
 JOIN conversations c ON c.id = h.conversation_id
 WHERE h.hour >= $1 AND h.hour < $2
   AND ($3::bigint IS NULL OR c.group_id = $3)
+  AND ($4::bigint IS NULL OR c.assignee_id = $4
+       OR h.conversation_id IN (SELECT x.conversation_id FROM report_message_hours x
+                                WHERE x.agent_id = $4 AND x.hour >= $5 AND x.hour < $2))
 `
 
 type ReportMessageHoursParams struct {
-	FromHour time.Time `json:"from_hour"`
-	RangeTo  time.Time `json:"range_to"`
-	TeamID   *int64    `json:"team_id"`
+	FromHour  time.Time `json:"from_hour"`
+	ToHour    time.Time `json:"to_hour"`
+	TeamID    *int64    `json:"team_id"`
+	AgentID   *int64    `json:"agent_id"`
+	AgentFrom time.Time `json:"agent_from"`
 }
 
 type ReportMessageHoursRow struct {
@@ -205,10 +240,18 @@ type ReportMessageHoursRow struct {
 	AssigneeID     *int64    `json:"assignee_id"`
 }
 
-// ReportMessageHours are the message counts of the hours from @from_hour to @range_to, with each
-// conversation's team and assignee.
+// ReportMessageHours are the message counts of each conversation in the hours from @from_hour to
+// @to_hour, with its team and assignee; narrowed to a team, and to the conversations assigned to
+// an agent or with a message of theirs from @agent_from on (the hour the range begins in: the
+// caller decides exactly who wrote in the range).
 func (q *Queries) ReportMessageHours(ctx context.Context, db DBTX, arg ReportMessageHoursParams) ([]ReportMessageHoursRow, error) {
-	rows, err := db.Query(ctx, reportMessageHours, arg.FromHour, arg.RangeTo, arg.TeamID)
+	rows, err := db.Query(ctx, reportMessageHours,
+		arg.FromHour,
+		arg.ToHour,
+		arg.TeamID,
+		arg.AgentID,
+		arg.AgentFrom,
+	)
 	if err != nil {
 		return nil, err
 	}
@@ -250,6 +293,58 @@ type ReportMessageHoursInsertParams struct {
 	AgentID        int64     `json:"agent_id"`
 	MessagesIn     int32     `json:"messages_in"`
 	MessagesOut    int32     `json:"messages_out"`
+}
+
+const reportMessageTotals = `-- name: ReportMessageTotals :many
+SELECT date_trunc('day', h.hour, 'UTC')::timestamptz AS day, c.group_id, h.agent_id,
+    sum(h.messages_in)::bigint AS messages_in, sum(h.messages_out)::bigint AS messages_out
+FROM report_message_hours h
+JOIN conversations c ON c.id = h.conversation_id
+WHERE h.hour >= $1 AND h.hour < $2
+  AND ($3::bigint IS NULL OR c.group_id = $3)
+GROUP BY 1, 2, 3
+`
+
+type ReportMessageTotalsParams struct {
+	FromHour time.Time `json:"from_hour"`
+	ToHour   time.Time `json:"to_hour"`
+	TeamID   *int64    `json:"team_id"`
+}
+
+type ReportMessageTotalsRow struct {
+	Day         time.Time `json:"day"`
+	GroupID     *int64    `json:"group_id"`
+	AgentID     int64     `json:"agent_id"`
+	MessagesIn  int64     `json:"messages_in"`
+	MessagesOut int64     `json:"messages_out"`
+}
+
+// ReportMessageTotals adds up the message counts of the whole hours from @from_hour to @to_hour
+// per UTC day, team and writing agent: a summary of the whole team needs no more.
+func (q *Queries) ReportMessageTotals(ctx context.Context, db DBTX, arg ReportMessageTotalsParams) ([]ReportMessageTotalsRow, error) {
+	rows, err := db.Query(ctx, reportMessageTotals, arg.FromHour, arg.ToHour, arg.TeamID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ReportMessageTotalsRow{}
+	for rows.Next() {
+		var i ReportMessageTotalsRow
+		if err := rows.Scan(
+			&i.Day,
+			&i.GroupID,
+			&i.AgentID,
+			&i.MessagesIn,
+			&i.MessagesOut,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const reportMessagesBetween = `-- name: ReportMessagesBetween :many

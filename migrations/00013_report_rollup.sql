@@ -43,6 +43,8 @@ CREATE TABLE report_message_hours (
     PRIMARY KEY (conversation_id, hour, agent_id)
 );
 CREATE INDEX report_message_hours_hour_idx ON report_message_hours (hour);
+-- An agent's conversations in a range: those they wrote in.
+CREATE INDEX report_message_hours_agent_idx ON report_message_hours (agent_id, hour) WHERE agent_id <> 0;
 
 -- report_rollup is the rollup's one row: the event log position it has applied (NULL: rebuild
 -- from scratch), a rebuild's progress (conversations up to rebuild_after_id done; NULL: none

@@ -93,7 +93,7 @@ VALUES (@conversation_id, @hour, @agent_id, @messages_in, @messages_out);
 -- group).
 SELECT e.conversation_id, e.seq, e.started_at, e.reopened, e.first_customer_at, e.first_response_at,
     e.first_responder_id, e.resolved_at, e.resolved_by, e.snoozed_ms, e.bot_replied_at, e.person_joined_at,
-    e.messages_in, e.messages_out, e.handoff_at, e.handoff_reasons, c.group_id, c.assignee_id, ct.wa_id
+    e.messages_in, e.messages_out, e.handoff_at, e.handoff_reasons, c.group_id, c.assignee_id
 FROM (
     SELECT * FROM report_episodes a WHERE a.started_at >= @range_from AND a.started_at < @range_to
     UNION ALL
@@ -102,17 +102,39 @@ FROM (
     SELECT * FROM report_episodes o WHERE o.resolved_at IS NULL AND o.started_at < @range_from
 ) e
 JOIN conversations c ON c.id = e.conversation_id
-JOIN contacts ct ON ct.id = c.contact_id
 WHERE sqlc.narg(team_id)::bigint IS NULL OR c.group_id = sqlc.narg(team_id);
 
+-- name: ReportCustomers :many
+-- ReportCustomers are the customers' numbers of conversations, for the detail export.
+SELECT c.id, ct.wa_id
+FROM conversations c
+JOIN contacts ct ON ct.id = c.contact_id
+WHERE c.id = ANY(@ids::bigint[]);
+
+-- name: ReportMessageTotals :many
+-- ReportMessageTotals adds up the message counts of the whole hours from @from_hour to @to_hour
+-- per UTC day, team and writing agent: a summary of the whole team needs no more.
+SELECT date_trunc('day', h.hour, 'UTC')::timestamptz AS day, c.group_id, h.agent_id,
+    sum(h.messages_in)::bigint AS messages_in, sum(h.messages_out)::bigint AS messages_out
+FROM report_message_hours h
+JOIN conversations c ON c.id = h.conversation_id
+WHERE h.hour >= @from_hour AND h.hour < @to_hour
+  AND (sqlc.narg(team_id)::bigint IS NULL OR c.group_id = sqlc.narg(team_id))
+GROUP BY 1, 2, 3;
+
 -- name: ReportMessageHours :many
--- ReportMessageHours are the message counts of the hours from @from_hour to @range_to, with each
--- conversation's team and assignee.
+-- ReportMessageHours are the message counts of each conversation in the hours from @from_hour to
+-- @to_hour, with its team and assignee; narrowed to a team, and to the conversations assigned to
+-- an agent or with a message of theirs from @agent_from on (the hour the range begins in: the
+-- caller decides exactly who wrote in the range).
 SELECT h.conversation_id, h.hour, h.agent_id, h.messages_in, h.messages_out, c.group_id, c.assignee_id
 FROM report_message_hours h
 JOIN conversations c ON c.id = h.conversation_id
-WHERE h.hour >= @from_hour AND h.hour < @range_to
-  AND (sqlc.narg(team_id)::bigint IS NULL OR c.group_id = sqlc.narg(team_id));
+WHERE h.hour >= @from_hour AND h.hour < @to_hour
+  AND (sqlc.narg(team_id)::bigint IS NULL OR c.group_id = sqlc.narg(team_id))
+  AND (sqlc.narg(agent_id)::bigint IS NULL OR c.assignee_id = sqlc.narg(agent_id)
+       OR h.conversation_id IN (SELECT x.conversation_id FROM report_message_hours x
+                                WHERE x.agent_id = sqlc.narg(agent_id) AND x.hour >= @agent_from AND x.hour < @to_hour));
 
 -- name: ReportMessagesBetween :many
 -- ReportMessagesBetween counts exactly, from the messages themselves, a part of an hour at a

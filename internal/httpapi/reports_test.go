@@ -321,4 +321,12 @@ func TestReportCountsMessagesToTheMinute(t *testing.T) {
 	require.Equal(t, 1, s.Totals.MessagesOut, "both edges in one hour")
 	require.Equal(t, 0, s.Totals.MessagesIn)
 	require.Len(t, s.ByAgent, 1)
+	// Ann wrote only in the part of an hour at the range's start: her conversation's whole hours
+	// count too, the other conversation does not.
+	in.Do("GET", fmt.Sprintf("/api/reports/summary?from=2026-03-04T10:15:00Z&to=2026-03-04T12:30:00Z&agent=%d", ann), admin, nil, http.StatusOK, &s)
+	require.Equal(t, [2]int{3, 2}, [2]int{s.Totals.MessagesIn, s.Totals.MessagesOut})
+	in.Do("GET", "/api/reports/summary?from=2026-03-04T10:15:00Z&to=2026-03-04T12:30:00Z", admin, nil, http.StatusOK, &s)
+	require.Equal(t, [2]int{4, 2}, [2]int{s.Totals.MessagesIn, s.Totals.MessagesOut})
+	require.Len(t, s.ByTeam, 1)
+	require.Equal(t, 4, s.ByTeam[0].MessagesIn)
 }

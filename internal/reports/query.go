@@ -13,10 +13,6 @@ const (
 	MaxRange = 92 * 24 * time.Hour
 	// DefaultRange is the range when from is not given: the last seven days.
 	DefaultRange = 7 * 24 * time.Hour
-	// Lookback is how far before the range the messages of its conversations are read, to find
-	// when an episode resolved in the range began. An episode older than that is measured from the
-	// lookback's start (resolution times of over a month are shown as a month).
-	Lookback = 30 * 24 * time.Hour
 )
 
 // Query is a report's range [From, To) and its filters.

@@ -139,19 +139,19 @@ type ConversationRow struct {
 	Handoffs             []string   `json:"handoffs"`
 }
 
-// episode is one stored episode as the report's range sees it, with its conversation's team,
-// assignee and customer.
+// episode is one stored episode as the report's range sees it, with its conversation's team and
+// assignee.
 type episode struct {
 	Episode
 	groupID, assigneeID *int64
-	customer            string
 }
 
-// messageCount is a number of messages of one conversation written in one hour (or the part of
-// it in the range), by one agent (0: the customer, the bot, the system).
+// messageCount is a number of messages written in one hour or day (or the part of it in the
+// range), by one agent (0: the customer, the bot, the system), in one conversation (0: added up
+// over the conversations of a team).
 type messageCount struct {
 	conversationID, agentID int64
-	groupID                 *int64
+	groupID, assigneeID     *int64
 	at                      time.Time
 	in, out                 int
 }
@@ -176,8 +176,7 @@ func (s *Service) load(ctx context.Context, q Query) (*loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &loaded{episodes: make([]episode, 0, len(eps))}
-	var keep func(conv int64, assignee *int64) bool
+	keep := func(int64, *int64) bool { return true }
 	if q.AgentID != nil {
 		// The agent's conversations: assigned to them, or written in by them in the range.
 		wrote := map[int64]bool{}
@@ -186,79 +185,115 @@ func (s *Service) load(ctx context.Context, q Query) (*loaded, error) {
 				wrote[m.conversationID] = true
 			}
 		}
-		assigned := map[int64]bool{}
-		for i := range eps {
-			if eps[i].AssigneeID != nil && *eps[i].AssigneeID == *q.AgentID {
-				assigned[eps[i].ConversationID] = true
-			}
-		}
 		keep = func(conv int64, assignee *int64) bool {
-			return wrote[conv] || assigned[conv] || assignee != nil && *assignee == *q.AgentID
+			return wrote[conv] || assignee != nil && *assignee == *q.AgentID
 		}
 	}
+	out := &loaded{episodes: make([]episode, 0, len(eps)), messages: make([]messageCount, 0, len(msgs))}
 	for i := range eps {
 		r := &eps[i]
-		if keep != nil && !keep(r.ConversationID, r.AssigneeID) {
-			continue
+		if keep(r.ConversationID, r.AssigneeID) {
+			out.episodes = append(out.episodes, episode{Episode: storedEpisode(r).AsOf(q.To), groupID: r.GroupID, assigneeID: r.AssigneeID})
 		}
-		out.episodes = append(out.episodes, episode{Episode: storedEpisode(r).AsOf(q.To), groupID: r.GroupID, assigneeID: r.AssigneeID, customer: r.WaID})
 	}
 	for _, m := range msgs {
-		if keep == nil || keep(m.conversationID, nil) {
+		if keep(m.conversationID, m.assigneeID) {
 			out.messages = append(out.messages, m)
 		}
 	}
 	return out, nil
 }
 
-// messageCounts reads the range's message counts: whole hours from the rollup's counts, and the
-// parts of an hour at the range's edges exactly from the messages of the conversations those
-// hours name.
+// messageCounts reads the range's message counts: the whole hours from the rollup's counts (added
+// up per day, team and agent by the database unless the report is an agent's, which needs each
+// conversation's), and the parts of an hour at the range's edges exactly, from the messages of the
+// conversations those hours name.
 func (s *Service) messageCounts(ctx context.Context, q Query) ([]messageCount, error) {
-	rows, err := s.q.ReportMessageHours(ctx, s.pool, db.ReportMessageHoursParams{FromHour: q.From.Truncate(time.Hour), RangeTo: q.To, TeamID: q.TeamID})
+	fullFrom, fullTo := q.From.Truncate(time.Hour), q.To.Truncate(time.Hour)
+	if fullFrom.Before(q.From) {
+		fullFrom = fullFrom.Add(time.Hour)
+	}
+	var out []messageCount
+	if fullFrom.Before(fullTo) && q.AgentID == nil {
+		rows, err := s.q.ReportMessageTotals(ctx, s.pool, db.ReportMessageTotalsParams{FromHour: fullFrom, ToHour: fullTo, TeamID: q.TeamID})
+		if err != nil {
+			return nil, fmt.Errorf("error reading the report's message counts: %w", err)
+		}
+		for _, r := range rows {
+			out = append(out, messageCount{agentID: r.AgentID, groupID: r.GroupID, at: r.Day, in: int(r.MessagesIn), out: int(r.MessagesOut)})
+		}
+	} else if fullFrom.Before(fullTo) {
+		rows, err := s.q.ReportMessageHours(ctx, s.pool, db.ReportMessageHoursParams{
+			FromHour: fullFrom, ToHour: fullTo, TeamID: q.TeamID, AgentID: q.AgentID, AgentFrom: q.From.Truncate(time.Hour),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("error reading the report's message counts: %w", err)
+		}
+		for _, r := range rows {
+			out = append(out, messageCount{
+				conversationID: r.ConversationID, agentID: r.AgentID, groupID: r.GroupID, assigneeID: r.AssigneeID,
+				at: r.Hour, in: int(r.MessagesIn), out: int(r.MessagesOut),
+			})
+		}
+	}
+	var edges []time.Time
+	if h := q.From.Truncate(time.Hour); h.Before(q.From) {
+		edges = append(edges, h)
+	}
+	if h := q.To.Truncate(time.Hour); h.Before(q.To) && (len(edges) == 0 || !h.Equal(edges[0])) {
+		edges = append(edges, h)
+	}
+	for _, hour := range edges {
+		counted, err := s.edgeCounts(ctx, q, hour)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, counted...)
+	}
+	return out, nil
+}
+
+// edgeCounts counts one message at a time the part of hour inside q's range.
+func (s *Service) edgeCounts(ctx context.Context, q Query, hour time.Time) ([]messageCount, error) {
+	// Every conversation with messages in that hour: which of them an agent's report keeps is
+	// decided with the others, from who wrote when.
+	rows, err := s.q.ReportMessageHours(ctx, s.pool, db.ReportMessageHoursParams{FromHour: hour, ToHour: hour.Add(time.Hour), TeamID: q.TeamID, AgentFrom: hour})
 	if err != nil {
 		return nil, fmt.Errorf("error reading the report's message counts: %w", err)
 	}
-	out := make([]messageCount, 0, len(rows))
-	type conv struct {
-		groupID, assigneeID *int64
-	}
-	partial := map[time.Time]map[int64]conv{} // hours cut by the range, and their conversations
+	type conv struct{ groupID, assigneeID *int64 }
+	convs := map[int64]conv{}
+	ids := make([]int64, 0, len(rows))
 	for _, r := range rows {
-		if r.Hour.Before(q.From) || r.Hour.Add(time.Hour).After(q.To) {
-			if partial[r.Hour] == nil {
-				partial[r.Hour] = map[int64]conv{}
-			}
-			partial[r.Hour][r.ConversationID] = conv{r.GroupID, r.AssigneeID}
-			continue
+		if _, ok := convs[r.ConversationID]; !ok {
+			convs[r.ConversationID] = conv{r.GroupID, r.AssigneeID}
+			ids = append(ids, r.ConversationID)
 		}
-		out = append(out, messageCount{conversationID: r.ConversationID, agentID: r.AgentID, groupID: r.GroupID, at: r.Hour, in: int(r.MessagesIn), out: int(r.MessagesOut)})
 	}
-	for hour, convs := range partial {
-		ids := make([]int64, 0, len(convs))
-		for id := range convs {
-			ids = append(ids, id)
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	from, to := hour, hour.Add(time.Hour)
+	if from.Before(q.From) {
+		from = q.From
+	}
+	if to.After(q.To) {
+		to = q.To
+	}
+	msgs, err := s.q.ReportMessagesBetween(ctx, s.pool, db.ReportMessagesBetweenParams{Ids: ids, RangeFrom: from, RangeTo: to})
+	if err != nil {
+		return nil, fmt.Errorf("error reading the report's messages: %w", err)
+	}
+	out := make([]messageCount, 0, len(msgs))
+	for _, m := range msgs {
+		c := convs[m.ConversationID]
+		mc := messageCount{conversationID: m.ConversationID, agentID: writer(m.Sender, m.SenderUserID), groupID: c.groupID, assigneeID: c.assigneeID, at: m.CreatedAt}
+		if m.Direction == "in" {
+			mc.in = 1
+		} else {
+			mc.out = 1
 		}
-		from, to := hour, hour.Add(time.Hour)
-		if from.Before(q.From) {
-			from = q.From
-		}
-		if to.After(q.To) {
-			to = q.To
-		}
-		msgs, err := s.q.ReportMessagesBetween(ctx, s.pool, db.ReportMessagesBetweenParams{Ids: ids, RangeFrom: from, RangeTo: to})
-		if err != nil {
-			return nil, fmt.Errorf("error reading the report's messages: %w", err)
-		}
-		for _, m := range msgs {
-			c := messageCount{conversationID: m.ConversationID, agentID: writer(m.Sender, m.SenderUserID), groupID: convs[m.ConversationID].groupID, at: m.CreatedAt}
-			if m.Direction == "in" {
-				c.in = 1
-			} else {
-				c.out = 1
-			}
-			out = append(out, c)
-		}
+		out = append(out, mc)
 	}
 	return out, nil
 }
@@ -293,13 +328,25 @@ func (s *Service) Conversations(ctx context.Context, p *auth.Principal, q Query)
 	if err != nil {
 		return nil, err
 	}
-	out := []ConversationRow{}
+	var eps []*episode
+	var ids []int64
 	for i := range l.episodes {
 		e := &l.episodes[i]
-		if !in(q, e.Start) && (e.ResolvedAt == nil || !in(q, *e.ResolvedAt)) {
-			continue
+		if in(q, e.Start) || e.ResolvedAt != nil && in(q, *e.ResolvedAt) {
+			eps, ids = append(eps, e), append(ids, e.ConversationID)
 		}
-		out = append(out, conversationRow(e))
+	}
+	customers, err := s.q.ReportCustomers(ctx, s.pool, ids)
+	if err != nil {
+		return nil, fmt.Errorf("error reading the report's customers: %w", err)
+	}
+	numbers := make(map[int64]string, len(customers))
+	for _, c := range customers {
+		numbers[c.ID] = c.WaID
+	}
+	out := make([]ConversationRow, 0, len(eps))
+	for _, e := range eps {
+		out = append(out, conversationRow(e, numbers[e.ConversationID]))
 	}
 	slices.SortFunc(out, func(a, b ConversationRow) int {
 		if c := a.OpenedAt.Compare(b.OpenedAt); c != 0 {
@@ -310,9 +357,9 @@ func (s *Service) Conversations(ctx context.Context, p *auth.Principal, q Query)
 	return out, nil
 }
 
-func conversationRow(e *episode) ConversationRow {
+func conversationRow(e *episode, customer string) ConversationRow {
 	r := ConversationRow{
-		ConversationID: e.ConversationID, Customer: e.customer, TeamID: e.groupID, OpenedAt: e.Start.UTC(), Reopened: e.Reopened,
+		ConversationID: e.ConversationID, Customer: customer, TeamID: e.groupID, OpenedAt: e.Start.UTC(), Reopened: e.Reopened,
 		FirstCustomerAt: utc(e.FirstCustomerAt), FirstResponseAt: utc(e.FirstResponseAt), FirstResponderID: e.FirstResponder,
 		ResolvedAt: utc(e.ResolvedAt), ResolvedByID: e.ResolvedBy, SnoozedSeconds: e.Snoozed.Seconds(),
 		MessagesIn: e.MessagesIn, MessagesOut: e.MessagesOut, BotReplied: e.BotReplied, BotContained: e.Contained(),
