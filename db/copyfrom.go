@@ -39,6 +39,8 @@ func (r iteratorForReportEpisodesInsert) Values() ([]interface{}, error) {
 		r.rows[0].ResolvedAt,
 		r.rows[0].ResolvedBy,
 		r.rows[0].SnoozedMs,
+		r.rows[0].SnoozeFrom,
+		r.rows[0].SnoozeTo,
 		r.rows[0].BotRepliedAt,
 		r.rows[0].PersonJoinedAt,
 		r.rows[0].MessagesIn,
@@ -53,7 +55,7 @@ func (r iteratorForReportEpisodesInsert) Err() error {
 }
 
 func (q *Queries) ReportEpisodesInsert(ctx context.Context, db DBTX, arg []ReportEpisodesInsertParams) (int64, error) {
-	return db.CopyFrom(ctx, []string{"report_episodes"}, []string{"conversation_id", "seq", "started_at", "reopened", "first_customer_at", "first_response_at", "first_responder_id", "resolved_at", "resolved_by", "snoozed_ms", "bot_replied_at", "person_joined_at", "messages_in", "messages_out", "handoff_at", "handoff_reasons"}, &iteratorForReportEpisodesInsert{rows: arg})
+	return db.CopyFrom(ctx, []string{"report_episodes"}, []string{"conversation_id", "seq", "started_at", "reopened", "first_customer_at", "first_response_at", "first_responder_id", "resolved_at", "resolved_by", "snoozed_ms", "snooze_from", "snooze_to", "bot_replied_at", "person_joined_at", "messages_in", "messages_out", "handoff_at", "handoff_reasons"}, &iteratorForReportEpisodesInsert{rows: arg})
 }
 
 // iteratorForReportMessageHoursInsert implements pgx.CopyFromSource.

@@ -244,6 +244,8 @@ type ReportEpisode struct {
 	ResolvedAt       *time.Time  `json:"resolved_at"`
 	ResolvedBy       *int64      `json:"resolved_by"`
 	SnoozedMs        int64       `json:"snoozed_ms"`
+	SnoozeFrom       []time.Time `json:"snooze_from"`
+	SnoozeTo         []time.Time `json:"snooze_to"`
 	BotRepliedAt     *time.Time  `json:"bot_replied_at"`
 	PersonJoinedAt   *time.Time  `json:"person_joined_at"`
 	MessagesIn       int32       `json:"messages_in"`

@@ -100,14 +100,14 @@ func (q *Queries) ReportCustomers(ctx context.Context, db DBTX, ids []int64) ([]
 
 const reportEpisodes = `-- name: ReportEpisodes :many
 SELECT e.conversation_id, e.seq, e.started_at, e.reopened, e.first_customer_at, e.first_response_at,
-    e.first_responder_id, e.resolved_at, e.resolved_by, e.snoozed_ms, e.bot_replied_at, e.person_joined_at,
-    e.messages_in, e.messages_out, e.handoff_at, e.handoff_reasons, c.group_id, c.assignee_id
+    e.first_responder_id, e.resolved_at, e.resolved_by, e.snoozed_ms, e.snooze_from, e.snooze_to, e.bot_replied_at,
+    e.person_joined_at, e.messages_in, e.messages_out, e.handoff_at, e.handoff_reasons, c.group_id, c.assignee_id
 FROM (
-    SELECT conversation_id, seq, started_at, reopened, first_customer_at, first_response_at, first_responder_id, resolved_at, resolved_by, snoozed_ms, bot_replied_at, person_joined_at, messages_in, messages_out, handoff_at, handoff_reasons FROM report_episodes a WHERE a.started_at >= $1 AND a.started_at < $2
+    SELECT conversation_id, seq, started_at, reopened, first_customer_at, first_response_at, first_responder_id, resolved_at, resolved_by, snoozed_ms, snooze_from, snooze_to, bot_replied_at, person_joined_at, messages_in, messages_out, handoff_at, handoff_reasons FROM report_episodes a WHERE a.started_at >= $1 AND a.started_at < $2
     UNION ALL
-    SELECT conversation_id, seq, started_at, reopened, first_customer_at, first_response_at, first_responder_id, resolved_at, resolved_by, snoozed_ms, bot_replied_at, person_joined_at, messages_in, messages_out, handoff_at, handoff_reasons FROM report_episodes b WHERE b.resolved_at >= $1 AND b.started_at < $1
+    SELECT conversation_id, seq, started_at, reopened, first_customer_at, first_response_at, first_responder_id, resolved_at, resolved_by, snoozed_ms, snooze_from, snooze_to, bot_replied_at, person_joined_at, messages_in, messages_out, handoff_at, handoff_reasons FROM report_episodes b WHERE b.resolved_at >= $1 AND b.started_at < $1
     UNION ALL
-    SELECT conversation_id, seq, started_at, reopened, first_customer_at, first_response_at, first_responder_id, resolved_at, resolved_by, snoozed_ms, bot_replied_at, person_joined_at, messages_in, messages_out, handoff_at, handoff_reasons FROM report_episodes o WHERE o.resolved_at IS NULL AND o.started_at < $1
+    SELECT conversation_id, seq, started_at, reopened, first_customer_at, first_response_at, first_responder_id, resolved_at, resolved_by, snoozed_ms, snooze_from, snooze_to, bot_replied_at, person_joined_at, messages_in, messages_out, handoff_at, handoff_reasons FROM report_episodes o WHERE o.resolved_at IS NULL AND o.started_at < $1
 ) e
 JOIN conversations c ON c.id = e.conversation_id
 WHERE $3::bigint IS NULL OR c.group_id = $3
@@ -130,6 +130,8 @@ type ReportEpisodesRow struct {
 	ResolvedAt       *time.Time  `json:"resolved_at"`
 	ResolvedBy       *int64      `json:"resolved_by"`
 	SnoozedMs        int64       `json:"snoozed_ms"`
+	SnoozeFrom       []time.Time `json:"snooze_from"`
+	SnoozeTo         []time.Time `json:"snooze_to"`
 	BotRepliedAt     *time.Time  `json:"bot_replied_at"`
 	PersonJoinedAt   *time.Time  `json:"person_joined_at"`
 	MessagesIn       int32       `json:"messages_in"`
@@ -164,6 +166,8 @@ func (q *Queries) ReportEpisodes(ctx context.Context, db DBTX, arg ReportEpisode
 			&i.ResolvedAt,
 			&i.ResolvedBy,
 			&i.SnoozedMs,
+			&i.SnoozeFrom,
+			&i.SnoozeTo,
 			&i.BotRepliedAt,
 			&i.PersonJoinedAt,
 			&i.MessagesIn,
@@ -203,6 +207,8 @@ type ReportEpisodesInsertParams struct {
 	ResolvedAt       *time.Time  `json:"resolved_at"`
 	ResolvedBy       *int64      `json:"resolved_by"`
 	SnoozedMs        int64       `json:"snoozed_ms"`
+	SnoozeFrom       []time.Time `json:"snooze_from"`
+	SnoozeTo         []time.Time `json:"snooze_to"`
 	BotRepliedAt     *time.Time  `json:"bot_replied_at"`
 	PersonJoinedAt   *time.Time  `json:"person_joined_at"`
 	MessagesIn       int32       `json:"messages_in"`

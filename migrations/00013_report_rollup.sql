@@ -18,6 +18,8 @@ CREATE TABLE report_episodes (
     resolved_at        timestamptz,
     resolved_by        bigint,
     snoozed_ms         bigint      NOT NULL,
+    snooze_from        timestamptz[] NOT NULL,
+    snooze_to          timestamptz[] NOT NULL,
     bot_replied_at     timestamptz,
     person_joined_at   timestamptz,
     messages_in        integer     NOT NULL,

@@ -73,11 +73,11 @@ DELETE FROM report_episodes WHERE conversation_id = ANY(@ids::bigint[]);
 
 -- name: ReportEpisodesInsert :copyfrom
 INSERT INTO report_episodes (conversation_id, seq, started_at, reopened, first_customer_at, first_response_at,
-    first_responder_id, resolved_at, resolved_by, snoozed_ms, bot_replied_at, person_joined_at, messages_in,
-    messages_out, handoff_at, handoff_reasons)
+    first_responder_id, resolved_at, resolved_by, snoozed_ms, snooze_from, snooze_to, bot_replied_at, person_joined_at,
+    messages_in, messages_out, handoff_at, handoff_reasons)
 VALUES (@conversation_id, @seq, @started_at, @reopened, @first_customer_at, @first_response_at,
-    @first_responder_id, @resolved_at, @resolved_by, @snoozed_ms, @bot_replied_at, @person_joined_at, @messages_in,
-    @messages_out, @handoff_at, @handoff_reasons);
+    @first_responder_id, @resolved_at, @resolved_by, @snoozed_ms, @snooze_from, @snooze_to, @bot_replied_at, @person_joined_at,
+    @messages_in, @messages_out, @handoff_at, @handoff_reasons);
 
 -- name: ReportMessageHoursDelete :exec
 DELETE FROM report_message_hours WHERE conversation_id = ANY(@ids::bigint[]);
@@ -92,8 +92,8 @@ VALUES (@conversation_id, @hour, @agent_id, @messages_in, @messages_out);
 -- may fall in it); each arm is one index's range. Narrowed to a team (a conversation's current
 -- group).
 SELECT e.conversation_id, e.seq, e.started_at, e.reopened, e.first_customer_at, e.first_response_at,
-    e.first_responder_id, e.resolved_at, e.resolved_by, e.snoozed_ms, e.bot_replied_at, e.person_joined_at,
-    e.messages_in, e.messages_out, e.handoff_at, e.handoff_reasons, c.group_id, c.assignee_id
+    e.first_responder_id, e.resolved_at, e.resolved_by, e.snoozed_ms, e.snooze_from, e.snooze_to, e.bot_replied_at,
+    e.person_joined_at, e.messages_in, e.messages_out, e.handoff_at, e.handoff_reasons, c.group_id, c.assignee_id
 FROM (
     SELECT * FROM report_episodes a WHERE a.started_at >= @range_from AND a.started_at < @range_to
     UNION ALL

@@ -397,7 +397,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts *Opt
 		MetricsToken: cfg.MetricsToken,
 		HTTPMetrics:  httpapi.NewHTTPMetrics(a.metrics),
 		Health:       a.health,
-		Reports:      reports.New(a.pool, a.rollup),
+		Reports:      reports.New(a.pool, a.rollup, cfg.BusinessHours),
 
 		RequestTimeout:  cfg.HTTPRequestTimeout,
 		BodyTimeout:     cfg.HTTPBodyTimeout,

@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"net/netip"
 	"time"
+
+	"github.com/wainbox/wainbox/internal/businesshours"
 )
 
 // Simulator defaults: the values the in-process simulator and the clients share when the
@@ -79,7 +81,11 @@ type Config struct {
 	// NumberCheckInterval is how often at most Meta is asked about the business number (its
 	// rating, and whether the token still works) for the detailed health and /metrics.
 	NumberCheckInterval time.Duration
-	ShutdownTimeout     time.Duration
+	// BusinessHours is the team's working week (nil: none configured), in BusinessTimezone;
+	// reports measure times within it when asked.
+	BusinessHours    *businesshours.Hours
+	BusinessTimezone string
+	ShutdownTimeout  time.Duration
 	// WSMaxSocketsPerUser and WSMaxUnauthenticatedSockets cap one user's WebSockets and those
 	// still to authenticate, per instance (docs/realtime.md).
 	WSMaxSocketsPerUser         int

@@ -19,6 +19,8 @@ import (
 	"text/tabwriter"
 	"time"
 	"unicode/utf8"
+
+	"github.com/wainbox/wainbox/internal/businesshours"
 )
 
 // Var is one environment variable wainbox reads.
@@ -285,6 +287,22 @@ var Vars = []Var{
 		}},
 	{Name: "WHATSAPP_NUMBER_CHECK_INTERVAL", Default: "5m", Help: "how often at most Meta is asked for the business number's quality rating and messaging limit, which also proves the access token works (detailed health, /metrics)",
 		set: durationVar(func(c *Config) *time.Duration { return &c.NumberCheckInterval })},
+	{Name: "BUSINESS_TIMEZONE", Default: "UTC", Help: "the team's time zone (IANA, such as America/Bogota) for BUSINESS_HOURS",
+		set: func(c *Config, v string) error {
+			if _, err := time.LoadLocation(v); err != nil {
+				return fmt.Errorf("unknown time zone %q", v)
+			}
+			c.BusinessTimezone = v
+			return nil
+		}},
+	{Name: "BUSINESS_HOURS", Help: "the team's working week, such as `mon-fri 09:00-18:00; sat 10:00-14:00`, for reports' first response and resolution times in business hours (`?hours=business`); empty: none",
+		set: func(c *Config, v string) (err error) {
+			if v == "" {
+				return nil
+			}
+			c.BusinessHours, err = businesshours.Parse(v, c.BusinessTimezone)
+			return err
+		}},
 	{Name: "WS_MAX_SOCKETS_PER_USER", Default: "20", Help: "WebSockets one user may hold on one instance (many tabs); one more is closed with 4009 when it authenticates",
 		set: intVar(1, 100000, func(c *Config) *int { return &c.WSMaxSocketsPerUser })},
 	{Name: "WS_MAX_UNAUTHENTICATED_SOCKETS", Default: "256", Help: "WebSockets of one instance still to authenticate (5 s each at most); over it the upgrade is refused with 503",

@@ -30,7 +30,7 @@ func wantsCSV(r *http.Request) (bool, error) {
 
 func reportQuery(r *http.Request) (reports.Query, error) {
 	v := r.URL.Query()
-	return reports.ParseQuery(v.Get("from"), v.Get("to"), v.Get("team"), v.Get("agent"), time.Now())
+	return reports.ParseQuery(v.Get("from"), v.Get("to"), v.Get("team"), v.Get("agent"), v.Get("hours"), time.Now())
 }
 
 func (s *Server) reportSummary(w http.ResponseWriter, r *http.Request) {

@@ -265,6 +265,8 @@ func TestReportInputAndPermissions(t *testing.T) {
 		"team=abc":                      "team",
 		"agent=-3":                      "agent",
 		"format=xml":                    "format",
+		"hours=nights":                  "hours",
+		"hours=business":                "hours", // none configured
 		"from=2026-03-02T10:00:00Z&to=2026-03-02T10:00:00Z": "from",
 	} {
 		var e struct {
@@ -329,4 +331,44 @@ func TestReportCountsMessagesToTheMinute(t *testing.T) {
 	require.Equal(t, [2]int{4, 2}, [2]int{s.Totals.MessagesIn, s.Totals.MessagesOut})
 	require.Len(t, s.ByTeam, 1)
 	require.Equal(t, 4, s.ByTeam[0].MessagesIn)
+}
+
+// With BUSINESS_HOURS, ?hours=business measures times within them: a customer who wrote an hour
+// before closing on Friday and was answered a quarter past opening on Monday waited 75 working
+// minutes; the working part of a snooze is left out of the resolution. Wall-clock stays the
+// default.
+func TestReportInBusinessHours(t *testing.T) {
+	t.Parallel()
+	in := apptest.Start(t, &apptest.Options{Env: map[string]string{"BUSINESS_HOURS": "mon-fri 09:00-17:00", "BUSINESS_TIMEZONE": "America/Bogota"}})
+	admin := in.AdminToken()
+	w := &reportWorld{t: t, in: in}
+	require.NoError(t, in.Pool().QueryRow(t.Context(), "SELECT id FROM channels LIMIT 1").Scan(&w.channel))
+	ann, _ := in.CreateUser("ann@example.com", auth.RoleAgent)
+	bogota := func(d, h, m int) time.Time { return day(d, h+5, m) } // UTC-5 all year
+
+	c := w.conversation("16505550501", bogota(6, 16, 0), 0) // Friday
+	w.customer(c, bogota(6, 16, 0))
+	w.reply(c, "agent", ann, bogota(9, 9, 15)) // Monday
+	w.history(c, ann, "status", map[string]any{"from": "open", "to": "snoozed"}, bogota(9, 10, 0))
+	w.customer(c, bogota(9, 12, 0)) // wakes it
+	w.history(c, ann, "status", map[string]any{"from": "open", "to": "resolved"}, bogota(9, 13, 0))
+
+	var s struct {
+		summaryJSON
+		Hours         string  `json:"hours"`
+		BusinessHours *string `json:"business_hours"`
+	}
+	in.Do("GET", "/api/reports/summary?from=2026-03-06&to=2026-03-10&hours=business", admin, nil, http.StatusOK, &s)
+	require.Equal(t, "business", s.Hours)
+	require.Equal(t, "mon-fri 09:00-17:00 (America/Bogota)", *s.BusinessHours)
+	require.Equal(t, 75*60.0, *s.Totals.FirstResponse.Median)
+	require.Equal(t, 3*3600.0, *s.Totals.Resolution.Median, "Friday's hour and Monday's four, less the two snoozed")
+
+	in.Do("GET", "/api/reports/summary?from=2026-03-06&to=2026-03-10", admin, nil, http.StatusOK, &s)
+	require.Equal(t, "wall_clock", s.Hours)
+	require.Equal(t, (2*24*60+17*60+15)*60.0, *s.Totals.FirstResponse.Median)
+
+	resp := in.Request("GET", "/api/reports/conversations?from=2026-03-06&to=2026-03-10&hours=business&format=csv", admin, nil)
+	require.Equal(t, http.StatusOK, resp.Status)
+	require.Contains(t, string(resp.Body), ",4500,", "the export's first response in business hours")
 }

@@ -21,12 +21,22 @@ type Query struct {
 	// TeamID keeps the conversations of one group (team); AgentID those an agent was assigned or
 	// wrote in within the range.
 	TeamID, AgentID *int64
+	// Business measures first response and resolution times in business hours (BUSINESS_HOURS)
+	// instead of wall-clock time.
+	Business bool
 }
+
+// Ways a report measures times (the hours parameter).
+const (
+	WallClock = "wall_clock"
+	Business  = "business"
+)
 
 // ParseQuery reads a report's parameters as the API receives them. from and to are RFC 3339
 // times or dates (YYYY-MM-DD, UTC; a date as to includes that whole day); to defaults to now and
-// from to seven days before to. Bad input is a FieldError naming the parameter.
-func ParseQuery(from, to, team, agent string, now time.Time) (Query, error) {
+// from to seven days before to; hours is wall_clock (the default) or business. Bad input is a
+// FieldError naming the parameter.
+func ParseQuery(from, to, team, agent, hours string, now time.Time) (Query, error) {
 	var q Query
 	var err error
 	q.To = now.UTC()
@@ -52,6 +62,13 @@ func ParseQuery(from, to, team, agent string, now time.Time) (Query, error) {
 	}
 	if q.AgentID, err = parseID(agent); err != nil {
 		return Query{}, &apperr.FieldError{Field: "agent", Message: err.Error()}
+	}
+	switch hours {
+	case "", WallClock:
+	case Business:
+		q.Business = true
+	default:
+		return Query{}, &apperr.FieldError{Field: "hours", Message: "must be wall_clock or business"}
 	}
 	return q, nil
 }

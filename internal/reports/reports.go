@@ -21,6 +21,7 @@ import (
 	"github.com/wainbox/wainbox/db"
 	"github.com/wainbox/wainbox/internal/apperr"
 	"github.com/wainbox/wainbox/internal/auth"
+	"github.com/wainbox/wainbox/internal/businesshours"
 )
 
 // Service builds reports.
@@ -28,11 +29,48 @@ type Service struct {
 	pool   *pgxpool.Pool
 	q      *db.Queries
 	rollup *Rollup
+	hours  *businesshours.Hours
 }
 
-// New returns a report service on pool that reads what rollup keeps.
-func New(pool *pgxpool.Pool, rollup *Rollup) *Service {
-	return &Service{pool: pool, q: db.New(), rollup: rollup}
+// New returns a report service on pool that reads what rollup keeps; hours is the team's working
+// week (nil: none, and reports in business hours are refused).
+func New(pool *pgxpool.Pool, rollup *Rollup, hours *businesshours.Hours) *Service {
+	return &Service{pool: pool, q: db.New(), rollup: rollup, hours: hours}
+}
+
+// measure takes an episode's first response and resolution times: wall-clock, or within the
+// working hours when hours is set.
+type measure struct{ hours *businesshours.Hours }
+
+func (m measure) firstResponse(e *Episode) (time.Duration, bool) {
+	if m.hours == nil || e.FirstCustomerAt == nil || e.FirstResponseAt == nil {
+		return e.FirstResponse()
+	}
+	return m.hours.Between(*e.FirstCustomerAt, *e.FirstResponseAt), true
+}
+
+// resolution in business hours leaves out the working part of each snooze.
+func (m measure) resolution(e *Episode) (time.Duration, bool) {
+	if m.hours == nil || e.ResolvedAt == nil {
+		return e.Resolution()
+	}
+	d := m.hours.Between(e.Start, *e.ResolvedAt)
+	for _, sp := range e.Snoozes {
+		d -= m.hours.Between(sp.From, sp.To)
+	}
+	return max(0, d), true
+}
+
+// measureFor is how q measures times, or a FieldError when it asks for business hours and none
+// are configured.
+func (s *Service) measureFor(q Query) (measure, error) {
+	if !q.Business {
+		return measure{}, nil
+	}
+	if s.hours == nil {
+		return measure{}, &apperr.FieldError{Field: "hours", Message: "no business hours are configured (BUSINESS_HOURS)"}
+	}
+	return measure{hours: s.hours}, nil
 }
 
 // CanView reports whether p may read reports (can_view_reports).
@@ -104,14 +142,18 @@ type ReasonCount struct {
 
 // Summary is GET /api/reports/summary.
 type Summary struct {
-	From    time.Time      `json:"from"`
-	To      time.Time      `json:"to"`
-	TeamID  *int64         `json:"team_id"`
-	AgentID *int64         `json:"agent_id"`
-	Totals  Figures        `json:"totals"`
-	ByDay   []DayFigures   `json:"by_day"`
-	ByTeam  []TeamFigures  `json:"by_team"`
-	ByAgent []AgentFigures `json:"by_agent"`
+	From    time.Time `json:"from"`
+	To      time.Time `json:"to"`
+	TeamID  *int64    `json:"team_id"`
+	AgentID *int64    `json:"agent_id"`
+	// Hours is how times are measured: wall_clock or business. BusinessHours is the configured
+	// working week and its time zone (null: none, and business is refused).
+	Hours         string         `json:"hours"`
+	BusinessHours *string        `json:"business_hours"`
+	Totals        Figures        `json:"totals"`
+	ByDay         []DayFigures   `json:"by_day"`
+	ByTeam        []TeamFigures  `json:"by_team"`
+	ByAgent       []AgentFigures `json:"by_agent"`
 	// HandoffsByReason counts the bot's hand-offs in the range by reason, most frequent first.
 	HandoffsByReason []ReasonCount `json:"handoffs_by_reason"`
 }
@@ -303,11 +345,19 @@ func (s *Service) Summary(ctx context.Context, p *auth.Principal, q Query) (*Sum
 	if !CanView(p) {
 		return nil, apperr.Forbidden("you may not view reports (can_view_reports)")
 	}
+	m, err := s.measureFor(q)
+	if err != nil {
+		return nil, err
+	}
 	l, err := s.load(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	return summarize(q, l), nil
+	sum := summarize(q, m, l)
+	if s.hours != nil {
+		sum.BusinessHours = ptr(s.hours.String() + " (" + s.hours.Location.String() + ")")
+	}
+	return sum, nil
 }
 
 // ExportSummary is Summary for a download (CSV), which needs can_export_data too.
@@ -323,6 +373,10 @@ func (s *Service) ExportSummary(ctx context.Context, p *auth.Principal, q Query)
 func (s *Service) Conversations(ctx context.Context, p *auth.Principal, q Query) ([]ConversationRow, error) {
 	if !CanExport(p) {
 		return nil, apperr.Forbidden("you may not export data (can_export_data)")
+	}
+	m, err := s.measureFor(q)
+	if err != nil {
+		return nil, err
 	}
 	l, err := s.load(ctx, q)
 	if err != nil {
@@ -346,7 +400,7 @@ func (s *Service) Conversations(ctx context.Context, p *auth.Principal, q Query)
 	}
 	out := make([]ConversationRow, 0, len(eps))
 	for _, e := range eps {
-		out = append(out, conversationRow(e, numbers[e.ConversationID]))
+		out = append(out, conversationRow(m, e, numbers[e.ConversationID]))
 	}
 	slices.SortFunc(out, func(a, b ConversationRow) int {
 		if c := a.OpenedAt.Compare(b.OpenedAt); c != 0 {
@@ -357,7 +411,7 @@ func (s *Service) Conversations(ctx context.Context, p *auth.Principal, q Query)
 	return out, nil
 }
 
-func conversationRow(e *episode, customer string) ConversationRow {
+func conversationRow(m measure, e *episode, customer string) ConversationRow {
 	r := ConversationRow{
 		ConversationID: e.ConversationID, Customer: customer, TeamID: e.groupID, OpenedAt: e.Start.UTC(), Reopened: e.Reopened,
 		FirstCustomerAt: utc(e.FirstCustomerAt), FirstResponseAt: utc(e.FirstResponseAt), FirstResponderID: e.FirstResponder,
@@ -365,10 +419,10 @@ func conversationRow(e *episode, customer string) ConversationRow {
 		MessagesIn: e.MessagesIn, MessagesOut: e.MessagesOut, BotReplied: e.BotReplied, BotContained: e.Contained(),
 		Handoffs: []string{},
 	}
-	if d, ok := e.FirstResponse(); ok {
+	if d, ok := m.firstResponse(&e.Episode); ok {
 		r.FirstResponseSeconds = ptr(d.Seconds())
 	}
-	if d, ok := e.Resolution(); ok {
+	if d, ok := m.resolution(&e.Episode); ok {
 		r.ResolutionSeconds = ptr(d.Seconds())
 	}
 	for _, h := range e.Handoffs {
@@ -381,8 +435,8 @@ func in(q Query, t time.Time) bool { return !t.Before(q.From) && t.Before(q.To) 
 
 func day(t time.Time) string { return t.UTC().Format(time.DateOnly) }
 
-func summarize(q Query, l *loaded) *Summary {
-	s := &Summary{From: q.From, To: q.To, TeamID: q.TeamID, AgentID: q.AgentID, ByDay: []DayFigures{}, ByTeam: []TeamFigures{}, ByAgent: []AgentFigures{}}
+func summarize(q Query, m measure, l *loaded) *Summary {
+	s := &Summary{From: q.From, To: q.To, TeamID: q.TeamID, AgentID: q.AgentID, Hours: WallClock, ByDay: []DayFigures{}, ByTeam: []TeamFigures{}, ByAgent: []AgentFigures{}}
 	days := map[string]*Figures{}
 	var dayKeys []string
 	for d := q.From.UTC().Truncate(24 * time.Hour); d.Before(q.To); d = d.Add(24 * time.Hour) {
@@ -416,13 +470,16 @@ func summarize(q Query, l *loaded) *Summary {
 	}
 	reasons := map[string]int{}
 
-	for _, m := range l.messages {
-		for _, f := range []*Figures{&s.Totals, days[day(m.at)], teamOf(m.groupID)} {
-			f.MessagesIn += m.in
-			f.MessagesOut += m.out
+	if m.hours != nil {
+		s.Hours = Business
+	}
+	for _, c := range l.messages {
+		for _, f := range []*Figures{&s.Totals, days[day(c.at)], teamOf(c.groupID)} {
+			f.MessagesIn += c.in
+			f.MessagesOut += c.out
 		}
-		if m.agentID != 0 {
-			agentOf(m.agentID).MessagesOut += m.out
+		if c.agentID != 0 {
+			agentOf(c.agentID).MessagesOut += c.out
 		}
 	}
 	for i := range l.episodes {
@@ -434,7 +491,7 @@ func summarize(q Query, l *loaded) *Summary {
 				if e.Reopened {
 					f.Reopened++
 				}
-				if d, ok := e.FirstResponse(); ok {
+				if d, ok := m.firstResponse(&e.Episode); ok {
 					f.firstResponses = append(f.firstResponses, d)
 				}
 				if e.BotReplied {
@@ -444,13 +501,13 @@ func summarize(q Query, l *loaded) *Summary {
 					}
 				}
 			}
-			if d, ok := e.FirstResponse(); ok && e.FirstResponder != nil {
+			if d, ok := m.firstResponse(&e.Episode); ok && e.FirstResponder != nil {
 				a := agentOf(*e.FirstResponder)
 				a.firstResponses = append(a.firstResponses, d)
 			}
 		}
 		if e.ResolvedAt != nil && in(q, *e.ResolvedAt) {
-			d, _ := e.Resolution()
+			d, _ := m.resolution(&e.Episode)
 			for _, f := range []*Figures{&s.Totals, days[day(*e.ResolvedAt)], team} {
 				f.Resolved++
 				f.resolutions = append(f.resolutions, d)

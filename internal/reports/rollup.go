@@ -281,9 +281,13 @@ func episodeRow(e *Episode, seq int32) db.ReportEpisodesInsertParams {
 		BotRepliedAt: e.BotRepliedAt, PersonJoinedAt: e.PersonJoinedAt,
 		MessagesIn: int32(e.MessagesIn), MessagesOut: int32(e.MessagesOut),
 		HandoffAt: make([]time.Time, len(e.Handoffs)), HandoffReasons: make([]string, len(e.Handoffs)),
+		SnoozeFrom: make([]time.Time, len(e.Snoozes)), SnoozeTo: make([]time.Time, len(e.Snoozes)),
 	}
 	for i, h := range e.Handoffs {
 		row.HandoffAt[i], row.HandoffReasons[i] = h.At, h.Reason
+	}
+	for i, sp := range e.Snoozes {
+		row.SnoozeFrom[i], row.SnoozeTo[i] = sp.From, sp.To
 	}
 	return row
 }
@@ -300,6 +304,9 @@ func storedEpisode(r *db.ReportEpisodesRow) Episode {
 	}
 	for i := range min(len(r.HandoffAt), len(r.HandoffReasons)) {
 		e.Handoffs = append(e.Handoffs, Handoff{At: r.HandoffAt[i], Reason: r.HandoffReasons[i]})
+	}
+	for i := range min(len(r.SnoozeFrom), len(r.SnoozeTo)) {
+		e.Snoozes = append(e.Snoozes, Span{From: r.SnoozeFrom[i], To: r.SnoozeTo[i]})
 	}
 	return e
 }

@@ -65,8 +65,10 @@ type Episode struct {
 	// ResolvedAt ends the episode, by ResolvedBy (nil: not by a person).
 	ResolvedAt *time.Time
 	ResolvedBy *int64
-	// Snoozed is the time the episode spent snoozed, which resolution time leaves out.
+	// Snoozed is the time the episode spent snoozed, which resolution time leaves out; Snoozes
+	// are those stretches (business hours leave out their working part).
 	Snoozed time.Duration
+	Snoozes []Span
 	// BotReplied: the bot answered in the episode. PersonJoined: a person took part (a hand-off,
 	// a takeover or an assignment, or an agent's message). Contained: the bot replied and no
 	// person joined. The instants of the first of each let a report cut the episode at its
@@ -82,6 +84,9 @@ type Episode struct {
 	// takeover (an agent took it from the bot).
 	Handoffs []Handoff
 }
+
+// Span is a stretch of time, [From, To).
+type Span struct{ From, To time.Time }
 
 // Handoff is one hand-off from the bot to people.
 type Handoff struct {
@@ -166,6 +171,7 @@ func Episodes(conversationID int64, created time.Time, items []Item) []Episode {
 	endSnooze := func(at time.Time) {
 		if snoozedAt != nil {
 			ep.Snoozed += at.Sub(*snoozedAt)
+			ep.Snoozes = append(ep.Snoozes, Span{From: *snoozedAt, To: at})
 			snoozedAt = nil
 		}
 	}

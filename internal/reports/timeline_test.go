@@ -140,6 +140,8 @@ func TestSnoozedTimeIsExcludedFromResolution(t *testing.T) {
 	})
 	require.Len(t, eps, 1)
 	require.Equal(t, 85.0, mins(eps[0].Snoozed))
+	require.Equal(t, []reports.Span{{From: at(10), To: at(70)}, {From: at(80), To: at(100)}, {From: at(110), To: at(115)}}, eps[0].Snoozes,
+		"the stretches, for business hours")
 	rt, ok := eps[0].Resolution()
 	require.True(t, ok)
 	require.Equal(t, 115.0-85.0, mins(rt))
