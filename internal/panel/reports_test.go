@@ -40,9 +40,11 @@ type reportSummary struct {
 // the API, and a few conversations written into earlier days), a chart with one group of bars
 // and one point per day, a refetch when the range changes, and the two CSV downloads. An agent,
 // who may not read reports, has no link to them and is shown the API's refusal at #/reports.
+// The team works every hour of the week, so the business-hours switch is offered and changes
+// nothing but the query.
 func TestReportsDashboard(t *testing.T) {
 	t.Parallel()
-	in := apptest.Start(t, nil)
+	in := apptest.Start(t, &apptest.Options{Env: map[string]string{"BUSINESS_HOURS": "mon-sun 00:00-24:00"}})
 	admin := in.AdminToken()
 	_, agent := in.CreateUser("ana.agent@example.com", auth.RoleAgent)
 	adminID := int64(0)
@@ -63,7 +65,8 @@ func TestReportsDashboard(t *testing.T) {
 		"client_id": uuid.NewString(), "type": "text", "text": map[string]string{"body": "¡Sí! A todo el país."},
 	}, http.StatusAccepted, nil)
 
-	// Earlier days: a few conversations each, answered after a few minutes.
+	// Earlier days: a few conversations each, answered after a few minutes, written with the
+	// events the inbox writes beside them (reports follow the event log).
 	today := time.Now().UTC().Truncate(24 * time.Hour)
 	for d := 1; d <= 5; d++ {
 		for i := range d%3 + 1 {
@@ -83,6 +86,8 @@ func TestReportsDashboard(t *testing.T) {
 				conv, at, adminID, answered, answered.Add(time.Minute), answered.Add(3*time.Minute))
 			require.NoError(t, err)
 			_, err = pool.Exec(t.Context(), `UPDATE conversations SET last_message_at = $2 WHERE id = $1`, conv, answered.Add(3*time.Minute))
+			require.NoError(t, err)
+			_, err = pool.Exec(t.Context(), `INSERT INTO events (kind, conversation_id) VALUES ('message.created', $1)`, conv)
 			require.NoError(t, err)
 		}
 	}
@@ -144,6 +149,15 @@ func TestReportsDashboard(t *testing.T) {
 	p.waitJS(eventually, fmt.Sprintf(`document.querySelector('.reports').dataset.loads === '2' && document.querySelector('.reports').dataset.query.includes(%s)`, js("from="+from)))
 	require.Equal(t, 14, eval[int](p, `document.querySelectorAll('svg.chart-volume g.day').length`))
 	require.Equal(t, 14, eval[int](p, `document.querySelectorAll('svg.chart-response circle').length`))
+
+	// Business hours: offered because the team has them, named in the switch's title.
+	require.True(t, eval[bool](p, `!document.querySelector('.range-business-label').hidden && document.querySelector('.range-business-label').title.startsWith('mon-sun 00:00-24:00')`))
+	p.click(`.range-business`)
+	p.waitJS(eventually, `document.querySelector('.reports').dataset.loads === '3' && document.querySelector('.reports').dataset.query.includes('hours=business')`)
+	_, businessMedian := figure("first_response")
+	require.Equal(t, median, businessMedian, "every hour is a working hour")
+	p.click(`.range-business`)
+	p.waitJS(eventually, `document.querySelector('.reports').dataset.loads === '4'`)
 
 	// The CSV downloads: fetched with the token, saved from a blob: URL under the server's name.
 	// The page's link clicks are recorded instead of downloading.

@@ -64,10 +64,13 @@ export class Reports {
     if (!app.groups) {
       this.api.get('/api/groups').then((r) => this.team.append(...(r.data || []).map((g) => h('option', { value: g.id }, g.name)))).catch(() => {});
     }
+    // Shown once a summary says the team has working hours (BUSINESS_HOURS).
+    this.business = h('input', { type: 'checkbox', class: 'range-business' });
+    this.businessLabel = h('label', { class: 'range-business-label', hidden: true }, this.business, ' ', t('reports.business'));
     const form = h('form', { class: 'reports-range' },
       h('label', null, t('reports.from'), ' ', this.from),
       h('label', null, t('reports.to'), ' ', this.to),
-      this.team, this.agent,
+      this.team, this.agent, this.businessLabel,
       h('button', { type: 'button', onclick: () => this.preset(7) }, t('reports.days', { n: 7 })),
       h('button', { type: 'button', onclick: () => this.preset(30) }, t('reports.days', { n: 30 })));
     form.addEventListener('submit', (e) => { e.preventDefault(); this.load(); });
@@ -96,6 +99,7 @@ export class Reports {
     const q = new URLSearchParams({ from: this.from.value, to: this.to.value });
     if (this.team.value) q.set('team', this.team.value);
     if (this.agent.value) q.set('agent', this.agent.value);
+    if (this.business.checked) q.set('hours', 'business');
     return q;
   }
 
@@ -148,6 +152,10 @@ export class Reports {
   }
 
   render(r) {
+    if (r.business_hours) {
+      this.businessLabel.hidden = false;
+      this.businessLabel.title = r.business_hours;
+    }
     const n = new Intl.NumberFormat(lang);
     const tot = r.totals;
     const fig = (key, value, text, note) => h('li', { dataset: { figure: key, value: value ?? '' } },
