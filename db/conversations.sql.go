@@ -702,6 +702,26 @@ func (q *Queries) ConversationTakeover(ctx context.Context, db DBTX, arg Convers
 	return i, err
 }
 
+const conversationUnreadCount = `-- name: ConversationUnreadCount :one
+SELECT count(*) AS conversations, coalesce(sum(unread_count), 0)::bigint AS messages
+FROM conversations
+WHERE assignee_id = $1 AND unread_count > 0
+`
+
+type ConversationUnreadCountRow struct {
+	Conversations int64 `json:"conversations"`
+	Messages      int64 `json:"messages"`
+}
+
+// ConversationUnreadCount is an agent's badge: how many of the conversations assigned to them hold
+// messages nobody has read, and how many such messages.
+func (q *Queries) ConversationUnreadCount(ctx context.Context, db DBTX, assigneeID *int64) (ConversationUnreadCountRow, error) {
+	row := db.QueryRow(ctx, conversationUnreadCount, assigneeID)
+	var i ConversationUnreadCountRow
+	err := row.Scan(&i.Conversations, &i.Messages)
+	return i, err
+}
+
 const conversationUpsert = `-- name: ConversationUpsert :one
 INSERT INTO conversations (channel_id, contact_id, status)
 VALUES ($1, $2, $3)

@@ -142,6 +142,13 @@ WHERE (sqlc.narg(before_at)::timestamptz IS NULL
 ORDER BY conversations.last_message_at DESC, conversations.id DESC
 LIMIT @row_limit;
 
+-- name: ConversationUnreadCount :one
+-- ConversationUnreadCount is an agent's badge: how many of the conversations assigned to them hold
+-- messages nobody has read, and how many such messages.
+SELECT count(*) AS conversations, coalesce(sum(unread_count), 0)::bigint AS messages
+FROM conversations
+WHERE assignee_id = @assignee_id AND unread_count > 0;
+
 -- name: ConversationWakeSnoozed :one
 -- ConversationWakeSnoozed reopens a conversation whose snooze has ended. A conversation snoozed
 -- again until later, or already woken, does not match.

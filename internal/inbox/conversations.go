@@ -578,3 +578,27 @@ func (s *Service) ListConversations(ctx context.Context, p *auth.Principal, f Co
 	}
 	return out, nil
 }
+
+// UnreadCount is an agent's badge: of the conversations assigned to them, how many hold messages
+// nobody has read (Conversations) and how many such messages (Messages).
+type UnreadCount struct {
+	Conversations int64
+	Messages      int64
+}
+
+// MyUnreadCount counts the unread conversations and messages assigned to p. It needs no read
+// scope: they are p's own conversations, which every scope but none may read, and with none the
+// count is of conversations p could read nothing of anyway, so it answers zero.
+func (s *Service) MyUnreadCount(ctx context.Context, p *auth.Principal) (UnreadCount, error) {
+	if p == nil {
+		return UnreadCount{}, errNoCaller
+	}
+	if !auth.ValidRole(p.Role) || p.Perms().ReadChats == auth.ScopeNone {
+		return UnreadCount{}, nil
+	}
+	row, err := s.q.ConversationUnreadCount(ctx, s.pool, &p.UserID)
+	if err != nil {
+		return UnreadCount{}, fmt.Errorf("error counting the unread conversations of user %d: %w", p.UserID, err)
+	}
+	return UnreadCount{Conversations: row.Conversations, Messages: row.Messages}, nil
+}
