@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/valyala/fasthttp"
 
@@ -272,6 +273,9 @@ func (req *listRequest) sql(ctx context.Context, pool *pgxpool.Pool, u *listUser
 	}
 	f := req.filter
 	scope := u.scope
+	if f.AssigneeID != nil && *f.AssigneeID == u.ID {
+		scope = auth.ScopeAll // as inbox.SearchConversations reads one's own conversations
+	}
 	p := db.ConversationSearchParams{
 		Scope: scope, ViewerID: u.ID, ViewerGroups: []int64{u.Team}, Unassigned: f.Unassigned,
 		AssigneeID: f.AssigneeID, GroupID: f.GroupID, Unread: f.Unread, RowLimit: 50,
@@ -286,7 +290,7 @@ func (req *listRequest) sql(ctx context.Context, pool *pgxpool.Pool, u *listUser
 		s := strings.TrimPrefix(f.Query, "+")
 		p.Query = &s
 	}
-	rows, err := q.ConversationSearch(ctx, pool, p)
+	rows, err := q.ConversationSearch(ctx, unprepared{pool}, p)
 	if err != nil || len(rows) == 0 {
 		return err
 	}
@@ -364,4 +368,12 @@ func (l *loadClient) get(url, token string) error {
 		return fmt.Errorf("GET %s: %d %s", url, resp.StatusCode(), resp.Body())
 	}
 	return nil
+}
+
+// unprepared runs queries in pgx's exec mode, as the inbox runs the conversation list (planned
+// for each call's values).
+type unprepared struct{ db.DBTX }
+
+func (u unprepared) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	return u.DBTX.Query(ctx, sql, append([]any{pgx.QueryExecModeExec}, args...)...)
 }
