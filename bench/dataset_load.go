@@ -152,9 +152,20 @@ func (w *datasetWriter) write(ctx context.Context) error {
 		{"conversation_tags", []string{"conversation_id", "tag", "created_by", "created_at"}, w.tags},
 	}
 	for _, s := range steps {
+		var restore []string
+		if s.table == "messages" || s.table == "conversation_history" {
+			if restore, err = setAside(ctx, w.pool, s.table); err != nil {
+				return err
+			}
+		}
 		n, err := w.pool.CopyFrom(ctx, pgx.Identifier{s.table}, s.cols, s.src())
 		if err != nil {
 			return fmt.Errorf("error copying %s: %w", s.table, err)
+		}
+		for _, stmt := range restore {
+			if _, err := w.pool.Exec(ctx, stmt); err != nil {
+				return fmt.Errorf("error restoring %s after loading it (%s): %w", s.table, stmt, err)
+			}
 		}
 		switch s.table {
 		case "conversations":
@@ -168,6 +179,47 @@ func (w *datasetWriter) write(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// setAside drops table's secondary indexes and its own constraints but the primary key, and
+// returns the statements that put them back as they were, indexes first. That is how pg_restore
+// loads: an index built once over the rows, and a foreign key checked in one join, take a
+// fraction of the time of keeping seven indexes and firing a check per row over three million
+// COPYed rows.
+func setAside(ctx context.Context, pool *pgxpool.Pool, table string) ([]string, error) {
+	rows, err := pool.Query(ctx, `
+		SELECT 'DROP INDEX ' || i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid), 0
+		FROM pg_index i
+		WHERE i.indrelid = $1::regclass AND NOT i.indisprimary
+		  AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+		UNION ALL
+		SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', k.conrelid::regclass, k.conname),
+		       format('ALTER TABLE %s ADD CONSTRAINT %I %s', k.conrelid::regclass, k.conname, pg_get_constraintdef(k.oid)),
+		       CASE k.contype WHEN 'f' THEN 2 ELSE 1 END
+		FROM pg_constraint k
+		WHERE k.conrelid = $1::regclass AND k.contype IN ('u', 'f')
+		ORDER BY 3`, table)
+	if err != nil {
+		return nil, fmt.Errorf("error reading the indexes of %s: %w", table, err)
+	}
+	var drops, restore []string
+	for rows.Next() {
+		var drop, create string
+		var order int
+		if err := rows.Scan(&drop, &create, &order); err != nil {
+			return nil, err
+		}
+		drops, restore = append(drops, drop), append(restore, create)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("error reading the indexes of %s: %w", table, err)
+	}
+	for _, stmt := range drops {
+		if _, err := pool.Exec(ctx, stmt); err != nil {
+			return nil, fmt.Errorf("error setting aside %s (%s): %w", table, stmt, err)
+		}
+	}
+	return restore, nil
 }
 
 // reserveIDs moves table's identity past n ids and returns the first of them.

@@ -539,8 +539,8 @@ func (s *Service) SearchConversations(ctx context.Context, p *auth.Principal, f 
 // its values. ConversationSearch needs it: its plan depends on which filters are set and on how
 // selective they are (a rare tag starts from the tag's rows, a common one walks the list's
 // index), and a prepared statement switches to one generic plan for all of them after five calls,
-// which reads the whole year for a rare filter. Planning each call costs about a millisecond
-// of CPU.
+// which reads the whole year for a rare filter. Planning each call costs about half a
+// millisecond (0.5 to 0.6 ms measured on the year data set).
 type customPlan struct{ db.DBTX }
 
 func (c customPlan) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
