@@ -55,6 +55,7 @@ var sections = []section{
 	{"fanout", benchFanout},
 	{"media", benchMedia},
 	{"reports", benchReports},
+	{"lists", benchLists},
 }
 
 func main() {

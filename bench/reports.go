@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/wainbox/wainbox/db"
@@ -14,41 +13,9 @@ import (
 	"github.com/wainbox/wainbox/internal/reports"
 )
 
-// Size of the reports data set: 100,000 conversations of 30 messages each (3,000,000 messages)
-// spread over 60 days, so that a 30-day summary reads about half of them.
-const (
-	reportConversations = 100_000
-	reportMessagesEach  = 30
-	reportDays          = 60
-)
-
-// reportData fills the database with the data set in a few set-based statements (parameters: the
-// channel then the agent, or the agent alone when a statement names no channel): customers and conversations (a third in each of three teams), messages alternating
-// customer and business (the business's half by the bot, half by the agent) two minutes apart, and
-// each conversation resolved by the agent a minute after its last message.
-var reportData = []string{
-	`INSERT INTO groups (name) VALUES ('bench-a'), ('bench-b'), ('bench-c')`,
-	fmt.Sprintf(`INSERT INTO contacts (channel_id, wa_id, created_at)
-		SELECT $1, '1777' || lpad(g::text, 7, '0'), now() - interval '%d days' FROM generate_series(1, %d) g`, reportDays+1, reportConversations),
-	fmt.Sprintf(`INSERT INTO conversations (channel_id, contact_id, status, group_id, assignee_id, created_at, last_message_at)
-		SELECT $1, c.id, 'resolved', (SELECT min(id) FROM groups) + c.id %% 3, $2, c.t0, c.t0 + interval '%d minutes'
-		FROM (SELECT id, now() - random() * interval '%d days' AS t0 FROM contacts WHERE wa_id LIKE '1777%%') c`, 2*(reportMessagesEach-1), reportDays),
-	fmt.Sprintf(`INSERT INTO messages (conversation_id, direction, sender, sender_user_id, type, status, created_at)
-		SELECT cv.id,
-		       CASE WHEN k %% 2 = 0 THEN 'in' ELSE 'out' END,
-		       CASE WHEN k %% 2 = 0 THEN 'contact' WHEN k %% 4 = 1 THEN 'bot' ELSE 'agent' END,
-		       CASE WHEN k %% 4 = 3 THEN $1::bigint END,
-		       'text',
-		       CASE WHEN k %% 2 = 0 THEN 'received' ELSE 'sent' END,
-		       cv.created_at + k * interval '2 minutes'
-		FROM conversations cv, generate_series(0, %d) k`, reportMessagesEach-1),
-	`INSERT INTO conversation_history (conversation_id, actor_id, action, details, created_at)
-		SELECT id, $1, 'status', '{"from": "open", "to": "resolved"}', last_message_at + interval '1 minute'
-		FROM conversations`,
-}
-
-// benchReports measures a 30-day summary over HTTP on the data set, next to the bare read of the
-// rows it needs (the report's message query run through pgx with nothing done with its rows).
+// benchReports measures the rollup's rebuild of the year data set (loadDataset), then a 30-day
+// summary over HTTP next to the bare read of the rows it needs (the rollup's episodes and message
+// totals read through pgx with nothing done with them).
 func benchReports(ctx context.Context, e *Env) ([]Row, error) {
 	// The request timeout is raised so that a slow summary is measured rather than cut at 15 s.
 	a, stop, err := instance(ctx, e, map[string]string{"BOT_ENABLED": "0", "HTTP_REQUEST_TIMEOUT": "300s"})
@@ -56,7 +23,7 @@ func benchReports(ctx context.Context, e *Env) ([]Row, error) {
 		return nil, err
 	}
 	defer stop()
-	admin, err := a.Users.Create(ctx, auth.NewUser{Email: "reports@example.com", Name: "Bench", Role: auth.RoleAdmin, Password: "bench password"})
+	_, err = a.Users.Create(ctx, auth.NewUser{Email: "reports@example.com", Name: "Bench", Role: auth.RoleAdmin, Password: "bench password"})
 	if err != nil {
 		return nil, err
 	}
@@ -64,30 +31,11 @@ func benchReports(ctx context.Context, e *Env) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	var channel int64
-	if err := a.Pool().QueryRow(ctx, "SELECT id FROM channels LIMIT 1").Scan(&channel); err != nil {
-		return nil, err
+	d, err := loadDataset(ctx, a)
+	if err != nil {
+		return nil, fmt.Errorf("error loading the data set: %w", err)
 	}
-	start := time.Now()
-	for _, stmt := range reportData {
-		// Each statement takes the parameters it names: the channel and the agent, or the agent.
-		var args []any
-		switch {
-		case strings.Contains(stmt, "$2"):
-			args = []any{channel, admin.ID}
-		case strings.Contains(stmt, "channel_id"):
-			args = []any{channel}
-		case strings.Contains(stmt, "$1"):
-			args = []any{admin.ID}
-		}
-		if _, err := a.Pool().Exec(ctx, stmt, args...); err != nil {
-			return nil, fmt.Errorf("error loading the reports data set: %w", err)
-		}
-	}
-	if _, err := a.Pool().Exec(ctx, "ANALYZE"); err != nil {
-		return nil, err
-	}
-	e.Logger.Warn("reports data set loaded", "took", time.Since(start).Round(time.Second))
+	e.Logger.Warn("reports data set loaded", "took", d.Took.Round(time.Second))
 
 	// The data set was written without the event log, as an import would be: the rollup is
 	// rebuilt from scratch, as it is on an upgraded database.
@@ -140,7 +88,7 @@ func benchReports(ctx context.Context, e *Env) ([]Row, error) {
 	v, c := api.percentile(0.5), raw.percentile(0.5)
 	return []Row{{
 		Section: "reports",
-		Metric:  fmt.Sprintf("rollup rebuilt from scratch, %d conversations, %d messages", reportConversations, reportConversations*reportMessagesEach),
+		Metric:  fmt.Sprintf("rollup rebuilt from scratch, a year of %d conversations, %d messages", d.Conversations, d.Messages),
 		Value:   fmt.Sprintf("%.1f s", rebuild.Seconds()), Target: "minutes",
 	}, {
 		Section: "reports",

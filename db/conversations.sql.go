@@ -522,44 +522,95 @@ const conversationSearch = `-- name: ConversationSearch :many
 SELECT conversations.id, conversations.channel_id, conversations.contact_id, conversations.status, conversations.assignee_id, conversations.unread_count, conversations.last_out_seq, conversations.last_message_at, conversations.created_at, conversations.updated_at, conversations.group_id, conversations.locked_by, conversations.lock_expires_at, conversations.snoozed_until, contacts.id, contacts.channel_id, contacts.wa_id, contacts.user_id, contacts.profile_name, contacts.last_inbound_at, contacts.created_at, contacts.updated_at
 FROM conversations
 JOIN contacts ON contacts.id = conversations.contact_id
-WHERE ($1::timestamptz IS NULL
-       OR (conversations.last_message_at, conversations.id) < ($1::timestamptz, $2::bigint))
-  AND (
-        $3::text = 'all'
-     OR ($3::text IN ('group', 'assigned') AND conversations.assignee_id = $4::bigint)
-     OR ($3::text IN ('group', 'assigned') AND conversations.assignee_id IS NULL
-         AND (conversations.group_id IS NULL OR conversations.group_id = ANY($5::bigint[])))
-     OR ($3::text = 'group' AND conversations.group_id = ANY($5::bigint[]))
-  )
-  AND ($6::text IS NULL OR conversations.status = $6::text)
-  AND (NOT $7::boolean OR conversations.assignee_id IS NULL)
-  AND ($8::bigint IS NULL OR conversations.assignee_id = $8::bigint)
-  AND ($9::bigint IS NULL OR conversations.group_id = $9::bigint)
-  AND ($10::text IS NULL OR EXISTS (
-        SELECT 1 FROM conversation_tags t
-        WHERE t.conversation_id = conversations.id AND t.tag = $10::text))
-  AND (NOT $11::boolean OR conversations.unread_count > 0)
-  AND ($12::text IS NULL
-       OR contacts.profile_name ILIKE '%' || $12::text || '%'
-       OR contacts.wa_id LIKE '%' || $12::text || '%')
+WHERE conversations.id = ANY(ARRAY(
+(SELECT c.id FROM conversations c
+LEFT JOIN conversation_tags t ON t.conversation_id = c.id AND t.tag = $1::text
+LEFT JOIN contacts ct ON ct.id = c.contact_id
+  AND (ct.profile_name ILIKE '%' || $2::text || '%' OR ct.wa_id LIKE '%' || $2::text || '%')
+WHERE $3::text = 'all'
+  AND ($4::timestamptz IS NULL
+       OR (c.last_message_at, c.id) < ($4::timestamptz, $5::bigint))
+  AND ($6::text IS NULL OR c.status = $6::text)
+  AND (NOT $7::boolean OR c.assignee_id IS NULL)
+  AND ($8::bigint IS NULL OR c.assignee_id = $8::bigint)
+  AND ($9::bigint IS NULL OR c.group_id = $9::bigint)
+  AND (NOT $10::boolean OR c.unread_count > 0)
+  AND ($1::text IS NULL OR t.tag IS NOT NULL)
+  AND ($2::text IS NULL OR ct.id IS NOT NULL)
+ORDER BY c.last_message_at DESC, c.id DESC
+LIMIT $11)
+UNION ALL
+(SELECT c.id FROM conversations c
+LEFT JOIN conversation_tags t ON t.conversation_id = c.id AND t.tag = $1::text
+LEFT JOIN contacts ct ON ct.id = c.contact_id
+  AND (ct.profile_name ILIKE '%' || $2::text || '%' OR ct.wa_id LIKE '%' || $2::text || '%')
+WHERE $3::text IN ('group', 'assigned') AND c.assignee_id = $12::bigint
+  AND ($4::timestamptz IS NULL
+       OR (c.last_message_at, c.id) < ($4::timestamptz, $5::bigint))
+  AND ($6::text IS NULL OR c.status = $6::text)
+  AND (NOT $7::boolean OR c.assignee_id IS NULL)
+  AND ($8::bigint IS NULL OR c.assignee_id = $8::bigint)
+  AND ($9::bigint IS NULL OR c.group_id = $9::bigint)
+  AND (NOT $10::boolean OR c.unread_count > 0)
+  AND ($1::text IS NULL OR t.tag IS NOT NULL)
+  AND ($2::text IS NULL OR ct.id IS NOT NULL)
+ORDER BY c.last_message_at DESC, c.id DESC
+LIMIT $11)
+UNION ALL
+(SELECT c.id FROM conversations c
+LEFT JOIN conversation_tags t ON t.conversation_id = c.id AND t.tag = $1::text
+LEFT JOIN contacts ct ON ct.id = c.contact_id
+  AND (ct.profile_name ILIKE '%' || $2::text || '%' OR ct.wa_id LIKE '%' || $2::text || '%')
+WHERE $3::text IN ('group', 'assigned') AND c.assignee_id IS NULL
+  AND (c.group_id IS NULL OR c.group_id = ANY($13::bigint[]))
+  AND ($4::timestamptz IS NULL
+       OR (c.last_message_at, c.id) < ($4::timestamptz, $5::bigint))
+  AND ($6::text IS NULL OR c.status = $6::text)
+  AND (NOT $7::boolean OR c.assignee_id IS NULL)
+  AND ($8::bigint IS NULL OR c.assignee_id = $8::bigint)
+  AND ($9::bigint IS NULL OR c.group_id = $9::bigint)
+  AND (NOT $10::boolean OR c.unread_count > 0)
+  AND ($1::text IS NULL OR t.tag IS NOT NULL)
+  AND ($2::text IS NULL OR ct.id IS NOT NULL)
+ORDER BY c.last_message_at DESC, c.id DESC
+LIMIT $11)
+UNION ALL
+(SELECT c.id FROM conversations c
+LEFT JOIN conversation_tags t ON t.conversation_id = c.id AND t.tag = $1::text
+LEFT JOIN contacts ct ON ct.id = c.contact_id
+  AND (ct.profile_name ILIKE '%' || $2::text || '%' OR ct.wa_id LIKE '%' || $2::text || '%')
+WHERE $3::text = 'group' AND c.group_id = ANY($13::bigint[])
+  AND c.assignee_id IS NOT NULL AND c.assignee_id <> $12::bigint
+  AND ($4::timestamptz IS NULL
+       OR (c.last_message_at, c.id) < ($4::timestamptz, $5::bigint))
+  AND ($6::text IS NULL OR c.status = $6::text)
+  AND (NOT $7::boolean OR c.assignee_id IS NULL)
+  AND ($8::bigint IS NULL OR c.assignee_id = $8::bigint)
+  AND ($9::bigint IS NULL OR c.group_id = $9::bigint)
+  AND (NOT $10::boolean OR c.unread_count > 0)
+  AND ($1::text IS NULL OR t.tag IS NOT NULL)
+  AND ($2::text IS NULL OR ct.id IS NOT NULL)
+ORDER BY c.last_message_at DESC, c.id DESC
+LIMIT $11)
+))
 ORDER BY conversations.last_message_at DESC, conversations.id DESC
-LIMIT $13
+LIMIT $11
 `
 
 type ConversationSearchParams struct {
+	Tag          *string    `json:"tag"`
+	Query        *string    `json:"query"`
+	Scope        string     `json:"scope"`
 	BeforeAt     *time.Time `json:"before_at"`
 	BeforeID     int64      `json:"before_id"`
-	Scope        string     `json:"scope"`
-	ViewerID     int64      `json:"viewer_id"`
-	ViewerGroups []int64    `json:"viewer_groups"`
 	Status       *string    `json:"status"`
 	Unassigned   bool       `json:"unassigned"`
 	AssigneeID   *int64     `json:"assignee_id"`
 	GroupID      *int64     `json:"group_id"`
-	Tag          *string    `json:"tag"`
 	Unread       bool       `json:"unread"`
-	Query        *string    `json:"query"`
 	RowLimit     int32      `json:"row_limit"`
+	ViewerID     int64      `json:"viewer_id"`
+	ViewerGroups []int64    `json:"viewer_groups"`
 }
 
 type ConversationSearchRow struct {
@@ -569,21 +620,33 @@ type ConversationSearchRow struct {
 
 // ConversationSearch is the conversation list with the caller's read scope applied in SQL (the
 // same rule as auth.CanReadConversation) and the panel's filters, paged by (last_message_at, id).
+// The scope is split into the disjoint sets it allows, each read newest first from its own index
+// and cut at the page size, then merged: everything (scope all); the caller's own; the free pool
+// (nobody's, of no team or of the caller's); and, for scope group, the caller's teams'
+// conversations others hold. A single statement with the scope as one OR read the whole year's
+// activity index to fill an agent's page with its few per cent of visible rows. The filters are
+// repeated in each set, so that each set's page is full. Planned for each call's values (see
+// inbox.SearchConversations): a set the scope excludes costs nothing, and a selective filter
+// (a status other than resolved, a tag, unread, a search) starts from its own index. The tag and
+// the search are outer joins tested for a match rather than EXISTS under an OR, which PostgreSQL
+// could only run as a filter on every row walked: without the filter the join is removed (it is
+// on a unique key and nothing reads it), with it the join becomes an inner join the planner may
+// start from the tag's rows or the contacts' trigram index.
 func (q *Queries) ConversationSearch(ctx context.Context, db DBTX, arg ConversationSearchParams) ([]ConversationSearchRow, error) {
 	rows, err := db.Query(ctx, conversationSearch,
+		arg.Tag,
+		arg.Query,
+		arg.Scope,
 		arg.BeforeAt,
 		arg.BeforeID,
-		arg.Scope,
-		arg.ViewerID,
-		arg.ViewerGroups,
 		arg.Status,
 		arg.Unassigned,
 		arg.AssigneeID,
 		arg.GroupID,
-		arg.Tag,
 		arg.Unread,
-		arg.Query,
 		arg.RowLimit,
+		arg.ViewerID,
+		arg.ViewerGroups,
 	)
 	if err != nil {
 		return nil, err
@@ -699,6 +762,26 @@ func (q *Queries) ConversationTakeover(ctx context.Context, db DBTX, arg Convers
 		&i.LockExpiresAt,
 		&i.SnoozedUntil,
 	)
+	return i, err
+}
+
+const conversationUnreadCount = `-- name: ConversationUnreadCount :one
+SELECT count(*) AS conversations, coalesce(sum(unread_count), 0)::bigint AS messages
+FROM conversations
+WHERE assignee_id = $1 AND unread_count > 0
+`
+
+type ConversationUnreadCountRow struct {
+	Conversations int64 `json:"conversations"`
+	Messages      int64 `json:"messages"`
+}
+
+// ConversationUnreadCount is an agent's badge: how many of the conversations assigned to them hold
+// messages nobody has read, and how many such messages.
+func (q *Queries) ConversationUnreadCount(ctx context.Context, db DBTX, assigneeID *int64) (ConversationUnreadCountRow, error) {
+	row := db.QueryRow(ctx, conversationUnreadCount, assigneeID)
+	var i ConversationUnreadCountRow
+	err := row.Scan(&i.Conversations, &i.Messages)
 	return i, err
 }
 

@@ -956,7 +956,7 @@ func (q *Queries) MessageLastOfConversations(ctx context.Context, db DBTX, conve
 const messageListByConversation = `-- name: MessageListByConversation :many
 SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id, media_id FROM messages
 WHERE conversation_id = $1
-  AND ($2::bigint IS NULL OR id < $2::bigint)
+  AND id < coalesce($2::bigint, 9223372036854775807)
 ORDER BY id DESC
 LIMIT $3
 `
@@ -967,6 +967,10 @@ type MessageListByConversationParams struct {
 	RowLimit       int32  `json:"row_limit"`
 }
 
+// MessageListByConversation is a page of a thread, newest first, older than before_id when given.
+// The bound is one comparison (no bound is the largest id) rather than "IS NULL OR", which a
+// prepared statement's generic plan cannot use in the index: it filtered every newer message of
+// the thread, 2,450 heap fetches for the 50th page of a long one.
 func (q *Queries) MessageListByConversation(ctx context.Context, db DBTX, arg MessageListByConversationParams) ([]Message, error) {
 	rows, err := db.Query(ctx, messageListByConversation, arg.ConversationID, arg.BeforeID, arg.RowLimit)
 	if err != nil {

@@ -116,31 +116,101 @@ WHERE id = @id;
 -- name: ConversationSearch :many
 -- ConversationSearch is the conversation list with the caller's read scope applied in SQL (the
 -- same rule as auth.CanReadConversation) and the panel's filters, paged by (last_message_at, id).
+-- The scope is split into the disjoint sets it allows, each read newest first from its own index
+-- and cut at the page size, then merged: everything (scope all); the caller's own; the free pool
+-- (nobody's, of no team or of the caller's); and, for scope group, the caller's teams'
+-- conversations others hold. A single statement with the scope as one OR read the whole year's
+-- activity index to fill an agent's page with its few per cent of visible rows. The filters are
+-- repeated in each set, so that each set's page is full. Planned for each call's values (see
+-- inbox.SearchConversations): a set the scope excludes costs nothing, and a selective filter
+-- (a status other than resolved, a tag, unread, a search) starts from its own index. The tag and
+-- the search are outer joins tested for a match rather than EXISTS under an OR, which PostgreSQL
+-- could only run as a filter on every row walked: without the filter the join is removed (it is
+-- on a unique key and nothing reads it), with it the join becomes an inner join the planner may
+-- start from the tag's rows or the contacts' trigram index.
 SELECT sqlc.embed(conversations), sqlc.embed(contacts)
 FROM conversations
 JOIN contacts ON contacts.id = conversations.contact_id
-WHERE (sqlc.narg(before_at)::timestamptz IS NULL
-       OR (conversations.last_message_at, conversations.id) < (sqlc.narg(before_at)::timestamptz, @before_id::bigint))
-  AND (
-        @scope::text = 'all'
-     OR (@scope::text IN ('group', 'assigned') AND conversations.assignee_id = @viewer_id::bigint)
-     OR (@scope::text IN ('group', 'assigned') AND conversations.assignee_id IS NULL
-         AND (conversations.group_id IS NULL OR conversations.group_id = ANY(@viewer_groups::bigint[])))
-     OR (@scope::text = 'group' AND conversations.group_id = ANY(@viewer_groups::bigint[]))
-  )
-  AND (sqlc.narg(status)::text IS NULL OR conversations.status = sqlc.narg(status)::text)
-  AND (NOT @unassigned::boolean OR conversations.assignee_id IS NULL)
-  AND (sqlc.narg(assignee_id)::bigint IS NULL OR conversations.assignee_id = sqlc.narg(assignee_id)::bigint)
-  AND (sqlc.narg(group_id)::bigint IS NULL OR conversations.group_id = sqlc.narg(group_id)::bigint)
-  AND (sqlc.narg(tag)::text IS NULL OR EXISTS (
-        SELECT 1 FROM conversation_tags t
-        WHERE t.conversation_id = conversations.id AND t.tag = sqlc.narg(tag)::text))
-  AND (NOT @unread::boolean OR conversations.unread_count > 0)
-  AND (sqlc.narg(query)::text IS NULL
-       OR contacts.profile_name ILIKE '%' || sqlc.narg(query)::text || '%'
-       OR contacts.wa_id LIKE '%' || sqlc.narg(query)::text || '%')
+WHERE conversations.id = ANY(ARRAY(
+(SELECT c.id FROM conversations c
+LEFT JOIN conversation_tags t ON t.conversation_id = c.id AND t.tag = sqlc.narg(tag)::text
+LEFT JOIN contacts ct ON ct.id = c.contact_id
+  AND (ct.profile_name ILIKE '%' || sqlc.narg(query)::text || '%' OR ct.wa_id LIKE '%' || sqlc.narg(query)::text || '%')
+WHERE @scope::text = 'all'
+  AND (sqlc.narg(before_at)::timestamptz IS NULL
+       OR (c.last_message_at, c.id) < (sqlc.narg(before_at)::timestamptz, @before_id::bigint))
+  AND (sqlc.narg(status)::text IS NULL OR c.status = sqlc.narg(status)::text)
+  AND (NOT @unassigned::boolean OR c.assignee_id IS NULL)
+  AND (sqlc.narg(assignee_id)::bigint IS NULL OR c.assignee_id = sqlc.narg(assignee_id)::bigint)
+  AND (sqlc.narg(group_id)::bigint IS NULL OR c.group_id = sqlc.narg(group_id)::bigint)
+  AND (NOT @unread::boolean OR c.unread_count > 0)
+  AND (sqlc.narg(tag)::text IS NULL OR t.tag IS NOT NULL)
+  AND (sqlc.narg(query)::text IS NULL OR ct.id IS NOT NULL)
+ORDER BY c.last_message_at DESC, c.id DESC
+LIMIT @row_limit)
+UNION ALL
+(SELECT c.id FROM conversations c
+LEFT JOIN conversation_tags t ON t.conversation_id = c.id AND t.tag = sqlc.narg(tag)::text
+LEFT JOIN contacts ct ON ct.id = c.contact_id
+  AND (ct.profile_name ILIKE '%' || sqlc.narg(query)::text || '%' OR ct.wa_id LIKE '%' || sqlc.narg(query)::text || '%')
+WHERE @scope::text IN ('group', 'assigned') AND c.assignee_id = @viewer_id::bigint
+  AND (sqlc.narg(before_at)::timestamptz IS NULL
+       OR (c.last_message_at, c.id) < (sqlc.narg(before_at)::timestamptz, @before_id::bigint))
+  AND (sqlc.narg(status)::text IS NULL OR c.status = sqlc.narg(status)::text)
+  AND (NOT @unassigned::boolean OR c.assignee_id IS NULL)
+  AND (sqlc.narg(assignee_id)::bigint IS NULL OR c.assignee_id = sqlc.narg(assignee_id)::bigint)
+  AND (sqlc.narg(group_id)::bigint IS NULL OR c.group_id = sqlc.narg(group_id)::bigint)
+  AND (NOT @unread::boolean OR c.unread_count > 0)
+  AND (sqlc.narg(tag)::text IS NULL OR t.tag IS NOT NULL)
+  AND (sqlc.narg(query)::text IS NULL OR ct.id IS NOT NULL)
+ORDER BY c.last_message_at DESC, c.id DESC
+LIMIT @row_limit)
+UNION ALL
+(SELECT c.id FROM conversations c
+LEFT JOIN conversation_tags t ON t.conversation_id = c.id AND t.tag = sqlc.narg(tag)::text
+LEFT JOIN contacts ct ON ct.id = c.contact_id
+  AND (ct.profile_name ILIKE '%' || sqlc.narg(query)::text || '%' OR ct.wa_id LIKE '%' || sqlc.narg(query)::text || '%')
+WHERE @scope::text IN ('group', 'assigned') AND c.assignee_id IS NULL
+  AND (c.group_id IS NULL OR c.group_id = ANY(@viewer_groups::bigint[]))
+  AND (sqlc.narg(before_at)::timestamptz IS NULL
+       OR (c.last_message_at, c.id) < (sqlc.narg(before_at)::timestamptz, @before_id::bigint))
+  AND (sqlc.narg(status)::text IS NULL OR c.status = sqlc.narg(status)::text)
+  AND (NOT @unassigned::boolean OR c.assignee_id IS NULL)
+  AND (sqlc.narg(assignee_id)::bigint IS NULL OR c.assignee_id = sqlc.narg(assignee_id)::bigint)
+  AND (sqlc.narg(group_id)::bigint IS NULL OR c.group_id = sqlc.narg(group_id)::bigint)
+  AND (NOT @unread::boolean OR c.unread_count > 0)
+  AND (sqlc.narg(tag)::text IS NULL OR t.tag IS NOT NULL)
+  AND (sqlc.narg(query)::text IS NULL OR ct.id IS NOT NULL)
+ORDER BY c.last_message_at DESC, c.id DESC
+LIMIT @row_limit)
+UNION ALL
+(SELECT c.id FROM conversations c
+LEFT JOIN conversation_tags t ON t.conversation_id = c.id AND t.tag = sqlc.narg(tag)::text
+LEFT JOIN contacts ct ON ct.id = c.contact_id
+  AND (ct.profile_name ILIKE '%' || sqlc.narg(query)::text || '%' OR ct.wa_id LIKE '%' || sqlc.narg(query)::text || '%')
+WHERE @scope::text = 'group' AND c.group_id = ANY(@viewer_groups::bigint[])
+  AND c.assignee_id IS NOT NULL AND c.assignee_id <> @viewer_id::bigint
+  AND (sqlc.narg(before_at)::timestamptz IS NULL
+       OR (c.last_message_at, c.id) < (sqlc.narg(before_at)::timestamptz, @before_id::bigint))
+  AND (sqlc.narg(status)::text IS NULL OR c.status = sqlc.narg(status)::text)
+  AND (NOT @unassigned::boolean OR c.assignee_id IS NULL)
+  AND (sqlc.narg(assignee_id)::bigint IS NULL OR c.assignee_id = sqlc.narg(assignee_id)::bigint)
+  AND (sqlc.narg(group_id)::bigint IS NULL OR c.group_id = sqlc.narg(group_id)::bigint)
+  AND (NOT @unread::boolean OR c.unread_count > 0)
+  AND (sqlc.narg(tag)::text IS NULL OR t.tag IS NOT NULL)
+  AND (sqlc.narg(query)::text IS NULL OR ct.id IS NOT NULL)
+ORDER BY c.last_message_at DESC, c.id DESC
+LIMIT @row_limit)
+))
 ORDER BY conversations.last_message_at DESC, conversations.id DESC
 LIMIT @row_limit;
+
+-- name: ConversationUnreadCount :one
+-- ConversationUnreadCount is an agent's badge: how many of the conversations assigned to them hold
+-- messages nobody has read, and how many such messages.
+SELECT count(*) AS conversations, coalesce(sum(unread_count), 0)::bigint AS messages
+FROM conversations
+WHERE assignee_id = @assignee_id AND unread_count > 0;
 
 -- name: ConversationWakeSnoozed :one
 -- ConversationWakeSnoozed reopens a conversation whose snooze has ended. A conversation snoozed

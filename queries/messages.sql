@@ -53,9 +53,13 @@ WHERE messages.id = @id
 FOR UPDATE OF conversations;
 
 -- name: MessageListByConversation :many
+-- MessageListByConversation is a page of a thread, newest first, older than before_id when given.
+-- The bound is one comparison (no bound is the largest id) rather than "IS NULL OR", which a
+-- prepared statement's generic plan cannot use in the index: it filtered every newer message of
+-- the thread, 2,450 heap fetches for the 50th page of a long one.
 SELECT * FROM messages
 WHERE conversation_id = @conversation_id
-  AND (sqlc.narg(before_id)::bigint IS NULL OR id < sqlc.narg(before_id)::bigint)
+  AND id < coalesce(sqlc.narg(before_id)::bigint, 9223372036854775807)
 ORDER BY id DESC
 LIMIT @row_limit;
 

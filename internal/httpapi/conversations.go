@@ -212,6 +212,22 @@ func (s *Server) listConversations(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, page)
 }
 
+// unreadCount is GET /api/conversations/unread: the caller's badge, how many of the conversations
+// assigned to them hold unread messages and how many messages.
+func (s *Server) unreadCount(w http.ResponseWriter, r *http.Request) {
+	n, err := s.cfg.Inbox.MyUnreadCount(r.Context(), auth.FromContext(r.Context()))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, unreadCountJSON{Conversations: n.Conversations, Messages: n.Messages})
+}
+
+type unreadCountJSON struct {
+	Conversations int64 `json:"conversations"`
+	Messages      int64 `json:"messages"`
+}
+
 // Conversation cursors are opaque to clients: base64 of "unix-nanos:id" of the last row.
 func encodeConversationCursor(at time.Time, id int64) string {
 	return base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%d:%d", at.UnixNano(), id))

@@ -134,10 +134,11 @@ var permissionMatrix = map[string]matrixRow{
 	"POST /api/auth/login": {func(e *matrixEnv) (string, any) {
 		return "/api/auth/login", map[string]string{"email": fmt.Sprintf("who%d@example.com", e.unique()), "password": "wrong password"}
 	}, all(s401)},
-	"POST /api/auth/refresh": {static("/api/auth/refresh", map[string]string{"refresh_token": "not-a-token"}), all(s401)},
-	"POST /api/auth/logout":  {static("/api/auth/logout", nil), all(s204)},
-	"GET /api/auth/session":  {static("/api/auth/session", nil), all(s200)},
-	"GET /api/conversations": {static("/api/conversations", nil), all(s200)},
+	"POST /api/auth/refresh":        {static("/api/auth/refresh", map[string]string{"refresh_token": "not-a-token"}), all(s401)},
+	"POST /api/auth/logout":         {static("/api/auth/logout", nil), all(s204)},
+	"GET /api/auth/session":         {static("/api/auth/session", nil), all(s200)},
+	"GET /api/conversations":        {static("/api/conversations", nil), all(s200)},
+	"GET /api/conversations/unread": {static("/api/conversations/unread", nil), all(s200)},
 	"POST /api/conversations": {func(e *matrixEnv) (string, any) {
 		b := text()
 		b["wa_id"] = fmt.Sprintf("1777%07d", e.unique())

@@ -159,6 +159,7 @@ func (s *Server) routeTable() []Route {
 		{"POST /api/auth/login", Public, noStore(hf(s.login))},
 		{"GET /api/conversations", Authenticated, hf(s.listConversations)},
 		{"POST /api/conversations", Authenticated, hf(s.startConversation)},
+		{"GET /api/conversations/unread", Authenticated, hf(s.unreadCount)},
 		{"GET /api/conversations/{id}", Authenticated, hf(s.getConversation)},
 		{"GET /api/conversations/{id}/messages", Authenticated, hf(s.listMessages)},
 		{"POST /api/conversations/{id}/messages", Authenticated, hf(s.sendMessage)},

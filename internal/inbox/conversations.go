@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -478,103 +477,4 @@ func (s *Service) AutoAssignTx(ctx context.Context, tx pgx.Tx, c *db.Conversatio
 	}
 	*c = updated
 	return true, s.changed(ctx, tx, c, nil, ActionAutoAssign, map[string]any{"assignee_id": agent, "group_id": c.GroupID, "previous_assignee_id": nil})
-}
-
-// ConversationFilter narrows the conversation list.
-type ConversationFilter struct {
-	Status     string
-	AssigneeID *int64
-	Unassigned bool
-	GroupID    *int64
-	Tag        string
-	Unread     bool
-	Query      string
-}
-
-// SearchConversations lists the conversations the caller may read, filtered, newest activity
-// first; the read scope is applied in SQL so pages are full and nothing invisible is counted.
-func (s *Service) SearchConversations(ctx context.Context, p *auth.Principal, f ConversationFilter, cursor *ConversationCursor, limit int) ([]db.ConversationSearchRow, error) {
-	perms := p.Perms()
-	params := db.ConversationSearchParams{
-		Scope: perms.ReadChats, ViewerID: p.UserID, ViewerGroups: p.GroupIDs,
-		Unassigned: f.Unassigned, AssigneeID: f.AssigneeID, GroupID: f.GroupID, Unread: f.Unread,
-		RowLimit: int32(limit),
-	}
-	if params.ViewerGroups == nil {
-		params.ViewerGroups = []int64{}
-	}
-	if !auth.ValidRole(p.Role) {
-		params.Scope = auth.ScopeNone
-	}
-	if f.Status != "" {
-		params.Status = &f.Status
-	}
-	if f.Tag != "" {
-		t, err := NormalizeTag(f.Tag)
-		if err != nil {
-			return nil, err
-		}
-		params.Tag = &t
-	}
-	if q := strings.TrimSpace(f.Query); q != "" {
-		q = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(strings.TrimPrefix(q, "+"))
-		params.Query = &q
-	}
-	if cursor != nil {
-		params.BeforeAt, params.BeforeID = &cursor.LastMessageAt, cursor.ID
-	}
-	rows, err := s.q.ConversationSearch(ctx, s.pool, params)
-	if err != nil {
-		return nil, fmt.Errorf("error listing conversations: %w", err)
-	}
-	return rows, nil
-}
-
-// ListedConversation is a row of the conversation list: the conversation, its customer, and
-// its latest message for the preview (nil for a conversation without messages).
-type ListedConversation struct {
-	db.ConversationSearchRow
-	Last *LastMessage
-}
-
-// LastMessage is the latest message of a listed conversation; Preview is its body cut to 100
-// characters, as in events.
-type LastMessage struct {
-	ID        int64
-	Direction string
-	Type      string
-	Preview   string
-	Status    string
-	CreatedAt time.Time
-}
-
-// ListConversations is SearchConversations with each conversation's latest message, read in
-// one more query for the whole page (an index probe per conversation), so the list shows what
-// was said last without a request per row.
-func (s *Service) ListConversations(ctx context.Context, p *auth.Principal, f ConversationFilter, cursor *ConversationCursor, limit int) ([]ListedConversation, error) {
-	rows, err := s.SearchConversations(ctx, p, f, cursor, limit)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]ListedConversation, len(rows))
-	ids := make([]int64, len(rows))
-	for i := range rows {
-		out[i].ConversationSearchRow = rows[i]
-		ids[i] = rows[i].Conversation.ID
-	}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	last, err := s.q.MessageLastOfConversations(ctx, s.pool, ids)
-	if err != nil {
-		return nil, fmt.Errorf("error reading the conversations' last messages: %w", err)
-	}
-	byConv := make(map[int64]*LastMessage, len(last))
-	for _, m := range last {
-		byConv[m.ConversationID] = &LastMessage{ID: m.ID, Direction: m.Direction, Type: m.Type, Preview: preview(m.Body, 100), Status: m.Status, CreatedAt: m.CreatedAt}
-	}
-	for i := range out {
-		out[i].Last = byConv[out[i].Conversation.ID]
-	}
-	return out, nil
 }
