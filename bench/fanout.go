@@ -165,18 +165,23 @@ func openConversation(c *http.Client, base, token, waID string) (int64, error) {
 }
 
 // fanOut sends messages one after another (a new one when every socket got the previous one, or
-// after 2 s) and measures, per socket, the delay from the message's commit to its arrival.
+// after 2 s) and measures, per socket, the delay from the message's commit to its arrival. A
+// message that reaches a socket after the next was sent still counts by its delay: losses are
+// counted once every message had 10 s more to arrive.
 func fanOut(ctx context.Context, clock *commitClock, socks []*socket, c *http.Client, base, token string, conv int64, messages int) (latencies, int, error) {
-	var lat latencies
-	lost := 0
+	type sent struct {
+		id        int64
+		committed time.Time
+	}
+	var all []sent
 	for range messages {
-		all := socks[0].tracker.next()
+		arrived := socks[0].tracker.next()
 		id, started, err := postForFanout(c, base, token, conv)
 		if err != nil {
 			return nil, 0, err
 		}
 		select {
-		case <-all:
+		case <-arrived:
 		case <-time.After(2 * time.Second):
 		}
 		// Asked once the message has reached every socket, so the query does not share the
@@ -185,16 +190,28 @@ func fanOut(ctx context.Context, clock *commitClock, socks []*socket, c *http.Cl
 		if err != nil {
 			return nil, 0, err
 		}
-		for _, s := range socks {
-			at, ok := s.at(id, 0)
-			if !ok {
-				lost++
-				continue
+		all = append(all, sent{id, committed})
+	}
+	var (
+		lat  latencies
+		lost int
+	)
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		lat, lost = nil, 0
+		for _, m := range all {
+			for _, s := range socks {
+				at, ok := s.at(m.id, levelCreated)
+				if !ok {
+					lost++
+					continue
+				}
+				lat = append(lat, at.Sub(m.committed))
 			}
-			lat = append(lat, at.Sub(committed))
+		}
+		if lost == 0 || time.Now().After(end) {
+			return lat, lost, nil
 		}
 	}
-	return lat, lost, nil
 }
 
 // commitClock tells when a message's transaction committed. With track_commit_timestamp on, the

@@ -95,7 +95,13 @@ func connectSockets(ctx context.Context, url, token string, n int, base int64) (
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
+			// A refusal under load (the token not checked while the database is busy: 1011)
+			// is retried, as a client reconnects with backoff.
 			s, err := dialSocket(ctx, wsURL, token, tr)
+			for try := 1; err != nil && try < 4; try++ {
+				time.Sleep(time.Duration(try) * 200 * time.Millisecond)
+				s, err = dialSocket(ctx, wsURL, token, tr)
+			}
 			if err != nil {
 				firstErr.CompareAndSwap(nil, err)
 				return
