@@ -3,7 +3,6 @@ package realtime
 import (
 	"bufio"
 	"encoding/binary"
-	"fmt"
 	"net"
 	"net/http"
 	"sync"
@@ -30,7 +29,7 @@ type smallBuffers struct {
 func (w *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err != nil {
-		return nil, nil, fmt.Errorf("error taking over the connection: %w", err)
+		return nil, nil, err // Accept wraps it
 	}
 	c := &wsConn{Conn: nc}
 	// A client may send its first messages right behind the upgrade request: the bytes net/http
