@@ -44,6 +44,7 @@ type Event struct {
 	// this one event, so their panel drops it, though they may not see the conversation now.
 	Former *auth.ConversationRef
 	wire   []byte
+	frame  []byte // wire as a WebSocket frame, shared by every socket
 }
 
 // formerHolder reads, from a conversation.updated event of an assignment change (assign, release,
@@ -101,6 +102,14 @@ func (e *Event) encode() []byte {
 		e.wire = b
 	}
 	return e.wire
+}
+
+// encodeFrame returns the event's message as a WebSocket text frame, encoded once.
+func (e *Event) encodeFrame() []byte {
+	if e.frame == nil {
+		e.frame = textFrame(e.encode())
+	}
+	return e.frame
 }
 
 // visibleTo reports whether p may receive e. Events of a conversation follow the one permission
@@ -236,7 +245,7 @@ func (h *Hub) dispatch(events []*Event) {
 		return
 	}
 	for _, ev := range events {
-		ev.encode()
+		ev.encodeFrame()
 	}
 	last := events[len(events)-1].Position
 	b := batch{events: events, last: last, now: time.Now(), cursorInterval: h.cursorInterval, metrics: h.metrics}
@@ -261,14 +270,14 @@ type batch struct {
 
 func (b *batch) cursorMessage() []byte {
 	if b.cursor == nil {
-		b.cursor = mustJSON(positionMessage{Type: "cursor", ID: b.last.ID})
+		b.cursor = textFrame(mustJSON(positionMessage{Type: "cursor", ID: b.last.ID}))
 	}
 	return b.cursor
 }
 
-// outMsg is one encoded message in a client's queue.
+// outMsg is one message in a client's queue, as a WebSocket frame.
 type outMsg struct {
-	data  []byte
+	frame []byte
 	event bool
 }
 
@@ -281,6 +290,7 @@ type client struct {
 
 	mu         sync.Mutex
 	queue      []outMsg
+	spare      []outMsg // an empty queue kept for reuse (release)
 	skip       Position // events at or before it are not queued (replayed or seen elsewhere)
 	lastPosAt  time.Time
 	overflowed bool
@@ -315,7 +325,7 @@ func (c *client) deliver(b *batch) {
 		if !ev.visibleTo(p) {
 			continue
 		}
-		if !c.push(outMsg{data: ev.wire, event: true}, b.metrics) {
+		if !c.push(outMsg{frame: ev.frame, event: true}, b.metrics) {
 			return
 		}
 		queued = true
@@ -323,7 +333,7 @@ func (c *client) deliver(b *batch) {
 	// A client that sees few of the events still moves its resume point forward now and then,
 	// so a reconnect after a quiet hour does not fall beyond the replay bound.
 	if !queued && b.now.Sub(c.lastPosAt) >= b.cursorInterval {
-		if !c.push(outMsg{data: b.cursorMessage()}, b.metrics) {
+		if !c.push(outMsg{frame: b.cursorMessage()}, b.metrics) {
 			return
 		}
 		queued = true
@@ -372,13 +382,32 @@ func (c *client) closing() (websocket.StatusCode, string) {
 	return c.closeCode, c.closeReason
 }
 
-// take empties the queue for the writer and says whether the client overflowed.
+// take empties the queue for the writer and says whether the client overflowed. The writer
+// hands the slice back with release once written.
 func (c *client) take() ([]outMsg, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	q := c.queue
-	c.queue = nil
+	c.queue, c.spare = c.spare, nil
 	return q, c.overflowed
+}
+
+// maxSpareQueue is the largest written queue a client keeps for its next messages: a socket
+// that falls behind once does not hold a large slice for the rest of its life.
+const maxSpareQueue = 16
+
+// release gives back a queue that take returned, once written, so that the next messages reuse
+// it instead of allocating a queue per wake-up.
+func (c *client) release(q []outMsg) {
+	if cap(q) > maxSpareQueue {
+		return
+	}
+	clear(q)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.spare == nil && c.queue == nil {
+		c.spare = q[:0]
+	}
 }
 
 func mustJSON(v any) []byte {

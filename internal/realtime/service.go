@@ -246,7 +246,8 @@ func (s *Service) serveWS(w http.ResponseWriter, r *http.Request) {
 	// The Origin check above replaces the library's, which only accepts the request's own host.
 	// Compression is off: events are a few hundred bytes, where per-message deflate costs more
 	// CPU and memory (a flate state per socket) than it saves.
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	sb := &smallBuffers{ResponseWriter: w}
+	conn, err := websocket.Accept(sb, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: true,
 		CompressionMode:    websocket.CompressionDisabled,
 	})
@@ -265,14 +266,20 @@ func (s *Service) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	s.sessions.Add(1)
 	s.mu.Unlock()
-	defer s.sessions.Done()
 
 	s.metrics.Sockets.Inc()
-	defer s.metrics.Sockets.Dec()
-	sess := newSession(s, conn)
-	// Released before the gauge drops, so a socket no longer counted holds no slot either.
-	defer func() { s.admitted.release(sess.slot) }()
-	sess.run()
+	sess := newSession(s, conn, sb.conn)
+	// The session runs on a goroutine of its own and the handler returns: net/http's goroutine
+	// for the connection (whose stack grew through the middleware and the upgrade) and its
+	// connection object with its buffers are then freed, which is most of an idle socket's
+	// memory.
+	go func() {
+		defer s.sessions.Done()
+		defer s.metrics.Sockets.Dec()
+		// Released before the gauge drops, so a socket no longer counted holds no slot either.
+		defer func() { s.admitted.release(sess.slot) }()
+		sess.run()
+	}()
 }
 
 func writeError(w http.ResponseWriter, status int, code, message string) {

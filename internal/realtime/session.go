@@ -22,8 +22,12 @@ import (
 // writer; a second goroutine only reads client messages and hands them over, and pings run on a
 // short-lived goroutine of their own.
 type session struct {
-	svc    *Service
-	conn   *websocket.Conn
+	svc  *Service
+	conn *websocket.Conn
+	// wc is conn's connection, to which events are written as pre-encoded frames.
+	wc *wsConn
+	// frames is the list of frames of the last write, kept for the next (keepFrames).
+	frames [][]byte
 	client *client
 	logger *slog.Logger
 
@@ -65,10 +69,11 @@ type closeReason struct {
 // closeLost ends a session whose connection is already gone: there is no one to send a code to.
 var closeLost = closeReason{}
 
-func newSession(svc *Service, conn *websocket.Conn) *session {
+func newSession(svc *Service, conn *websocket.Conn, wc *wsConn) *session {
 	s := &session{
 		svc:        svc,
 		conn:       conn,
+		wc:         wc,
 		client:     newClient(svc.cfg.QueueSize),
 		logger:     svc.logger,
 		in:         make(chan []byte),
@@ -329,8 +334,8 @@ func (s *session) replay(ctx context.Context, from, upto Position) (closeReason,
 		if err != nil {
 			return s.internalError("error reading events to replay", err)
 		}
-		s.startWrites()
-		sent := 0
+		frames := make([][]byte, 0, len(rows))
+		revoked := false
 		for _, r := range rows {
 			ev := &Event{
 				Position: Position{Xid: r.Xid.Uint64, ID: r.ID}, Kind: r.Kind, ConversationID: r.ConversationID,
@@ -340,23 +345,30 @@ func (s *session) replay(ctx context.Context, from, upto Position) (closeReason,
 			cur = ev.Position
 			// A revocation of this very session committed while the socket was authenticating
 			// reaches it here rather than live. (Revocations of all of a user's sessions are
-			// not applied from replay: they may predate this login.)
+			// not applied from replay: they may predate this login.) The events before it are
+			// still sent, then the close.
 			if ev.Kind == eventlog.SessionsRevoked && s.principal.SessionID != "" && revokes(ev, s.principal.SessionID) {
-				s.endWrites()
-				return closeReason{CloseSessionRevoked, "session revoked; log in again"}, false
+				revoked = true
+				break
 			}
-			if !ev.visibleTo(s.principal) {
-				continue
+			if ev.visibleTo(s.principal) {
+				frames = append(frames, ev.encodeFrame())
 			}
-			if err := s.conn.Write(context.Background(), websocket.MessageText, ev.encode()); err != nil {
-				s.endWrites()
-				s.svc.metrics.EventsReplayed.Add(float64(sent))
+		}
+		sent := len(frames)
+		if sent > 0 {
+			// One page of events in one system call.
+			s.startWrites()
+			err := s.wc.writeFrames(frames)
+			s.endWrites()
+			if err != nil {
 				return closeLost, false
 			}
-			sent++
+			s.svc.metrics.EventsReplayed.Add(float64(sent))
 		}
-		s.endWrites()
-		s.svc.metrics.EventsReplayed.Add(float64(sent))
+		if revoked {
+			return closeReason{CloseSessionRevoked, "session revoked; log in again"}, false
+		}
 		if len(rows) < s.svc.cfg.BatchSize {
 			return closeReason{}, true
 		}
@@ -371,26 +383,39 @@ func (s *session) flush() (closeReason, bool) {
 	}
 	msgs, overflowed := s.client.take()
 	if len(msgs) > 0 {
-		s.startWrites()
+		frames := s.frames[:0]
 		events := 0
 		for _, m := range msgs {
-			if err := s.conn.Write(context.Background(), websocket.MessageText, m.data); err != nil {
-				s.logger.Debug("realtime: write failed", "error", err, "user_id", s.userID())
-				s.endWrites()
-				s.svc.metrics.EventsDelivered.Add(float64(events))
-				return closeLost, false
-			}
+			frames = append(frames, m.frame)
 			if m.event {
 				events++
 			}
 		}
+		s.client.release(msgs)
+		s.startWrites()
+		err := s.wc.writeFrames(frames)
 		s.endWrites()
+		s.keepFrames(frames)
+		if err != nil {
+			s.logger.Debug("realtime: write failed", "error", err, "user_id", s.userID())
+			return closeLost, false
+		}
 		s.svc.metrics.EventsDelivered.Add(float64(events))
 	}
 	if overflowed {
 		return closeReason{CloseSlowConsumer, "too many undelivered events; reconnect and resume"}, false
 	}
 	return closeReason{}, true
+}
+
+// keepFrames keeps a written list of frames for the next run, unless a backlog made it large.
+func (s *session) keepFrames(frames [][]byte) {
+	clear(frames)
+	if cap(frames) <= maxSpareQueue {
+		s.frames = frames[:0]
+	} else {
+		s.frames = nil
+	}
 }
 
 // write sends one message. Writes are not cut short by shutdown (a cancelled write drops the
