@@ -211,10 +211,10 @@ func (s *Service) applyEarlyStatuses(ctx context.Context, tx pgx.Tx, msg db.Mess
 // once the caller commits. results[i] is what updates[i] did; an applied status's Message is the
 // message after the whole batch.
 //
-// Statements: lock the messages (in id order, so that batches sharing messages cannot deadlock);
-// for wa_message_ids no message carries, take their EarlyStatusLock and look again; keep the
-// statuses still unclaimed in one insert; write the changed messages in one update; append their
-// events in one insert.
+// Statements: take the EarlyStatusLock of every wa_message_id (in key order), then lock their
+// messages (in id order): every batch takes its locks in this one order, so two batches sharing
+// messages never wait for each other in a cycle. Then keep the statuses no message carries in one
+// insert, write the changed messages in one update and append their events in one insert.
 func (s *Service) ApplyStatusesTx(ctx context.Context, tx pgx.Tx, updates []StatusUpdate) ([]StatusResult, error) {
 	if len(updates) == 0 {
 		return nil, nil
@@ -233,25 +233,18 @@ func (s *Service) ApplyStatusesTx(ctx context.Context, tx pgx.Tx, updates []Stat
 		}
 	}
 	sort.Strings(ids)
-	msgs := make(map[string]*db.Message, len(ids))
-	if err := s.lockByWaIDs(ctx, tx, ids, msgs); err != nil {
-		return nil, err
+	// Serialize with MarkSent of these wa_message_ids before looking for their messages: either
+	// its commit is visible to the next statement, or it will find what this transaction keeps.
+	if err := s.q.EarlyStatusLockMany(ctx, tx, ids); err != nil {
+		return nil, fmt.Errorf("error locking %d wa_message_ids: %w", len(ids), err)
 	}
-	var missing []string
-	for _, wa := range ids {
-		if msgs[wa] == nil {
-			missing = append(missing, wa)
-		}
+	rows, err := s.q.MessageLockByWaIDs(ctx, tx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("error loading messages of %d wa_message_ids: %w", len(ids), err)
 	}
-	if len(missing) > 0 {
-		// Serialize with MarkSent of these wa_message_ids, then look again: either its commit is
-		// visible now, or it will find what this transaction keeps.
-		if err := s.q.EarlyStatusLockMany(ctx, tx, missing); err != nil {
-			return nil, fmt.Errorf("error locking %d wa_message_ids: %w", len(missing), err)
-		}
-		if err := s.lockByWaIDs(ctx, tx, missing, msgs); err != nil {
-			return nil, err
-		}
+	msgs := make(map[string]*db.Message, len(rows))
+	for i := range rows {
+		msgs[*rows[i].WaMessageID] = &rows[i]
 	}
 	f := fold(msgs, updates, make(map[int64]bool))
 	if len(f.kept) > 0 {
@@ -280,18 +273,6 @@ func (s *Service) ApplyStatusesTx(ctx context.Context, tx pgx.Tx, updates []Stat
 		}
 	}
 	return f.results, nil
-}
-
-// lockByWaIDs locks the messages carrying ids and adds them to msgs by wa_message_id.
-func (s *Service) lockByWaIDs(ctx context.Context, tx pgx.Tx, ids []string, msgs map[string]*db.Message) error {
-	rows, err := s.q.MessageLockByWaIDs(ctx, tx, ids)
-	if err != nil {
-		return fmt.Errorf("error loading messages of %d wa_message_ids: %w", len(ids), err)
-	}
-	for i := range rows {
-		msgs[*rows[i].WaMessageID] = &rows[i]
-	}
-	return nil
 }
 
 // folded is what a batch of statuses does to the messages, decided in memory.
