@@ -285,5 +285,6 @@ type WebhookEvent struct {
 	Body            []byte     `json:"body"`
 	ReceivedAt      time.Time  `json:"received_at"`
 	ProcessedAt     *time.Time `json:"processed_at"`
+	Batchable       bool       `json:"batchable"`
 	ProcessFailures int32      `json:"process_failures"`
 }

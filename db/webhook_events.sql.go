@@ -37,7 +37,7 @@ WITH own AS (
     FOR UPDATE SKIP LOCKED
 ), others AS (
     SELECT e.id FROM webhook_events e
-    WHERE e.processed_at IS NULL AND e.process_failures = 0 AND e.id <> $1
+    WHERE e.processed_at IS NULL AND e.batchable AND e.process_failures = 0 AND e.id <> $1
     ORDER BY e.id
     LIMIT $2
     FOR UPDATE SKIP LOCKED
@@ -59,7 +59,7 @@ type WebhookEventClaimBatchRow struct {
 }
 
 // WebhookEventClaimBatch marks processed, at the start of a batch's transaction, webhook @id and up
-// to @others of the oldest other unprocessed webhooks, and returns them. It takes only rows no
+// to @others of the oldest other unprocessed batchable webhooks, and returns them. It takes only rows no
 // other transaction holds (SKIP LOCKED), so it never waits and never deadlocks with another batch;
 // a webhook held by another batch is that batch's to apply (or, should it roll back, its own
 // job's). Webhooks that failed processed alone are left out: only their own job takes them. A
@@ -117,21 +117,23 @@ func (q *Queries) WebhookEventExists(ctx context.Context, db DBTX, id int64) (bo
 }
 
 const webhookEventInsert = `-- name: WebhookEventInsert :one
-INSERT INTO webhook_events (sha256, body)
-VALUES ($1, $2)
+INSERT INTO webhook_events (sha256, body, batchable)
+VALUES ($1, $2, $3)
 ON CONFLICT (sha256) DO NOTHING
 RETURNING id
 `
 
 type WebhookEventInsertParams struct {
-	Sha256 []byte `json:"sha256"`
-	Body   []byte `json:"body"`
+	Sha256    []byte `json:"sha256"`
+	Body      []byte `json:"body"`
+	Batchable bool   `json:"batchable"`
 }
 
 // WebhookEventInsert records a verified webhook body unless the very same bytes were recorded
 // before; then it returns no row (a concurrent identical insert waits for the first to commit).
+// batchable: other jobs may apply it in their batches (it holds statuses only).
 func (q *Queries) WebhookEventInsert(ctx context.Context, db DBTX, arg WebhookEventInsertParams) (int64, error) {
-	row := db.QueryRow(ctx, webhookEventInsert, arg.Sha256, arg.Body)
+	row := db.QueryRow(ctx, webhookEventInsert, arg.Sha256, arg.Body, arg.Batchable)
 	var id int64
 	err := row.Scan(&id)
 	return id, err

@@ -1,8 +1,9 @@
 -- name: WebhookEventInsert :one
 -- WebhookEventInsert records a verified webhook body unless the very same bytes were recorded
 -- before; then it returns no row (a concurrent identical insert waits for the first to commit).
-INSERT INTO webhook_events (sha256, body)
-VALUES (@sha256, @body)
+-- batchable: other jobs may apply it in their batches (it holds statuses only).
+INSERT INTO webhook_events (sha256, body, batchable)
+VALUES (@sha256, @body, @batchable)
 ON CONFLICT (sha256) DO NOTHING
 RETURNING id;
 
@@ -35,7 +36,7 @@ SELECT (processed_at IS NOT NULL)::boolean AS processed, process_failures FROM w
 
 -- name: WebhookEventClaimBatch :many
 -- WebhookEventClaimBatch marks processed, at the start of a batch's transaction, webhook @id and up
--- to @others of the oldest other unprocessed webhooks, and returns them. It takes only rows no
+-- to @others of the oldest other unprocessed batchable webhooks, and returns them. It takes only rows no
 -- other transaction holds (SKIP LOCKED), so it never waits and never deadlocks with another batch;
 -- a webhook held by another batch is that batch's to apply (or, should it roll back, its own
 -- job's). Webhooks that failed processed alone are left out: only their own job takes them. A
@@ -46,7 +47,7 @@ WITH own AS (
     FOR UPDATE SKIP LOCKED
 ), others AS (
     SELECT e.id FROM webhook_events e
-    WHERE e.processed_at IS NULL AND e.process_failures = 0 AND e.id <> @id
+    WHERE e.processed_at IS NULL AND e.batchable AND e.process_failures = 0 AND e.id <> @id
     ORDER BY e.id
     LIMIT @others
     FOR UPDATE SKIP LOCKED

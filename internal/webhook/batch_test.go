@@ -3,6 +3,7 @@ package webhook_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -61,8 +62,9 @@ func TestBatchAppliesSeveralWebhooksInOneTransaction(t *testing.T) {
 		statusBody("wamid.batch-2", "failed", 1750030070, "", `[{"code":131026,"title":"Message undeliverable","message":"Message undeliverable","error_data":{"details":"Receiver is incapable of receiving this message"}}]`),
 	)
 
-	// The second webhook's job takes its own and the three others: one transaction for all four.
-	res := processBatch(t, e, newProcessor(t, e), ids[1], 10)
+	// The inbound webhook's job takes its own and the three status webhooks: one transaction for
+	// all four.
+	res := processBatch(t, e, newProcessor(t, e), ids[2], 10)
 	require.Len(t, res, 4)
 	for i, r := range res {
 		require.Equal(t, ids[i], r.EventID, "oldest first")
@@ -264,4 +266,28 @@ func TestConcurrentBatchesApplyEveryWebhookOnce(t *testing.T) {
 	}
 	require.Equal(t, messages, e.count("messages", "status = 'read' AND delivered_at IS NOT NULL AND read_at IS NOT NULL"))
 	require.Equal(t, 0, e.count("webhook_events", "processed_at IS NULL"))
+}
+
+func TestOnlyStatusWebhooksJoinOtherJobsBatches(t *testing.T) {
+	t.Parallel()
+	for name, body := range fixtures(t) {
+		want := strings.HasPrefix(name, "status-")
+		require.Equal(t, want, webhook.StatusesOnly(body), name)
+	}
+	require.False(t, webhook.StatusesOnly([]byte(`{"statuses":[{"id":"w"}], "messages" :
+		[{"id":"m"}]}`)), "whitespace around the key's colon")
+	require.True(t, webhook.StatusesOnly(statusBody("wamid.x", "read", 1750030090, "")))
+
+	// An inbound webhook is left to its own job: another job's batch takes only the statuses.
+	e := newEnv(t, envOptions{})
+	insertSentMessage(t, e, "16505551000", "wamid.only-statuses")
+	ids := storeAll(t, e, fixture(t, "inbound-text.json"), statusBody("wamid.only-statuses", "read", 1750030090, ""),
+		fixture(t, "value-errors.json"))
+	res := processBatch(t, e, newProcessor(t, e), ids[1], 50)
+	require.Len(t, res, 1)
+	require.Equal(t, ids[1], res[0].EventID)
+	// Its own job's batch takes it, with the statuses of others it may find.
+	res = processBatch(t, e, newProcessor(t, e), ids[0], 50)
+	require.Len(t, res, 1)
+	require.Len(t, res[0].Received, 1)
 }
