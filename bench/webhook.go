@@ -120,17 +120,23 @@ const statusMessages = 2000
 // times the workers' drain and counts the transactions the database committed per webhook.
 func statusDrain(ctx context.Context, pool *pgxpool.Pool, queue inbox.Queue,
 	pause, resume func(context.Context, string, *river.QueuePauseOpts) error) (Row, error) {
-	if _, err := pool.Exec(ctx, `
-		INSERT INTO contacts (channel_id, wa_id) SELECT id, '16505559999' FROM channels WHERE phone_number_id = $1
-		ON CONFLICT (channel_id, wa_id) WHERE wa_id <> '' DO NOTHING;
-		INSERT INTO conversations (channel_id, contact_id, status)
-		SELECT channel_id, id, 'open' FROM contacts WHERE wa_id = '16505559999'
-		ON CONFLICT (contact_id) DO NOTHING;
-		INSERT INTO messages (conversation_id, direction, sender, type, body, status, wa_message_id, sent_at)
-		SELECT c.id, 'out', 'agent', 'text', 'bench', 'sent', 'wamid.bench-status-' || i, now()
-		FROM conversations c JOIN contacts k ON k.id = c.contact_id AND k.wa_id = '16505559999', generate_series(1, $2::int) i`,
-		config.SimPhoneNumberID, statusMessages); err != nil {
-		return Row{}, fmt.Errorf("error storing sent messages: %w", err)
+	for _, st := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO contacts (channel_id, wa_id) SELECT id, '16505559999' FROM channels WHERE phone_number_id = $1
+			ON CONFLICT (channel_id, wa_id) WHERE wa_id <> '' DO NOTHING`, []any{config.SimPhoneNumberID}},
+		{`INSERT INTO conversations (channel_id, contact_id, status)
+			SELECT channel_id, id, 'open' FROM contacts WHERE wa_id = '16505559999'
+			ON CONFLICT (contact_id) DO NOTHING`, nil},
+		{`INSERT INTO messages (conversation_id, direction, sender, type, body, status, wa_message_id, sent_at)
+			SELECT c.id, 'out', 'agent', 'text', 'bench', 'sent', 'wamid.bench-status-' || i, now()
+			FROM conversations c JOIN contacts k ON k.id = c.contact_id AND k.wa_id = '16505559999',
+				generate_series(1, $1::int) i`, []any{statusMessages}},
+	} {
+		if _, err := pool.Exec(ctx, st.sql, st.args...); err != nil {
+			return Row{}, fmt.Errorf("error storing sent messages: %w", err)
+		}
 	}
 	if err := pause(ctx, webhook.QueueWebhooks, nil); err != nil {
 		return Row{}, err
