@@ -112,52 +112,57 @@ func (w *ProcessWebhookWorker) Timeout(*river.Job[webhook.ProcessWebhookArgs]) t
 // (a send's completion waits on them) for little more gain.
 const BatchSize = 50
 
-// Work makes sure the job's webhook is processed: it is already (one read), it is applied in a
-// batch, or, when a batch fails or another transaction holds it, alone.
+// Work makes sure the job's webhook is processed: it is already, it is applied in a batch, or,
+// when a batch fails or another transaction holds it, alone. A status webhook's job looks first
+// (one read), because another job's batch has usually applied it; an inbound webhook's job goes
+// straight to its batch, which is then as cheap as processing it alone.
 func (w *ProcessWebhookWorker) Work(ctx context.Context, job *river.Job[webhook.ProcessWebhookArgs]) error {
 	id := job.Args.EventID
-	st, err := w.q.WebhookEventState(ctx, w.pool, id)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		w.logger.WarnContext(ctx, "webhook to process does not exist; nothing done", "webhook_event_id", id, "job_id", job.ID)
-		return nil
-	case err != nil:
-		return fmt.Errorf("error loading webhook %d: %w", id, err)
-	case st.Processed:
-		return nil
-	}
-	if st.ProcessFailures == 0 {
-		var results []*webhook.Result
-		err := database.InTx(ctx, w.pool, func(tx pgx.Tx) error {
-			var err error
-			results, err = w.processor.ProcessBatch(ctx, tx, id, BatchSize)
-			return err
-		})
-		if err == nil {
-			own := false
-			for _, res := range results {
-				w.count(res)
-				w.report(ctx, job, res)
-				own = own || res.EventID == id
-			}
-			if own {
-				return nil
-			}
-		} else {
-			if ctx.Err() != nil {
-				return fmt.Errorf("error processing webhooks with %d: %w", id, err)
-			}
-			w.logger.WarnContext(ctx, "webhook batch failed and rolled back; processing this job's webhook alone",
-				"webhook_event_id", id, "job_id", job.ID, "error", err)
+	if job.Args.Batchable {
+		st, err := w.q.WebhookEventState(ctx, w.pool, id)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			w.logger.WarnContext(ctx, "webhook to process does not exist; nothing done", "webhook_event_id", id, "job_id", job.ID)
+			return nil
+		case err != nil:
+			return fmt.Errorf("error loading webhook %d: %w", id, err)
+		case st.Processed:
+			return nil
+		case st.ProcessFailures > 0:
+			return w.alone(ctx, job, false)
 		}
 	}
-	return w.alone(ctx, job, st.ProcessFailures == 0)
+	var results []*webhook.Result
+	err := database.InTx(ctx, w.pool, func(tx pgx.Tx) error {
+		var err error
+		results, err = w.processor.ProcessBatch(ctx, tx, id, BatchSize)
+		return err
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("error processing webhooks with %d: %w", id, err)
+		}
+		w.logger.WarnContext(ctx, "webhook batch failed and rolled back; processing this job's webhook alone",
+			"webhook_event_id", id, "job_id", job.ID, "error", err)
+		return w.alone(ctx, job, true)
+	}
+	own := false
+	for _, res := range results {
+		w.count(res)
+		w.report(ctx, job, res)
+		own = own || res.EventID == id
+	}
+	if own {
+		return nil
+	}
+	// Processed before, held by another transaction, failed before, or missing: Process tells.
+	return w.alone(ctx, job, false)
 }
 
-// alone applies the job's webhook by itself, waiting for a transaction that holds it. A failure is
-// counted on the webhook (first counts only: it only has to leave batches once) before River
-// retries the job.
-func (w *ProcessWebhookWorker) alone(ctx context.Context, job *river.Job[webhook.ProcessWebhookArgs], firstFailure bool) error {
+// alone applies the job's webhook by itself, waiting for a transaction that holds it. After a
+// failed batch, a failure here is counted on the webhook, which leaves batches from then on, before
+// River retries the job.
+func (w *ProcessWebhookWorker) alone(ctx context.Context, job *river.Job[webhook.ProcessWebhookArgs], afterBatch bool) error {
 	id := job.Args.EventID
 	var res *webhook.Result
 	err := database.InTx(ctx, w.pool, func(tx pgx.Tx) error {
@@ -166,7 +171,7 @@ func (w *ProcessWebhookWorker) alone(ctx context.Context, job *river.Job[webhook
 		return err
 	})
 	if err != nil {
-		if firstFailure && ctx.Err() == nil {
+		if afterBatch && ctx.Err() == nil {
 			if rerr := w.q.WebhookEventRecordFailure(ctx, w.pool, id); rerr != nil {
 				w.logger.WarnContext(ctx, "could not count the failure of a webhook", "webhook_event_id", id, "error", rerr)
 			}

@@ -28,6 +28,9 @@ const ProcessMaxAttempts = 2016
 // ProcessWebhookArgs is the process_webhook job: apply one stored webhook.
 type ProcessWebhookArgs struct {
 	EventID int64 `json:"webhook_event_id"`
+	// Batchable: the webhook holds statuses only (StatusesOnly), so another job's batch is likely
+	// to have applied it by the time this job runs, and the job first looks whether it has.
+	Batchable bool `json:"batchable,omitempty"`
 }
 
 // Kind is the River job kind.
@@ -56,8 +59,9 @@ func Store(ctx context.Context, b database.Beginner, queue inbox.Queue, body []b
 	sum := sha256.Sum256(body)
 	var st Stored
 	err := database.InTx(ctx, b, func(tx pgx.Tx) error {
+		batchable := StatusesOnly(body)
 		id, err := db.New().WebhookEventInsert(ctx, tx, db.WebhookEventInsertParams{
-			Sha256: sum[:], Body: body, Batchable: StatusesOnly(body),
+			Sha256: sum[:], Body: body, Batchable: batchable,
 		})
 		if errors.Is(err, pgx.ErrNoRows) {
 			st.Duplicate = true
@@ -66,7 +70,7 @@ func Store(ctx context.Context, b database.Beginner, queue inbox.Queue, body []b
 		if err != nil {
 			return fmt.Errorf("error storing webhook: %w", err)
 		}
-		if _, err := queue.InsertTx(ctx, tx, ProcessWebhookArgs{EventID: id}, nil); err != nil {
+		if _, err := queue.InsertTx(ctx, tx, ProcessWebhookArgs{EventID: id, Batchable: batchable}, nil); err != nil {
 			return fmt.Errorf("error queueing webhook %d: %w", id, err)
 		}
 		st.EventID = id
