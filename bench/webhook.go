@@ -12,8 +12,10 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
 
 	"github.com/wainbox/wainbox/internal/config"
+	"github.com/wainbox/wainbox/internal/inbox"
 	"github.com/wainbox/wainbox/internal/webhook"
 	"github.com/wainbox/wainbox/internal/whatsapp"
 )
@@ -102,7 +104,89 @@ func benchWebhook(ctx context.Context, e *Env) ([]Row, error) {
 		rows = append(rows, Row{"webhook", fmt.Sprintf("intake commit -> message stored, %d webhooks/s fixed", rate),
 			fmt.Sprintf("p50 %s, p99 %s (%d webhooks)", ms(lag.percentile(0.5)), ms(lag.percentile(0.99)), n), "", "", target})
 	}
-	return rows, nil
+	row, err := statusDrain(ctx, a.Pool(), a.Queue(), a.River().QueuePause, a.River().QueueResume)
+	if err != nil {
+		return rows, err
+	}
+	return append(rows, row), nil
+}
+
+// statusMessages is how many sent messages the status phase stores the statuses of.
+const statusMessages = 2000
+
+// statusDrain measures the processing of status webhooks, the bulk of the send path's work: with
+// processing paused, it stores the sent, delivered and read webhooks of statusMessages sent
+// messages (as Meta posts them, one status per webhook, interleaved as they would arrive), then
+// times the workers' drain and counts the transactions the database committed per webhook.
+func statusDrain(ctx context.Context, pool *pgxpool.Pool, queue inbox.Queue,
+	pause, resume func(context.Context, string, *river.QueuePauseOpts) error) (Row, error) {
+	for _, st := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO contacts (channel_id, wa_id) SELECT id, '16505559999' FROM channels WHERE phone_number_id = $1
+			ON CONFLICT (channel_id, wa_id) WHERE wa_id <> '' DO NOTHING`, []any{config.SimPhoneNumberID}},
+		{`INSERT INTO conversations (channel_id, contact_id, status)
+			SELECT channel_id, id, 'open' FROM contacts WHERE wa_id = '16505559999'
+			ON CONFLICT (contact_id) DO NOTHING`, nil},
+		{`INSERT INTO messages (conversation_id, direction, sender, type, body, status, wa_message_id, sent_at)
+			SELECT c.id, 'out', 'agent', 'text', 'bench', 'sent', 'wamid.bench-status-' || i, now()
+			FROM conversations c JOIN contacts k ON k.id = c.contact_id AND k.wa_id = '16505559999',
+				generate_series(1, $1::int) i`, []any{statusMessages}},
+	} {
+		if _, err := pool.Exec(ctx, st.sql, st.args...); err != nil {
+			return Row{}, fmt.Errorf("error storing sent messages: %w", err)
+		}
+	}
+	if err := pause(ctx, webhook.QueueWebhooks, nil); err != nil {
+		return Row{}, err
+	}
+	for i := range statusMessages {
+		for _, st := range []string{"sent", "delivered", "read"} {
+			body := fmt.Sprintf(`{"object":"whatsapp_business_account","entry":[{"id":"%s","changes":[{"value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"%s","phone_number_id":"%s"},"statuses":[{"id":"wamid.bench-status-%d","status":"%s","timestamp":"%d","recipient_id":"16505559999"}]},"field":"messages"}]}]}`,
+				config.SimBusinessAccountID, config.SimDisplayPhoneNumber, config.SimPhoneNumberID, i+1, st, time.Now().Unix())
+			if _, err := webhook.Store(ctx, pool, queue, []byte(body)); err != nil {
+				return Row{}, err
+			}
+		}
+	}
+	if err := settle(ctx, pool); err != nil {
+		return Row{}, err
+	}
+	commits := func() (int64, error) {
+		// The statistics of finished transactions reach the view within a second.
+		time.Sleep(1500 * time.Millisecond)
+		var n int64
+		err := pool.QueryRow(ctx, "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()").Scan(&n)
+		return n, err
+	}
+	before, err := commits()
+	if err != nil {
+		return Row{}, err
+	}
+	start := time.Now()
+	if err := resume(ctx, webhook.QueueWebhooks, nil); err != nil {
+		return Row{}, err
+	}
+	if err := waitProcessed(ctx, pool); err != nil {
+		return Row{}, err
+	}
+	took := time.Since(start)
+	after, err := commits()
+	if err != nil {
+		return Row{}, err
+	}
+	var unread int
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM messages WHERE wa_message_id LIKE 'wamid.bench-status-%' AND status <> 'read'").Scan(&unread); err != nil {
+		return Row{}, err
+	}
+	if unread > 0 {
+		return Row{}, fmt.Errorf("%d of %d messages not read after their statuses", unread, statusMessages)
+	}
+	n := 3 * statusMessages
+	return Row{"webhook", "status webhooks alone (backlog of sent, delivered, read; 20 workers)",
+		fmt.Sprintf("%.0f webhooks/s (%d in %s); %.2f commits per webhook", perSec(n, took), n, took.Round(time.Millisecond),
+			float64(after-before)/float64(n)), "", "", ""}, nil
 }
 
 func postWebhook(c *loadClient, url string, secret, body []byte) error {

@@ -7,6 +7,7 @@ package db
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -61,6 +62,22 @@ func (q *Queries) EarlyStatusInsert(ctx context.Context, db DBTX, arg EarlyStatu
 	return err
 }
 
+const earlyStatusInsertMany = `-- name: EarlyStatusInsertMany :exec
+INSERT INTO early_statuses (wa_message_id, status, status_at, message_id, error_code, error_title, error_details, webhook_event_id)
+SELECT r.wa_message_id, r.status, r.status_at, r.message_id, r.error_code, r.error_title, r.error_details, r.webhook_event_id
+FROM jsonb_to_recordset($1::jsonb) AS r(wa_message_id text, status text, status_at timestamptz, message_id bigint,
+    error_code integer, error_title text, error_details text, webhook_event_id bigint)
+ON CONFLICT (wa_message_id, status) DO NOTHING
+`
+
+// EarlyStatusInsertMany keeps several statuses in one statement. @statuses is a JSON array of objects
+// with the columns of EarlyStatusInsert (absent or null where a column is NULL); a status kept
+// before for the same wa_message_id, or twice in @statuses, is kept once.
+func (q *Queries) EarlyStatusInsertMany(ctx context.Context, db DBTX, statuses json.RawMessage) error {
+	_, err := db.Exec(ctx, earlyStatusInsertMany, statuses)
+	return err
+}
+
 const earlyStatusLock = `-- name: EarlyStatusLock :exec
 SELECT pg_advisory_xact_lock(713520, hashtext($1::text))
 `
@@ -70,6 +87,19 @@ SELECT pg_advisory_xact_lock(713520, hashtext($1::text))
 // other's uncommitted write and a kept status would never be applied.
 func (q *Queries) EarlyStatusLock(ctx context.Context, db DBTX, waMessageID string) error {
 	_, err := db.Exec(ctx, earlyStatusLock, waMessageID)
+	return err
+}
+
+const earlyStatusLockMany = `-- name: EarlyStatusLockMany :exec
+SELECT count(pg_advisory_xact_lock(713520, keys.k))
+FROM (SELECT DISTINCT hashtext(w) AS k FROM unnest($1::text[]) AS w ORDER BY 1) AS keys
+`
+
+// EarlyStatusLockMany takes EarlyStatusLock for several wa_message_ids, in the order of their
+// lock keys, so that two transactions locking overlapping sets never wait for each other in a
+// cycle.
+func (q *Queries) EarlyStatusLockMany(ctx context.Context, db DBTX, waMessageIds []string) error {
+	_, err := db.Exec(ctx, earlyStatusLockMany, waMessageIds)
 	return err
 }
 

@@ -115,74 +115,68 @@ func (q *Queries) BotRepliesInSession(ctx context.Context, db DBTX, arg BotRepli
 	return column_1, err
 }
 
-const messageApplyStatus = `-- name: MessageApplyStatus :one
-UPDATE messages
-SET status = $1, sent_at = $2, delivered_at = $3, read_at = $4,
-    failed_at = $5, error_code = $6, error_title = $7,
-    error_details = $8, updated_at = now()
-WHERE id = $9
-RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id, media_id
+const messageApplyStatuses = `-- name: MessageApplyStatuses :many
+UPDATE messages m
+SET status = r.status, sent_at = r.sent_at, delivered_at = r.delivered_at, read_at = r.read_at,
+    failed_at = r.failed_at, error_code = r.error_code, error_title = r.error_title,
+    error_details = r.error_details, updated_at = now()
+FROM jsonb_to_recordset($1::jsonb) AS r(id bigint, status text, sent_at timestamptz, delivered_at timestamptz,
+    read_at timestamptz, failed_at timestamptz, error_code integer, error_title text, error_details text)
+WHERE m.id = r.id
+RETURNING m.id, m.conversation_id, m.direction, m.sender, m.sender_user_id, m.type, m.body, m.payload, m.status, m.wa_message_id, m.client_id, m.out_seq, m.send_generation, m.attempts, m.last_error, m.error_code, m.error_title, m.error_details, m.created_at, m.updated_at, m.sent_at, m.delivered_at, m.read_at, m.failed_at, m.unsettled_until, m.waiting_for, m.pending_reason, m.reply_to_message_id, m.media_id
 `
 
-type MessageApplyStatusParams struct {
-	Status       string     `json:"status"`
-	SentAt       *time.Time `json:"sent_at"`
-	DeliveredAt  *time.Time `json:"delivered_at"`
-	ReadAt       *time.Time `json:"read_at"`
-	FailedAt     *time.Time `json:"failed_at"`
-	ErrorCode    *int32     `json:"error_code"`
-	ErrorTitle   *string    `json:"error_title"`
-	ErrorDetails *string    `json:"error_details"`
-	ID           int64      `json:"id"`
-}
-
-// MessageApplyStatus writes the outcome of a delivery status; the caller has computed it, forward
-// only, from the row it locked.
-func (q *Queries) MessageApplyStatus(ctx context.Context, db DBTX, arg MessageApplyStatusParams) (Message, error) {
-	row := db.QueryRow(ctx, messageApplyStatus,
-		arg.Status,
-		arg.SentAt,
-		arg.DeliveredAt,
-		arg.ReadAt,
-		arg.FailedAt,
-		arg.ErrorCode,
-		arg.ErrorTitle,
-		arg.ErrorDetails,
-		arg.ID,
-	)
-	var i Message
-	err := row.Scan(
-		&i.ID,
-		&i.ConversationID,
-		&i.Direction,
-		&i.Sender,
-		&i.SenderUserID,
-		&i.Type,
-		&i.Body,
-		&i.Payload,
-		&i.Status,
-		&i.WaMessageID,
-		&i.ClientID,
-		&i.OutSeq,
-		&i.SendGeneration,
-		&i.Attempts,
-		&i.LastError,
-		&i.ErrorCode,
-		&i.ErrorTitle,
-		&i.ErrorDetails,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.SentAt,
-		&i.DeliveredAt,
-		&i.ReadAt,
-		&i.FailedAt,
-		&i.UnsettledUntil,
-		&i.WaitingFor,
-		&i.PendingReason,
-		&i.ReplyToMessageID,
-		&i.MediaID,
-	)
-	return i, err
+// MessageApplyStatuses writes the outcome of a batch of delivery statuses in one statement, one
+// row of @changes (a JSON array) per message: the columns the caller computed, forward only, from
+// the rows it locked (absent or null where a column is NULL).
+func (q *Queries) MessageApplyStatuses(ctx context.Context, db DBTX, changes json.RawMessage) ([]Message, error) {
+	rows, err := db.Query(ctx, messageApplyStatuses, changes)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Message{}
+	for rows.Next() {
+		var i Message
+		if err := rows.Scan(
+			&i.ID,
+			&i.ConversationID,
+			&i.Direction,
+			&i.Sender,
+			&i.SenderUserID,
+			&i.Type,
+			&i.Body,
+			&i.Payload,
+			&i.Status,
+			&i.WaMessageID,
+			&i.ClientID,
+			&i.OutSeq,
+			&i.SendGeneration,
+			&i.Attempts,
+			&i.LastError,
+			&i.ErrorCode,
+			&i.ErrorTitle,
+			&i.ErrorDetails,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.SentAt,
+			&i.DeliveredAt,
+			&i.ReadAt,
+			&i.FailedAt,
+			&i.UnsettledUntil,
+			&i.WaitingFor,
+			&i.PendingReason,
+			&i.ReplyToMessageID,
+			&i.MediaID,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const messageClaimSend = `-- name: MessageClaimSend :one
@@ -1067,6 +1061,63 @@ func (q *Queries) MessageListStranded(ctx context.Context, db DBTX, arg MessageL
 	return items, nil
 }
 
+const messageLockByWaIDs = `-- name: MessageLockByWaIDs :many
+SELECT id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id, media_id FROM messages WHERE wa_message_id = ANY($1::text[]) ORDER BY id FOR UPDATE
+`
+
+// MessageLockByWaIDs locks the messages carrying any of the wa_message_ids, in id order: two
+// batches of statuses lock the messages they share in the same order, so neither waits for the
+// other in a cycle.
+func (q *Queries) MessageLockByWaIDs(ctx context.Context, db DBTX, waMessageIds []string) ([]Message, error) {
+	rows, err := db.Query(ctx, messageLockByWaIDs, waMessageIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Message{}
+	for rows.Next() {
+		var i Message
+		if err := rows.Scan(
+			&i.ID,
+			&i.ConversationID,
+			&i.Direction,
+			&i.Sender,
+			&i.SenderUserID,
+			&i.Type,
+			&i.Body,
+			&i.Payload,
+			&i.Status,
+			&i.WaMessageID,
+			&i.ClientID,
+			&i.OutSeq,
+			&i.SendGeneration,
+			&i.Attempts,
+			&i.LastError,
+			&i.ErrorCode,
+			&i.ErrorTitle,
+			&i.ErrorDetails,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.SentAt,
+			&i.DeliveredAt,
+			&i.ReadAt,
+			&i.FailedAt,
+			&i.UnsettledUntil,
+			&i.WaitingFor,
+			&i.PendingReason,
+			&i.ReplyToMessageID,
+			&i.MediaID,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const messageLockStatus = `-- name: MessageLockStatus :one
 SELECT status FROM messages WHERE id = $1 FOR SHARE
 `
@@ -1196,25 +1247,31 @@ func (q *Queries) MessageMarkLastInboundRead(ctx context.Context, db DBTX, conve
 }
 
 const messageMarkSent = `-- name: MessageMarkSent :one
+WITH lock AS (
+    SELECT pg_advisory_xact_lock(713520, hashtext($1::text))
+)
 UPDATE messages
-SET wa_message_id = $1,
+SET wa_message_id = $1::text,
     status = CASE WHEN status IN ('pending', 'failed') THEN 'sent' ELSE status END,
     sent_at = coalesce(sent_at, $2),
     last_error = '', error_code = NULL, error_title = NULL, error_details = NULL,
     failed_at = NULL, unsettled_until = NULL, waiting_for = NULL, pending_reason = '', updated_at = now()
+FROM lock
 WHERE id = $3
-RETURNING id, conversation_id, direction, sender, sender_user_id, type, body, payload, status, wa_message_id, client_id, out_seq, send_generation, attempts, last_error, error_code, error_title, error_details, created_at, updated_at, sent_at, delivered_at, read_at, failed_at, unsettled_until, waiting_for, pending_reason, reply_to_message_id, media_id
+RETURNING messages.id, messages.conversation_id, messages.direction, messages.sender, messages.sender_user_id, messages.type, messages.body, messages.payload, messages.status, messages.wa_message_id, messages.client_id, messages.out_seq, messages.send_generation, messages.attempts, messages.last_error, messages.error_code, messages.error_title, messages.error_details, messages.created_at, messages.updated_at, messages.sent_at, messages.delivered_at, messages.read_at, messages.failed_at, messages.unsettled_until, messages.waiting_for, messages.pending_reason, messages.reply_to_message_id, messages.media_id
 `
 
 type MessageMarkSentParams struct {
-	WaMessageID *string    `json:"wa_message_id"`
+	WaMessageID string     `json:"wa_message_id"`
 	SentAt      *time.Time `json:"sent_at"`
 	ID          int64      `json:"id"`
 }
 
 // MessageMarkSent records Meta's acceptance and settles the attempt. A status webhook may have
 // arrived first (the send answer and the webhook race), so the status only moves forward and
-// sent_at keeps the earliest.
+// sent_at keeps the earliest. In the same round trip it takes EarlyStatusLock of the
+// wa_message_id, so that the statuses kept for it can be taken next (EarlyStatusTake, a later
+// statement, sees every status kept before the lock was granted).
 func (q *Queries) MessageMarkSent(ctx context.Context, db DBTX, arg MessageMarkSentParams) (Message, error) {
 	row := db.QueryRow(ctx, messageMarkSent, arg.WaMessageID, arg.SentAt, arg.ID)
 	var i Message

@@ -318,9 +318,11 @@ type WebhookError struct {
 }
 
 type WebhookEvent struct {
-	ID          int64      `json:"id"`
-	Sha256      []byte     `json:"sha256"`
-	Body        []byte     `json:"body"`
-	ReceivedAt  time.Time  `json:"received_at"`
-	ProcessedAt *time.Time `json:"processed_at"`
+	ID              int64      `json:"id"`
+	Sha256          []byte     `json:"sha256"`
+	Body            []byte     `json:"body"`
+	ReceivedAt      time.Time  `json:"received_at"`
+	ProcessedAt     *time.Time `json:"processed_at"`
+	Batchable       bool       `json:"batchable"`
+	ProcessFailures int32      `json:"process_failures"`
 }

@@ -11,18 +11,77 @@ import (
 )
 
 const webhookEventClaim = `-- name: WebhookEventClaim :one
-UPDATE webhook_events SET processed_at = now() WHERE id = $1 AND processed_at IS NULL RETURNING body
+UPDATE webhook_events SET processed_at = now() WHERE id = $1 AND processed_at IS NULL RETURNING body, received_at
 `
+
+type WebhookEventClaimRow struct {
+	Body       []byte    `json:"body"`
+	ReceivedAt time.Time `json:"received_at"`
+}
 
 // WebhookEventClaim marks the event processed and returns its body at the start of the processing
 // transaction, in one round trip. Its row lock makes two runs of one job (River rescuing a job it
 // thought stuck) apply it once: the second waits, then finds it processed. A rollback unmarks it.
 // No row: the event is missing or already processed (WebhookEventExists tells which).
-func (q *Queries) WebhookEventClaim(ctx context.Context, db DBTX, id int64) ([]byte, error) {
+func (q *Queries) WebhookEventClaim(ctx context.Context, db DBTX, id int64) (WebhookEventClaimRow, error) {
 	row := db.QueryRow(ctx, webhookEventClaim, id)
-	var body []byte
-	err := row.Scan(&body)
-	return body, err
+	var i WebhookEventClaimRow
+	err := row.Scan(&i.Body, &i.ReceivedAt)
+	return i, err
+}
+
+const webhookEventClaimBatch = `-- name: WebhookEventClaimBatch :many
+WITH own AS (
+    SELECT e.id FROM webhook_events e
+    WHERE e.id = $1 AND e.processed_at IS NULL AND e.process_failures = 0
+    FOR UPDATE SKIP LOCKED
+), others AS (
+    SELECT e.id FROM webhook_events e
+    WHERE e.processed_at IS NULL AND e.batchable AND e.process_failures = 0 AND e.id <> $1
+    ORDER BY e.id
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE webhook_events w SET processed_at = now()
+WHERE w.id IN (SELECT own.id FROM own UNION ALL SELECT others.id FROM others)
+RETURNING w.id, w.body, w.received_at
+`
+
+type WebhookEventClaimBatchParams struct {
+	ID     int64 `json:"id"`
+	Others int32 `json:"others"`
+}
+
+type WebhookEventClaimBatchRow struct {
+	ID         int64     `json:"id"`
+	Body       []byte    `json:"body"`
+	ReceivedAt time.Time `json:"received_at"`
+}
+
+// WebhookEventClaimBatch marks processed, at the start of a batch's transaction, webhook @id and up
+// to @others of the oldest other unprocessed batchable webhooks, and returns them. It takes only rows no
+// other transaction holds (SKIP LOCKED), so it never waits and never deadlocks with another batch;
+// a webhook held by another batch is that batch's to apply (or, should it roll back, its own
+// job's). Webhooks that failed processed alone are left out: only their own job takes them. A
+// rollback unmarks them all.
+func (q *Queries) WebhookEventClaimBatch(ctx context.Context, db DBTX, arg WebhookEventClaimBatchParams) ([]WebhookEventClaimBatchRow, error) {
+	rows, err := db.Query(ctx, webhookEventClaimBatch, arg.ID, arg.Others)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []WebhookEventClaimBatchRow{}
+	for rows.Next() {
+		var i WebhookEventClaimBatchRow
+		if err := rows.Scan(&i.ID, &i.Body, &i.ReceivedAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const webhookEventDeleteProcessedBefore = `-- name: WebhookEventDeleteProcessedBefore :execrows
@@ -58,21 +117,23 @@ func (q *Queries) WebhookEventExists(ctx context.Context, db DBTX, id int64) (bo
 }
 
 const webhookEventInsert = `-- name: WebhookEventInsert :one
-INSERT INTO webhook_events (sha256, body)
-VALUES ($1, $2)
+INSERT INTO webhook_events (sha256, body, batchable)
+VALUES ($1, $2, $3)
 ON CONFLICT (sha256) DO NOTHING
 RETURNING id
 `
 
 type WebhookEventInsertParams struct {
-	Sha256 []byte `json:"sha256"`
-	Body   []byte `json:"body"`
+	Sha256    []byte `json:"sha256"`
+	Body      []byte `json:"body"`
+	Batchable bool   `json:"batchable"`
 }
 
 // WebhookEventInsert records a verified webhook body unless the very same bytes were recorded
 // before; then it returns no row (a concurrent identical insert waits for the first to commit).
+// batchable: other jobs may apply it in their batches (it holds statuses only).
 func (q *Queries) WebhookEventInsert(ctx context.Context, db DBTX, arg WebhookEventInsertParams) (int64, error) {
-	row := db.QueryRow(ctx, webhookEventInsert, arg.Sha256, arg.Body)
+	row := db.QueryRow(ctx, webhookEventInsert, arg.Sha256, arg.Body, arg.Batchable)
 	var id int64
 	err := row.Scan(&id)
 	return id, err
@@ -88,4 +149,34 @@ func (q *Queries) WebhookEventLast(ctx context.Context, db DBTX) (time.Time, err
 	var received_at time.Time
 	err := row.Scan(&received_at)
 	return received_at, err
+}
+
+const webhookEventRecordFailure = `-- name: WebhookEventRecordFailure :exec
+UPDATE webhook_events SET process_failures = process_failures + 1 WHERE id = $1 AND processed_at IS NULL
+`
+
+// WebhookEventRecordFailure counts a failure of a webhook processed alone, in its own statement
+// after the rollback, so that batches leave it out from then on.
+func (q *Queries) WebhookEventRecordFailure(ctx context.Context, db DBTX, id int64) error {
+	_, err := db.Exec(ctx, webhookEventRecordFailure, id)
+	return err
+}
+
+const webhookEventState = `-- name: WebhookEventState :one
+SELECT (processed_at IS NOT NULL)::boolean AS processed, process_failures FROM webhook_events WHERE id = $1
+`
+
+type WebhookEventStateRow struct {
+	Processed       bool  `json:"processed"`
+	ProcessFailures int32 `json:"process_failures"`
+}
+
+// WebhookEventState says, without a lock, whether a webhook is processed and how often it failed
+// processed alone: a process_webhook job whose webhook another job's batch applied ends on this
+// one read.
+func (q *Queries) WebhookEventState(ctx context.Context, db DBTX, id int64) (WebhookEventStateRow, error) {
+	row := db.QueryRow(ctx, webhookEventState, id)
+	var i WebhookEventStateRow
+	err := row.Scan(&i.Processed, &i.ProcessFailures)
+	return i, err
 }

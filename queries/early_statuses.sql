@@ -22,3 +22,20 @@ SELECT * FROM taken ORDER BY status_at, id;
 DELETE FROM early_statuses WHERE id IN (
     SELECT old.id FROM early_statuses old WHERE old.created_at < @before ORDER BY old.created_at LIMIT @batch_size
 );
+
+-- name: EarlyStatusLockMany :exec
+-- EarlyStatusLockMany takes EarlyStatusLock for several wa_message_ids, in the order of their
+-- lock keys, so that two transactions locking overlapping sets never wait for each other in a
+-- cycle.
+SELECT count(pg_advisory_xact_lock(713520, keys.k))
+FROM (SELECT DISTINCT hashtext(w) AS k FROM unnest(@wa_message_ids::text[]) AS w ORDER BY 1) AS keys;
+
+-- name: EarlyStatusInsertMany :exec
+-- EarlyStatusInsertMany keeps several statuses in one statement. @statuses is a JSON array of objects
+-- with the columns of EarlyStatusInsert (absent or null where a column is NULL); a status kept
+-- before for the same wa_message_id, or twice in @statuses, is kept once.
+INSERT INTO early_statuses (wa_message_id, status, status_at, message_id, error_code, error_title, error_details, webhook_event_id)
+SELECT r.wa_message_id, r.status, r.status_at, r.message_id, r.error_code, r.error_title, r.error_details, r.webhook_event_id
+FROM jsonb_to_recordset(@statuses::jsonb) AS r(wa_message_id text, status text, status_at timestamptz, message_id bigint,
+    error_code integer, error_title text, error_details text, webhook_event_id bigint)
+ON CONFLICT (wa_message_id, status) DO NOTHING;

@@ -189,15 +189,21 @@ WHERE id = @id AND status = 'pending';
 -- name: MessageMarkSent :one
 -- MessageMarkSent records Meta's acceptance and settles the attempt. A status webhook may have
 -- arrived first (the send answer and the webhook race), so the status only moves forward and
--- sent_at keeps the earliest.
+-- sent_at keeps the earliest. In the same round trip it takes EarlyStatusLock of the
+-- wa_message_id, so that the statuses kept for it can be taken next (EarlyStatusTake, a later
+-- statement, sees every status kept before the lock was granted).
+WITH lock AS (
+    SELECT pg_advisory_xact_lock(713520, hashtext(sqlc.arg(wa_message_id)::text))
+)
 UPDATE messages
-SET wa_message_id = @wa_message_id,
+SET wa_message_id = sqlc.arg(wa_message_id)::text,
     status = CASE WHEN status IN ('pending', 'failed') THEN 'sent' ELSE status END,
     sent_at = coalesce(sent_at, @sent_at),
     last_error = '', error_code = NULL, error_title = NULL, error_details = NULL,
     failed_at = NULL, unsettled_until = NULL, waiting_for = NULL, pending_reason = '', updated_at = now()
+FROM lock
 WHERE id = @id
-RETURNING *;
+RETURNING messages.*;
 
 -- name: MessageMarkFailed :one
 UPDATE messages
@@ -268,15 +274,24 @@ FROM m, c;
 -- name: MessageGetByWaIDForUpdate :one
 SELECT * FROM messages WHERE wa_message_id = @wa_message_id FOR UPDATE;
 
--- name: MessageApplyStatus :one
--- MessageApplyStatus writes the outcome of a delivery status; the caller has computed it, forward
--- only, from the row it locked.
-UPDATE messages
-SET status = @status, sent_at = @sent_at, delivered_at = @delivered_at, read_at = @read_at,
-    failed_at = @failed_at, error_code = @error_code, error_title = @error_title,
-    error_details = @error_details, updated_at = now()
-WHERE id = @id
-RETURNING *;
+-- name: MessageLockByWaIDs :many
+-- MessageLockByWaIDs locks the messages carrying any of the wa_message_ids, in id order: two
+-- batches of statuses lock the messages they share in the same order, so neither waits for the
+-- other in a cycle.
+SELECT * FROM messages WHERE wa_message_id = ANY(@wa_message_ids::text[]) ORDER BY id FOR UPDATE;
+
+-- name: MessageApplyStatuses :many
+-- MessageApplyStatuses writes the outcome of a batch of delivery statuses in one statement, one
+-- row of @changes (a JSON array) per message: the columns the caller computed, forward only, from
+-- the rows it locked (absent or null where a column is NULL).
+UPDATE messages m
+SET status = r.status, sent_at = r.sent_at, delivered_at = r.delivered_at, read_at = r.read_at,
+    failed_at = r.failed_at, error_code = r.error_code, error_title = r.error_title,
+    error_details = r.error_details, updated_at = now()
+FROM jsonb_to_recordset(@changes::jsonb) AS r(id bigint, status text, sent_at timestamptz, delivered_at timestamptz,
+    read_at timestamptz, failed_at timestamptz, error_code integer, error_title text, error_details text)
+WHERE m.id = r.id
+RETURNING m.*;
 
 -- name: MessageMarkLastInboundRead :one
 -- MessageMarkLastInboundRead stamps the conversation's latest customer message read, once: it

@@ -205,7 +205,8 @@ type Failure struct {
 }
 
 // MarkSent records Meta's acceptance of a send (its wa_message_id), applies the statuses that
-// overtook it, writes the status event and hands over to the next message of the conversation.
+// overtook it, writes one status event for the message as they leave it and hands over to the
+// next message of the conversation.
 // complete runs in the same transaction: the worker completes its job there, so the job is done
 // exactly when the message says sent.
 func (s *Service) MarkSent(ctx context.Context, messageID int64, waMessageID string, complete func(pgx.Tx) error) (db.Message, error) {
@@ -214,7 +215,7 @@ func (s *Service) MarkSent(ctx context.Context, messageID int64, waMessageID str
 	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
 		msg, err = s.q.MessageMarkSent(ctx, tx, db.MessageMarkSentParams{
-			ID: messageID, WaMessageID: &waMessageID, SentAt: &now,
+			ID: messageID, WaMessageID: waMessageID, SentAt: &now,
 		})
 		if err != nil {
 			return fmt.Errorf("error marking message %d sent: %w", messageID, err)

@@ -2,9 +2,10 @@ package inbox
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"math"
+	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -62,7 +63,9 @@ type StatusResult struct {
 // statusRank orders the forward path of an outbound message.
 var statusRank = map[string]int{StatusPending: 0, StatusSent: 1, StatusDelivered: 2, StatusRead: 3}
 
-func (u *StatusUpdate) validate() error {
+// Validate checks what a status must have to be applied; its error is an *apperr.FieldError naming
+// the field (status for one wainbox does not know).
+func (u *StatusUpdate) Validate() error {
 	switch u.Status {
 	case whatsapp.StatusSent, whatsapp.StatusDelivered, whatsapp.StatusRead, whatsapp.StatusFailed:
 	default:
@@ -77,69 +80,19 @@ func (u *StatusUpdate) validate() error {
 	return nil
 }
 
-// ApplyStatusTx applies one delivery status in tx, forward only: sent < delivered < read, each
-// setting its timestamp from Meta's (the earliest one wins); failed records Meta's error and ends
-// the path; a status that would move the message backwards is ignored; a status for a
-// wa_message_id no message carries yet is kept and applied by MarkSent. Applied statuses write a
-// message.status event, announced once the caller commits.
+// ApplyStatusTx applies one delivery status in tx; it is ApplyStatusesTx of one.
 func (s *Service) ApplyStatusTx(ctx context.Context, tx pgx.Tx, u *StatusUpdate) (StatusResult, error) {
-	if err := u.validate(); err != nil {
+	res, err := s.ApplyStatusesTx(ctx, tx, []StatusUpdate{*u})
+	if err != nil {
 		return StatusResult{}, err
 	}
-	msg, err := s.q.MessageGetByWaIDForUpdate(ctx, tx, &u.WaMessageID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		// Serialize with MarkSent of this wa_message_id, then look again: either its commit is
-		// visible now, or it will find what this transaction keeps.
-		if err := s.q.EarlyStatusLock(ctx, tx, u.WaMessageID); err != nil {
-			return StatusResult{}, fmt.Errorf("error locking wa_message_id %s: %w", u.WaMessageID, err)
-		}
-		msg, err = s.q.MessageGetByWaIDForUpdate(ctx, tx, &u.WaMessageID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return StatusResult{Outcome: StatusKept}, s.keepStatus(ctx, tx, u)
-		}
-	}
-	if err != nil {
-		return StatusResult{}, fmt.Errorf("error loading message %s: %w", u.WaMessageID, err)
-	}
-	return s.applyStatus(ctx, tx, &msg, u)
-}
-
-func (s *Service) keepStatus(ctx context.Context, tx pgx.Tx, u *StatusUpdate) error {
-	p := db.EarlyStatusInsertParams{WaMessageID: u.WaMessageID, Status: u.Status, StatusAt: u.At}
-	if u.MessageID != 0 {
-		p.MessageID = &u.MessageID
-	}
-	if u.WebhookEventID != 0 {
-		p.WebhookEventID = &u.WebhookEventID
-	}
-	if u.Status == StatusFailed {
-		p.ErrorCode, p.ErrorTitle, p.ErrorDetails = failureColumns(u)
-	}
-	if err := s.q.EarlyStatusInsert(ctx, tx, p); err != nil {
-		return fmt.Errorf("error keeping %s status of %s: %w", u.Status, u.WaMessageID, err)
-	}
-	return nil
-}
-
-func (s *Service) applyStatus(ctx context.Context, tx pgx.Tx, msg *db.Message, u *StatusUpdate) (StatusResult, error) {
-	p, outcome, reason := nextStatus(msg, u)
-	if outcome != StatusApplied {
-		return StatusResult{Outcome: outcome, Message: *msg, Reason: reason}, nil
-	}
-	updated, err := s.q.MessageApplyStatus(ctx, tx, p)
-	if err != nil {
-		return StatusResult{}, fmt.Errorf("error applying %s status to message %d: %w", u.Status, msg.ID, err)
-	}
-	if err := s.events.Append(ctx, tx, eventlog.MessageStatus, updated.ConversationID, MessageEvent(&updated)); err != nil {
-		return StatusResult{}, err
-	}
-	return StatusResult{Outcome: StatusApplied, Message: updated}, nil
+	return res[0], nil
 }
 
 // nextStatus computes what status u does to message m. It is the whole forward-only rule, kept
 // free of the database so a table test can cover it.
-func nextStatus(m *db.Message, u *StatusUpdate) (db.MessageApplyStatusParams, StatusOutcome, string) {
-	p := db.MessageApplyStatusParams{
+func nextStatus(m *db.Message, u *StatusUpdate) (statusColumns, StatusOutcome, string) {
+	p := statusColumns{
 		ID: m.ID, Status: m.Status,
 		SentAt: m.SentAt, DeliveredAt: m.DeliveredAt, ReadAt: m.ReadAt, FailedAt: m.FailedAt,
 		ErrorCode: m.ErrorCode, ErrorTitle: m.ErrorTitle, ErrorDetails: m.ErrorDetails,
@@ -203,20 +156,22 @@ func failureColumns(u *StatusUpdate) (code *int32, title, details *string) {
 }
 
 // applyEarlyStatuses applies, in msg's transaction, the statuses that arrived before its
-// wa_message_id was recorded, and returns the message after them.
+// wa_message_id was recorded, and returns the message after them (written, when they changed it,
+// in one statement; the caller writes its event). MarkSent's statement took EarlyStatusLock.
 func (s *Service) applyEarlyStatuses(ctx context.Context, tx pgx.Tx, msg db.Message) (db.Message, error) {
 	if msg.WaMessageID == nil || *msg.WaMessageID == "" {
 		return msg, nil
 	}
 	wa := *msg.WaMessageID
-	if err := s.q.EarlyStatusLock(ctx, tx, wa); err != nil {
-		return db.Message{}, fmt.Errorf("error locking wa_message_id %s: %w", wa, err)
-	}
 	kept, err := s.q.EarlyStatusTake(ctx, tx, wa)
 	if err != nil {
 		return db.Message{}, fmt.Errorf("error loading early statuses of %s: %w", wa, err)
 	}
-	for _, k := range kept {
+	if len(kept) == 0 {
+		return msg, nil
+	}
+	updates := make([]StatusUpdate, len(kept))
+	for i, k := range kept {
 		u := StatusUpdate{WaMessageID: wa, Status: k.Status, At: k.StatusAt}
 		if k.ErrorCode != nil {
 			u.ErrorCode = int(*k.ErrorCode)
@@ -227,16 +182,209 @@ func (s *Service) applyEarlyStatuses(ctx context.Context, tx pgx.Tx, msg db.Mess
 		if k.ErrorDetails != nil {
 			u.ErrorDetails = *k.ErrorDetails
 		}
-		res, err := s.applyStatus(ctx, tx, &msg, &u)
-		if err != nil {
-			return db.Message{}, err
-		}
-		if res.Outcome == StatusApplied {
-			msg = res.Message
-		} else if res.Outcome == StatusIgnored {
+		updates[i] = u
+	}
+	f := fold(map[string]*db.Message{wa: &msg}, updates, nil)
+	for i, r := range f.results {
+		if r.Outcome == StatusIgnored {
 			s.logger.InfoContext(ctx, "early status ignored", "message_id", msg.ID, "conversation_id", msg.ConversationID,
-				"status", u.Status, "message_status", msg.Status, "reason", res.Reason)
+				"status", updates[i].Status, "message_status", r.Message.Status, "reason", r.Reason)
 		}
 	}
-	return msg, nil
+	if len(f.changed) == 0 {
+		return msg, nil
+	}
+	written, err := s.writeStatuses(ctx, tx, f.changed)
+	if err != nil {
+		return db.Message{}, err
+	}
+	return written[msg.ID], nil
+}
+
+// ApplyStatusesTx applies a batch of delivery statuses in tx, in their order, with a few
+// statements whatever the batch's size: the rule is ApplyStatusTx's, decided in memory on the
+// locked messages. Forward only: sent < delivered < read, each setting its timestamp from Meta's
+// (the earliest one wins); failed records Meta's error and ends the path; a status that would move
+// its message backwards is ignored; a status for a wa_message_id no message carries yet is kept
+// and applied by MarkSent. Several statuses of one message (sent, delivered and read in one batch)
+// fold into one write and one message.status event with the message as they leave it, announced
+// once the caller commits. results[i] is what updates[i] did; an applied status's Message is the
+// message after the whole batch.
+//
+// Statements: take the EarlyStatusLock of every wa_message_id (in key order), then lock their
+// messages (in id order): every batch takes its locks in this one order, so two batches sharing
+// messages never wait for each other in a cycle. Then keep the statuses no message carries in one
+// insert, write the changed messages in one update and append their events in one insert.
+func (s *Service) ApplyStatusesTx(ctx context.Context, tx pgx.Tx, updates []StatusUpdate) ([]StatusResult, error) {
+	if len(updates) == 0 {
+		return nil, nil
+	}
+	for i := range updates {
+		if err := updates[i].Validate(); err != nil {
+			return nil, err
+		}
+	}
+	ids := make([]string, 0, len(updates))
+	seen := make(map[string]bool, len(updates))
+	for i := range updates {
+		if wa := updates[i].WaMessageID; !seen[wa] {
+			seen[wa] = true
+			ids = append(ids, wa)
+		}
+	}
+	sort.Strings(ids)
+	// Serialize with MarkSent of these wa_message_ids before looking for their messages: either
+	// its commit is visible to the next statement, or it will find what this transaction keeps.
+	if err := s.q.EarlyStatusLockMany(ctx, tx, ids); err != nil {
+		return nil, fmt.Errorf("error locking %d wa_message_ids: %w", len(ids), err)
+	}
+	rows, err := s.q.MessageLockByWaIDs(ctx, tx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("error loading messages of %d wa_message_ids: %w", len(ids), err)
+	}
+	msgs := make(map[string]*db.Message, len(rows))
+	for i := range rows {
+		msgs[*rows[i].WaMessageID] = &rows[i]
+	}
+	f := fold(msgs, updates, make(map[int64]bool))
+	if len(f.kept) > 0 {
+		if err := s.keepStatuses(ctx, tx, f.kept); err != nil {
+			return nil, err
+		}
+	}
+	if len(f.changed) == 0 {
+		return f.results, nil
+	}
+	written, err := s.writeStatuses(ctx, tx, f.changed)
+	if err != nil {
+		return nil, err
+	}
+	events := make([]eventlog.Event, len(f.changed))
+	for i, m := range f.changed {
+		w := written[m.ID]
+		events[i] = eventlog.Event{Kind: eventlog.MessageStatus, ConversationID: w.ConversationID, Payload: MessageEvent(&w)}
+	}
+	if err := s.events.AppendAll(ctx, tx, events...); err != nil {
+		return nil, err
+	}
+	for i := range f.results {
+		if r := &f.results[i]; r.Outcome == StatusApplied {
+			r.Message = written[r.Message.ID]
+		}
+	}
+	return f.results, nil
+}
+
+// folded is what a batch of statuses does to the messages, decided in memory.
+type folded struct {
+	results []StatusResult
+	// changed are the messages some status moved, in the order they first moved, as they end.
+	changed []*db.Message
+	// kept are the statuses no message carries the wa_message_id of.
+	kept []StatusUpdate
+}
+
+// fold applies updates in order to the messages of msgs (by wa_message_id), changing them in
+// place; an update whose message is absent is kept. queued, when not nil, remembers which
+// messages are in changed; with nil, every message is assumed absent from it at the start.
+func fold(msgs map[string]*db.Message, updates []StatusUpdate, queued map[int64]bool) folded {
+	if queued == nil {
+		queued = make(map[int64]bool)
+	}
+	f := folded{results: make([]StatusResult, len(updates))}
+	for i := range updates {
+		u := &updates[i]
+		m := msgs[u.WaMessageID]
+		if m == nil {
+			f.results[i] = StatusResult{Outcome: StatusKept}
+			f.kept = append(f.kept, *u)
+			continue
+		}
+		p, outcome, reason := nextStatus(m, u)
+		if outcome == StatusApplied {
+			m.Status, m.SentAt, m.DeliveredAt, m.ReadAt, m.FailedAt = p.Status, p.SentAt, p.DeliveredAt, p.ReadAt, p.FailedAt
+			m.ErrorCode, m.ErrorTitle, m.ErrorDetails = p.ErrorCode, p.ErrorTitle, p.ErrorDetails
+			if !queued[m.ID] {
+				queued[m.ID] = true
+				f.changed = append(f.changed, m)
+			}
+		}
+		f.results[i] = StatusResult{Outcome: outcome, Message: *m, Reason: reason}
+	}
+	return f
+}
+
+// statusColumns is one row of MessageApplyStatuses: the columns a status writes.
+type statusColumns struct {
+	ID           int64      `json:"id"`
+	Status       string     `json:"status"`
+	SentAt       *time.Time `json:"sent_at"`
+	DeliveredAt  *time.Time `json:"delivered_at"`
+	ReadAt       *time.Time `json:"read_at"`
+	FailedAt     *time.Time `json:"failed_at"`
+	ErrorCode    *int32     `json:"error_code"`
+	ErrorTitle   *string    `json:"error_title"`
+	ErrorDetails *string    `json:"error_details"`
+}
+
+// writeStatuses writes the status columns of the changed messages in one statement and returns
+// the rows as written, by id.
+func (s *Service) writeStatuses(ctx context.Context, tx pgx.Tx, changed []*db.Message) (map[int64]db.Message, error) {
+	cols := make([]statusColumns, len(changed))
+	for i, m := range changed {
+		cols[i] = statusColumns{ID: m.ID, Status: m.Status, SentAt: m.SentAt, DeliveredAt: m.DeliveredAt, ReadAt: m.ReadAt,
+			FailedAt: m.FailedAt, ErrorCode: m.ErrorCode, ErrorTitle: m.ErrorTitle, ErrorDetails: m.ErrorDetails}
+	}
+	b, err := json.Marshal(cols)
+	if err != nil {
+		return nil, fmt.Errorf("error encoding statuses of %d messages: %w", len(changed), err)
+	}
+	rows, err := s.q.MessageApplyStatuses(ctx, tx, b)
+	if err != nil {
+		return nil, fmt.Errorf("error applying statuses to %d messages: %w", len(changed), err)
+	}
+	written := make(map[int64]db.Message, len(rows))
+	for _, r := range rows {
+		written[r.ID] = r
+	}
+	return written, nil
+}
+
+// keptStatus is one row of EarlyStatusInsertMany.
+type keptStatus struct {
+	WaMessageID    string    `json:"wa_message_id"`
+	Status         string    `json:"status"`
+	StatusAt       time.Time `json:"status_at"`
+	MessageID      *int64    `json:"message_id"`
+	ErrorCode      *int32    `json:"error_code"`
+	ErrorTitle     *string   `json:"error_title"`
+	ErrorDetails   *string   `json:"error_details"`
+	WebhookEventID *int64    `json:"webhook_event_id"`
+}
+
+// keepStatuses keeps statuses whose message is not known yet (early_statuses), in one statement.
+func (s *Service) keepStatuses(ctx context.Context, tx pgx.Tx, updates []StatusUpdate) error {
+	rows := make([]keptStatus, len(updates))
+	for i := range updates {
+		u := &updates[i]
+		k := keptStatus{WaMessageID: u.WaMessageID, Status: u.Status, StatusAt: u.At}
+		if u.MessageID != 0 {
+			k.MessageID = &u.MessageID
+		}
+		if u.WebhookEventID != 0 {
+			k.WebhookEventID = &u.WebhookEventID
+		}
+		if u.Status == StatusFailed {
+			k.ErrorCode, k.ErrorTitle, k.ErrorDetails = failureColumns(u)
+		}
+		rows[i] = k
+	}
+	b, err := json.Marshal(rows)
+	if err != nil {
+		return fmt.Errorf("error encoding %d statuses to keep: %w", len(rows), err)
+	}
+	if err := s.q.EarlyStatusInsertMany(ctx, tx, b); err != nil {
+		return fmt.Errorf("error keeping %d statuses: %w", len(rows), err)
+	}
+	return nil
 }

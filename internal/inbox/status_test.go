@@ -21,23 +21,23 @@ func TestNextStatusOnlyMovesForward(t *testing.T) {
 		update  StatusUpdate
 		outcome StatusOutcome
 		status  string
-		check   func(t *testing.T, p *db.MessageApplyStatusParams)
+		check   func(t *testing.T, p *statusColumns)
 	}{
 		{"sent to delivered", db.Message{Status: "sent", SentAt: at(0)}, StatusUpdate{Status: "delivered", At: *at(5)},
-			StatusApplied, "delivered", func(t *testing.T, p *db.MessageApplyStatusParams) { require.Equal(t, at(5), p.DeliveredAt) }},
+			StatusApplied, "delivered", func(t *testing.T, p *statusColumns) { require.Equal(t, at(5), p.DeliveredAt) }},
 		{"sent to read skips delivered", db.Message{Status: "sent"}, StatusUpdate{Status: "read", At: *at(9)},
-			StatusApplied, "read", func(t *testing.T, p *db.MessageApplyStatusParams) {
+			StatusApplied, "read", func(t *testing.T, p *statusColumns) {
 				require.Equal(t, at(9), p.ReadAt)
 				require.Nil(t, p.DeliveredAt, "no timestamp is invented")
 			}},
 		{"delivered after read fills its time only", db.Message{Status: "read", ReadAt: at(9)}, StatusUpdate{Status: "delivered", At: *at(5)},
-			StatusApplied, "read", func(t *testing.T, p *db.MessageApplyStatusParams) { require.Equal(t, at(5), p.DeliveredAt) }},
+			StatusApplied, "read", func(t *testing.T, p *statusColumns) { require.Equal(t, at(5), p.DeliveredAt) }},
 		{"sent after read keeps the earliest sent time", db.Message{Status: "read", SentAt: at(3)}, StatusUpdate{Status: "sent", At: *at(1)},
-			StatusApplied, "read", func(t *testing.T, p *db.MessageApplyStatusParams) { require.Equal(t, at(1), p.SentAt) }},
+			StatusApplied, "read", func(t *testing.T, p *statusColumns) { require.Equal(t, at(1), p.SentAt) }},
 		{"duplicate read", db.Message{Status: "read", ReadAt: at(9)}, StatusUpdate{Status: "read", At: *at(10)}, StatusUnchanged, "read", nil},
 		{"late sent already recorded", db.Message{Status: "delivered", SentAt: at(0)}, StatusUpdate{Status: "sent", At: *at(0)}, StatusUnchanged, "delivered", nil},
 		{"failed after sent", db.Message{Status: "sent"}, StatusUpdate{Status: "failed", At: *at(4), ErrorCode: 131026, ErrorTitle: title, ErrorDetails: "d"},
-			StatusApplied, "failed", func(t *testing.T, p *db.MessageApplyStatusParams) {
+			StatusApplied, "failed", func(t *testing.T, p *statusColumns) {
 				require.Equal(t, at(4), p.FailedAt)
 				require.Equal(t, &code, p.ErrorCode)
 				require.Equal(t, title, *p.ErrorTitle)
@@ -50,7 +50,7 @@ func TestNextStatusOnlyMovesForward(t *testing.T) {
 		{"failed after read", db.Message{Status: "read"}, StatusUpdate{Status: "failed", At: *at(5)}, StatusIgnored, "read", nil},
 		{"an earlier send's status on a requeued message", db.Message{Status: "pending"}, StatusUpdate{Status: "read", At: *at(5)}, StatusIgnored, "pending", nil},
 		{"error code beyond int32 is dropped", db.Message{Status: "sent"}, StatusUpdate{Status: "failed", At: *at(4), ErrorCode: 1 << 40},
-			StatusApplied, "failed", func(t *testing.T, p *db.MessageApplyStatusParams) { require.Nil(t, p.ErrorCode) }},
+			StatusApplied, "failed", func(t *testing.T, p *statusColumns) { require.Nil(t, p.ErrorCode) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,7 +79,7 @@ func TestStatusUpdateValidation(t *testing.T) {
 		{WaMessageID: "", Status: "read"},
 		{WaMessageID: string(make([]byte, 600)), Status: "read"},
 	} {
-		require.Error(t, u.validate(), "%+v", u.Status)
+		require.Error(t, u.Validate(), "%+v", u.Status)
 	}
-	require.NoError(t, (&StatusUpdate{WaMessageID: "w", Status: "read"}).validate())
+	require.NoError(t, (&StatusUpdate{WaMessageID: "w", Status: "read"}).Validate())
 }

@@ -12,21 +12,31 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 
+	"github.com/wainbox/wainbox/db"
 	"github.com/wainbox/wainbox/internal/database"
 	"github.com/wainbox/wainbox/internal/inbox"
 	"github.com/wainbox/wainbox/internal/webhook"
 )
 
-// ProcessWebhookWorker works process_webhook jobs: it applies one stored webhook (messages,
-// statuses, errors) in one transaction, which also marks the webhook processed. That mark, not
-// the job's state, makes the webhook apply exactly once: a job run again (River rescuing it after
-// a crash between the commit and the job's completion) finds it processed and does nothing. So the
-// job is left to River's batched completer instead of being completed in the transaction, which
-// would cost every webhook one more statement. Any failure rolls all of it back and River retries.
+// ProcessWebhookWorker works process_webhook jobs. A job applies its own stored webhook together
+// with up to BatchSize-1 of the oldest other unprocessed ones, in one transaction that also marks
+// them processed. That mark, not the job's state, makes a webhook apply exactly once: a job whose
+// webhook another job's batch applied finds it processed and does nothing, and a job run again
+// (River rescuing it after a crash between the commit and the job's completion) does the same. So
+// jobs are left to River's batched completer instead of being completed in the transaction, which
+// would cost every webhook one more statement.
+//
+// A job completes only once its own webhook is processed: when another transaction holds it (a
+// batch in flight), the job waits for that transaction and, should it roll back, applies the
+// webhook alone. When a batch fails, the job applies its own webhook alone, and the others go back
+// to their jobs; a webhook that fails alone is counted (webhook_events.process_failures), left out
+// of batches from then on and retried alone by River, so that one poison webhook never holds the
+// others back.
 type ProcessWebhookWorker struct {
 	river.WorkerDefaults[webhook.ProcessWebhookArgs]
 	pool      *pgxpool.Pool
 	processor *webhook.Processor
+	q         *db.Queries
 	logger    *slog.Logger
 	metrics   *webhookMetrics
 }
@@ -49,7 +59,7 @@ func newWebhookMetrics(reg prometheus.Registerer) (*webhookMetrics, error) {
 		}),
 		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "wainbox_webhook_processing_lag_seconds",
-			Help:    "Time from a webhook's storing (its job's insert, in the same transaction) to the commit of its processing.",
+			Help:    "Time from a webhook's storing (the start of its intake transaction) to the end of its processing.",
 			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
 		}),
 		inbound: prometheus.NewCounter(prometheus.CounterOpts{
@@ -87,7 +97,7 @@ func NewProcessWebhookWorker(pool *pgxpool.Pool, in *inbox.Service, ts webhook.T
 	if err != nil {
 		return nil, err
 	}
-	return &ProcessWebhookWorker{pool: pool, processor: p, logger: logger, metrics: m}, nil
+	return &ProcessWebhookWorker{pool: pool, processor: p, q: db.New(), logger: logger, metrics: m}, nil
 }
 
 // Timeout leaves room for Meta's largest batches (a thousand statuses take a few hundred
@@ -97,30 +107,89 @@ func (w *ProcessWebhookWorker) Timeout(*river.Job[webhook.ProcessWebhookArgs]) t
 	return JobTimeout
 }
 
-// Work applies the webhook in one transaction (its events ring once it commits) and logs what
-// happened.
+// BatchSize is how many webhooks one processing transaction applies at most. A batch's statuses
+// cost a fixed handful of statements; larger batches would hold their messages' row locks longer
+// (a send's completion waits on them) for little more gain.
+const BatchSize = 50
+
+// Work makes sure the job's webhook is processed: it is already, it is applied in a batch, or,
+// when a batch fails or another transaction holds it, alone. A status webhook's job looks first
+// (one read), because another job's batch has usually applied it; an inbound webhook's job goes
+// straight to its batch, which is then as cheap as processing it alone.
 func (w *ProcessWebhookWorker) Work(ctx context.Context, job *river.Job[webhook.ProcessWebhookArgs]) error {
-	var res *webhook.Result
+	id := job.Args.EventID
+	if job.Args.Batchable {
+		st, err := w.q.WebhookEventState(ctx, w.pool, id)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			w.logger.WarnContext(ctx, "webhook to process does not exist; nothing done", "webhook_event_id", id, "job_id", job.ID)
+			return nil
+		case err != nil:
+			return fmt.Errorf("error loading webhook %d: %w", id, err)
+		case st.Processed:
+			return nil
+		case st.ProcessFailures > 0:
+			return w.alone(ctx, job, false)
+		}
+	}
+	var results []*webhook.Result
 	err := database.InTx(ctx, w.pool, func(tx pgx.Tx) error {
 		var err error
-		res, err = w.processor.Process(ctx, tx, job.Args.EventID)
+		results, err = w.processor.ProcessBatch(ctx, tx, id, BatchSize)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("error processing webhook %d: %w", job.Args.EventID, err)
+		if ctx.Err() != nil {
+			return fmt.Errorf("error processing webhooks with %d: %w", id, err)
+		}
+		w.logger.WarnContext(ctx, "webhook batch failed and rolled back; processing this job's webhook alone",
+			"webhook_event_id", id, "job_id", job.ID, "error", err)
+		return w.alone(ctx, job, true)
 	}
-	w.count(job, res)
+	own := false
+	for _, res := range results {
+		w.count(res)
+		w.report(ctx, job, res)
+		own = own || res.EventID == id
+	}
+	if own {
+		return nil
+	}
+	// Processed before, held by another transaction, failed before, or missing: Process tells.
+	return w.alone(ctx, job, false)
+}
+
+// alone applies the job's webhook by itself, waiting for a transaction that holds it. After a
+// failed batch, a failure here is counted on the webhook, which leaves batches from then on, before
+// River retries the job.
+func (w *ProcessWebhookWorker) alone(ctx context.Context, job *river.Job[webhook.ProcessWebhookArgs], afterBatch bool) error {
+	id := job.Args.EventID
+	var res *webhook.Result
+	err := database.InTx(ctx, w.pool, func(tx pgx.Tx) error {
+		var err error
+		res, err = w.processor.Process(ctx, tx, id)
+		return err
+	})
+	if err != nil {
+		if afterBatch && ctx.Err() == nil {
+			if rerr := w.q.WebhookEventRecordFailure(ctx, w.pool, id); rerr != nil {
+				w.logger.WarnContext(ctx, "could not count the failure of a webhook", "webhook_event_id", id, "error", rerr)
+			}
+		}
+		return fmt.Errorf("error processing webhook %d: %w", id, err)
+	}
+	w.count(res)
 	w.report(ctx, job, res)
 	return nil
 }
 
 // count feeds the metrics from a committed webhook.
-func (w *ProcessWebhookWorker) count(job *river.Job[webhook.ProcessWebhookArgs], res *webhook.Result) {
+func (w *ProcessWebhookWorker) count(res *webhook.Result) {
 	if res.Missing || res.AlreadyProcessed {
 		return
 	}
 	w.metrics.processed.Inc()
-	w.metrics.lag.Observe(time.Since(job.CreatedAt).Seconds())
+	w.metrics.lag.Observe(time.Since(res.ReceivedAt).Seconds())
 	w.metrics.inbound.Add(float64(len(res.Received)))
 	for _, s := range res.Statuses {
 		m := s.Result.Message
@@ -139,7 +208,7 @@ func (w *ProcessWebhookWorker) report(ctx context.Context, job *river.Job[webhoo
 		log.WarnContext(ctx, "webhook to process does not exist; nothing done")
 		return
 	case res.AlreadyProcessed:
-		log.InfoContext(ctx, "webhook was processed before; nothing done")
+		log.DebugContext(ctx, "webhook was processed before; nothing done")
 		return
 	}
 	for _, r := range res.Received {

@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -26,6 +27,15 @@ import (
 // database that has the sample channel.
 func startWebhookWorkers(t *testing.T) (*pgxpool.Pool, *river.Client[pgx.Tx]) {
 	t.Helper()
+	pool, client, start := webhookWorkers(t)
+	start()
+	return pool, client
+}
+
+// webhookWorkers is startWebhookWorkers that lets the caller store webhooks before the workers
+// start (start starts them).
+func webhookWorkers(t *testing.T) (*pgxpool.Pool, *river.Client[pgx.Tx], func()) {
+	t.Helper()
 	pool, _ := dbtest.New(t)
 	logger := slog.New(slog.DiscardHandler)
 	workers := river.NewWorkers()
@@ -47,13 +57,15 @@ func startWebhookWorkers(t *testing.T) (*pgxpool.Pool, *river.Client[pgx.Tx]) {
 	river.AddWorker(workers, river.WorkFunc(func(context.Context, *river.Job[inbox.BotReplyArgs]) error { return nil }))
 	_, err = in.EnsureChannel(context.Background(), db.ChannelUpsertParams{PhoneNumberID: "106540352242922"})
 	require.NoError(t, err)
-	require.NoError(t, client.Start(context.Background()))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = client.Stop(ctx)
-	})
-	return pool, client
+	start := func() {
+		require.NoError(t, client.Start(context.Background()))
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = client.Stop(ctx)
+		})
+	}
+	return pool, client, start
 }
 
 func sampleInbound(t *testing.T) []byte {
@@ -130,4 +142,70 @@ func TestProcessWebhookRollsBackAndRetriesOnFailure(t *testing.T) {
 	}, 10*time.Second, 5*time.Millisecond)
 	require.Equal(t, 1, count(t, pool, "SELECT count(*) FROM messages"))
 	require.Equal(t, 1, count(t, pool, "SELECT count(*) FROM contacts"))
+}
+
+// statusWebhook is a webhook with one delivered status of wamid, for the sample channel.
+func statusWebhook(wamid string) []byte {
+	return fmt.Appendf(nil, `{"object":"whatsapp_business_account","entry":[{"id":"102290129340398","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":"106540352242922"},"statuses":[{"id":%q,"status":"delivered","timestamp":"1750030080","recipient_id":"16505551234"}]}}]}]}`, wamid)
+}
+
+func TestPoisonWebhookDoesNotHoldItsBatchBack(t *testing.T) {
+	t.Parallel()
+	pool, client, start := webhookWorkers(t)
+	ctx := context.Background()
+	// Ten sent messages; applying a status to wamid.jobs-poison fails while the switch row exists.
+	_, err := pool.Exec(ctx, `
+		INSERT INTO contacts (channel_id, wa_id) SELECT id, '16505551234' FROM channels;
+		INSERT INTO conversations (channel_id, contact_id, status) SELECT channel_id, id, 'open' FROM contacts;
+		INSERT INTO messages (conversation_id, direction, sender, type, body, status, wa_message_id, sent_at)
+		SELECT c.id, 'out', 'agent', 'text', 'hello', 'sent', CASE WHEN i = 5 THEN 'wamid.jobs-poison' ELSE 'wamid.jobs-' || i END, now()
+		FROM conversations c, generate_series(1, 10) i;
+		CREATE TABLE fail_switch (on_ boolean);
+		INSERT INTO fail_switch VALUES (true);
+		CREATE FUNCTION refuse_status() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF NEW.wa_message_id = 'wamid.jobs-poison' AND EXISTS (SELECT 1 FROM fail_switch) THEN
+				RAISE EXCEPTION 'status refused by test';
+			END IF;
+			RETURN NEW;
+		END $$;
+		CREATE TRIGGER refuse_status BEFORE UPDATE ON messages FOR EACH ROW EXECUTE FUNCTION refuse_status();`)
+	require.NoError(t, err)
+	var poison int64
+	for i := 1; i <= 10; i++ {
+		wamid := fmt.Sprintf("wamid.jobs-%d", i)
+		if i == 5 {
+			wamid = "wamid.jobs-poison"
+		}
+		st, err := webhook.Store(ctx, pool, client, statusWebhook(wamid))
+		require.NoError(t, err)
+		if i == 5 {
+			poison = st.EventID
+		}
+	}
+	// Stored before the workers start: the first job's batch holds all ten, the poison among them.
+	start()
+
+	require.Eventually(t, func() bool {
+		return count(t, pool, "SELECT count(*) FROM messages WHERE status = 'delivered'") == 9
+	}, 20*time.Second, 5*time.Millisecond, "the nine good statuses are applied despite the poison")
+	require.Eventually(t, func() bool {
+		return count(t, pool, "SELECT count(*) FROM river_job WHERE kind = 'process_webhook' AND state = 'completed'") == 9 &&
+			count(t, pool, fmt.Sprintf("SELECT count(*) FROM river_job WHERE kind = 'process_webhook' AND attempt >= 2 AND args->>'webhook_event_id' = '%d'", poison)) == 1
+	}, 20*time.Second, 5*time.Millisecond, "the poison's job is retried alone")
+	require.Equal(t, 1, count(t, pool, fmt.Sprintf("SELECT count(*) FROM webhook_events WHERE id = %d AND processed_at IS NULL AND process_failures = 1", poison)),
+		"the poison is counted once and left out of batches")
+	var errs int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM river_job, jsonb_array_elements(to_jsonb(errors)) e
+		WHERE kind = 'process_webhook' AND e->>'error' LIKE '%status refused by test%'`).Scan(&errs))
+	require.Positive(t, errs, "the poison's error is recorded on its job")
+
+	_, err = pool.Exec(ctx, "DELETE FROM fail_switch")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		return count(t, pool, "SELECT count(*) FROM river_job WHERE kind = 'process_webhook' AND state = 'completed'") == 10
+	}, 20*time.Second, 5*time.Millisecond)
+	require.Equal(t, 10, count(t, pool, "SELECT count(*) FROM messages WHERE status = 'delivered'"))
+	require.Equal(t, 0, count(t, pool, "SELECT count(*) FROM webhook_events WHERE processed_at IS NULL"))
+	require.Equal(t, 10, count(t, pool, "SELECT count(*) FROM events WHERE kind = 'message.status'"))
 }

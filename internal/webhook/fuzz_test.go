@@ -34,7 +34,7 @@ func FuzzProcess(f *testing.F) {
 		defer func() { _ = tx.Rollback(ctx) }()
 
 		sum := sha256.Sum256(body)
-		id, err := q.WebhookEventInsert(ctx, tx, db.WebhookEventInsertParams{Sha256: sum[:], Body: body})
+		id, err := q.WebhookEventInsert(ctx, tx, db.WebhookEventInsertParams{Sha256: sum[:], Body: body, Batchable: webhook.StatusesOnly(body)})
 		require.NoError(t, err)
 		res, err := p.Process(ctx, tx, id)
 		require.NoError(t, err, "processing must never fail on content")

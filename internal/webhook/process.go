@@ -1,11 +1,13 @@
 package webhook
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -49,6 +51,8 @@ func NewProcessor(in *inbox.Service, ts TemplateStatuses) (*Processor, error) {
 // a rollback undid.
 type Result struct {
 	EventID int64
+	// ReceivedAt is when the webhook was stored (its intake transaction).
+	ReceivedAt time.Time
 	// Missing: no webhook_events row has EventID (it was deleted); nothing was done.
 	Missing bool
 	// AlreadyProcessed: an earlier run applied the webhook; nothing was done.
@@ -101,34 +105,185 @@ func (r *Result) Changed() bool {
 	return false
 }
 
-// Process applies stored webhook eventID in tx: every entry × change × message, status and error,
-// in order. What cannot be applied (an unknown number, an unreadable element, Meta's value-level
+// Process applies stored webhook eventID alone in tx: every entry × change × message, status and
+// error. What cannot be applied (an unknown number, an unreadable element, Meta's value-level
 // errors) is recorded in webhook_errors, not retried: retrying would not change it. Anything else
 // that fails returns an error, and the caller rolls the whole webhook back and retries it. The
-// webhook is marked processed in tx, and a webhook processed before is not applied again.
+// webhook is marked processed in tx, and a webhook processed before is not applied again; a
+// webhook another transaction holds (a batch applying it) is waited for.
 func (p *Processor) Process(ctx context.Context, tx pgx.Tx, eventID int64) (*Result, error) {
-	res := &Result{EventID: eventID}
-	body, err := p.q.WebhookEventClaim(ctx, tx, eventID)
+	row, err := p.q.WebhookEventClaim(ctx, tx, eventID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		exists, err := p.q.WebhookEventExists(ctx, tx, eventID)
 		if err != nil {
 			return nil, fmt.Errorf("error loading webhook %d: %w", eventID, err)
 		}
-		res.Missing, res.AlreadyProcessed = !exists, exists
-		return res, nil
+		return &Result{EventID: eventID, Missing: !exists, AlreadyProcessed: exists}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("error loading webhook %d: %w", eventID, err)
 	}
-	batch := Parse(body)
-	res.Problems = batch.Problems
-	channels := map[string]*db.Channel{}
-	for i := range batch.Changes {
-		if err := p.applyChange(ctx, tx, res, &batch.Changes[i], channels); err != nil {
+	res, err := p.apply(ctx, tx, []stored{{id: eventID, body: row.Body, receivedAt: row.ReceivedAt}})
+	if err != nil {
+		return nil, err
+	}
+	return res[0], nil
+}
+
+// ProcessBatch applies in tx, as Process does each one, webhook eventID and up to size-1 of the
+// oldest other unprocessed webhooks that no other transaction holds, and returns what each did,
+// oldest first. eventID is left out when another transaction holds it, when it was processed, and
+// when it failed processed alone (see WebhookEventClaimBatch); the caller then processes it with
+// Process. Any error rolls the whole batch back.
+//
+// A batch costs a fixed handful of statements for all its statuses, where each webhook alone costs
+// a transaction and a few statements per status: that is the point of it.
+func (p *Processor) ProcessBatch(ctx context.Context, tx pgx.Tx, eventID int64, size int) ([]*Result, error) {
+	rows, err := p.q.WebhookEventClaimBatch(ctx, tx, db.WebhookEventClaimBatchParams{ID: eventID, Others: int32(max(size-1, 0))})
+	if err != nil {
+		return nil, fmt.Errorf("error claiming webhooks with %d: %w", eventID, err)
+	}
+	events := make([]stored, len(rows))
+	for i, r := range rows {
+		events[i] = stored{id: r.ID, body: r.Body, receivedAt: r.ReceivedAt}
+	}
+	slices.SortFunc(events, func(a, b stored) int { return cmp.Compare(a.id, b.id) })
+	return p.apply(ctx, tx, events)
+}
+
+// stored is a claimed webhook_events row.
+type stored struct {
+	id         int64
+	body       []byte
+	receivedAt time.Time
+}
+
+// inboundItem is an inbound message of a batch, with the webhook it came in.
+type inboundItem struct {
+	res     *Result
+	channel *db.Channel
+	change  *Change
+	message *Message
+}
+
+// statusItem is a status of a batch, with the webhook it came in.
+type statusItem struct {
+	res    *Result
+	update inbox.StatusUpdate
+}
+
+// apply applies claimed webhooks in tx. The customers' messages are stored first, ordered by
+// business number and sender (a customer's own messages keep their order), so that two batches
+// lock contacts and conversations in the same order; then every status of every webhook is
+// applied at once (inbox.ApplyStatusesTx), in the webhooks' order.
+func (p *Processor) apply(ctx context.Context, tx pgx.Tx, events []stored) ([]*Result, error) {
+	results := make([]*Result, len(events))
+	var (
+		inbound  []inboundItem
+		statuses []statusItem
+		channels = map[string]*db.Channel{}
+	)
+	for i := range events {
+		ev := &events[i]
+		res := &Result{EventID: ev.id, ReceivedAt: ev.receivedAt}
+		results[i] = res
+		batch := Parse(ev.body)
+		res.Problems = batch.Problems
+		for j := range batch.Changes {
+			c := &batch.Changes[j]
+			ch, err := p.channel(ctx, tx, c.PhoneNumberID, channels)
+			if err != nil {
+				return nil, err
+			}
+			if ch == nil {
+				res.Problems = append(res.Problems, Problem{
+					Kind: ProblemUnknownNumber, PhoneNumberID: c.PhoneNumberID,
+					Title: "no channel has this phone_number_id",
+					Details: fmt.Sprintf("%d messages, %d statuses and %d errors skipped",
+						len(c.Messages), len(c.Statuses), len(c.Errors)),
+				})
+				continue
+			}
+			for _, e := range c.Errors {
+				raw, _ := json.Marshal(e)
+				res.Problems = append(res.Problems, Problem{
+					Kind: ProblemValueError, PhoneNumberID: c.PhoneNumberID, Code: e.Code,
+					Title: e.Title, Details: errorDetails(&e), Raw: raw,
+				})
+			}
+			for k := range c.Messages {
+				inbound = append(inbound, inboundItem{res: res, channel: ch, change: c, message: &c.Messages[k]})
+			}
+			for k := range c.Statuses {
+				if u, ok := statusUpdate(res, c, &c.Statuses[k]); ok {
+					statuses = append(statuses, statusItem{res: res, update: u})
+				}
+			}
+		}
+		if err := p.applyTemplates(ctx, tx, res, batch.TemplateStatuses); err != nil {
 			return nil, err
 		}
 	}
-	for _, ts := range batch.TemplateStatuses {
+	slices.SortStableFunc(inbound, func(a, b inboundItem) int {
+		return cmp.Or(cmp.Compare(a.channel.ID, b.channel.ID), cmp.Compare(a.message.From, b.message.From))
+	})
+	for i := range inbound {
+		it := &inbound[i]
+		if err := p.applyMessage(ctx, tx, it.res, it.channel, it.change, it.message); err != nil {
+			return nil, err
+		}
+	}
+	if len(statuses) > 0 {
+		updates := make([]inbox.StatusUpdate, len(statuses))
+		for i := range statuses {
+			updates[i] = statuses[i].update
+		}
+		applied, err := p.inbox.ApplyStatusesTx(ctx, tx, updates)
+		if err != nil {
+			return nil, err
+		}
+		for i := range statuses {
+			it := &statuses[i]
+			it.res.Statuses = append(it.res.Statuses, StatusApplied{Update: it.update, Result: applied[i]})
+		}
+	}
+	for _, res := range results {
+		for i := range res.Problems {
+			if err := p.record(ctx, tx, res.EventID, &res.Problems[i]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return results, nil
+}
+
+// channel finds the channel of a business number: in the batch's map, the Processor's cache, then
+// the database. nil: no channel has it.
+func (p *Processor) channel(ctx context.Context, tx pgx.Tx, phoneNumberID string, channels map[string]*db.Channel) (*db.Channel, error) {
+	if ch, ok := channels[phoneNumberID]; ok {
+		return ch, nil
+	}
+	var ch *db.Channel
+	if cached, hit := p.channels.Load(phoneNumberID); hit {
+		ch = cached.(*db.Channel)
+	} else {
+		found, err := p.q.ChannelGetByPhoneNumberID(ctx, tx, phoneNumberID)
+		switch {
+		case err == nil:
+			ch = &found
+			p.channels.Store(phoneNumberID, ch)
+		case !errors.Is(err, pgx.ErrNoRows):
+			return nil, fmt.Errorf("error loading channel %s: %w", phoneNumberID, err)
+		}
+	}
+	channels[phoneNumberID] = ch
+	return ch, nil
+}
+
+// applyTemplates applies a webhook's template status changes, or records them as unhandled when
+// the Processor has no templates.
+func (p *Processor) applyTemplates(ctx context.Context, tx pgx.Tx, res *Result, changes []TemplateStatus) error {
+	for _, ts := range changes {
 		if p.templates == nil {
 			raw, _ := json.Marshal(ts)
 			res.Problems = append(res.Problems, Problem{Kind: ProblemUnhandledField,
@@ -139,60 +294,9 @@ func (p *Processor) Process(ctx context.Context, tx pgx.Tx, eventID int64) (*Res
 			MetaID: ts.MetaID.String(), Name: ts.Name, Language: ts.Language, Event: ts.Event, Reason: ts.Reason,
 		})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		res.Templates = append(res.Templates, TemplateApplied{TemplateStatus: ts, Known: known})
-	}
-	for i := range res.Problems {
-		if err := p.record(ctx, tx, eventID, &res.Problems[i]); err != nil {
-			return nil, err
-		}
-	}
-	return res, nil
-}
-
-func (p *Processor) applyChange(ctx context.Context, tx pgx.Tx, res *Result, c *Change, channels map[string]*db.Channel) error {
-	ch, ok := channels[c.PhoneNumberID]
-	if !ok {
-		if cached, hit := p.channels.Load(c.PhoneNumberID); hit {
-			ch = cached.(*db.Channel)
-		} else {
-			found, err := p.q.ChannelGetByPhoneNumberID(ctx, tx, c.PhoneNumberID)
-			switch {
-			case err == nil:
-				ch = &found
-				p.channels.Store(c.PhoneNumberID, ch)
-			case !errors.Is(err, pgx.ErrNoRows):
-				return fmt.Errorf("error loading channel %s: %w", c.PhoneNumberID, err)
-			}
-		}
-		channels[c.PhoneNumberID] = ch
-	}
-	if ch == nil {
-		res.Problems = append(res.Problems, Problem{
-			Kind: ProblemUnknownNumber, PhoneNumberID: c.PhoneNumberID,
-			Title: "no channel has this phone_number_id",
-			Details: fmt.Sprintf("%d messages, %d statuses and %d errors skipped",
-				len(c.Messages), len(c.Statuses), len(c.Errors)),
-		})
-		return nil
-	}
-	for _, e := range c.Errors {
-		raw, _ := json.Marshal(e)
-		res.Problems = append(res.Problems, Problem{
-			Kind: ProblemValueError, PhoneNumberID: c.PhoneNumberID, Code: e.Code,
-			Title: e.Title, Details: errorDetails(&e), Raw: raw,
-		})
-	}
-	for i := range c.Messages {
-		if err := p.applyMessage(ctx, tx, res, ch, c, &c.Messages[i]); err != nil {
-			return err
-		}
-	}
-	for i := range c.Statuses {
-		if err := p.applyStatus(ctx, tx, res, c, &c.Statuses[i]); err != nil {
-			return err
-		}
 	}
 	return nil
 }
@@ -228,7 +332,9 @@ func (p *Processor) applyMessage(ctx context.Context, tx pgx.Tx, res *Result, ch
 	return nil
 }
 
-func (p *Processor) applyStatus(ctx context.Context, tx pgx.Tx, res *Result, c *Change, s *Status) error {
+// statusUpdate reads status s of webhook res as an update to apply; one that cannot be applied is
+// recorded as a problem of res instead (false).
+func statusUpdate(res *Result, c *Change, s *Status) (inbox.StatusUpdate, bool) {
 	u := inbox.StatusUpdate{
 		WaMessageID:    s.ID,
 		Status:         s.Status.Status,
@@ -242,23 +348,17 @@ func (p *Processor) applyStatus(ctx context.Context, tx pgx.Tx, res *Result, c *
 		e := &s.Errors[0]
 		u.ErrorCode, u.ErrorTitle, u.ErrorDetails = e.Code, e.Title, errorDetails(e)
 	}
-	r, err := p.inbox.ApplyStatusTx(ctx, tx, &u)
-	var ve *apperr.FieldError
-	if errors.As(err, &ve) {
+	if err := u.Validate(); err != nil {
 		kind := ProblemInvalid
-		if ve.Field == "status" {
+		if ve, ok := errors.AsType[*apperr.FieldError](err); ok && ve.Field == "status" {
 			kind = ProblemUnknownStatus
 		}
 		res.Problems = append(res.Problems, Problem{
-			Kind: kind, PhoneNumberID: c.PhoneNumberID, Title: "a status was not applied", Details: ve.Error(), Raw: s.Raw,
+			Kind: kind, PhoneNumberID: c.PhoneNumberID, Title: "a status was not applied", Details: err.Error(), Raw: s.Raw,
 		})
-		return nil
+		return u, false
 	}
-	if err != nil {
-		return err
-	}
-	res.Statuses = append(res.Statuses, StatusApplied{Update: u, Result: r})
-	return nil
+	return u, true
 }
 
 func (p *Processor) record(ctx context.Context, tx pgx.Tx, eventID int64, pr *Problem) error {
