@@ -193,8 +193,12 @@ func TestPoisonWebhookDoesNotHoldItsBatchBack(t *testing.T) {
 		return count(t, pool, "SELECT count(*) FROM river_job WHERE kind = 'process_webhook' AND state = 'completed'") == 9 &&
 			count(t, pool, fmt.Sprintf("SELECT count(*) FROM river_job WHERE kind = 'process_webhook' AND attempt >= 2 AND args->>'webhook_event_id' = '%d'", poison)) == 1
 	}, 20*time.Second, 5*time.Millisecond, "the poison's job is retried alone")
-	require.Equal(t, 1, count(t, pool, fmt.Sprintf("SELECT count(*) FROM webhook_events WHERE id = %d AND processed_at IS NULL AND process_failures = 1", poison)),
-		"the poison is counted once and left out of batches")
+	// Its first attempt may have found it held by another job's batch and failed it alone after
+	// that batch rolled back, which counts nothing: the count comes from the attempt whose own
+	// batch failed, which may be the second.
+	require.Eventually(t, func() bool {
+		return count(t, pool, fmt.Sprintf("SELECT count(*) FROM webhook_events WHERE id = %d AND processed_at IS NULL AND process_failures = 1", poison)) == 1
+	}, 20*time.Second, 5*time.Millisecond, "the poison is counted once and left out of batches")
 	var errs int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM river_job, jsonb_array_elements(to_jsonb(errors)) e
 		WHERE kind = 'process_webhook' AND e->>'error' LIKE '%status refused by test%'`).Scan(&errs))
