@@ -5,7 +5,10 @@
 //
 // Figures are computed from the records the inbox keeps anyway (messages and the conversation
 // history) read into episodes (timeline.go), so that every rule lives in one function that tests
-// pin with hand-built timelines, and no counter kept on the side can drift from what happened.
+// pin with hand-built timelines. A rollup (rollup.go) stores each conversation's episodes and
+// hourly message counts as that function gives them, recomputed whenever the event log names the
+// conversation, so a report reads a month in a few indexed rows without counters that could drift
+// from what happened; a rebuild derives them again from the records.
 package reports
 
 import (
