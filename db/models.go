@@ -265,7 +265,7 @@ type ReportMessageHour struct {
 type ReportRollup struct {
 	Singleton      bool          `json:"singleton"`
 	AfterXid       pgtype.Uint64 `json:"after_xid"`
-	AfterID        *int64        `json:"after_id"`
+	AfterID        int64         `json:"after_id"`
 	RebuildAfterID *int64        `json:"rebuild_after_id"`
 	RebuildSince   *time.Time    `json:"rebuild_since"`
 	CaughtUpAt     *time.Time    `json:"caught_up_at"`

@@ -56,7 +56,7 @@ CREATE INDEX report_message_hours_agent_idx ON report_message_hours (agent_id, h
 CREATE TABLE report_rollup (
     singleton         boolean     PRIMARY KEY DEFAULT true CHECK (singleton),
     after_xid         xid8,
-    after_id          bigint,
+    after_id          bigint      NOT NULL DEFAULT 0,
     rebuild_after_id  bigint,
     rebuild_since     timestamptz,
     caught_up_at      timestamptz

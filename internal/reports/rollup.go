@@ -103,7 +103,7 @@ func (r *Rollup) step(ctx context.Context, tx pgx.Tx) (bool, error) {
 		return false, err
 	}
 	rows, err := r.q.ReportChangedConversations(ctx, tx, db.ReportChangedConversationsParams{
-		AfterXid: st.AfterXid, AfterID: derefID(st.AfterID), Horizon: h.Horizon, RowLimit: int32(r.events),
+		AfterXid: st.AfterXid, AfterID: st.AfterID, Horizon: h.Horizon, RowLimit: int32(r.events),
 	})
 	if err != nil {
 		return false, err
@@ -122,7 +122,7 @@ func (r *Rollup) step(ctx context.Context, tx pgx.Tx) (bool, error) {
 	// Every event below the horizon is applied; any event still to come has a transaction id at
 	// or above it, so the position moves to the horizon itself and the next step skips the
 	// events it filtered out (status ticks) instead of reading them again.
-	after, afterID := st.AfterXid, derefID(st.AfterID)
+	after, afterID := st.AfterXid, st.AfterID
 	if h.Horizon.Uint64 > after.Uint64 {
 		after, afterID = h.Horizon, 0
 	} else if len(rows) > 0 {
@@ -137,13 +137,6 @@ func (r *Rollup) step(ctx context.Context, tx pgx.Tx) (bool, error) {
 		return false, err
 	}
 	return true, r.recompute(ctx, tx, recent)
-}
-
-func derefID(id *int64) int64 {
-	if id == nil {
-		return 0
-	}
-	return *id
 }
 
 // startRebuild begins recomputing every conversation (since nil) or those active since. The
